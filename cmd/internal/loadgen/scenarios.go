@@ -1,0 +1,642 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// runPoll drives idle runners that poll without work.
+func runPoll(e *env) error {
+	creds, err := e.setupRunners(e.res.Runners, "poll")
+	if err != nil {
+		return err
+	}
+	before, err := e.t.stats()
+	if err != nil {
+		return err
+	}
+	var gotWork, failed atomic.Int64
+	elapsed := runLoad(e.loadShape(e.res.Concurrency), func(_ int, seq int64) {
+		ans, err := e.t.poll(e.rec, creds[int(seq)%len(creds)], 0)
+		switch {
+		case err != nil:
+			failed.Add(1)
+		case ans.HasWork:
+			gotWork.Add(1)
+		}
+	})
+	e.summarize(e.rec, elapsed)
+	after, err := e.t.stats()
+	if err != nil {
+		return err
+	}
+	e.res.check("every poll answered 200", failed.Load() == 0, "%d failed", failed.Load())
+	e.res.check("no work handed out from an empty queue", gotWork.Load() == 0 || !e.t.managed, "%d answers had work", gotWork.Load())
+	e.res.check("polling changed no execution", after["total"] == before["total"] && after["assigned"] == before["assigned"],
+		"total %d -> %d, assigned %d -> %d", before["total"], after["total"], before["assigned"], after["assigned"])
+	e.checkStatsAgree()
+	return nil
+}
+
+// runHeartbeat drives runners that do nothing but heartbeat.
+func runHeartbeat(e *env) error {
+	creds, err := e.setupRunners(e.res.Runners, "heartbeat")
+	if err != nil {
+		return err
+	}
+	var failed, malformed atomic.Int64
+	elapsed := runLoad(e.loadShape(e.res.Concurrency), func(_ int, seq int64) {
+		ans, err := e.t.heartbeat(e.rec, creds[int(seq)%len(creds)])
+		switch {
+		case err != nil:
+			failed.Add(1)
+		case ans.Status != "ONLINE" && ans.Status != "BUSY", ans.TTLSeconds == nil || *ans.TTLSeconds <= 0, ans.StopExecutionIDs == nil:
+			malformed.Add(1)
+		}
+	})
+	e.summarize(e.rec, elapsed)
+	e.res.check("every heartbeat answered 200", failed.Load() == 0, "%d failed", failed.Load())
+	e.res.check("answers carry status, ttlSeconds and a stopExecutionIds array", malformed.Load() == 0, "%d malformed", malformed.Load())
+	var offline []string
+	for _, c := range sample(creds, 10) {
+		var ans struct {
+			Runner struct {
+				Status          string  `json:"status"`
+				LastHeartbeatAt *string `json:"lastHeartbeatAt"`
+			} `json:"runner"`
+		}
+		if _, err := e.t.call(nil, "check", "GET", "/api/runners/"+c.ID, e.t.adminToken, nil, &ans, 200); err != nil {
+			return err
+		}
+		if ans.Runner.Status != "ONLINE" || ans.Runner.LastHeartbeatAt == nil {
+			offline = append(offline, c.Name+"="+ans.Runner.Status)
+		}
+	}
+	e.res.check("sampled runners are ONLINE with lastHeartbeatAt", len(offline) == 0, "%v", offline)
+	return nil
+}
+
+// sample returns up to n items spread over list.
+func sample[T any](list []T, n int) []T {
+	if len(list) <= n {
+		return list
+	}
+	out := make([]T, 0, n)
+	step := len(list) / n
+	for i := 0; i < n; i++ {
+		out = append(out, list[i*step])
+	}
+	return out
+}
+
+// idSet collects ids from many goroutines and counts repeats.
+type idSet struct {
+	mu    sync.Mutex
+	ids   map[string]int
+	order []string
+	dups  int
+}
+
+func newIDSet() *idSet { return &idSet{ids: map[string]int{}} }
+
+// add records an id with a tag and reports whether it was new.
+func (s *idSet) add(id string, tag int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, seen := s.ids[id]; seen {
+		s.dups++
+		return false
+	}
+	s.ids[id] = tag
+	s.order = append(s.order, id)
+	return true
+}
+
+func (s *idSet) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.ids)
+}
+
+// runCreate drives POST /api/executions from many clients.
+func runCreate(e *env) error {
+	wf, err := e.t.createPublishedWorkflow(e.prefix("create"))
+	if err != nil {
+		return err
+	}
+	before, err := e.t.stats()
+	if err != nil {
+		return err
+	}
+	bodies := make([][]byte, 0, 3)
+	for _, p := range []string{"LOW", "NORMAL", "HIGH"} {
+		b, _ := json.Marshal(map[string]string{"workflowId": wf, "priority": p})
+		bodies = append(bodies, b)
+	}
+	ids := newIDSet()
+	var bad atomic.Int64
+	elapsed := runLoad(e.loadShape(e.res.Concurrency), func(_ int, seq int64) {
+		resp, err := e.t.client.Do(e.rec, "create", Request{Method: "POST", Path: "/api/executions", Body: bodies[seq%3], Token: e.t.adminToken})
+		if err != nil || resp.Status != 201 {
+			return
+		}
+		var ans struct {
+			Execution struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"execution"`
+		}
+		if json.Unmarshal(resp.Body, &ans) != nil || ans.Execution.ID == "" || ans.Execution.Status != "QUEUED" {
+			bad.Add(1)
+			return
+		}
+		ids.add(ans.Execution.ID, 0)
+	})
+	e.summarize(e.rec, elapsed)
+	created := int64(ids.len())
+	after, err := e.t.stats()
+	if err != nil {
+		return err
+	}
+	listed, err := e.t.listTotal("/api/executions?workflowId=" + wf)
+	if err != nil {
+		return err
+	}
+	e.extra("created", float64(created))
+	e.res.check("every 201 carries a QUEUED execution with an id", bad.Load() == 0, "%d malformed", bad.Load())
+	e.res.check("no execution id handed out twice", ids.dups == 0, "%d repeats", ids.dups)
+	e.res.check("stats total grew by the number created", after["total"]-before["total"] == created,
+		"created %d, total %d -> %d", created, before["total"], after["total"])
+	e.res.check("stats queued grew by the number created", after["queued"]-before["queued"] == created,
+		"created %d, queued %d -> %d", created, before["queued"], after["queued"])
+	e.res.check("the workflow's list holds every execution created", listed == created, "listed %d, created %d", listed, created)
+	e.checkStatsAgree()
+	return nil
+}
+
+// runWebhook sends bursts of webhook invocations from many senders.
+func runWebhook(e *env) error {
+	wf, err := e.t.createPublishedWorkflow(e.prefix("webhook"))
+	if err != nil {
+		return err
+	}
+	triggers := make([]string, e.cfg.triggers)
+	for i := range triggers {
+		if triggers[i], err = e.t.createWebhookTrigger(wf); err != nil {
+			return err
+		}
+	}
+	before, err := e.t.stats()
+	if err != nil {
+		return err
+	}
+	ids := newIDSet()
+	var bad atomic.Int64
+	shape := e.loadShape(e.res.Concurrency)
+	if shape.Requests > 0 {
+		shape.Requests = (shape.Requests + int64(e.cfg.burst) - 1) / int64(e.cfg.burst)
+	}
+	elapsed := runLoad(shape, func(w int, seq int64) {
+		for i := range e.cfg.burst {
+			ti := (w + i) % len(triggers)
+			body := []byte(`{"sender":` + strconv.Itoa(w) + `,"n":` + strconv.FormatInt(seq*int64(e.cfg.burst)+int64(i), 10) + `}`)
+			resp, err := e.t.client.Do(e.rec, "webhook", Request{Method: "POST", Path: "/api/triggers/webhook/" + triggers[ti], Body: body})
+			if err != nil || resp.Status != 200 {
+				continue
+			}
+			var ans struct {
+				Success     bool   `json:"success"`
+				ExecutionID string `json:"executionId"`
+			}
+			if json.Unmarshal(resp.Body, &ans) != nil || !ans.Success || ans.ExecutionID == "" {
+				bad.Add(1)
+				continue
+			}
+			ids.add(ans.ExecutionID, ti)
+		}
+		if e.cfg.burstGap > 0 {
+			time.Sleep(e.cfg.burstGap)
+		}
+	})
+	e.summarize(e.rec, elapsed)
+	accepted := int64(ids.len())
+	after, err := e.t.stats()
+	if err != nil {
+		return err
+	}
+	listed, err := e.t.listTotal("/api/executions?workflowId=" + wf)
+	if err != nil {
+		return err
+	}
+	e.extra("accepted", float64(accepted))
+	e.res.check("every 200 says success with an executionId", bad.Load() == 0, "%d malformed", bad.Load())
+	e.res.check("no execution id handed out twice", ids.dups == 0, "%d repeats", ids.dups)
+	e.res.check("stats total grew by the number accepted", after["total"]-before["total"] == accepted,
+		"accepted %d, total %d -> %d", accepted, before["total"], after["total"])
+	e.res.check("the workflow's list holds every execution accepted", listed == accepted, "listed %d, accepted %d", listed, accepted)
+	var wrong []string
+	ids.mu.Lock()
+	order := sample(ids.order, 10)
+	ids.mu.Unlock()
+	for _, id := range order {
+		x, err := e.t.execution(id)
+		if err != nil {
+			return err
+		}
+		want := triggers[ids.ids[id]]
+		if x.TriggerID == nil || *x.TriggerID != want || len(x.Input) == 0 || string(x.Input) == "null" {
+			wrong = append(wrong, id)
+		}
+	}
+	e.res.check("sampled executions carry their triggerId and the body as input", len(wrong) == 0, "%v", wrong)
+	e.checkStatsAgree()
+	return nil
+}
+
+// workBook tracks which runner got which execution.
+type workBook struct {
+	mu        sync.Mutex
+	created   map[string]time.Time // executions this run created
+	assigned  map[string]int       // execution id -> runner index
+	twice     []string             // executions handed to two runners
+	again     int                  // the same execution handed again to the same runner
+	foreign   int                  // executions this run did not create
+	completed int                  // own executions reported COMPLETED
+	failed    int                  // status reports that did not answer 200
+	lastDone  time.Time
+}
+
+func newWorkBook() *workBook {
+	return &workBook{created: map[string]time.Time{}, assigned: map[string]int{}}
+}
+
+// noteCreated records an execution this run created.
+func (b *workBook) noteCreated(id string, at time.Time) {
+	b.mu.Lock()
+	b.created[id] = at
+	b.mu.Unlock()
+}
+
+// noteAssigned records an assignment and returns whether the runner should
+// run it (false when it already ran it) and when it was created.
+func (b *workBook) noteAssigned(id string, runner int) (run bool, createdAt time.Time, own bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	createdAt, own = b.created[id]
+	if prev, seen := b.assigned[id]; seen {
+		if prev != runner {
+			b.twice = append(b.twice, id)
+		} else {
+			b.again++
+		}
+		return false, createdAt, own
+	}
+	b.assigned[id] = runner
+	if !own {
+		b.foreign++
+	}
+	return true, createdAt, own
+}
+
+// noteFinished records the outcome of running an execution.
+func (b *workBook) noteFinished(own bool, err error) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil {
+		b.failed++
+		return b.completed
+	}
+	if own {
+		b.completed++
+		b.lastDone = time.Now()
+	}
+	return b.completed
+}
+
+// work runs one poll answer: records it, reports RUNNING and COMPLETED.
+func (e *env) work(book *workBook, creds []runnerCred, runner int, ans pollAnswer) {
+	id := ans.Execution.ID
+	run, createdAt, own := book.noteAssigned(id, runner)
+	if !run {
+		return
+	}
+	if own {
+		e.rec.RecordSample("queue wait", time.Since(createdAt))
+	}
+	err := e.t.runExecution(e.rec, creds[runner], id)
+	book.noteFinished(own, err)
+}
+
+// checkWork adds the assignment checks and samples finished executions.
+func (e *env) checkWork(book *workBook, creds []runnerCred, before executionStats) error {
+	book.mu.Lock()
+	created, completed := len(book.created), book.completed
+	twice, again, foreign, failed := book.twice, book.again, book.foreign, book.failed
+	own := make([]string, 0, len(book.created))
+	for id := range book.created {
+		own = append(own, id)
+	}
+	assigned := make(map[string]int, len(book.assigned))
+	for id, r := range book.assigned {
+		assigned[id] = r
+	}
+	book.mu.Unlock()
+
+	e.extra("created", float64(created))
+	e.extra("completed", float64(completed))
+	e.res.check("no execution assigned to two runners", len(twice) == 0, "%d: %v", len(twice), sample(twice, 5))
+	e.res.check("none lost: every execution created was completed", completed == created,
+		"created %d, completed %d, assigned %d", created, completed, len(assigned))
+	e.res.check("every status report answered 200", failed == 0, "%d failed", failed)
+	if again > 0 {
+		e.extra("redelivered to the same runner", float64(again))
+	}
+	if foreign > 0 {
+		e.extra("foreign executions run", float64(foreign))
+	}
+	after, err := e.t.stats()
+	if err != nil {
+		return err
+	}
+	done := int64(completed + foreign)
+	e.res.check("stats completed grew by the number completed", after["completed"]-before["completed"] == done,
+		"completed %d, stats %d -> %d", done, before["completed"], after["completed"])
+	if e.t.managed {
+		e.res.check("nothing left queued, assigned or running", after["queued"]+after["assigned"]+after["running"] == 0,
+			"queued %d, assigned %d, running %d", after["queued"], after["assigned"], after["running"])
+	}
+	var wrong []string
+	for _, id := range sample(own, 10) {
+		x, err := e.t.execution(id)
+		if err != nil {
+			return err
+		}
+		r, ok := assigned[id]
+		switch {
+		case x.Status != "COMPLETED":
+			wrong = append(wrong, id+": status "+x.Status)
+		case !ok || x.RunnerID == nil || *x.RunnerID != creds[r].ID:
+			wrong = append(wrong, id+": runnerId differs from the runner that polled it")
+		case x.StartedAt == nil || x.CompletedAt == nil:
+			wrong = append(wrong, id+": startedAt or completedAt missing")
+		}
+	}
+	e.res.check("sampled executions are COMPLETED by the runner that got them, with times", len(wrong) == 0, "%v", wrong)
+	e.checkStatsAgree()
+	return nil
+}
+
+// createExecutions creates n executions of wf from the given workers.
+func (e *env) createExecutions(rec *Recorder, book *workBook, wf string, n, workers int) (time.Duration, error) {
+	body, _ := json.Marshal(map[string]string{"workflowId": wf})
+	var mu sync.Mutex
+	var firstErr error
+	elapsed := runLoad(loadShape{Workers: workers, Duration: 10 * time.Minute, Requests: int64(n)}, func(int, int64) {
+		if e.createOne(rec, book, body) != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("create execution failed")
+			}
+			mu.Unlock()
+		}
+	})
+	return elapsed, firstErr
+}
+
+// createOne creates one execution and notes it in book.
+func (e *env) createOne(rec *Recorder, book *workBook, body []byte) error {
+	resp, err := e.t.client.Do(rec, "create", Request{Method: "POST", Path: "/api/executions", Body: body, Token: e.t.adminToken})
+	if err != nil || resp.Status != 201 {
+		return apiError("POST /api/executions", resp, err)
+	}
+	var ans struct {
+		Execution struct {
+			ID string `json:"id"`
+		} `json:"execution"`
+	}
+	if err := json.Unmarshal(resp.Body, &ans); err != nil || ans.Execution.ID == "" {
+		return fmt.Errorf("POST /api/executions: no execution.id")
+	}
+	book.noteCreated(ans.Execution.ID, time.Now())
+	return nil
+}
+
+// runLifecycle queues executions and lets long-polling runners drain them.
+func runLifecycle(e *env) error {
+	creds, err := e.setupRunners(e.res.Runners, "lifecycle")
+	if err != nil {
+		return err
+	}
+	wf, err := e.t.createPublishedWorkflow(e.prefix("lifecycle"))
+	if err != nil {
+		return err
+	}
+	before, err := e.t.stats()
+	if err != nil {
+		return err
+	}
+	book := newWorkBook()
+	prefill := NewRecorder()
+	e.logf("lifecycle: queueing %d executions", e.cfg.executions)
+	createElapsed, err := e.createExecutions(prefill, book, wf, e.cfg.executions, e.cfg.concurrency)
+	if err != nil {
+		return err
+	}
+	ps := prefill.Summarize(createElapsed)
+	e.extra("prefill creates per s", ps.RPS)
+	e.extra("prefill create p99 ms", ps.P99ms)
+
+	want := e.cfg.executions
+	var stop atomic.Bool
+	start := time.Now()
+	deadline := start.Add(e.cfg.drainTimeout)
+	var pollErrors atomic.Int64
+	var wg sync.WaitGroup
+	for i := range creds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() && time.Now().Before(deadline) {
+				ans, err := e.t.poll(e.rec, creds[i], e.cfg.wait)
+				if err != nil {
+					pollErrors.Add(1)
+					time.Sleep(100 * time.Millisecond)
+					continue
+				}
+				if !ans.HasWork {
+					continue
+				}
+				e.work(book, creds, i, ans)
+				book.mu.Lock()
+				finished := book.completed+book.failed >= want
+				book.mu.Unlock()
+				if finished {
+					stop.Store(true)
+				}
+			}
+		}()
+	}
+	waitBounded(&wg, e.cfg.drainTimeout+e.cfg.wait+20*time.Second)
+	book.mu.Lock()
+	elapsed := time.Since(start)
+	if book.completed == want {
+		elapsed = book.lastDone.Sub(start)
+	}
+	book.mu.Unlock()
+	e.summarize(e.rec, elapsed)
+	e.extra("executions per s", float64(book.completed)/elapsed.Seconds())
+	e.res.check("every poll answered 200", pollErrors.Load() == 0, "%d failed", pollErrors.Load())
+	return e.checkWork(book, creds, before)
+}
+
+// waitBounded waits for wg, but not longer than limit.
+func waitBounded(wg *sync.WaitGroup, limit time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(limit):
+		return false
+	}
+}
+
+// runScale runs many long-polling, heartbeating runners while executions
+// flow at a steady rate.
+func runScale(e *env) error {
+	n := e.res.Runners
+	duration := 60 * time.Second
+	if e.cfg.durationSet {
+		duration = e.cfg.duration
+	}
+	wf, err := e.t.createPublishedWorkflow(e.prefix("scale"))
+	if err != nil {
+		return err
+	}
+	e.logf("scale: registering %d runners", n)
+	creds, err := e.t.registerRunners(n, e.prefix("scale"), 32, e.logf)
+	if err != nil {
+		return err
+	}
+	before, err := e.t.stats()
+	if err != nil {
+		return err
+	}
+	book := newWorkBook()
+	var stop atomic.Bool
+	var hbErrors, pollErrors atomic.Int64
+	start := time.Now()
+	stagger := min(e.cfg.heartbeatInterval, 5*time.Second)
+	var runners sync.WaitGroup
+	e.logf("scale: %d runners long-polling (wait %s, heartbeat every %s) for %s at %.1f executions/s",
+		n, e.cfg.wait, e.cfg.heartbeatInterval, duration, e.cfg.rate)
+	for i := range creds {
+		runners.Add(1)
+		go func() {
+			defer runners.Done()
+			time.Sleep(time.Duration(int64(stagger) * int64(i) / int64(n)))
+			nextBeat := time.Now()
+			for !stop.Load() {
+				if !time.Now().Before(nextBeat) {
+					if _, err := e.t.heartbeat(e.rec, creds[i]); err != nil {
+						hbErrors.Add(1)
+					}
+					nextBeat = nextBeat.Add(e.cfg.heartbeatInterval)
+					continue
+				}
+				wait := min(e.cfg.wait, time.Until(nextBeat))
+				if wait < time.Second {
+					wait = 0
+					if e.cfg.wait > 0 {
+						wait = time.Second
+					}
+				}
+				ans, err := e.t.poll(e.rec, creds[i], wait)
+				if err != nil {
+					pollErrors.Add(1)
+					time.Sleep(time.Second)
+					continue
+				}
+				if ans.HasWork {
+					e.work(book, creds, i, ans)
+				} else if wait == 0 {
+					time.Sleep(time.Second) // plain polling: do not spin
+				}
+			}
+		}()
+	}
+
+	// The producer: --rate executions per second for the duration.
+	body, _ := json.Marshal(map[string]string{"workflowId": wf})
+	var createErrors atomic.Int64
+	var producers sync.WaitGroup
+	tick := time.NewTicker(time.Duration(float64(time.Second) / e.cfg.rate))
+	produceUntil := start.Add(duration)
+	tickets := make(chan struct{})
+	for range 4 {
+		producers.Add(1)
+		go func() {
+			defer producers.Done()
+			for range tickets {
+				if e.createOne(e.rec, book, body) != nil {
+					createErrors.Add(1)
+				}
+			}
+		}()
+	}
+	for now := range tick.C {
+		if !now.Before(produceUntil) {
+			break
+		}
+		select {
+		case tickets <- struct{}{}:
+		default: // producers busy: this tick is skipped, the created rate shows it
+		}
+	}
+	tick.Stop()
+	close(tickets)
+	producers.Wait()
+
+	// Drain: wait until every created execution is done or the time is up.
+	drainUntil := time.Now().Add(e.cfg.drainTimeout)
+	for time.Now().Before(drainUntil) {
+		book.mu.Lock()
+		done := book.completed+book.failed >= len(book.created)
+		book.mu.Unlock()
+		if done {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	stop.Store(true)
+	e.logf("scale: stopping runners (up to %s for parked long polls)", e.cfg.wait)
+	if !waitBounded(&runners, e.cfg.wait+e.cfg.timeout+20*time.Second) {
+		e.res.check("every runner loop ended", false, "some long polls never returned")
+	}
+	e.summarize(e.rec, elapsed)
+	book.mu.Lock()
+	completed := book.completed
+	book.mu.Unlock()
+	e.extra("executions per s", float64(completed)/elapsed.Seconds())
+	for _, op := range e.res.Ops {
+		if op.Name == "heartbeat" {
+			e.extra("heartbeats per s", op.RPS)
+		}
+	}
+	e.res.check("every heartbeat answered 200", hbErrors.Load() == 0, "%d failed", hbErrors.Load())
+	e.res.check("every poll answered 200", pollErrors.Load() == 0, "%d failed", pollErrors.Load())
+	e.res.check("every create answered 201", createErrors.Load() == 0, "%d failed", createErrors.Load())
+	if e.t.managed {
+		offline, err := e.t.listTotal("/api/runners?status=OFFLINE")
+		if err != nil {
+			return err
+		}
+		e.res.check("no runner went OFFLINE", offline == 0, "%d OFFLINE", offline)
+	}
+	return e.checkWork(book, creds, before)
+}
