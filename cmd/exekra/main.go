@@ -1,0 +1,83 @@
+// Command exekra is the Exekra Orchestrator: the server (serve), its license
+// tooling (license keygen, license issue), operations commands and the
+// reference runner. Only this package sees more than one adapter: it wires
+// storage, the actor system and the HTTP layer together.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+// errUsage marks a command-line error: one line on stderr, exit code 2.
+type errUsage struct{ msg string }
+
+func (e *errUsage) Error() string { return e.msg }
+
+func usageErr(format string, args ...any) error { return &errUsage{msg: fmt.Sprintf(format, args...)} }
+
+const topUsage = `usage: exekra <command> [flags]
+
+commands:
+  serve            run the orchestrator server
+  license keygen   create a license signing key pair
+  license issue    issue a signed license
+  version          print the version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// run dispatches a command line and returns the exit code.
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topUsage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serveCommand(args[1:], stdout, stderr, getenv)
+	case "license":
+		err = licenseCommand(args[1:], stdout)
+	case "version", "--version", "-version":
+		if len(args) > 1 {
+			err = usageErr("exekra version: takes no arguments")
+		} else {
+			fmt.Fprintln(stdout, "exekra", version)
+		}
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, topUsage)
+	default:
+		err = usageErr("exekra: unknown command %q (try: serve, license, version)", args[0])
+	}
+	return exitCode(err, stderr)
+}
+
+// exitCode prints err (one line) and maps it to an exit code.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var ue *errUsage
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr, ue.msg)
+		return 2
+	}
+	fmt.Fprintln(stderr, "exekra:", err)
+	return 1
+}
+
+// signalContext is cancelled on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/exekra/orchestrator/actors"
+	"github.com/exekra/orchestrator/httpd"
+	"github.com/exekra/orchestrator/messages"
+	"github.com/exekra/orchestrator/storage"
+)
+
+// Config is everything `exekra serve` is configured with (SPEC §2).
+type Config struct {
+	Addr               string
+	DataDir            string
+	TLSCert, TLSKey    string
+	InsecureHTTP       bool
+	LicensePublicKey   string
+	JWTSecret          string
+	RateLimit          int
+	RunnerTTL          time.Duration
+	OfflineGrace       time.Duration
+	QueueTimeout       time.Duration
+	StaleCheckInterval time.Duration
+	RetentionDays      int
+	LogLevel           string
+	LogFormat          string
+}
+
+// Main is the server program: NewMain → ParseFlags → Run → Close.
+type Main struct {
+	Config Config
+	Stdout io.Writer
+	Stderr io.Writer
+	// Now is the clock (time.Now when nil); end-to-end tests may move it.
+	Now func() time.Time
+
+	log    *slog.Logger
+	store  *storage.Store
+	system *actors.System
+	http   *httpd.Server
+	ln     net.Listener
+	served chan error
+}
+
+// NewMain returns a Main with SPEC's defaults.
+func NewMain() *Main {
+	return &Main{
+		Config: Config{
+			Addr: ":4545", DataDir: "./data", RateLimit: 100,
+			RunnerTTL: 120 * time.Second, OfflineGrace: 60 * time.Second,
+			QueueTimeout: 30 * time.Minute, StaleCheckInterval: 5 * time.Second,
+			LogLevel: "info", LogFormat: "text",
+		},
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+	}
+}
+
+// ParseFlags reads serve's flags, each also settable as EXEKRA_<FLAG>.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	c := &m.Config
+	fs := newFlagSet("exekra serve")
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory (database, keys, certificate)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file")
+	fs.BoolVar(&c.InsecureHTTP, "insecure-http", false, "serve plain HTTP")
+	fs.StringVar(&c.LicensePublicKey, "license-public-key", "", "Ed25519 public key (PEM) that verifies licenses")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HMAC key for tokens (default: generated once, kept in the database)")
+	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests per minute per client (0 = off)")
+	fs.DurationVar(&c.RunnerTTL, "runner-ttl", c.RunnerTTL, "heartbeat TTL")
+	fs.DurationVar(&c.OfflineGrace, "offline-grace", c.OfflineGrace, "how long a runner may stay OFFLINE before its work is re-queued or failed")
+	fs.DurationVar(&c.QueueTimeout, "queue-timeout", c.QueueTimeout, "QUEUED longer than this → FAILED")
+	fs.DurationVar(&c.StaleCheckInterval, "stale-check-interval", c.StaleCheckInterval, "how often stale executions are looked for")
+	fs.IntVar(&c.RetentionDays, "retention-days", 0, "remove finished executions older than this many days (0 = keep)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	return c.validate()
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Addr == "":
+		return usageErr("exekra serve: --addr must not be empty")
+	case c.DataDir == "":
+		return usageErr("exekra serve: --data-dir must not be empty")
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return usageErr("exekra serve: --tls-cert and --tls-key go together")
+	case c.InsecureHTTP && c.TLSCert != "":
+		return usageErr("exekra serve: --insecure-http and --tls-cert exclude each other")
+	case c.RateLimit < 0:
+		return usageErr("exekra serve: --rate-limit must be 0 (off) or more")
+	case c.RunnerTTL <= 0 || c.OfflineGrace < 0 || c.QueueTimeout <= 0 || c.StaleCheckInterval <= 0:
+		return usageErr("exekra serve: --runner-ttl, --queue-timeout and --stale-check-interval must be positive, --offline-grace not negative")
+	case c.RetentionDays < 0:
+		return usageErr("exekra serve: --retention-days must be 0 (keep) or more")
+	case c.JWTSecret != "" && len(c.JWTSecret) < 16:
+		return usageErr("exekra serve: --jwt-secret must be at least 16 characters")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return usageErr("exekra serve: %v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return usageErr("exekra serve: --log-format must be text or json")
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level must be debug, info, warn or error")
+	}
+	return l, nil
+}
+
+// Run opens storage, starts the actor tree and serves HTTP in the
+// background. It returns once the listener is up (Addr is then known).
+func (m *Main) Run(ctx context.Context) (err error) {
+	c := m.Config
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		m.log = slog.New(slog.NewJSONHandler(m.Stderr, opts))
+	} else {
+		m.log = slog.New(slog.NewTextHandler(m.Stderr, opts))
+	}
+	now := m.Now
+	if now == nil {
+		now = time.Now
+	}
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+
+	licenseKey, err := loadLicenseKey(c.LicensePublicKey)
+	if err != nil {
+		return err
+	}
+	m.store, err = storage.Open(c.DataDir, storage.Options{LockTimeout: 5 * time.Second})
+	if err != nil {
+		return err
+	}
+	secret := []byte(c.JWTSecret)
+	if len(secret) == 0 {
+		if secret, err = m.store.JWTSecret(); err != nil {
+			return err
+		}
+	}
+	m.system, err = actors.Start(actors.Config{
+		LicenseKey: licenseKey, Now: now, Logger: m.log,
+		RunnerTTL: c.RunnerTTL, OfflineGrace: c.OfflineGrace, QueueTimeout: c.QueueTimeout,
+		StaleCheckInterval: c.StaleCheckInterval, RetentionDays: c.RetentionDays,
+	}, m.store)
+	if err != nil {
+		return err
+	}
+
+	var tlsCfg *tls.Config
+	if !c.InsecureHTTP {
+		var generated bool
+		tlsCfg, generated, err = loadTLS(c.TLSCert, c.TLSKey, c.DataDir)
+		if err != nil {
+			return err
+		}
+		if generated {
+			m.log.Info("generated a self-signed TLS certificate", "cert", c.DataDir+"/"+selfSignedCert)
+		}
+	} else {
+		m.log.Warn("serving plain HTTP (--insecure-http): use it only for development or behind a TLS proxy")
+	}
+	m.http = httpd.New(httpd.Config{
+		Logger: m.log, RateLimit: c.RateLimit, Secure: tlsCfg != nil, JWTSecret: secret, Version: version,
+	}, m.system, m.store)
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", c.Addr, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	m.ln = ln
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.http.Serve(ln) }()
+	scheme := "https"
+	if tlsCfg == nil {
+		scheme = "http"
+	}
+	m.log.Info("exekra serving", "version", version, "addr", ln.Addr().String(), "scheme", scheme,
+		"dataDir", c.DataDir, "state", m.system.State())
+	if m.system.State() == messages.StateUnactivated {
+		m.printFirstSteps(scheme)
+	}
+	return nil
+}
+
+// printFirstSteps tells a newcomer how to reach a working admin session.
+func (m *Main) printFirstSteps(scheme string) {
+	port := "4545"
+	if _, p, err := net.SplitHostPort(m.ln.Addr().String()); err == nil {
+		port = p
+	}
+	k := ""
+	if scheme == "https" {
+		k = "-k "
+	}
+	url := scheme + "://localhost:" + port
+	keyHint := "--license-public-key keys/license.pub"
+	if m.Config.LicensePublicKey != "" {
+		keyHint = "(already using " + m.Config.LicensePublicKey + ")"
+	}
+	fmt.Fprintf(m.Stdout, strings.TrimLeft(`
+This server has no license yet (state UNACTIVATED). To get a development admin session:
+  1. exekra license keygen --out keys && exekra license issue --key keys/license.key --email admin@example.com --org Dev --out dev.lic
+  2. restart serve with %s
+  3. curl %s-X POST %s/api/license/activate -H 'Content-Type: application/json' -d "{\"license\": \"$(cat dev.lic)\"}"
+  4. curl %s-c cookies -X POST %s/api/auth/bootstrap -H 'Content-Type: application/json' -d '{"email":"admin@example.com","password":"change-me-now","name":"Admin"}'
+(make run does all of this for ./data by itself.)
+`, "\n"), keyHint, k, url, k, url)
+}
+
+// Addr is the listening address (after Run).
+func (m *Main) Addr() net.Addr { return m.ln.Addr() }
+
+// Wait blocks until the HTTP server stops on its own (an error) or ctx ends.
+func (m *Main) Wait(ctx context.Context) error {
+	select {
+	case err := <-m.served:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// Close shuts down gracefully: stop accepting, let in-flight requests
+// finish (up to 70 s, past the longest long poll), stop the actor tree
+// (each actor flushes), then close the database.
+func (m *Main) Close() error {
+	var errs []error
+	if m.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 70*time.Second)
+		if err := m.http.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+		m.http = nil
+	}
+	if m.system != nil {
+		m.system.Stop()
+		m.system = nil
+	}
+	if m.store != nil {
+		if err := m.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		m.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// serveCommand is `exekra serve`: run until SIGINT/SIGTERM, then close.
+func serveCommand(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	m := NewMain()
+	m.Stdout, m.Stderr = stdout, stderr
+	if err := m.ParseFlags(args, getenv); err != nil {
+		return err
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	serveErr := m.Wait(ctx)
+	m.log.Info("shutting down")
+	if err := m.Close(); err != nil {
+		return err
+	}
+	if serveErr != nil {
+		return serveErr
+	}
+	m.log.Info("stopped cleanly")
+	return nil
+}

@@ -1,0 +1,56 @@
+package httpd
+
+import (
+	"io"
+	"time"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// Core is what the HTTP layer needs from the actor system: commands to the
+// owners of live state, and the snapshots they publish for per-request
+// checks. actors.System implements it.
+type Core interface {
+	// Ask sends a command to its owner actor and waits for the reply; an
+	// error reply comes back as the error.
+	Ask(cmd any) (any, error)
+	// AskTimeout is Ask with an explicit timeout (long polls).
+	AskTimeout(cmd any, timeout time.Duration) (any, error)
+	// Tell sends a command without waiting.
+	Tell(cmd any)
+	// Now is the server clock.
+	Now() time.Time
+	// State is the system state (SPEC §4).
+	State() messages.SystemState
+	// LicenseState is the license's standing now.
+	LicenseState() messages.LicenseState
+	// LicenseStatus is the license status object.
+	LicenseStatus() messages.LicenseStatus
+	// CheckCanCreate is LICENSE_EXPIRED when creating is refused.
+	CheckCanCreate() error
+	// Session validates a user token's subject, id and epoch.
+	Session(userID, tokenID string, epoch int64) (*messages.User, error)
+	// User is the live snapshot of a user (nil when none); never mutate it.
+	User(id string) *messages.User
+	// RunnerSession validates a runner token's subject, id and secret epoch.
+	RunnerSession(runnerID, tokenID string, epoch int64) error
+	// TokenRevoked reports whether a token id was revoked.
+	TokenRevoked(tokenID string) bool
+	// AuditEntry builds an audit entry stamped now.
+	AuditEntry(o messages.Origin, action, targetType, targetID, details string) *messages.AuditEntry
+}
+
+// Store is the read side of storage that handlers use for history and
+// lists (reads never go through the actors). storage.Store implements it.
+type Store interface {
+	// Ping is nil when the database is usable.
+	Ping() error
+	// UserByEmail finds a user, case-insensitively (nil when absent).
+	UserByEmail(email string) (*messages.User, error)
+	// ListUsers pages users newest first.
+	ListUsers(page messages.Page) ([]*messages.User, int, error)
+	// ListAudit pages the audit log newest first.
+	ListAudit(page messages.Page) ([]*messages.AuditEntry, int, error)
+	// WriteBackup streams a consistent copy of the database.
+	WriteBackup(w io.Writer) (int64, error)
+}

@@ -1,0 +1,338 @@
+package httpd
+
+import (
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// Password rules: bcrypt reads at most 72 bytes, so longer passwords are
+// refused rather than silently truncated.
+const (
+	minPassword = 8
+	maxPassword = 72
+	bcryptCost  = bcrypt.DefaultCost
+)
+
+// dummyHash is compared against when a login names no user, so unknown
+// emails and wrong passwords take the same time (no user enumeration).
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("exekra-timing-equalizer"), bcryptCost)
+
+func hashPassword(pw string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcryptCost)
+	if err != nil {
+		return "", err
+	}
+	return string(h), nil
+}
+
+func checkPassword(name string, pw *string) error {
+	if pw == nil {
+		return messages.Invalid("%s is required", name)
+	}
+	if len(*pw) < minPassword {
+		return messages.Invalid("%s must be at least %d characters", name, minPassword)
+	}
+	if len(*pw) > maxPassword {
+		return messages.Invalid("%s must be at most %d bytes", name, maxPassword)
+	}
+	return nil
+}
+
+func checkEmail(email *string) error {
+	if err := requireString("email", email); err != nil {
+		return err
+	}
+	e := strings.TrimSpace(*email)
+	at := strings.IndexByte(e, '@')
+	if at < 1 || at == len(e)-1 || strings.ContainsAny(e, " \t\r\n") || len(e) > 254 {
+		return messages.Invalid("email is not a valid address")
+	}
+	return nil
+}
+
+// nameOr is the trimmed name, or the email's local part when none is given.
+func nameOr(name *string, email string) (string, error) {
+	if name != nil {
+		n := strings.TrimSpace(*name)
+		if n == "" {
+			return "", messages.Invalid("name must not be empty")
+		}
+		if len(n) > 200 {
+			return "", messages.Invalid("name must be at most 200 characters")
+		}
+		return n, nil
+	}
+	return strings.SplitN(strings.TrimSpace(email), "@", 2)[0], nil
+}
+
+type credentialsBody struct {
+	Email    *string        `json:"email"`
+	Password *string        `json:"password"`
+	Name     *string        `json:"name"`
+	Role     *messages.Role `json:"role"`
+}
+
+// setSession issues a user token and sets it as the cookie.
+func (s *Server) setSession(ctx *fasthttp.RequestCtx, u *messages.User) error {
+	text, _, err := s.tokens.issue(kindUser, u.ID, u.SessionEpoch, userTokenTTL)
+	if err != nil {
+		return err
+	}
+	c := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(c)
+	c.SetKey("token")
+	c.SetValue(text)
+	c.SetPath("/")
+	c.SetHTTPOnly(true)
+	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
+	c.SetMaxAge(int(userTokenTTL / time.Second))
+	c.SetSecure(s.cfg.Secure)
+	ctx.Response.Header.SetCookie(c)
+	return nil
+}
+
+func (s *Server) clearSession(ctx *fasthttp.RequestCtx) {
+	c := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(c)
+	c.SetKey("token")
+	c.SetValue("")
+	c.SetPath("/")
+	c.SetHTTPOnly(true)
+	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
+	c.SetMaxAge(-1)
+	c.SetSecure(s.cfg.Secure)
+	ctx.Response.Header.SetCookie(c)
+}
+
+var errBadLogin = messages.Errorf(messages.CodeUnauthorized, "invalid email or password")
+
+// login checks the credentials in constant-ish time and starts a session.
+func (s *Server) login(ctx *fasthttp.RequestCtx, r *request) error {
+	var b credentialsBody
+	if err := decodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	if err := requireString("email", b.Email); err != nil {
+		return err
+	}
+	if b.Password == nil {
+		return messages.Invalid("password is required")
+	}
+	u, err := s.store.UserByEmail(*b.Email)
+	if err != nil {
+		return err
+	}
+	hash := dummyHash
+	if u != nil {
+		hash = []byte(u.PasswordHash)
+	}
+	pwOK := bcrypt.CompareHashAndPassword(hash, []byte(*b.Password)) == nil && u != nil
+	if !pwOK {
+		id := ""
+		if u != nil {
+			id = u.ID
+		}
+		s.core.Tell(&messages.RecordLogin{UserID: id, Email: *b.Email, Success: false, Origin: r.origin()})
+		return errBadLogin
+	}
+	// The live user decides (a disable or role change may be newer than
+	// the copy read above).
+	live := s.core.User(u.ID)
+	if live == nil || live.Disabled {
+		s.core.Tell(&messages.RecordLogin{UserID: u.ID, Email: *b.Email, Success: false, Origin: r.origin()})
+		return messages.Errorf(messages.CodeUnauthorized, "this account is disabled")
+	}
+	if err := s.setSession(ctx, live); err != nil {
+		return err
+	}
+	s.core.Tell(&messages.RecordLogin{UserID: u.ID, Email: live.Email, Success: true, Origin: r.origin()})
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"user": live})
+	return nil
+}
+
+// bootstrap creates the first admin (ACTIVATED only) and logs them in.
+func (s *Server) bootstrap(ctx *fasthttp.RequestCtx, r *request) error {
+	switch s.core.State() {
+	case messages.StateUnactivated:
+		return messages.Errorf(messages.CodeConflict, "activate a license first")
+	case messages.StateActivated:
+	default:
+		return messages.Errorf(messages.CodeConflict, "the system is already bootstrapped")
+	}
+	var b credentialsBody
+	if err := decodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	if err := checkEmail(b.Email); err != nil {
+		return err
+	}
+	if err := checkPassword("password", b.Password); err != nil {
+		return err
+	}
+	name, err := nameOr(b.Name, *b.Email)
+	if err != nil {
+		return err
+	}
+	hash, err := hashPassword(*b.Password)
+	if err != nil {
+		return err
+	}
+	res, err := s.core.Ask(&messages.Bootstrap{Email: *b.Email, Name: name, PasswordHash: hash, Origin: r.origin()})
+	if err != nil {
+		return err
+	}
+	u := res.(*messages.User)
+	if err := s.setSession(ctx, u); err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusCreated, map[string]any{"user": u})
+	return nil
+}
+
+// register creates a user (ADMIN).
+func (s *Server) register(ctx *fasthttp.RequestCtx, r *request) error {
+	var b credentialsBody
+	if err := decodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	if err := checkEmail(b.Email); err != nil {
+		return err
+	}
+	if err := checkPassword("password", b.Password); err != nil {
+		return err
+	}
+	name, err := nameOr(b.Name, *b.Email)
+	if err != nil {
+		return err
+	}
+	role := messages.RoleOperator
+	if b.Role != nil {
+		if !messages.ValidRole(*b.Role) {
+			return messages.Invalid("role must be ADMIN, DEVELOPER or OPERATOR")
+		}
+		role = *b.Role
+	}
+	if err := s.core.CheckCanCreate(); err != nil {
+		return err
+	}
+	hash, err := hashPassword(*b.Password)
+	if err != nil {
+		return err
+	}
+	return s.answerWrapped(ctx, fasthttp.StatusCreated, "user",
+		&messages.CreateUser{Email: *b.Email, Name: name, Role: role, PasswordHash: hash, Origin: r.origin()})
+}
+
+// logout revokes the caller's token and clears the cookie.
+func (s *Server) logout(ctx *fasthttp.RequestCtx, r *request) error {
+	_, err := s.core.Ask(&messages.RevokeToken{
+		TokenID: r.claims.ID, ExpiresAt: messages.TimeOf(r.claims.ExpiresAt.Time), Origin: r.origin(),
+	})
+	if err != nil {
+		return err
+	}
+	s.clearSession(ctx)
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true})
+	return nil
+}
+
+// me answers the caller.
+func (s *Server) me(ctx *fasthttp.RequestCtx, r *request) error {
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"user": r.user})
+	return nil
+}
+
+type passwordBody struct {
+	CurrentPassword *string `json:"currentPassword"`
+	NewPassword     *string `json:"newPassword"`
+}
+
+// changePassword changes the caller's own password and revokes their other tokens.
+func (s *Server) changePassword(ctx *fasthttp.RequestCtx, r *request) error {
+	var b passwordBody
+	if err := decodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	if b.CurrentPassword == nil {
+		return messages.Invalid("currentPassword is required")
+	}
+	if err := checkPassword("newPassword", b.NewPassword); err != nil {
+		return err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(r.user.PasswordHash), []byte(*b.CurrentPassword)) != nil {
+		return messages.Errorf(messages.CodeForbidden, "the current password is wrong")
+	}
+	hash, err := hashPassword(*b.NewPassword)
+	if err != nil {
+		return err
+	}
+	return s.answerWrapped(ctx, fasthttp.StatusOK, "user",
+		&messages.ChangePassword{UserID: r.user.ID, PasswordHash: hash, KeepTokenID: r.claims.ID, Origin: r.origin()})
+}
+
+// listUsers pages the users (ADMIN).
+func (s *Server) listUsers(ctx *fasthttp.RequestCtx, _ *request) error {
+	page, err := pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	users, total, err := s.store.ListUsers(page)
+	if err != nil {
+		return err
+	}
+	if users == nil {
+		users = []*messages.User{}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, listBody("users", users, page, total))
+	return nil
+}
+
+type userPatchBody struct {
+	Name     *string        `json:"name"`
+	Role     *messages.Role `json:"role"`
+	Disabled *bool          `json:"disabled"`
+}
+
+// updateUser changes a user's name, role or disabled flag (ADMIN).
+func (s *Server) updateUser(ctx *fasthttp.RequestCtx, r *request) error {
+	var b userPatchBody
+	if err := decodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	if b.Name == nil && b.Role == nil && b.Disabled == nil {
+		return messages.Invalid("give at least one of name, role, disabled")
+	}
+	if b.Name != nil {
+		if _, err := nameOr(b.Name, ""); err != nil {
+			return err
+		}
+	}
+	if b.Role != nil && !messages.ValidRole(*b.Role) {
+		return messages.Invalid("role must be ADMIN, DEVELOPER or OPERATOR")
+	}
+	return s.answerWrapped(ctx, fasthttp.StatusOK, "user", &messages.UpdateUser{
+		ID: pathParam(ctx, "id"), Name: b.Name, Role: b.Role, Disabled: b.Disabled, Origin: r.origin(),
+	})
+}
+
+// listAudit pages the audit log (ADMIN).
+func (s *Server) listAudit(ctx *fasthttp.RequestCtx, _ *request) error {
+	page, err := pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	entries, total, err := s.store.ListAudit(page)
+	if err != nil {
+		return err
+	}
+	if entries == nil {
+		entries = []*messages.AuditEntry{}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, listBody("entries", entries, page, total))
+	return nil
+}

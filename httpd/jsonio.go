@@ -1,0 +1,153 @@
+package httpd
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// writeJSON encodes v as the response with status.
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	enc := json.NewEncoder(ctx)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		ctx.ResetBody()
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		ctx.SetBodyString(`{"error":"internal error","code":"INTERNAL"}`)
+	}
+}
+
+// decodeJSON decodes the request body into v. The body must be present,
+// valid UTF-8, valid JSON, a JSON object (not null) and of the right types;
+// anything else is a VALIDATION_ERROR naming what is wrong. Unknown fields
+// are ignored, as clients of a growing API expect.
+func decodeJSON(ctx *fasthttp.RequestCtx, v any) error {
+	body := bytes.TrimSpace(ctx.PostBody())
+	if len(body) == 0 {
+		return messages.Invalid("request body is required (a JSON object)")
+	}
+	return decodeBytes(body, v)
+}
+
+// decodeOptionalJSON is decodeJSON for endpoints whose body may be empty.
+func decodeOptionalJSON(ctx *fasthttp.RequestCtx, v any) error {
+	body := bytes.TrimSpace(ctx.PostBody())
+	if len(body) == 0 {
+		return nil
+	}
+	return decodeBytes(body, v)
+}
+
+// decodeBytes decodes one JSON object from body into v.
+func decodeBytes(body []byte, v any) error {
+	if !utf8.Valid(body) {
+		return messages.Invalid("request body is not valid UTF-8")
+	}
+	if body[0] != '{' {
+		return messages.Invalid("request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			if te.Field != "" {
+				return messages.Invalid("field %q must be %s", te.Field, jsonKind(te.Type.Kind().String()))
+			}
+			return messages.Invalid("request body has the wrong type")
+		}
+		var me *messages.Error
+		if errors.As(err, &me) {
+			return me
+		}
+		return messages.Invalid("request body is not valid JSON")
+	}
+	if dec.More() {
+		return messages.Invalid("request body must hold a single JSON object")
+	}
+	return nil
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "int", "int64", "int32", "float64", "float32", "uint", "uint64":
+		return "a number"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
+	}
+	return "of another type"
+}
+
+// requireString checks a required, non-blank string field.
+func requireString(name string, v *string) error {
+	if v == nil {
+		return messages.Invalid("%s is required", name)
+	}
+	if len(bytes.TrimSpace([]byte(*v))) == 0 {
+		return messages.Invalid("%s must not be empty", name)
+	}
+	return nil
+}
+
+// pageOf reads page and limit from the query (SPEC §3): page ≥ 1 (default
+// 1), limit 1..200 (default 50); anything else is a VALIDATION_ERROR.
+func pageOf(ctx *fasthttp.RequestCtx) (messages.Page, error) {
+	p := messages.Page{Page: 1, Limit: 50}
+	args := ctx.QueryArgs()
+	if args.Has("page") {
+		n, err := strconv.Atoi(string(args.Peek("page")))
+		if err != nil || n < 1 {
+			return p, messages.Invalid("page must be an integer ≥ 1")
+		}
+		p.Page = n
+	}
+	if args.Has("limit") {
+		n, err := strconv.Atoi(string(args.Peek("limit")))
+		if err != nil || n < 1 || n > 200 {
+			return p, messages.Invalid("limit must be an integer from 1 to 200")
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+// listBody is the list envelope {"<kinds>": [...], "pagination": {...}}.
+func listBody(kinds string, items any, page messages.Page, total int) map[string]any {
+	return map[string]any{kinds: items, "pagination": messages.NewPagination(page.Page, page.Limit, total)}
+}
+
+// queryTime parses an optional time filter.
+func queryTime(ctx *fasthttp.RequestCtx, name string) (messages.Time, error) {
+	raw := ctx.QueryArgs().Peek(name)
+	if len(raw) == 0 {
+		return 0, nil
+	}
+	t, err := messages.ParseTime(string(raw))
+	if err != nil {
+		return 0, messages.Invalid("%s: %s", name, messages.ErrorMessage(err))
+	}
+	return t, nil
+}
+
+// pathParam copies a router path parameter out of fasthttp's buffers.
+func pathParam(ctx *fasthttp.RequestCtx, name string) string {
+	if v, ok := ctx.UserValue(name).(string); ok {
+		return string(append([]byte(nil), v...))
+	}
+	return ""
+}
+

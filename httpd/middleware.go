@@ -1,0 +1,234 @@
+package httpd
+
+import (
+	"bytes"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// Keys of per-request values kept on the RequestCtx.
+const (
+	keyRequestID = "exekra.requestId"
+	keySubject   = "exekra.subject"
+)
+
+// request is what the middleware learned about a request, handed to the
+// handler.
+type request struct {
+	ip     string
+	user   *messages.User // the caller, on user routes
+	claims *claims        // the verified token (user or runner), when one was sent
+	runner string         // the runner id, on runner routes with a token
+	token  string         // the raw token text
+}
+
+// origin is the request's audit origin.
+func (r *request) origin() messages.Origin {
+	switch {
+	case r.user != nil:
+		return messages.Origin{ActorType: messages.ActorUser, ActorID: r.user.ID, IP: r.ip}
+	case r.runner != "":
+		return messages.Origin{ActorType: messages.ActorRunner, ActorID: r.runner, IP: r.ip}
+	}
+	return messages.Origin{ActorType: messages.ActorAnonymous, IP: r.ip}
+}
+
+// outer runs around the router for every request, matched or not: request
+// id, the license warning header and the access log.
+func (s *Server) outer(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		id := sanitizeRequestID(ctx.Request.Header.Peek("X-Request-Id"))
+		if id == "" {
+			id = messages.NewID(start)
+		}
+		ctx.SetUserValue(keyRequestID, id)
+		ctx.Response.Header.Set("X-Request-Id", id)
+		if s.core.LicenseState() == messages.LicenseGrace {
+			ctx.Response.Header.Set("X-License-Warning", s.graceWarning())
+		}
+		next(ctx)
+		s.accessLog(ctx, start)
+	}
+}
+
+func (s *Server) graceWarning() string {
+	st := s.core.LicenseStatus()
+	return "license expired on " + st.ExpiresAt.String() + "; grace period ends on " + st.GraceEndsAt.String() + ": renew it"
+}
+
+// quietRoutes are logged at debug: runners call them all the time.
+var quietRoutes = map[string]bool{
+	"/api/runners/heartbeat": true, "/api/runners/poll": true, "/api/health": true,
+	"/metrics": true, "/api/executions/{id}/status": true,
+}
+
+func (s *Server) accessLog(ctx *fasthttp.RequestCtx, start time.Time) {
+	route := routeOf(ctx)
+	level := slog.LevelInfo
+	if quietRoutes[route] {
+		level = slog.LevelDebug
+	}
+	if !s.log.Enabled(nil, level) {
+		return
+	}
+	subject, _ := ctx.UserValue(keySubject).(string)
+	s.log.Log(nil, level, "request",
+		"requestId", requestID(ctx), "method", string(ctx.Method()), "route", route,
+		"status", ctx.Response.StatusCode(), "durationMs", float64(time.Since(start).Microseconds())/1000,
+		"ip", ctx.RemoteIP().String(), "subject", subject, "bytes", len(ctx.Response.Body()))
+}
+
+// sanitizeRequestID keeps a client's request id when it is short and plain.
+func sanitizeRequestID(b []byte) string {
+	if len(b) == 0 || len(b) > 64 {
+		return ""
+	}
+	for _, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return ""
+		}
+	}
+	return string(b)
+}
+
+// requestID is the request's id.
+func requestID(ctx *fasthttp.RequestCtx) string {
+	id, _ := ctx.UserValue(keyRequestID).(string)
+	return id
+}
+
+// routeOf is the matched route template ("" when none). Logs use it instead
+// of the raw path, which may hold a webhook credential.
+func routeOf(ctx *fasthttp.RequestCtx) string {
+	p, _ := ctx.UserValue(router.MatchedRoutePathParam).(string)
+	if p == "" {
+		return "unmatched"
+	}
+	return p
+}
+
+// wrap builds the chain of one route: system-state gate, authentication,
+// rate limit, role guard, then the handler.
+func (s *Server) wrap(rt Route) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if !rt.BeforeReady && !s.core.State().Ready() {
+			s.writeError(ctx, messages.Errorf(messages.CodeNotReady,
+				"the system is %s: activate a license and bootstrap the first admin", s.core.State()))
+			return
+		}
+		req := &request{ip: ctx.RemoteIP().String()}
+		authErr := s.authenticate(ctx, rt, req)
+		if rt.Limited && s.limiter != nil {
+			client := "ip:" + req.ip
+			if req.user != nil {
+				client = "user:" + req.user.ID
+			}
+			res := s.limiter.take(client, time.Now())
+			h := &ctx.Response.Header
+			h.Set("X-RateLimit-Limit", strconv.Itoa(res.limit))
+			h.Set("X-RateLimit-Remaining", strconv.Itoa(res.remaining))
+			h.Set("X-RateLimit-Reset", strconv.Itoa(int((res.resetIn+time.Second-1)/time.Second)))
+			if !res.allowed {
+				h.Set("Retry-After", strconv.Itoa(int(res.retryAfter/time.Second)+1))
+				s.writeError(ctx, messages.Errorf(messages.CodeRateLimited, "too many requests: the limit is %d per minute", res.limit))
+				return
+			}
+		}
+		if authErr != nil {
+			s.writeError(ctx, authErr)
+			return
+		}
+		if len(rt.Roles) > 0 && !hasRole(req.user, rt.Roles) {
+			s.writeError(ctx, messages.Errorf(messages.CodeForbidden, "your role may not do this"))
+			return
+		}
+		if err := rt.Handle(s, ctx, req); err != nil {
+			ctx.Response.ResetBody()
+			s.writeError(ctx, err)
+		}
+	}
+}
+
+func hasRole(u *messages.User, roles []messages.Role) bool {
+	if u == nil {
+		return false
+	}
+	for _, r := range roles {
+		if u.Role == r {
+			return true
+		}
+	}
+	return false
+}
+
+// bearerOrCookie returns the token text of the request: the Authorization
+// Bearer header wins over the cookie.
+func bearerOrCookie(ctx *fasthttp.RequestCtx, cookie bool) string {
+	if h := ctx.Request.Header.Peek("Authorization"); len(h) > 7 && bytes.EqualFold(h[:7], []byte("Bearer ")) {
+		return string(bytes.TrimSpace(h[7:]))
+	}
+	if cookie {
+		if c := ctx.Request.Header.Cookie("token"); len(c) > 0 {
+			return string(c)
+		}
+	}
+	return ""
+}
+
+// authenticate fills req according to the route's access rule. It returns
+// the error to answer when the caller may not pass (after rate limiting, so
+// failed attempts count against the caller's IP).
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt Route, req *request) error {
+	switch rt.Access {
+	case Public:
+		return nil
+	case AnyUser, Roles:
+		text := bearerOrCookie(ctx, true)
+		if text == "" {
+			return messages.Errorf(messages.CodeUnauthorized, "authentication required")
+		}
+		c, err := s.tokens.verify(text)
+		if err != nil {
+			return err
+		}
+		if c.Kind != kindUser {
+			return messages.Errorf(messages.CodeUnauthorized, "a user token is required here")
+		}
+		u, err := s.core.Session(c.Subject, c.ID, c.Epoch)
+		if err != nil {
+			return err
+		}
+		req.user, req.claims, req.token = u, c, text
+		ctx.SetUserValue(keySubject, "user:"+u.ID)
+		return nil
+	case Runner, RunnerOrCredentials:
+		text := bearerOrCookie(ctx, false)
+		if text == "" {
+			if rt.Access == RunnerOrCredentials {
+				return nil // the handler authenticates the machine credentials in the body
+			}
+			return messages.Errorf(messages.CodeUnauthorized, "a runner token is required")
+		}
+		c, err := s.tokens.verify(text)
+		if err != nil {
+			return err
+		}
+		if c.Kind != kindRunner {
+			return messages.Errorf(messages.CodeUnauthorized, "a runner token is required here")
+		}
+		if err := s.core.RunnerSession(c.Subject, c.ID, c.Epoch); err != nil {
+			return err
+		}
+		req.claims, req.runner, req.token = c, c.Subject, text
+		ctx.SetUserValue(keySubject, "runner:"+c.Subject)
+		return nil
+	}
+	return messages.Errorf(messages.CodeInternal, "route has no access rule")
+}

@@ -1,0 +1,78 @@
+package httpd
+
+import (
+	"github.com/valyala/fasthttp"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// Access is who may call a route.
+type Access int
+
+// The access rules of SPEC §12.
+const (
+	// Public needs nothing.
+	Public Access = iota
+	// AnyUser is any logged-in user, whatever the role.
+	AnyUser
+	// Roles is a logged-in user with one of the route's Roles.
+	Roles
+	// Runner needs a runner token.
+	Runner
+	// RunnerOrCredentials takes a runner token or machine credentials in the body.
+	RunnerOrCredentials
+)
+
+// Route is one row of the route table.
+type Route struct {
+	Method string
+	Path   string
+	Access Access
+	Roles  []messages.Role
+	// Limited routes count against the caller's per-minute rate limit.
+	Limited bool
+	// BeforeReady routes answer before the system is bootstrapped (the
+	// others answer 503 SYSTEM_NOT_READY then).
+	BeforeReady bool
+	// Handle serves the request; a returned error is written by the error writer.
+	Handle func(s *Server, ctx *fasthttp.RequestCtx, r *request) error
+}
+
+var (
+	adminOnly  = []messages.Role{messages.RoleAdmin}
+	adminDev   = []messages.Role{messages.RoleAdmin, messages.RoleDeveloper}
+	allRoles   = []messages.Role{messages.RoleAdmin, messages.RoleDeveloper, messages.RoleOperator}
+	_          = allRoles
+	_          = adminDev
+)
+
+// routeTable is the one route table. Adding an endpoint adds a row here
+// (and to the OpenAPI document: a test checks both agree).
+func (s *Server) routeTable() []Route {
+	user := func(method, path string, h func(*Server, *fasthttp.RequestCtx, *request) error) Route {
+		return Route{Method: method, Path: path, Access: AnyUser, Limited: true, Handle: h}
+	}
+	role := func(method, path string, roles []messages.Role, h func(*Server, *fasthttp.RequestCtx, *request) error) Route {
+		return Route{Method: method, Path: path, Access: Roles, Roles: roles, Limited: true, Handle: h}
+	}
+	return []Route{
+		// system
+		{Method: "GET", Path: "/api/health", Access: Public, BeforeReady: true, Handle: (*Server).health},
+		{Method: "GET", Path: "/api/status", Access: Public, BeforeReady: true, Handle: (*Server).status},
+		// license
+		{Method: "POST", Path: "/api/license/activate", Access: Public, Limited: true, BeforeReady: true, Handle: (*Server).activateLicense},
+		user("GET", "/api/license/status", (*Server).licenseStatus),
+		role("POST", "/api/license/validate", adminOnly, (*Server).validateLicense),
+		role("PUT", "/api/license", adminOnly, (*Server).replaceLicense),
+		// auth and users
+		{Method: "POST", Path: "/api/auth/login", Access: Public, Limited: true, Handle: (*Server).login},
+		{Method: "POST", Path: "/api/auth/bootstrap", Access: Public, Limited: true, BeforeReady: true, Handle: (*Server).bootstrap},
+		role("POST", "/api/auth/register", adminOnly, (*Server).register),
+		user("POST", "/api/auth/logout", (*Server).logout),
+		user("GET", "/api/auth/me", (*Server).me),
+		user("POST", "/api/auth/password", (*Server).changePassword),
+		role("GET", "/api/users", adminOnly, (*Server).listUsers),
+		role("PATCH", "/api/users/{id}", adminOnly, (*Server).updateUser),
+		role("GET", "/api/audit", adminOnly, (*Server).listAudit),
+	}
+}

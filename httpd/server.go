@@ -1,0 +1,138 @@
+package httpd
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// MaxBodySize is the largest request body accepted (SPEC §3).
+const MaxBodySize = 1 << 20
+
+// Config tunes the HTTP layer.
+type Config struct {
+	// Logger receives the access log and errors.
+	Logger *slog.Logger
+	// RateLimit is requests per minute per client on user-facing
+	// endpoints; 0 turns limiting off.
+	RateLimit int
+	// Secure marks the session cookie Secure (served over TLS).
+	Secure bool
+	// JWTSecret is the HMAC key of user and runner tokens.
+	JWTSecret []byte
+	// Version is reported by the health endpoint.
+	Version string
+	// Extra are routes contributed by features wired in cmd (rare; most
+	// routes live in routes.go).
+	Extra []Route
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg     Config
+	core    Core
+	store   Store
+	log     *slog.Logger
+	tokens  *tokens
+	limiter *limiter
+	router  *router.Router
+	routes  []Route
+	srv     *fasthttp.Server
+}
+
+// New builds the server and its route table.
+func New(cfg Config, core Core, store Store) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{
+		cfg:    cfg,
+		core:   core,
+		store:  store,
+		log:    cfg.Logger.With("component", "httpd"),
+		tokens: newTokens(cfg.JWTSecret, core.Now),
+	}
+	if cfg.RateLimit > 0 {
+		s.limiter = newLimiter(cfg.RateLimit)
+	}
+	s.routes = append(s.routeTable(), cfg.Extra...)
+	r := router.New()
+	r.SaveMatchedRoutePath = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleOPTIONS = false
+	r.HandleMethodNotAllowed = true
+	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		s.writeError(ctx, messages.Errorf(messages.CodeNotFound, "no such endpoint: %s %s", ctx.Method(), ctx.Path()))
+	}
+	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		s.writeError(ctx, messages.Errorf(messages.CodeMethodNotAllowed, "method %s is not allowed here", ctx.Method()))
+	}
+	r.PanicHandler = func(ctx *fasthttp.RequestCtx, v any) {
+		s.log.Error("panic in handler", append(logAttrs(ctx), "panic", v)...)
+		ctx.ResetBody()
+		s.writeError(ctx, messages.Errorf(messages.CodeInternal, "internal error"))
+	}
+	for _, rt := range s.routes {
+		r.Handle(rt.Method, rt.Path, s.wrap(rt))
+	}
+	s.router = r
+	s.srv = &fasthttp.Server{
+		Handler:               s.outer(r.Handler),
+		Name:                  "exekra",
+		MaxRequestBodySize:    MaxBodySize,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          90 * time.Second, // long polls hold up to 60 s
+		IdleTimeout:           120 * time.Second,
+		ReadBufferSize:        16 << 10,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultServerHeader: true,
+		NoDefaultDate:         false,
+		ErrorHandler:          s.transportError,
+		Logger:                fasthttpLogger{s.log},
+		CloseOnShutdown:       true,
+	}
+	return s
+}
+
+// Routes returns the route table (for tests and the OpenAPI check).
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// Handler is the whole request handler (for in-process tests and benchmarks).
+func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests to
+// finish (long polls are answered early: see Core's shutdown hook), up to
+// ctx's deadline.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+
+// transportError answers errors fasthttp meets before a handler runs: a body
+// over the limit is 413 JSON (SPEC §13), anything else 400 JSON.
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		s.writeError(ctx, messages.Errorf(messages.CodePayloadTooLarge, "request body is larger than 1 MiB"))
+		return
+	}
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		writeJSON(ctx, fasthttp.StatusRequestTimeout, errorBody{Error: "request timed out", Code: messages.CodeValidation})
+		return
+	}
+	s.writeError(ctx, messages.Invalid("malformed HTTP request"))
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Debug("fasthttp", "msg", format, "args", args)
+}

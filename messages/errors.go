@@ -1,0 +1,76 @@
+package messages
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is the machine-readable kind of an Error; the HTTP layer maps each
+// code to exactly one status.
+type Code string
+
+// The error codes of SPEC §3. The list is append-only.
+const (
+	CodeValidation        Code = "VALIDATION_ERROR"
+	CodeUnauthorized      Code = "UNAUTHORIZED"
+	CodeForbidden         Code = "FORBIDDEN"
+	CodeLicenseLimit      Code = "LICENSE_LIMIT"
+	CodeLicenseExpired    Code = "LICENSE_EXPIRED"
+	CodeNotFound          Code = "NOT_FOUND"
+	CodeConflict          Code = "CONFLICT"
+	CodeInvalidTransition Code = "INVALID_TRANSITION"
+	CodeNoPublished       Code = "NO_PUBLISHED_VERSION"
+	CodePayloadTooLarge   Code = "PAYLOAD_TOO_LARGE"
+	CodeMethodNotAllowed  Code = "METHOD_NOT_ALLOWED"
+	CodeRateLimited       Code = "RATE_LIMITED"
+	CodeNotReady          Code = "SYSTEM_NOT_READY"
+	CodeUnavailable       Code = "SERVICE_UNAVAILABLE"
+	CodeInternal          Code = "INTERNAL"
+)
+
+// Error is the application error: a code and a message that is safe to show
+// to the caller. Low-level errors are wrapped with context and, when they
+// reach a caller, become CodeInternal with a generic message.
+type Error struct {
+	Code    Code
+	Message string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or
+// CodeInternal when there is none (nil gives "").
+func ErrorCode(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// ErrorMessage returns the caller-safe message of err: the message of its
+// *Error, or a generic text for anything else, so internals never leak.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// Invalid is shorthand for a VALIDATION_ERROR.
+func Invalid(format string, args ...any) *Error {
+	return Errorf(CodeValidation, format, args...)
+}
+
+// NotFound is shorthand for a NOT_FOUND error naming the missing kind.
+func NotFound(kind string) *Error { return Errorf(CodeNotFound, "%s not found", kind) }

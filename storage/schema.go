@@ -1,0 +1,36 @@
+package storage
+
+// SchemaVersion is the version of the on-disk layout this build reads and
+// writes. Open refuses a file written by a newer build.
+const SchemaVersion = 1
+
+// Bucket names: the one registry of every top-level bucket.
+var (
+	bucketMeta     = []byte("meta")     // meta keys below
+	bucketCounters = []byte("counters") // name → uint64 big-endian
+	bucketUsers    = []byte("users")    // user id → stored user
+	bucketEmails   = []byte("emails")   // lower-cased email → user id
+	bucketAudit    = []byte("audit")    // entry id (time-ordered) → entry
+	bucketRevoked  = []byte("revoked")  // token id → expiry (uint64 ms)
+)
+
+// allBuckets lists every bucket created on open. Packages of later features
+// add theirs with registerBuckets from an init function in their own file.
+var allBuckets = [][]byte{bucketMeta, bucketCounters, bucketUsers, bucketEmails, bucketAudit, bucketRevoked}
+
+// registerBuckets adds buckets to the registry (call from init).
+func registerBuckets(names ...[]byte) { allBuckets = append(allBuckets, names...) }
+
+// Meta keys in bucketMeta.
+var (
+	metaSchemaVersion = []byte("schema_version") // uint64
+	metaLicense       = []byte("license")        // license text
+	metaJWTSecret     = []byte("jwt_secret")     // 32+ random bytes
+	metaCreatedAt     = []byte("created_at")     // uint64 ms
+)
+
+// Counter names in bucketCounters.
+const (
+	counterUsers = "users"
+	counterAudit = "audit"
+)

@@ -1,0 +1,337 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// FileName is the database file inside the data dir.
+const FileName = "exekra.db"
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("storage: closed")
+
+// Options tune Open.
+type Options struct {
+	// LockTimeout bounds the wait for the file lock held by another process.
+	LockTimeout time.Duration
+	// MaxBatch caps the writes committed in one transaction.
+	MaxBatch int
+}
+
+// Store is the bbolt-backed store. It is safe for concurrent use.
+type Store struct {
+	bolt   *bbolt.DB
+	path   string
+	writes chan *writeReq
+	stop   chan struct{}
+	done   chan struct{}
+	mu     sync.RWMutex // guards closed against concurrent submit
+	closed bool
+
+	stats     CommitStats
+	unhealthy atomic.Bool
+}
+
+// CommitStats are cumulative figures of the group-commit writer.
+type CommitStats struct {
+	Commits     atomic.Uint64 // transactions committed (or failed)
+	Writes      atomic.Uint64 // write functions applied
+	Failures    atomic.Uint64 // transactions whose commit failed
+	CommitNanos atomic.Uint64 // total time spent committing (incl. fsync)
+	MaxBatch    atomic.Uint64 // largest batch seen
+}
+
+type writeReq struct {
+	fn   func(tx *bbolt.Tx) error
+	done chan error
+}
+
+// Open opens (creating if needed) the database in dataDir, creates missing
+// buckets, checks the schema version and starts the writer.
+func Open(dataDir string, opts Options) (*Store, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = 5 * time.Second
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 2048
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("storage: create data dir: %w", err)
+	}
+	path := filepath.Join(dataDir, FileName)
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 && fi.Size() < 4096 {
+		return nil, fmt.Errorf("storage: %s is truncated (%d bytes): restore it from a backup", path, fi.Size())
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout:         opts.LockTimeout,
+		FreelistType:    bbolt.FreelistMapType,
+		InitialMmapSize: 64 << 20,
+	})
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, fmt.Errorf("storage: %s is locked by another process (is a server already running on this data dir?)", path)
+		}
+		return nil, fmt.Errorf("storage: open %s: %w (the file may be damaged: restore it from a backup)", path, err)
+	}
+	s := &Store{
+		bolt:   db,
+		path:   path,
+		writes: make(chan *writeReq, 4096),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	if err := s.initSchema(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	go s.writer(opts.MaxBatch)
+	return s, nil
+}
+
+func (s *Store) initSchema() error {
+	err := s.bolt.Update(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(metaSchemaVersion); v != nil {
+			if len(v) != 8 {
+				return errors.New("schema version is corrupt")
+			}
+			if got := binary.BigEndian.Uint64(v); got > SchemaVersion {
+				return fmt.Errorf("database schema %d is newer than this build's %d: upgrade exekra", got, SchemaVersion)
+			}
+		}
+		if meta.Get(metaCreatedAt) == nil {
+			if err := meta.Put(metaCreatedAt, u64(uint64(time.Now().UnixMilli()))); err != nil {
+				return err
+			}
+		}
+		return meta.Put(metaSchemaVersion, u64(SchemaVersion))
+	})
+	if err != nil {
+		return fmt.Errorf("storage: init schema: %w", err)
+	}
+	return nil
+}
+
+// Path is the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Stats exposes the group-commit figures.
+func (s *Store) Stats() *CommitStats { return &s.stats }
+
+// Close drains pending writes, stops the writer and closes the file.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.stop)
+	s.mu.Unlock()
+	<-s.done
+	if err := s.bolt.Close(); err != nil {
+		return fmt.Errorf("storage: close: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the database can be read and the last commit
+// succeeded; the health endpoint answers 503 when it cannot.
+func (s *Store) Ping() error {
+	if s.unhealthy.Load() {
+		return errors.New("storage: last commit failed")
+	}
+	return s.bolt.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketMeta).Get(metaSchemaVersion) == nil {
+			return errors.New("storage: schema version missing")
+		}
+		return nil
+	})
+}
+
+// WriteBackup writes a consistent copy of the whole database to w from a
+// read transaction, so writers go on meanwhile. It returns the bytes written.
+func (s *Store) WriteBackup(w io.Writer) (int64, error) {
+	var n int64
+	err := s.bolt.View(func(tx *bbolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("storage: backup: %w", err)
+	}
+	return n, nil
+}
+
+// update runs fn in a write transaction through the group-commit writer and
+// returns once that transaction is durable (or failed). fn may run more than
+// once and must be deterministic.
+func (s *Store) update(fn func(tx *bbolt.Tx) error) error {
+	req := &writeReq{fn: fn, done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	s.writes <- req
+	s.mu.RUnlock()
+	return <-req.done
+}
+
+// updateAsync is update without the wait: done is called (from the writer
+// goroutine) once the write is durable or failed. done must not block.
+func (s *Store) updateAsync(fn func(tx *bbolt.Tx) error, done func(error)) {
+	ch := make(chan error, 1)
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		done(ErrClosed)
+		return
+	}
+	s.writes <- &writeReq{fn: fn, done: ch}
+	s.mu.RUnlock()
+	go func() { done(<-ch) }()
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(fn func(tx *bbolt.Tx) error) error { return s.bolt.View(fn) }
+
+// writer is the group-commit loop: it takes every queued write (up to
+// maxBatch), applies them in one transaction, commits (one fsync) and then
+// answers each. While it commits, new writes queue up for the next batch, so
+// the batch size follows the load without any added delay.
+func (s *Store) writer(maxBatch int) {
+	defer close(s.done)
+	batch := make([]*writeReq, 0, maxBatch)
+	for {
+		select {
+		case req := <-s.writes:
+			batch = append(batch[:0], req)
+		case <-s.stop:
+			// Writers that raced Close hold no lock any more; drain them.
+			for {
+				select {
+				case req := <-s.writes:
+					s.commit([]*writeReq{req})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case req := <-s.writes:
+				batch = append(batch, req)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// errSkip marks the batch write that failed, so the rest can be retried.
+type errSkip struct {
+	index int
+	err   error
+}
+
+func (e *errSkip) Error() string { return e.err.Error() }
+
+// commit applies batch in one transaction. A write that returns an error
+// gets that error and the others are retried without it; a failed commit
+// (I/O) fails all of them.
+func (s *Store) commit(batch []*writeReq) {
+	for len(batch) > 0 {
+		start := time.Now()
+		err := s.bolt.Update(func(tx *bbolt.Tx) error {
+			for i, r := range batch {
+				if err := r.fn(tx); err != nil {
+					return &errSkip{index: i, err: err}
+				}
+			}
+			return nil
+		})
+		s.stats.Commits.Add(1)
+		s.stats.CommitNanos.Add(uint64(time.Since(start)))
+		var skip *errSkip
+		if errors.As(err, &skip) {
+			batch[skip.index].done <- skip.err
+			batch = append(batch[:skip.index:skip.index], batch[skip.index+1:]...)
+			continue
+		}
+		if err != nil {
+			s.stats.Failures.Add(1)
+			s.unhealthy.Store(true)
+			err = fmt.Errorf("storage: commit: %w", err)
+		} else {
+			s.unhealthy.Store(false)
+			n := uint64(len(batch))
+			s.stats.Writes.Add(n)
+			for {
+				m := s.stats.MaxBatch.Load()
+				if n <= m || s.stats.MaxBatch.CompareAndSwap(m, n) {
+					break
+				}
+			}
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func readU64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+// addCounterTx adds delta to a named counter inside tx.
+func addCounterTx(tx *bbolt.Tx, name string, delta int64) error {
+	b := tx.Bucket(bucketCounters)
+	v := int64(readU64(b.Get([]byte(name)))) + delta
+	if v < 0 {
+		v = 0
+	}
+	return b.Put([]byte(name), u64(uint64(v)))
+}
+
+// counterTx reads a named counter inside tx.
+func counterTx(tx *bbolt.Tx, name string) int {
+	return int(readU64(tx.Bucket(bucketCounters).Get([]byte(name))))
+}
+
+// Counter reads a named counter.
+func (s *Store) Counter(name string) (n int, err error) {
+	err = s.view(func(tx *bbolt.Tx) error {
+		n = counterTx(tx, name)
+		return nil
+	})
+	return n, err
+}
