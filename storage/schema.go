@@ -14,9 +14,21 @@ var (
 	bucketRevoked  = []byte("revoked")  // token id → expiry (uint64 ms)
 )
 
+// Buckets of later capabilities. Each capability's repository file owns
+// its buckets and their key layout (documented there).
+var (
+	bucketWorkflows  = []byte("workflows")  // workflow id → workflow (owner: workflows.go)
+	bucketVersions   = []byte("versions")   // version id → version (owner: workflows.go)
+	bucketExecutions = []byte("executions") // execution id → execution (owner: executions.go)
+	bucketRunners    = []byte("runners")    // runner id → stored runner (owner: runners.go)
+	bucketTriggers   = []byte("triggers")   // trigger id → trigger (owner: triggers.go)
+	bucketAnalytics  = []byte("analytics")  // workflow id + day → aggregate (owner: analytics.go)
+)
+
 // allBuckets lists every bucket created on open. Packages of later features
 // add theirs with registerBuckets from an init function in their own file.
-var allBuckets = [][]byte{bucketMeta, bucketCounters, bucketUsers, bucketEmails, bucketAudit, bucketRevoked}
+var allBuckets = [][]byte{bucketMeta, bucketCounters, bucketUsers, bucketEmails, bucketAudit, bucketRevoked,
+	bucketWorkflows, bucketVersions, bucketExecutions, bucketRunners, bucketTriggers, bucketAnalytics}
 
 // registerBuckets adds buckets to the registry (call from init).
 func registerBuckets(names ...[]byte) { allBuckets = append(allBuckets, names...) }
@@ -34,3 +46,9 @@ const (
 	counterUsers = "users"
 	counterAudit = "audit"
 )
+
+// activeCounter names the counter of a workflow's QUEUED, ASSIGNED and
+// RUNNING executions. executions.go keeps it in the same transaction as
+// every status change; workflows.go reads it inside the delete transaction,
+// so a workflow is never deleted under an active execution.
+func activeCounter(workflowID string) string { return "active/" + workflowID }
