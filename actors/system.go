@@ -55,6 +55,7 @@ type System struct {
 	revoked  revokedSet
 	stopped  atomic.Bool
 	restarts atomic.Uint64
+	gauges   Gauges
 }
 
 // Restarts counts supervision decisions (actor failures) since start.

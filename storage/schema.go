@@ -52,3 +52,7 @@ const (
 // every status change; workflows.go reads it inside the delete transaction,
 // so a workflow is never deleted under an active execution.
 func activeCounter(workflowID string) string { return "active/" + workflowID }
+
+// workflowExecutionsCounter names the counter of all executions of a
+// workflow (its executionCount). executions.go keeps it.
+func workflowExecutionsCounter(workflowID string) string { return "executions/" + workflowID }
