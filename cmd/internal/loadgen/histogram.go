@@ -13,8 +13,9 @@ const subBucketBits = 6
 
 const subBuckets = 1 << subBucketBits
 
-// histogramBuckets covers every non-negative int64 nanosecond value.
-const histogramBuckets = (64 - subBucketBits + 1) * subBuckets
+// histogramBuckets covers every non-negative int64 nanosecond value (at most
+// 63 significant bits).
+const histogramBuckets = (63 - subBucketBits + 1) * subBuckets
 
 // Histogram records durations in log-linear buckets (HDR-like), so memory is
 // fixed whatever the number of samples. It is not safe for concurrent use:

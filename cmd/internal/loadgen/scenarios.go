@@ -257,88 +257,123 @@ func runWebhook(e *env) error {
 	return nil
 }
 
-// workBook tracks which runner got which execution.
+// workBook tracks which runner got which execution. A fast server may hand
+// an execution to a runner before its creator has read the 201, so whether an
+// execution is this run's own is decided at the end, not at assignment.
 type workBook struct {
-	mu        sync.Mutex
-	created   map[string]time.Time // executions this run created
-	assigned  map[string]int       // execution id -> runner index
-	twice     []string             // executions handed to two runners
-	again     int                  // the same execution handed again to the same runner
-	foreign   int                  // executions this run did not create
-	completed int                  // own executions reported COMPLETED
-	failed    int                  // status reports that did not answer 200
-	lastDone  time.Time
+	mu         sync.Mutex
+	created    map[string]time.Time // own executions -> when the create was sent
+	assigned   map[string]int       // execution id -> runner index
+	assignedAt map[string]time.Time
+	finished   map[string]bool // execution id -> COMPLETED accepted (false: a report failed)
+	twice      []string        // executions handed to two runners
+	again      int             // the same execution handed again to the same runner
+	lastDone   time.Time
 }
 
 func newWorkBook() *workBook {
-	return &workBook{created: map[string]time.Time{}, assigned: map[string]int{}}
+	return &workBook{created: map[string]time.Time{}, assigned: map[string]int{},
+		assignedAt: map[string]time.Time{}, finished: map[string]bool{}}
 }
 
 // noteCreated records an execution this run created.
-func (b *workBook) noteCreated(id string, at time.Time) {
+func (b *workBook) noteCreated(id string, sentAt time.Time) {
 	b.mu.Lock()
-	b.created[id] = at
+	b.created[id] = sentAt
 	b.mu.Unlock()
 }
 
-// noteAssigned records an assignment and returns whether the runner should
-// run it (false when it already ran it) and when it was created.
-func (b *workBook) noteAssigned(id string, runner int) (run bool, createdAt time.Time, own bool) {
+// noteAssigned records an assignment and reports whether the runner should
+// run it (false when this runner already got it).
+func (b *workBook) noteAssigned(id string, runner int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	createdAt, own = b.created[id]
 	if prev, seen := b.assigned[id]; seen {
 		if prev != runner {
 			b.twice = append(b.twice, id)
 		} else {
 			b.again++
 		}
-		return false, createdAt, own
+		return false
 	}
 	b.assigned[id] = runner
-	if !own {
-		b.foreign++
-	}
-	return true, createdAt, own
+	b.assignedAt[id] = time.Now()
+	return true
 }
 
 // noteFinished records the outcome of running an execution.
-func (b *workBook) noteFinished(own bool, err error) int {
+func (b *workBook) noteFinished(id string, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err != nil {
-		b.failed++
-		return b.completed
-	}
-	if own {
-		b.completed++
+	b.finished[id] = err == nil
+	if err == nil {
 		b.lastDone = time.Now()
 	}
-	return b.completed
+}
+
+// ownCounts returns how many own executions exist, finished (either way)
+// and completed; b.mu must be held.
+func (b *workBook) ownCountsLocked() (created, finished, completed int) {
+	for id := range b.created {
+		if ok, done := b.finished[id]; done {
+			finished++
+			if ok {
+				completed++
+			}
+		}
+	}
+	return len(b.created), finished, completed
+}
+
+// allOwnFinished reports whether every own execution has been run.
+func (b *workBook) allOwnFinished() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	created, finished, _ := b.ownCountsLocked()
+	return finished >= created
+}
+
+// recordQueueWait records, for every own execution a runner got, the time
+// from sending its create request to its assignment.
+func (b *workBook) recordQueueWait(rec *Recorder) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for id, at := range b.assignedAt {
+		if sent, mine := b.created[id]; mine {
+			rec.RecordSample("queue wait", max(0, at.Sub(sent)))
+		}
+	}
 }
 
 // work runs one poll answer: records it, reports RUNNING and COMPLETED.
 func (e *env) work(book *workBook, creds []runnerCred, runner int, ans pollAnswer) {
 	id := ans.Execution.ID
-	run, createdAt, own := book.noteAssigned(id, runner)
-	if !run {
+	if !book.noteAssigned(id, runner) {
 		return
 	}
-	if own {
-		e.rec.RecordSample("queue wait", time.Since(createdAt))
-	}
-	err := e.t.runExecution(e.rec, creds[runner], id)
-	book.noteFinished(own, err)
+	book.noteFinished(id, e.t.runExecution(e.rec, creds[runner], id))
 }
 
 // checkWork adds the assignment checks and samples finished executions.
 func (e *env) checkWork(book *workBook, creds []runnerCred, before executionStats) error {
 	book.mu.Lock()
-	created, completed := len(book.created), book.completed
-	twice, again, foreign, failed := book.twice, book.again, book.foreign, book.failed
+	created, _, completed := book.ownCountsLocked()
+	twice, again := book.twice, book.again
+	var foreign, failed, foreignDone int
 	own := make([]string, 0, len(book.created))
 	for id := range book.created {
 		own = append(own, id)
+	}
+	for id, ok := range book.finished {
+		if !ok {
+			failed++
+		}
+		if _, mine := book.created[id]; !mine {
+			foreign++
+			if ok {
+				foreignDone++
+			}
+		}
 	}
 	assigned := make(map[string]int, len(book.assigned))
 	for id, r := range book.assigned {
@@ -362,7 +397,7 @@ func (e *env) checkWork(book *workBook, creds []runnerCred, before executionStat
 	if err != nil {
 		return err
 	}
-	done := int64(completed + foreign)
+	done := int64(completed + foreignDone)
 	e.res.check("stats completed grew by the number completed", after["completed"]-before["completed"] == done,
 		"completed %d, stats %d -> %d", done, before["completed"], after["completed"])
 	if e.t.managed {
@@ -409,6 +444,7 @@ func (e *env) createExecutions(rec *Recorder, book *workBook, wf string, n, work
 
 // createOne creates one execution and notes it in book.
 func (e *env) createOne(rec *Recorder, book *workBook, body []byte) error {
+	sentAt := time.Now()
 	resp, err := e.t.client.Do(rec, "create", Request{Method: "POST", Path: "/api/executions", Body: body, Token: e.t.adminToken})
 	if err != nil || resp.Status != 201 {
 		return apiError("POST /api/executions", resp, err)
@@ -421,7 +457,7 @@ func (e *env) createOne(rec *Recorder, book *workBook, body []byte) error {
 	if err := json.Unmarshal(resp.Body, &ans); err != nil || ans.Execution.ID == "" {
 		return fmt.Errorf("POST /api/executions: no execution.id")
 	}
-	book.noteCreated(ans.Execution.ID, time.Now())
+	book.noteCreated(ans.Execution.ID, sentAt)
 	return nil
 }
 
@@ -450,7 +486,6 @@ func runLifecycle(e *env) error {
 	e.extra("prefill creates per s", ps.RPS)
 	e.extra("prefill create p99 ms", ps.P99ms)
 
-	want := e.cfg.executions
 	var stop atomic.Bool
 	start := time.Now()
 	deadline := start.Add(e.cfg.drainTimeout)
@@ -471,10 +506,7 @@ func runLifecycle(e *env) error {
 					continue
 				}
 				e.work(book, creds, i, ans)
-				book.mu.Lock()
-				finished := book.completed+book.failed >= want
-				book.mu.Unlock()
-				if finished {
+				if book.allOwnFinished() {
 					stop.Store(true)
 				}
 			}
@@ -483,12 +515,14 @@ func runLifecycle(e *env) error {
 	waitBounded(&wg, e.cfg.drainTimeout+e.cfg.wait+20*time.Second)
 	book.mu.Lock()
 	elapsed := time.Since(start)
-	if book.completed == want {
+	_, _, completed := book.ownCountsLocked()
+	if completed == e.cfg.executions {
 		elapsed = book.lastDone.Sub(start)
 	}
 	book.mu.Unlock()
+	book.recordQueueWait(e.rec)
 	e.summarize(e.rec, elapsed)
-	e.extra("executions per s", float64(book.completed)/elapsed.Seconds())
+	e.extra("executions per s", float64(completed)/elapsed.Seconds())
 	e.res.check("every poll answered 200", pollErrors.Load() == 0, "%d failed", pollErrors.Load())
 	return e.checkWork(book, creds, before)
 }
@@ -604,10 +638,7 @@ func runScale(e *env) error {
 	// Drain: wait until every created execution is done or the time is up.
 	drainUntil := time.Now().Add(e.cfg.drainTimeout)
 	for time.Now().Before(drainUntil) {
-		book.mu.Lock()
-		done := book.completed+book.failed >= len(book.created)
-		book.mu.Unlock()
-		if done {
+		if book.allOwnFinished() {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -618,9 +649,10 @@ func runScale(e *env) error {
 	if !waitBounded(&runners, e.cfg.wait+e.cfg.timeout+20*time.Second) {
 		e.res.check("every runner loop ended", false, "some long polls never returned")
 	}
+	book.recordQueueWait(e.rec)
 	e.summarize(e.rec, elapsed)
 	book.mu.Lock()
-	completed := book.completed
+	_, _, completed := book.ownCountsLocked()
 	book.mu.Unlock()
 	e.extra("executions per s", float64(completed)/elapsed.Seconds())
 	for _, op := range e.res.Ops {
