@@ -39,13 +39,13 @@ type fakeRunner struct {
 }
 
 type fakeExec struct {
-	ID          string  `json:"id"`
-	WorkflowID  string  `json:"workflowId"`
-	RunnerID    *string `json:"runnerId"`
-	TriggerID   *string `json:"triggerId"`
-	Status      string  `json:"status"`
-	StartedAt   *string `json:"startedAt"`
-	CompletedAt *string `json:"completedAt"`
+	ID          string          `json:"id"`
+	WorkflowID  string          `json:"workflowId"`
+	RunnerID    *string         `json:"runnerId"`
+	TriggerID   *string         `json:"triggerId"`
+	Status      string          `json:"status"`
+	StartedAt   *string         `json:"startedAt"`
+	CompletedAt *string         `json:"completedAt"`
 	Input       json.RawMessage `json:"input,omitempty"`
 }
 
