@@ -15,7 +15,7 @@ import (
 
 // Credentials of the admin that loadgen bootstraps on a server it manages.
 const (
-	loadEmail    = "[email protected]"
+	loadEmail    = "loadtest@example.com"
 	loadPassword = "loadtest-password-1"
 )
 
