@@ -208,6 +208,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			writeText(stdout, res)
 		}
 	}
+	if !cfg.jsonOut && len(results) > 1 {
+		passed := 0
+		for _, r := range results {
+			if r.Passed {
+				passed++
+			}
+		}
+		fmt.Fprintf(stdout, "%d of %d scenarios passed\n", passed, len(results))
+	}
 	if cfg.jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -291,10 +291,13 @@ func (b *workBook) noteAssigned(id string, runner int) bool {
 	if prev, seen := b.assigned[id]; seen {
 		if prev != runner {
 			b.twice = append(b.twice, id)
-		} else {
-			b.again++
+			return false
 		}
-		return false
+		// The same runner got it again: fine while it has not finished
+		// (a report failed, say), so it tries again; a finished one is not
+		// run twice.
+		b.again++
+		return !b.finished[id]
 	}
 	b.assigned[id] = runner
 	b.assignedAt[id] = time.Now()
@@ -489,13 +492,14 @@ func runLifecycle(e *env) error {
 	var stop atomic.Bool
 	start := time.Now()
 	deadline := start.Add(e.cfg.drainTimeout)
-	var pollErrors atomic.Int64
+	var pollErrors, early atomic.Int64
 	var wg sync.WaitGroup
 	for i := range creds {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for !stop.Load() && time.Now().Before(deadline) {
+				asked := time.Now()
 				ans, err := e.t.poll(e.rec, creds[i], e.cfg.wait)
 				if err != nil {
 					pollErrors.Add(1)
@@ -503,6 +507,7 @@ func runLifecycle(e *env) error {
 					continue
 				}
 				if !ans.HasWork {
+					e.backOffIfEarly(&early, asked, e.cfg.wait)
 					continue
 				}
 				e.work(book, creds, i, ans)
@@ -523,8 +528,21 @@ func runLifecycle(e *env) error {
 	book.recordQueueWait(e.rec)
 	e.summarize(e.rec, elapsed)
 	e.extra("executions per s", float64(completed)/elapsed.Seconds())
+	if early.Load() > 0 {
+		e.extra("long polls answered early without work", float64(early.Load()))
+	}
 	e.res.check("every poll answered 200", pollErrors.Load() == 0, "%d failed", pollErrors.Load())
 	return e.checkWork(book, creds, before)
+}
+
+// backOffIfEarly counts a long poll that came back empty long before its
+// wait was over and pauses a second, so a server that ignores ?wait= is not
+// hammered by a tight loop.
+func (e *env) backOffIfEarly(early *atomic.Int64, asked time.Time, wait time.Duration) {
+	if wait > 0 && time.Since(asked) < wait/2 {
+		early.Add(1)
+		time.Sleep(time.Second)
+	}
 }
 
 // waitBounded waits for wg, but not longer than limit.
@@ -562,7 +580,7 @@ func runScale(e *env) error {
 	}
 	book := newWorkBook()
 	var stop atomic.Bool
-	var hbErrors, pollErrors atomic.Int64
+	var hbErrors, pollErrors, early atomic.Int64
 	start := time.Now()
 	stagger := min(e.cfg.heartbeatInterval, 5*time.Second)
 	var runners sync.WaitGroup
@@ -589,16 +607,20 @@ func runScale(e *env) error {
 						wait = time.Second
 					}
 				}
+				asked := time.Now()
 				ans, err := e.t.poll(e.rec, creds[i], wait)
 				if err != nil {
 					pollErrors.Add(1)
 					time.Sleep(time.Second)
 					continue
 				}
-				if ans.HasWork {
+				switch {
+				case ans.HasWork:
 					e.work(book, creds, i, ans)
-				} else if wait == 0 {
+				case wait == 0:
 					time.Sleep(time.Second) // plain polling: do not spin
+				default:
+					e.backOffIfEarly(&early, asked, wait)
 				}
 			}
 		}()
@@ -659,6 +681,9 @@ func runScale(e *env) error {
 		if op.Name == "heartbeat" {
 			e.extra("heartbeats per s", op.RPS)
 		}
+	}
+	if early.Load() > 0 {
+		e.extra("long polls answered early without work", float64(early.Load()))
 	}
 	e.res.check("every heartbeat answered 200", hbErrors.Load() == 0, "%d failed", hbErrors.Load())
 	e.res.check("every poll answered 200", pollErrors.Load() == 0, "%d failed", pollErrors.Load())
