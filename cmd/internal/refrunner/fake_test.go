@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -379,3 +380,6 @@ func freeAddr(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+// discardLogger is a logger that drops everything.
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
