@@ -53,7 +53,11 @@ func (s *Server) outer(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		if s.core.LicenseState() == messages.LicenseGrace {
 			ctx.Response.Header.Set("X-License-Warning", s.graceWarning())
 		}
-		next(ctx)
+		if len(ctx.Request.Body()) > MaxBodySize {
+			s.writeError(ctx, errTooLarge)
+		} else {
+			next(ctx)
+		}
 		s.accessLog(ctx, start)
 	}
 }
@@ -62,6 +66,8 @@ func (s *Server) graceWarning() string {
 	st := s.core.LicenseStatus()
 	return "license expired on " + st.ExpiresAt.String() + "; grace period ends on " + st.GraceEndsAt.String() + ": renew it"
 }
+
+var errTooLarge = messages.Errorf(messages.CodePayloadTooLarge, "request body is larger than 1 MiB")
 
 // quietRoutes are logged at debug: runners call them all the time.
 var quietRoutes = map[string]bool{

@@ -16,6 +16,12 @@ import (
 // MaxBodySize is the largest request body accepted (SPEC §3).
 const MaxBodySize = 1 << 20
 
+// transportBodyLimit is where fasthttp itself stops reading. It is well
+// above MaxBodySize so that a client sending a slightly too large body has
+// it read and gets a proper 413 JSON answer (checked in outer) instead of a
+// connection reset mid-upload; far larger bodies are cut at the transport.
+const transportBodyLimit = 16 << 20
+
 // Config tunes the HTTP layer.
 type Config struct {
 	// Logger receives the access log and errors.
@@ -85,19 +91,19 @@ func New(cfg Config, core Core, store Store) *Server {
 	}
 	s.router = r
 	s.srv = &fasthttp.Server{
-		Handler:               s.outer(r.Handler),
-		Name:                  "exekra",
-		MaxRequestBodySize:    MaxBodySize,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          90 * time.Second, // long polls hold up to 60 s
-		IdleTimeout:           120 * time.Second,
-		ReadBufferSize:        16 << 10,
+		Handler:                       s.outer(r.Handler),
+		Name:                          "exekra",
+		MaxRequestBodySize:            transportBodyLimit,
+		ReadTimeout:                   30 * time.Second,
+		WriteTimeout:                  90 * time.Second, // long polls hold up to 60 s
+		IdleTimeout:                   120 * time.Second,
+		ReadBufferSize:                16 << 10,
 		DisableHeaderNamesNormalizing: false,
-		NoDefaultServerHeader: true,
-		NoDefaultDate:         false,
-		ErrorHandler:          s.transportError,
-		Logger:                fasthttpLogger{s.log},
-		CloseOnShutdown:       true,
+		NoDefaultServerHeader:         true,
+		NoDefaultDate:                 false,
+		ErrorHandler:                  s.transportError,
+		Logger:                        fasthttpLogger{s.log},
+		CloseOnShutdown:               true,
 	}
 	return s
 }
@@ -120,7 +126,7 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWith
 // over the limit is 413 JSON (SPEC §13), anything else 400 JSON.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		s.writeError(ctx, messages.Errorf(messages.CodePayloadTooLarge, "request body is larger than 1 MiB"))
+		s.writeError(ctx, errTooLarge)
 		return
 	}
 	var te interface{ Timeout() bool }
