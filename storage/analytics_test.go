@@ -1,0 +1,95 @@
+package storage
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+func openAnalyticsStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func fptr(v float64) *float64 { return &v }
+
+func finishedExec(wf, name string, status messages.ExecutionStatus, created time.Time, durMs int64, m *messages.ExecutionMetrics) *messages.Execution {
+	e := &messages.Execution{
+		ID: messages.NewID(created), WorkflowID: wf, Workflow: messages.WorkflowRef{ID: wf, Name: name},
+		Status: status, CreatedAt: messages.TimeOf(created), Metrics: m,
+	}
+	if durMs >= 0 {
+		e.StartedAt = messages.TimeOf(created.Add(time.Second))
+		e.CompletedAt = e.StartedAt + messages.Time(durMs)
+	}
+	return e
+}
+
+func TestAnalyticsFoldAndRead(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s := openAnalyticsStore(t, dir)
+	day1 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	day2 := day1.Add(24 * time.Hour)
+	execs := []*messages.Execution{
+		finishedExec("wfA", "Alpha", messages.ExecCompleted, day1, 1000, &messages.ExecutionMetrics{CPUAvg: fptr(10), CPUPeak: fptr(30), MemAvgMB: fptr(100), MemPeakMB: fptr(150)}),
+		finishedExec("wfA", "Alpha", messages.ExecCompleted, day1, 3000, &messages.ExecutionMetrics{CPUAvg: fptr(20), CPUPeak: fptr(50), MemAvgMB: fptr(200), MemPeakMB: fptr(120)}),
+		finishedExec("wfA", "Alpha", messages.ExecFailed, day2, 2000, nil),
+		finishedExec("wfA", "Alpha", messages.ExecStopped, day2, -1, nil), // never started
+		finishedExec("wfB", "Beta", messages.ExecCompleted, day2, 500, nil),
+		{ID: "x", WorkflowID: "wfB", Status: messages.ExecRunning, CreatedAt: messages.TimeOf(day2)}, // ignored
+	}
+	for _, e := range execs {
+		e := e
+		if err := s.update(func(tx *bbolt.Tx) error { return foldAnalyticsTx(tx, e) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openAnalyticsStore(t, dir)
+	defer s.Close()
+
+	all, err := s.ProcessPerformance(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 {
+		t.Fatalf("got %d rows, want 2: %+v", len(all), all)
+	}
+	a := all[0]
+	want := messages.WorkflowPerformance{WorkflowID: "wfA", WorkflowName: "Alpha", Total: 4, Completed: 2, Failed: 1, Stopped: 1,
+		SuccessRate: 0.5, FailureRate: 0.25, AvgDurationMs: 2000, CPUAvg: 15, CPUPeak: 50, MemAvgMB: 150, MemPeakMB: 150}
+	if a != want {
+		t.Fatalf("wfA = %+v\nwant %+v", a, want)
+	}
+	if b := all[1]; b.WorkflowID != "wfB" || b.Total != 1 || b.SuccessRate != 1 || b.AvgDurationMs != 500 {
+		t.Fatalf("wfB = %+v", b)
+	}
+
+	// Day range: only day1.
+	only1, err := s.ProcessPerformance(messages.TimeOf(day1), messages.TimeOf(day1.Add(time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(only1) != 1 || only1[0].Total != 2 || math.Abs(only1[0].AvgDurationMs-2000) > 1e-9 {
+		t.Fatalf("day1 = %+v", only1)
+	}
+	// From day2 on.
+	from2, err := s.ProcessPerformance(messages.TimeOf(day2), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(from2) != 2 || from2[0].Total != 2 || from2[0].CPUAvg != 0 || from2[1].Total != 1 {
+		t.Fatalf("from day2 = %+v", from2)
+	}
+}
