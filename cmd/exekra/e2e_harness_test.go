@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -338,4 +339,9 @@ func (h *harness) do(c *client, method, path string, body any) (int, map[string]
 	h.t.Helper()
 	r := h.request(c, method, path, body)
 	return r.status, r.json
+}
+
+// insecureTransport trusts any certificate (the self-signed one).
+func insecureTransport() *http.Transport {
+	return &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // test against our own self-signed cert
 }
