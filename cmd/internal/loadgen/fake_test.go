@@ -104,6 +104,19 @@ func (f *fakeServer) handle(ctx *fasthttp.RequestCtx) {
 	switch {
 	case path == "/api/health":
 		reply(ctx, 200, map[string]string{"status": "ok"})
+	case path == "/api/license/activate":
+		if str("license") != fakeLicense {
+			reply(ctx, 400, map[string]string{"error": "bad license", "code": "VALIDATION_ERROR"})
+			return
+		}
+		reply(ctx, 200, map[string]any{"activated": true, "status": "ACTIVE"})
+	case path == "/api/auth/bootstrap":
+		if str("email") != loadEmail || str("password") == "" {
+			reply(ctx, 400, map[string]string{"error": "bad bootstrap", "code": "VALIDATION_ERROR"})
+			return
+		}
+		ctx.Response.Header.Set("Set-Cookie", "token=admin; Path=/; HttpOnly; SameSite=Lax")
+		reply(ctx, 201, map[string]any{"user": map[string]string{"id": "u1"}})
 	case path == "/api/auth/login":
 		ctx.Response.Header.Set("Set-Cookie", "token=admin; Path=/; HttpOnly")
 		reply(ctx, 200, map[string]any{"user": map[string]string{"id": "u1"}})
