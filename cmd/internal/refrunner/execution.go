@@ -41,7 +41,7 @@ func (r *runner) execute(ctx context.Context, ex Assignment, stopAtOnce bool) {
 	}
 
 	elog := newExecLog(r.cfg.Now, logger)
-	samp := newSampler()
+	samp := newSampler(&r.cpu)
 	elog.addf("Execution %s of workflow %q (version %s) started", ex.ID, ex.WorkflowName, ex.VersionID)
 	steps, planErr := r.plan(ex)
 

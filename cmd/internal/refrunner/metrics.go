@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -27,13 +28,19 @@ type RunMetrics struct {
 }
 
 // cpuMeter turns cumulative /proc/stat counters into a busy percentage since
-// the previous reading (since boot for the first one).
+// the previous reading (since boot for the first one). Readings closer together
+// than minCPUWindow repeat the last figure instead of measuring a window too
+// short for the kernel's 10 ms tick.
 type cpuMeter struct {
 	mu              sync.Mutex
 	prevIdle, prevT uint64
+	last            float64
 }
 
-// percent returns host CPU use in percent since the last call, or 0 when unknown.
+// minCPUWindow is the shortest window measured, in jiffies per CPU (USER_HZ is 100).
+const minCPUWindow = 5
+
+// percent returns host CPU use in percent since the last measured window, or 0 when unknown.
 func (m *cpuMeter) percent() float64 {
 	idle, total, err := readCPUTimes()
 	if err != nil {
@@ -41,15 +48,27 @@ func (m *cpuMeter) percent() float64 {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if idle < m.prevIdle || total < m.prevT { // counters went backwards: start again
+		m.prevIdle, m.prevT = idle, total
+		return m.last
+	}
 	dIdle, dTotal := idle-m.prevIdle, total-m.prevT
-	if idle < m.prevIdle || total <= m.prevT {
-		dIdle, dTotal = 0, 0
+	if dTotal < uint64(minCPUWindow*runtime.NumCPU()) {
+		return m.last
 	}
 	m.prevIdle, m.prevT = idle, total
-	if dTotal == 0 {
-		return 0
-	}
-	return round1(100 * float64(dTotal-dIdle) / float64(dTotal))
+	m.last = round1(100 * float64(dTotal-dIdle) / float64(dTotal))
+	return m.last
+}
+
+// copyFrom starts m where other stands, so m's first window begins at other's last reading.
+func (m *cpuMeter) copyFrom(other *cpuMeter) {
+	other.mu.Lock()
+	idle, total, last := other.prevIdle, other.prevT, other.last
+	other.mu.Unlock()
+	m.mu.Lock()
+	m.prevIdle, m.prevT, m.last = idle, total, last
+	m.mu.Unlock()
 }
 
 // hostMetrics reads the heartbeat metrics; fields that cannot be read stay 0.
@@ -76,10 +95,12 @@ type sampler struct {
 	memSum, memPeakMB float64
 }
 
-// newSampler returns a sampler whose CPU baseline is now.
-func newSampler() *sampler {
+// newSampler returns a sampler whose first CPU window starts at base's last
+// reading (the last heartbeat), so even a run shorter than one sampling
+// interval reports a measured figure.
+func newSampler(base *cpuMeter) *sampler {
 	s := &sampler{}
-	s.cpu.percent()
+	s.cpu.copyFrom(base)
 	return s
 }
 

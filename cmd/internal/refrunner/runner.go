@@ -217,7 +217,7 @@ func (r *runner) heartbeatLoop(ctx context.Context, fail context.CancelCauseFunc
 			timer.Reset(d)
 		default:
 			bo.reset()
-			timer.Reset(r.interval())
+			timer.Reset(max(0, time.Until(last.Add(r.interval())))) // beat to beat, latency included
 		}
 	}
 }
