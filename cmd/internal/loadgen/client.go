@@ -30,7 +30,7 @@ func NewClient(addr string, useTLS bool, maxConns int, timeout time.Duration) *C
 		Name:                          "exekra-loadtest",
 		MaxConns:                      maxConns,
 		MaxConnWaitTimeout:            timeout,
-		MaxIdleConnDuration:           90 * time.Second,
+		MaxIdleConnDuration:           5 * time.Second, // well under any server idle timeout
 		ReadBufferSize:                16 << 10,
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: false,
