@@ -131,8 +131,9 @@ func (c *client) authenticate(ctx context.Context) (runnerInfo, error) {
 		return runnerInfo{}, errors.New("authenticate: the answer carries no token")
 	}
 	expires, perr := time.Parse(time.RFC3339Nano, out.ExpiresAt)
-	if perr != nil {
-		expires = time.Time{} // unknown: rely on 401 to re-authenticate
+	if perr != nil || !expires.After(c.now()) {
+		// Unknown, or already past by our clock (skew): rely on 401 to re-authenticate.
+		expires = time.Time{}
 	}
 	margin := min(5*time.Minute, expires.Sub(c.now())/10)
 	c.mu.Lock()

@@ -29,6 +29,7 @@ type fakeOrchestrator struct {
 
 	mu            sync.Mutex
 	tokenTTL      time.Duration
+	expirySkew    time.Duration // subtracted from the advertised expiresAt
 	tokens        map[string]time.Time
 	issued        []string
 	authCount     int
@@ -113,7 +114,7 @@ func (f *fakeOrchestrator) authenticate(w http.ResponseWriter, r *http.Request) 
 	f.issued = append(f.issued, tok)
 	writeJSON(w, 200, map[string]any{
 		"token":     tok,
-		"expiresAt": exp.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+		"expiresAt": exp.Add(-f.expirySkew).UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 		"runner":    map[string]string{"id": "runner-1", "name": "test-runner", "type": "UNATTENDED"},
 	})
 }

@@ -370,3 +370,19 @@ func TestRejectedCredentialsEndRun(t *testing.T) {
 		t.Fatalf("Run = %v, want ErrCredentialsRejected", err)
 	}
 }
+
+func TestExpiryInThePastByOurClockDoesNotLoop(t *testing.T) {
+	f := newFakeOrchestrator(t)
+	f.expirySkew = 48 * time.Hour // the server's clock is two days behind ours
+	startRunner(t, testConfig(f.srv.URL, &syncBuffer{}))
+	id := f.enqueue(graphJSON(t, node("hello", "log", map[string]any{"message": "skewed"})))
+	if final := waitTerminal(t, f, id); final.Status != StatusCompleted {
+		t.Fatalf("final report = %+v", final)
+	}
+	time.Sleep(200 * time.Millisecond)
+	f.with(func() {
+		if f.authCount != 1 {
+			t.Errorf("authenticated %d times; a past expiresAt must not trigger re-authentication on every call", f.authCount)
+		}
+	})
+}
