@@ -1,0 +1,99 @@
+package httpd
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func TestLimiterTokenBucket(t *testing.T) {
+	l := newLimiter(60) // one per second, burst 60
+	now := time.Unix(1000, 0)
+	for i := 0; i < 60; i++ {
+		if r := l.take("a", now); !r.allowed || r.remaining != 59-i {
+			t.Fatalf("request %d: %+v", i, r)
+		}
+	}
+	r := l.take("a", now)
+	if r.allowed || r.retryAfter <= 0 || r.retryAfter > time.Second {
+		t.Fatalf("over the limit: %+v", r)
+	}
+	if !l.take("b", now).allowed {
+		t.Fatal("clients share a bucket")
+	}
+	if r := l.take("a", now.Add(1100*time.Millisecond)); !r.allowed {
+		t.Fatalf("refill: %+v", r)
+	}
+	if r := l.take("a", now.Add(10*time.Minute)); !r.allowed || r.remaining != 59 {
+		t.Fatalf("full after idle: %+v", r)
+	}
+}
+
+func TestTokensPinnedAndExpiring(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	tk := newTokens([]byte("0123456789abcdef0123456789abcdef"), clock)
+	text, c, err := tk.issue(kindUser, "u1", 3, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tk.verify(text)
+	if err != nil || got.Subject != "u1" || got.Epoch != 3 || got.ID != c.ID {
+		t.Fatalf("verify: %+v %v", got, err)
+	}
+	// Cached answers still honour expiry.
+	now = now.Add(2 * time.Hour)
+	if _, err := tk.verify(text); err == nil {
+		t.Fatal("expired token accepted from cache")
+	}
+	fresh := newTokens([]byte("0123456789abcdef0123456789abcdef"), clock)
+	if _, err := fresh.verify(text); err == nil {
+		t.Fatal("expired token accepted")
+	}
+	// Another key, another algorithm, none.
+	other := newTokens([]byte("ffffffffffffffffffffffffffffffff"), clock)
+	otherText, _, _ := other.issue(kindUser, "u1", 1, time.Hour)
+	if _, err := tk.verify(otherText); err == nil {
+		t.Fatal("token of another key accepted")
+	}
+	hs512, _ := jwt.NewWithClaims(jwt.SigningMethodHS512, &claims{Kind: kindUser, RegisteredClaims: jwt.RegisteredClaims{
+		ID: "x", Subject: "u1", ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}}).SignedString([]byte("0123456789abcdef0123456789abcdef"))
+	if _, err := tk.verify(hs512); err == nil {
+		t.Fatal("HS512 accepted")
+	}
+	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, &claims{Kind: kindUser, RegisteredClaims: jwt.RegisteredClaims{
+		ID: "x", Subject: "u1", ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if _, err := tk.verify(none); err == nil {
+		t.Fatal("alg none accepted")
+	}
+	noExp, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, &claims{Kind: kindUser, RegisteredClaims: jwt.RegisteredClaims{
+		ID: "x", Subject: "u1"}}).SignedString([]byte("0123456789abcdef0123456789abcdef"))
+	if _, err := tk.verify(noExp); err == nil {
+		t.Fatal("token without expiry accepted")
+	}
+}
+
+func TestDecodeBytes(t *testing.T) {
+	type body struct {
+		Name *string `json:"name"`
+		N    *int    `json:"n"`
+	}
+	for in, wantErr := range map[string]string{
+		`{"name":"a","n":1}`:  "",
+		`{"name":"a","x":{}}`: "",
+		`{"n":"one"}`:         `"n" must be a number`,
+		`null`:                "JSON object",
+		`[1]`:                 "JSON object",
+		"{\"name\":\"\xff\"}": "UTF-8",
+		`{"name":"a"} {}`:     "single JSON object",
+		`{"name":`:            "not valid JSON",
+	} {
+		var b body
+		err := decodeBytes([]byte(in), &b)
+		if wantErr == "" && err != nil || wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)) {
+			t.Errorf("%q: %v (want %q)", in, err, wantErr)
+		}
+	}
+}
