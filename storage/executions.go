@@ -1,0 +1,632 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/base32"
+	"encoding/binary"
+	"sort"
+	"time"
+	"unicode/utf8"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// Executions layout.
+//
+//   - bucketExecutions: execution id (time-ordered) → messages.Execution JSON
+//     without its logs (Logs is always nil on disk).
+//   - bucketExecLogs: execution id → the log text (its last MaxLogBytes).
+//   - bucketExecByStatus: status + 0 + id → empty.
+//   - bucketExecByWorkflow: workflow id + 0 + id → empty.
+//   - bucketExecByWfStatus: workflow id + 0 + status + 0 + id → empty.
+//   - bucketExecByRunner: runner id + 0 + id → empty (while runnerId is set).
+//   - bucketExecFinished: completedAt (uint64 ms big-endian) + id → empty,
+//     for retention.
+//   - bucketExecDedupe: workflow id + 0 + key → uint64 ms created + id.
+//
+// Counters (bucketCounters): counterExecTotal, execStatusCounter(status),
+// workflowExecutionsCounter(wf), wfStatusCounter(wf, status),
+// runnerExecCounter(runner), activeCounter(wf). Every index entry and counter
+// changes in the transaction that changes the record, so a filtered page
+// walks one index prefix instead of every execution, and the totals of the
+// common filters are counter reads.
+var (
+	bucketExecLogs       = []byte("exec_logs")
+	bucketExecByStatus   = []byte("exec_by_status")
+	bucketExecByWorkflow = []byte("exec_by_workflow")
+	bucketExecByWfStatus = []byte("exec_by_wf_status")
+	bucketExecByRunner   = []byte("exec_by_runner")
+	bucketExecFinished   = []byte("exec_finished")
+	bucketExecDedupe     = []byte("exec_dedupe")
+)
+
+func init() {
+	registerBuckets(bucketExecLogs, bucketExecByStatus, bucketExecByWorkflow, bucketExecByWfStatus,
+		bucketExecByRunner, bucketExecFinished, bucketExecDedupe)
+}
+
+// MaxLogBytes is how much of an execution's log is kept (the last MiB).
+const MaxLogBytes = 1 << 20
+
+const counterExecTotal = "exec/total"
+
+func execStatusCounter(s messages.ExecutionStatus) string { return "exec/status/" + string(s) }
+func wfStatusCounter(wf string, s messages.ExecutionStatus) string {
+	return "exec/wfstatus/" + wf + "/" + string(s)
+}
+func runnerExecCounter(runnerID string) string { return "exec/runner/" + runnerID }
+
+func joinKey(parts ...string) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p) + 1
+	}
+	k := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			k = append(k, 0)
+		}
+		k = append(k, p...)
+	}
+	return k
+}
+
+// indexKeysOf lists the index entries of e (bucket, key).
+func indexKeysOf(e *messages.Execution) [][2][]byte {
+	keys := [][2][]byte{
+		{bucketExecByStatus, joinKey(string(e.Status), e.ID)},
+		{bucketExecByWorkflow, joinKey(e.WorkflowID, e.ID)},
+		{bucketExecByWfStatus, joinKey(e.WorkflowID, string(e.Status), e.ID)},
+	}
+	if e.RunnerID != nil && *e.RunnerID != "" {
+		keys = append(keys, [2][]byte{bucketExecByRunner, joinKey(*e.RunnerID, e.ID)})
+	}
+	if e.Status.Terminal() && !e.CompletedAt.IsZero() {
+		k := make([]byte, 8+len(e.ID))
+		binary.BigEndian.PutUint64(k, uint64(e.CompletedAt))
+		copy(k[8:], e.ID)
+		keys = append(keys, [2][]byte{bucketExecFinished, k})
+	}
+	return keys
+}
+
+// countersOf lists the counters e contributes one to.
+func countersOf(e *messages.Execution) []string {
+	c := []string{counterExecTotal, execStatusCounter(e.Status), workflowExecutionsCounter(e.WorkflowID),
+		wfStatusCounter(e.WorkflowID, e.Status)}
+	if e.RunnerID != nil && *e.RunnerID != "" {
+		c = append(c, runnerExecCounter(*e.RunnerID))
+	}
+	if !e.Status.Terminal() {
+		c = append(c, activeCounter(e.WorkflowID))
+	}
+	return c
+}
+
+// reindexTx moves the index entries and counters of an execution from old
+// (nil when new) to e (nil when removed).
+func reindexTx(tx *bbolt.Tx, old, e *messages.Execution) error {
+	oldKeys := map[string]bool{}
+	newKeys := map[string]bool{}
+	if old != nil {
+		for _, k := range indexKeysOf(old) {
+			oldKeys[string(k[0])+"\xff"+string(k[1])] = true
+		}
+	}
+	if e != nil {
+		for _, k := range indexKeysOf(e) {
+			newKeys[string(k[0])+"\xff"+string(k[1])] = true
+		}
+	}
+	if old != nil {
+		for _, k := range indexKeysOf(old) {
+			if !newKeys[string(k[0])+"\xff"+string(k[1])] {
+				if err := tx.Bucket(k[0]).Delete(k[1]); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if e != nil {
+		for _, k := range indexKeysOf(e) {
+			if !oldKeys[string(k[0])+"\xff"+string(k[1])] {
+				if err := tx.Bucket(k[0]).Put(k[1], nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	delta := map[string]int64{}
+	if old != nil {
+		for _, c := range countersOf(old) {
+			delta[c]--
+		}
+	}
+	if e != nil {
+		for _, c := range countersOf(e) {
+			delta[c]++
+		}
+	}
+	for name, d := range delta {
+		if d != 0 {
+			if err := addCounterTx(tx, name, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// putExecutionTx stores e without its logs.
+func putExecutionTx(tx *bbolt.Tx, e *messages.Execution) error {
+	c := *e
+	c.Logs = nil
+	return putTx(tx, bucketExecutions, c.ID, &c)
+}
+
+func getExecutionTx(tx *bbolt.Tx, id string) (*messages.Execution, error) {
+	var e messages.Execution
+	found, err := getTx(tx, bucketExecutions, id, &e)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// capLog keeps the last MaxLogBytes of s, cut at a UTF-8 boundary.
+func capLog(s string) string {
+	if len(s) <= MaxLogBytes {
+		return s
+	}
+	s = s[len(s)-MaxLogBytes:]
+	for i := 0; i < utf8.UTFMax && i < len(s); i++ {
+		if utf8.RuneStart(s[i]) {
+			return s[i:]
+		}
+	}
+	return s
+}
+
+// appendLogsTx appends text to the stored log of id, keeping its last MiB.
+func appendLogsTx(tx *bbolt.Tx, id, text string) error {
+	if text == "" {
+		return nil
+	}
+	b := tx.Bucket(bucketExecLogs)
+	old := b.Get([]byte(id))
+	buf := make([]byte, 0, len(old)+len(text))
+	buf = append(buf, old...)
+	buf = append(buf, text...)
+	return b.Put([]byte(id), []byte(capLog(string(buf))))
+}
+
+func dedupeKeyOf(workflowID, key string) []byte { return joinKey(workflowID, key) }
+
+// NewExecution is what CreateExecution needs to make an execution: the
+// caller picks the id and the clock (so the write is deterministic).
+type NewExecution struct {
+	Execution *messages.Execution // id, status, priority, input, origin fields, times
+	DedupeKey string              // "" for none
+	Logs      string              // initial log text, usually ""
+}
+
+// CreateExecutionTx is the transaction body of CreateExecution. It returns
+// the stored execution and whether it is an earlier duplicate.
+func createExecutionTx(tx *bbolt.Tx, n NewExecution) (*messages.Execution, bool, error) {
+	e := *n.Execution
+	now := e.CreatedAt
+	if n.DedupeKey != "" {
+		if v := tx.Bucket(bucketExecDedupe).Get(dedupeKeyOf(e.WorkflowID, n.DedupeKey)); len(v) > 8 {
+			at := messages.Time(readU64(v[:8]))
+			if now-at < messages.Time(messages.DedupeWindow/time.Millisecond) {
+				prev, err := getExecutionTx(tx, string(v[8:]))
+				if err != nil {
+					return nil, false, err
+				}
+				if prev != nil {
+					return prev, true, nil
+				}
+			}
+		}
+	}
+	var wf messages.Workflow
+	found, err := getTx(tx, bucketWorkflows, e.WorkflowID, &wf)
+	if err != nil {
+		return nil, false, err
+	}
+	if !found {
+		return nil, false, messages.NotFound("workflow")
+	}
+	if wf.PublishedVersionID == "" || tx.Bucket(bucketVersions).Get([]byte(wf.PublishedVersionID)) == nil {
+		return nil, false, messages.Errorf(messages.CodeNoPublished, "the workflow has no published version")
+	}
+	e.Workflow = messages.WorkflowRef{ID: wf.ID, Name: wf.Name}
+	e.VersionID = wf.PublishedVersionID
+	if n.DedupeKey != "" {
+		e.DedupeKey = n.DedupeKey
+		v := make([]byte, 8+len(e.ID))
+		binary.BigEndian.PutUint64(v, uint64(now))
+		copy(v[8:], e.ID)
+		if err := tx.Bucket(bucketExecDedupe).Put(dedupeKeyOf(e.WorkflowID, n.DedupeKey), v); err != nil {
+			return nil, false, err
+		}
+	}
+	if tx.Bucket(bucketExecutions).Get([]byte(e.ID)) != nil {
+		return nil, false, messages.Errorf(messages.CodeConflict, "execution id exists")
+	}
+	if err := putExecutionTx(tx, &e); err != nil {
+		return nil, false, err
+	}
+	if err := appendLogsTx(tx, e.ID, n.Logs); err != nil {
+		return nil, false, err
+	}
+	if err := reindexTx(tx, nil, &e); err != nil {
+		return nil, false, err
+	}
+	if e.Status.Terminal() {
+		if err := foldTerminalTx(tx, &e); err != nil {
+			return nil, false, err
+		}
+	}
+	return &e, false, nil
+}
+
+// CreateExecution durably creates an execution of the workflow's published
+// version (bound inside the transaction). Errors: NOT_FOUND (workflow),
+// NO_PUBLISHED_VERSION. With a dedupe key seen for the workflow within
+// messages.DedupeWindow, it returns the earlier execution and true instead.
+func (s *Store) CreateExecution(n NewExecution) (*messages.Execution, bool, error) {
+	var out *messages.Execution
+	var dup bool
+	err := s.update(func(tx *bbolt.Tx) (err error) {
+		out, dup, err = createExecutionTx(tx, n)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return out, dup, nil
+}
+
+// CreateExecutionAsync is CreateExecution without the wait: done runs (on
+// a storage goroutine) once the execution is durable or the write failed.
+func (s *Store) CreateExecutionAsync(n NewExecution, done func(e *messages.Execution, duplicate bool, err error)) {
+	var out *messages.Execution
+	var dup bool
+	s.updateAsync(func(tx *bbolt.Tx) (err error) {
+		out, dup, err = createExecutionTx(tx, n)
+		return err
+	}, func(err error) {
+		if err != nil {
+			done(nil, false, err)
+			return
+		}
+		done(out, dup, nil)
+	})
+}
+
+// foldTerminalTx runs the bookkeeping of an execution entering a terminal
+// state (analytics).
+func foldTerminalTx(tx *bbolt.Tx, e *messages.Execution) error {
+	return nil
+}
+
+// ExecutionChange is one durable transition of an execution.
+type ExecutionChange struct {
+	Execution  *messages.Execution      // the new state (Logs ignored)
+	AppendLogs string                   // appended to the stored log
+	Audit      *messages.AuditEntry     // nil for none
+	Expect     messages.ExecutionStatus // the status the stored record must have ("" = any)
+}
+
+func saveExecutionTx(tx *bbolt.Tx, c ExecutionChange) error {
+	e := c.Execution
+	old, err := getExecutionTx(tx, e.ID)
+	if err != nil {
+		return err
+	}
+	if old == nil {
+		return messages.NotFound("execution")
+	}
+	if c.Expect != "" && old.Status != c.Expect {
+		return messages.Errorf(messages.CodeInvalidTransition, "the execution is %s", old.Status)
+	}
+	if old.Status.Terminal() && old.Status != e.Status {
+		return messages.Errorf(messages.CodeInvalidTransition, "the execution is already %s", old.Status)
+	}
+	if err := putExecutionTx(tx, e); err != nil {
+		return err
+	}
+	if err := appendLogsTx(tx, e.ID, c.AppendLogs); err != nil {
+		return err
+	}
+	if err := reindexTx(tx, old, e); err != nil {
+		return err
+	}
+	if e.Status.Terminal() && !old.Status.Terminal() {
+		if err := foldTerminalTx(tx, e); err != nil {
+			return err
+		}
+	}
+	return appendAuditTx(tx, c.Audit)
+}
+
+// SaveExecution durably applies one transition of an existing execution.
+func (s *Store) SaveExecution(c ExecutionChange) error {
+	return s.update(func(tx *bbolt.Tx) error { return saveExecutionTx(tx, c) })
+}
+
+// SaveExecutionAsync is SaveExecution without the wait: done runs (on a
+// storage goroutine) once the change is durable or failed.
+func (s *Store) SaveExecutionAsync(c ExecutionChange, done func(error)) {
+	s.updateAsync(func(tx *bbolt.Tx) error { return saveExecutionTx(tx, c) }, done)
+}
+
+// GetExecution reads one execution with its logs (nil, nil when absent).
+func (s *Store) GetExecution(id string) (*messages.Execution, error) {
+	var out *messages.Execution
+	err := s.view(func(tx *bbolt.Tx) (err error) {
+		out, err = getExecutionTx(tx, id)
+		if err != nil || out == nil {
+			return err
+		}
+		if v := tx.Bucket(bucketExecLogs).Get([]byte(id)); v != nil {
+			l := string(v)
+			out.Logs = &l
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ExecutionStats reads the counters of GET /api/executions/stats.
+func (s *Store) ExecutionStats() (st messages.ExecutionStats, err error) {
+	err = s.view(func(tx *bbolt.Tx) error {
+		st.Total = counterTx(tx, counterExecTotal)
+		st.Queued = counterTx(tx, execStatusCounter(messages.ExecQueued))
+		st.Assigned = counterTx(tx, execStatusCounter(messages.ExecAssigned))
+		st.Running = counterTx(tx, execStatusCounter(messages.ExecRunning))
+		st.Completed = counterTx(tx, execStatusCounter(messages.ExecCompleted))
+		st.Failed = counterTx(tx, execStatusCounter(messages.ExecFailed))
+		st.Stopped = counterTx(tx, execStatusCounter(messages.ExecStopped))
+		return nil
+	})
+	return st, err
+}
+
+// idBound is the smallest (high=false) or largest (high=true) id created at
+// t, for seeking an id range by creation time.
+func idBound(t messages.Time, high bool) string {
+	var b [22]byte
+	ms := uint64(t)
+	binary.BigEndian.PutUint16(b[0:2], uint16(ms>>32))
+	binary.BigEndian.PutUint32(b[2:6], uint32(ms))
+	if high {
+		for i := 6; i < len(b); i++ {
+			b[i] = 0xff
+		}
+	}
+	return idEncoding.EncodeToString(b[:])
+}
+
+// idEncoding is the encoding of messages.NewID (base32hex, lowercase, no
+// padding), which keeps the byte order of the encoded bytes.
+var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// ListExecutions returns one page of the executions matching f, newest
+// first, and how many match. It walks the narrowest index (workflow+status,
+// workflow, status, runner, or all) between the id bounds of the createdAt
+// range, so the cost follows the matching set, not the whole history; the
+// totals of filters without a time range are counter reads.
+func (s *Store) ListExecutions(f messages.ExecutionFilter, page messages.Page) ([]*messages.Execution, int, error) {
+	var out []*messages.Execution
+	total := 0
+	err := s.view(func(tx *bbolt.Tx) error {
+		var bucket []byte
+		var prefix []byte
+		counter := ""
+		extra := false // records must be decoded to check the runner filter
+		switch {
+		case f.RunnerID != "":
+			bucket, prefix, counter = bucketExecByRunner, joinKey(f.RunnerID, ""), runnerExecCounter(f.RunnerID)
+			extra = f.WorkflowID != "" || f.Status != ""
+		case f.WorkflowID != "" && f.Status != "":
+			bucket, prefix = bucketExecByWfStatus, joinKey(f.WorkflowID, string(f.Status), "")
+			counter = wfStatusCounter(f.WorkflowID, f.Status)
+		case f.WorkflowID != "":
+			bucket, prefix, counter = bucketExecByWorkflow, joinKey(f.WorkflowID, ""), workflowExecutionsCounter(f.WorkflowID)
+		case f.Status != "":
+			bucket, prefix, counter = bucketExecByStatus, joinKey(string(f.Status), ""), execStatusCounter(f.Status)
+		default:
+			bucket, counter = bucketExecutions, counterExecTotal
+		}
+		timed := !f.From.IsZero() || !f.To.IsZero()
+		lo := append(append([]byte{}, prefix...), idBound(f.From, false)...)
+		hiID := idBound(f.To, true)
+		if f.To.IsZero() {
+			hiID = "\xff"
+		}
+		hi := append(append([]byte{}, prefix...), hiID...)
+
+		execs := tx.Bucket(bucketExecutions)
+		matches := func(k []byte) (*messages.Execution, bool, error) {
+			if !extra {
+				return nil, true, nil
+			}
+			id := k[len(prefix):]
+			var e messages.Execution
+			if err := decode(execs.Get(id), &e); err != nil {
+				return nil, false, err
+			}
+			if f.WorkflowID != "" && e.WorkflowID != f.WorkflowID {
+				return nil, false, nil
+			}
+			if f.Status != "" && e.Status != f.Status {
+				return nil, false, nil
+			}
+			return &e, true, nil
+		}
+		countOnly := !timed && !extra
+		if countOnly {
+			total = counterTx(tx, counter)
+		}
+		skip, take := page.Offset(), page.Limit
+		c := tx.Bucket(bucket).Cursor()
+		k, _ := c.Seek(hi)
+		if k == nil {
+			k, _ = c.Last()
+		}
+		for ; k != nil && bytes.Compare(k, hi) > 0; k, _ = c.Prev() {
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, lo) >= 0; k, _ = c.Prev() {
+			if countOnly && take == 0 {
+				break
+			}
+			e, ok, err := matches(k)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if !countOnly {
+				total++
+			}
+			if skip > 0 {
+				skip--
+				continue
+			}
+			if take == 0 {
+				continue
+			}
+			take--
+			if e == nil {
+				id := k[len(prefix):]
+				e = &messages.Execution{}
+				if err := decode(execs.Get(id), e); err != nil {
+					return err
+				}
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// QueuedExecutions returns every QUEUED execution in queue order: priority
+// (HIGH first), then enqueue time, then id.
+func (s *Store) QueuedExecutions() ([]*messages.Execution, error) {
+	out, err := s.executionsWithStatus(messages.ExecQueued)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Priority.Rank() != b.Priority.Rank() {
+			return a.Priority.Rank() < b.Priority.Rank()
+		}
+		if a.EnqueuedAt != b.EnqueuedAt {
+			return a.EnqueuedAt < b.EnqueuedAt
+		}
+		return a.ID < b.ID
+	})
+	return out, nil
+}
+
+// ActiveExecutions returns every QUEUED, ASSIGNED or RUNNING execution
+// (without logs), oldest first.
+func (s *Store) ActiveExecutions() ([]*messages.Execution, error) {
+	var out []*messages.Execution
+	for _, st := range []messages.ExecutionStatus{messages.ExecQueued, messages.ExecAssigned, messages.ExecRunning} {
+		part, err := s.executionsWithStatus(st)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, part...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (s *Store) executionsWithStatus(st messages.ExecutionStatus) ([]*messages.Execution, error) {
+	var out []*messages.Execution
+	err := s.view(func(tx *bbolt.Tx) error {
+		prefix := joinKey(string(st), "")
+		execs := tx.Bucket(bucketExecutions)
+		c := tx.Bucket(bucketExecByStatus).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			var e messages.Execution
+			v := execs.Get(k[len(prefix):])
+			if v == nil {
+				continue
+			}
+			if err := decode(v, &e); err != nil {
+				return err
+			}
+			out = append(out, &e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DeleteExecutionsFinishedBefore removes up to max finished executions whose
+// completedAt is before t, with their logs and index entries (analytics
+// keep them). It returns how many it removed; call it again until it
+// returns less than max.
+func (s *Store) DeleteExecutionsFinishedBefore(t time.Time, max int) (int, error) {
+	if max <= 0 {
+		max = 500
+	}
+	limit := u64(uint64(messages.TimeOf(t)))
+	var n int
+	err := s.update(func(tx *bbolt.Tx) error {
+		n = 0
+		var keys [][]byte
+		c := tx.Bucket(bucketExecFinished).Cursor()
+		for k, _ := c.First(); k != nil && len(keys) < max && bytes.Compare(k[:8], limit) < 0; k, _ = c.Next() {
+			keys = append(keys, append([]byte{}, k...))
+		}
+		for _, k := range keys {
+			id := string(k[8:])
+			e, err := getExecutionTx(tx, id)
+			if err != nil {
+				return err
+			}
+			if e == nil {
+				if err := tx.Bucket(bucketExecFinished).Delete(k); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := reindexTx(tx, e, nil); err != nil {
+				return err
+			}
+			// The counters count stored executions, so list totals stay
+			// equal to them after a removal.
+			if err := tx.Bucket(bucketExecutions).Delete([]byte(id)); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketExecLogs).Delete([]byte(id)); err != nil {
+				return err
+			}
+			if e.DedupeKey != "" {
+				dk := dedupeKeyOf(e.WorkflowID, e.DedupeKey)
+				if v := tx.Bucket(bucketExecDedupe).Get(dk); len(v) > 8 && string(v[8:]) == id {
+					if err := tx.Bucket(bucketExecDedupe).Delete(dk); err != nil {
+						return err
+					}
+				}
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
