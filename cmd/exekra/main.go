@@ -12,6 +12,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/exekra/orchestrator/cmd/internal/loadgen"
+	"github.com/exekra/orchestrator/cmd/internal/refrunner"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -30,6 +33,8 @@ commands:
   serve            run the orchestrator server
   license keygen   create a license signing key pair
   license issue    issue a signed license
+  runner           run the reference runner (exekra runner --url URL --machine-key K --machine-secret S)
+  loadtest         run a load scenario against a server on 127.0.0.1 (exekra loadtest <scenario>)
   version          print the version
 `
 
@@ -49,6 +54,12 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		err = serveCommand(args[1:], stdout, stderr, getenv)
 	case "license":
 		err = licenseCommand(args[1:], stdout)
+	case "runner":
+		ctx, stop := signalContext()
+		defer stop()
+		return refrunner.Main(ctx, args[1:], stdout, stderr)
+	case "loadtest":
+		return loadgen.Main(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		if len(args) > 1 {
 			err = usageErr("exekra version: takes no arguments")
