@@ -1,0 +1,263 @@
+package storage
+
+import (
+	"bytes"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// Triggers layout:
+//   - bucketTriggers: trigger id → storedTrigger JSON (the public record
+//     plus the write-only webhook secret, which the HMAC check needs in
+//     clear).
+//   - bucketWorkflowTriggers: workflow id + trigger id → empty (a
+//     workflow's triggers, one prefix scan).
+//   - counter "triggers": how many triggers exist.
+var bucketWorkflowTriggers = []byte("workflow_triggers")
+
+const counterTriggers = "triggers"
+
+func init() { registerBuckets(bucketWorkflowTriggers) }
+
+// storedTrigger is a trigger as kept on disk.
+type storedTrigger struct {
+	messages.Trigger
+	Secret string `json:"secret,omitempty"`
+}
+
+func (st *storedTrigger) public() *messages.Trigger {
+	t := st.Trigger
+	t.HasSecret = st.Secret != ""
+	return &t
+}
+
+func getTriggerTx(tx *bbolt.Tx, id string) (*storedTrigger, error) {
+	var st storedTrigger
+	found, err := getTx(tx, bucketTriggers, id, &st)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, messages.NotFound("trigger")
+	}
+	return &st, nil
+}
+
+func workflowTriggerKey(workflowID, triggerID string) []byte {
+	return []byte(workflowID + "/" + triggerID)
+}
+
+// CreateTrigger inserts a trigger (with its secret, "" for none) and its
+// audit entry; an unknown workflow is NOT_FOUND (checked in the transaction,
+// so a trigger never outlives its workflow).
+func (s *Store) CreateTrigger(t *messages.Trigger, secret string, audit *messages.AuditEntry) error {
+	st := storedTrigger{Trigger: *t, Secret: secret}
+	st.HasSecret = secret != ""
+	return s.update(func(tx *bbolt.Tx) error {
+		if _, err := getWorkflowTx(tx, st.WorkflowID); err != nil {
+			return err
+		}
+		if err := putTx(tx, bucketTriggers, st.ID, &st); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketWorkflowTriggers).Put(workflowTriggerKey(st.WorkflowID, st.ID), []byte{}); err != nil {
+			return err
+		}
+		if err := addCounterTx(tx, counterTriggers, 1); err != nil {
+			return err
+		}
+		return appendAuditTx(tx, audit)
+	})
+}
+
+// UpdateTrigger applies a change to an existing trigger (NOT_FOUND when it
+// is gone) and returns the new record with its secret.
+func (s *Store) UpdateTrigger(id string, ch messages.TriggerChange, audit *messages.AuditEntry) (*messages.TriggerRecord, error) {
+	var out *messages.TriggerRecord
+	err := s.update(func(tx *bbolt.Tx) error {
+		st, err := getTriggerTx(tx, id)
+		if err != nil {
+			return err
+		}
+		if ch.Config != nil {
+			st.Config = *ch.Config
+		}
+		if ch.Secret != nil {
+			st.Secret = *ch.Secret
+		}
+		if ch.Enabled != nil {
+			st.Enabled = *ch.Enabled
+		}
+		if ch.Priority != nil {
+			st.Priority = *ch.Priority
+		}
+		st.NextRunAt = ch.NextRunAt
+		st.UpdatedAt = ch.UpdatedAt
+		st.HasSecret = st.Secret != ""
+		if err := putTx(tx, bucketTriggers, id, st); err != nil {
+			return err
+		}
+		out = &messages.TriggerRecord{Trigger: st.public(), Secret: st.Secret}
+		return appendAuditTx(tx, audit)
+	})
+	return out, err
+}
+
+// RecordTriggerFire records a fire's time and result and the next run on an
+// existing trigger, with its audit entry. A trigger deleted meanwhile is
+// NOT_FOUND (and nothing is written).
+func (s *Store) RecordTriggerFire(id string, firedAt messages.Time, result string, nextRunAt messages.Time, audit *messages.AuditEntry) error {
+	return s.update(func(tx *bbolt.Tx) error {
+		st, err := getTriggerTx(tx, id)
+		if err != nil {
+			return err
+		}
+		if !firedAt.IsZero() {
+			st.LastFiredAt = firedAt
+			st.LastResult = result
+		}
+		st.NextRunAt = nextRunAt
+		if err := putTx(tx, bucketTriggers, id, st); err != nil {
+			return err
+		}
+		return appendAuditTx(tx, audit)
+	})
+}
+
+// DeleteTrigger removes a trigger with its audit entry (NOT_FOUND if absent).
+func (s *Store) DeleteTrigger(id string, audit *messages.AuditEntry) error {
+	return s.update(func(tx *bbolt.Tx) error {
+		st, err := getTriggerTx(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := deleteTriggerTx(tx, st); err != nil {
+			return err
+		}
+		return appendAuditTx(tx, audit)
+	})
+}
+
+func deleteTriggerTx(tx *bbolt.Tx, st *storedTrigger) error {
+	if err := tx.Bucket(bucketTriggers).Delete([]byte(st.ID)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketWorkflowTriggers).Delete(workflowTriggerKey(st.WorkflowID, st.ID)); err != nil {
+		return err
+	}
+	return addCounterTx(tx, counterTriggers, -1)
+}
+
+// workflowTriggerIDsTx lists the ids of a workflow's triggers, oldest first.
+func workflowTriggerIDsTx(tx *bbolt.Tx, workflowID string) []string {
+	var ids []string
+	prefix := []byte(workflowID + "/")
+	c := tx.Bucket(bucketWorkflowTriggers).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, string(k[len(prefix):]))
+	}
+	return ids
+}
+
+// triggersOfWorkflowTx reads a workflow's triggers, newest first.
+func triggersOfWorkflowTx(tx *bbolt.Tx, workflowID string) ([]*messages.Trigger, error) {
+	ids := workflowTriggerIDsTx(tx, workflowID)
+	out := make([]*messages.Trigger, 0, len(ids))
+	for i := len(ids) - 1; i >= 0; i-- {
+		st, err := getTriggerTx(tx, ids[i])
+		if err != nil {
+			if messages.ErrorCode(err) == messages.CodeNotFound {
+				continue
+			}
+			return nil, err
+		}
+		out = append(out, st.public())
+	}
+	return out, nil
+}
+
+// deleteTriggersOfWorkflowTx removes every trigger of a workflow and returns
+// their ids.
+func deleteTriggersOfWorkflowTx(tx *bbolt.Tx, workflowID string) ([]string, error) {
+	ids := workflowTriggerIDsTx(tx, workflowID)
+	for _, id := range ids {
+		st, err := getTriggerTx(tx, id)
+		if err != nil {
+			if messages.ErrorCode(err) == messages.CodeNotFound {
+				if err := tx.Bucket(bucketWorkflowTriggers).Delete(workflowTriggerKey(workflowID, id)); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return nil, err
+		}
+		if err := deleteTriggerTx(tx, st); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// GetTrigger reads one trigger's public record (nil, nil when absent).
+func (s *Store) GetTrigger(id string) (*messages.Trigger, error) {
+	var out *messages.Trigger
+	err := s.view(func(tx *bbolt.Tx) error {
+		st, err := getTriggerTx(tx, id)
+		if err != nil {
+			if messages.ErrorCode(err) == messages.CodeNotFound {
+				return nil
+			}
+			return err
+		}
+		out = st.public()
+		return nil
+	})
+	return out, err
+}
+
+// ListTriggers pages the triggers newest first, with the total.
+func (s *Store) ListTriggers(f messages.TriggerFilter, page messages.Page) ([]*messages.Trigger, int, error) {
+	out := []*messages.Trigger{}
+	var total int
+	var keep func(v []byte) bool
+	if f.WorkflowID != "" || f.Type != "" {
+		keep = func(v []byte) bool {
+			var st storedTrigger
+			if decode(v, &st) != nil {
+				return false
+			}
+			return (f.WorkflowID == "" || st.WorkflowID == f.WorkflowID) && (f.Type == "" || st.Type == f.Type)
+		}
+	}
+	err := s.view(func(tx *bbolt.Tx) (err error) {
+		total, err = pageNewestFirstTx(tx, bucketTriggers, page, counterTriggers, keep, func(v []byte) error {
+			var st storedTrigger
+			if err := decode(v, &st); err != nil {
+				return err
+			}
+			out = append(out, st.public())
+			return nil
+		})
+		return err
+	})
+	return out, total, err
+}
+
+// AllTriggers reads every trigger with its secret, for the trigger actors'
+// rehydration.
+func (s *Store) AllTriggers() ([]*messages.TriggerRecord, error) {
+	var out []*messages.TriggerRecord
+	err := s.view(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketTriggers).ForEach(func(_, v []byte) error {
+			var st storedTrigger
+			if err := decode(v, &st); err != nil {
+				return err
+			}
+			out = append(out, &messages.TriggerRecord{Trigger: st.public(), Secret: st.Secret})
+			return nil
+		})
+	})
+	return out, err
+}
