@@ -58,6 +58,7 @@ func (s *Server) outer(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		} else {
 			next(ctx)
 		}
+		s.observeRequest(ctx, start)
 		s.accessLog(ctx, start)
 	}
 }
@@ -88,7 +89,16 @@ func (s *Server) accessLog(ctx *fasthttp.RequestCtx, start time.Time) {
 	s.log.Log(nil, level, "request",
 		"requestId", requestID(ctx), "method", string(ctx.Method()), "route", route,
 		"status", ctx.Response.StatusCode(), "durationMs", float64(time.Since(start).Microseconds())/1000,
-		"ip", ctx.RemoteIP().String(), "subject", subject, "bytes", len(ctx.Response.Body()))
+		"ip", ctx.RemoteIP().String(), "subject", subject, "bytes", responseSize(ctx))
+}
+
+// responseSize is the response body's size, without draining a streamed
+// body (a backup) into memory: -1 when not known yet.
+func responseSize(ctx *fasthttp.RequestCtx) int {
+	if ctx.Response.IsBodyStream() {
+		return ctx.Response.Header.ContentLength()
+	}
+	return len(ctx.Response.Body())
 }
 
 // sanitizeRequestID keeps a client's request id when it is short and plain.

@@ -39,11 +39,11 @@ type Route struct {
 }
 
 var (
-	adminOnly  = []messages.Role{messages.RoleAdmin}
-	adminDev   = []messages.Role{messages.RoleAdmin, messages.RoleDeveloper}
-	allRoles   = []messages.Role{messages.RoleAdmin, messages.RoleDeveloper, messages.RoleOperator}
-	_          = allRoles
-	_          = adminDev
+	adminOnly = []messages.Role{messages.RoleAdmin}
+	adminDev  = []messages.Role{messages.RoleAdmin, messages.RoleDeveloper}
+	allRoles  = []messages.Role{messages.RoleAdmin, messages.RoleDeveloper, messages.RoleOperator}
+	_         = allRoles
+	_         = adminDev
 )
 
 // routeTable is the one route table. Adding an endpoint adds a row here
@@ -74,5 +74,9 @@ func (s *Server) routeTable() []Route {
 		role("GET", "/api/users", adminOnly, (*Server).listUsers),
 		role("PATCH", "/api/users/{id}", adminOnly, (*Server).updateUser),
 		role("GET", "/api/audit", adminOnly, (*Server).listAudit),
+		// operations
+		{Method: "GET", Path: "/api/openapi.json", Access: Public, Limited: true, BeforeReady: true, Handle: (*Server).openAPI},
+		{Method: "GET", Path: "/metrics", Access: Public, BeforeReady: true, Handle: (*Server).metrics},
+		role("GET", "/api/system/backup", adminOnly, (*Server).backup),
 	}
 }

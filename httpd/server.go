@@ -38,6 +38,9 @@ type Config struct {
 	// Extra are routes contributed by features wired in cmd (rare; most
 	// routes live in routes.go).
 	Extra []Route
+	// Figures reads the live figures of the other layers for GET /metrics
+	// (nil: those metrics read zero).
+	Figures func() Figures
 }
 
 // Server is the HTTP API.
@@ -51,6 +54,8 @@ type Server struct {
 	router  *router.Router
 	routes  []Route
 	srv     *fasthttp.Server
+	// reqMetrics are the request figures of GET /metrics.
+	reqMetrics httpMetrics
 }
 
 // New builds the server and its route table.

@@ -49,6 +49,29 @@ type CommitStats struct {
 	Failures    atomic.Uint64 // transactions whose commit failed
 	CommitNanos atomic.Uint64 // total time spent committing (incl. fsync)
 	MaxBatch    atomic.Uint64 // largest batch seen
+	// BatchSizes counts committed batches by size: slot i counts batches of
+	// at most BatchSizeBounds[i] writes (and more than the bound before);
+	// the last slot counts the larger ones.
+	BatchSizes [len(BatchSizeBounds) + 1]atomic.Uint64
+	// CommitDurations counts commits (incl. fsync) by duration the same way,
+	// over CommitSecondsBounds.
+	CommitDurations [len(CommitSecondsBounds) + 1]atomic.Uint64
+}
+
+// BatchSizeBounds are the upper bounds of the batch-size histogram.
+var BatchSizeBounds = [...]float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048}
+
+// CommitSecondsBounds are the upper bounds (seconds) of the commit-duration histogram.
+var CommitSecondsBounds = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
+
+// bucketOf is the histogram slot of v over bounds.
+func bucketOf(bounds []float64, v float64) int {
+	for i, b := range bounds {
+		if v <= b {
+			return i
+		}
+	}
+	return len(bounds)
 }
 
 type writeReq struct {
@@ -269,8 +292,10 @@ func (s *Store) commit(batch []*writeReq) {
 			}
 			return nil
 		})
+		took := time.Since(start)
 		s.stats.Commits.Add(1)
-		s.stats.CommitNanos.Add(uint64(time.Since(start)))
+		s.stats.CommitNanos.Add(uint64(took))
+		s.stats.CommitDurations[bucketOf(CommitSecondsBounds[:], took.Seconds())].Add(1)
 		var skip *errSkip
 		if errors.As(err, &skip) {
 			batch[skip.index].done <- skip.err
@@ -285,6 +310,7 @@ func (s *Store) commit(batch []*writeReq) {
 			s.unhealthy.Store(false)
 			n := uint64(len(batch))
 			s.stats.Writes.Add(n)
+			s.stats.BatchSizes[bucketOf(BatchSizeBounds[:], float64(n))].Add(1)
 			for {
 				m := s.stats.MaxBatch.Load()
 				if n <= m || s.stats.MaxBatch.CompareAndSwap(m, n) {
