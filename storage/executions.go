@@ -204,17 +204,16 @@ func appendLogsTx(tx *bbolt.Tx, id, text string) error {
 
 func dedupeKeyOf(workflowID, key string) []byte { return joinKey(workflowID, key) }
 
-// NewExecution is what CreateExecution needs to make an execution: the
-// caller picks the id and the clock (so the write is deterministic).
-type NewExecution struct {
+// newExecution is what createExecutionTx needs to make an execution.
+type newExecution struct {
 	Execution *messages.Execution // id, status, priority, input, origin fields, times
 	DedupeKey string              // "" for none
 	Logs      string              // initial log text, usually ""
 }
 
-// CreateExecutionTx is the transaction body of CreateExecution. It returns
+// createExecutionTx is the transaction body of CreateExecution. It returns
 // the stored execution and whether it is an earlier duplicate.
-func createExecutionTx(tx *bbolt.Tx, n NewExecution) (*messages.Execution, bool, error) {
+func createExecutionTx(tx *bbolt.Tx, n newExecution) (*messages.Execution, bool, error) {
 	e := *n.Execution
 	now := e.CreatedAt
 	if n.DedupeKey != "" {
@@ -273,11 +272,13 @@ func createExecutionTx(tx *bbolt.Tx, n NewExecution) (*messages.Execution, bool,
 	return &e, false, nil
 }
 
-// CreateExecution durably creates an execution of the workflow's published
-// version (bound inside the transaction). Errors: NOT_FOUND (workflow),
+// CreateExecution durably creates e (the caller picks its id, status and
+// times, so the write is deterministic), binding the workflow's published
+// version inside the transaction. Errors: NOT_FOUND (workflow),
 // NO_PUBLISHED_VERSION. With a dedupe key seen for the workflow within
-// messages.DedupeWindow, it returns the earlier execution and true instead.
-func (s *Store) CreateExecution(n NewExecution) (*messages.Execution, bool, error) {
+// messages.DedupeWindow it returns the earlier execution and true instead.
+func (s *Store) CreateExecution(e *messages.Execution, dedupeKey string) (*messages.Execution, bool, error) {
+	n := newExecution{Execution: e, DedupeKey: dedupeKey}
 	var out *messages.Execution
 	var dup bool
 	err := s.update(func(tx *bbolt.Tx) (err error) {
@@ -292,7 +293,8 @@ func (s *Store) CreateExecution(n NewExecution) (*messages.Execution, bool, erro
 
 // CreateExecutionAsync is CreateExecution without the wait: done runs (on
 // a storage goroutine) once the execution is durable or the write failed.
-func (s *Store) CreateExecutionAsync(n NewExecution, done func(e *messages.Execution, duplicate bool, err error)) {
+func (s *Store) CreateExecutionAsync(e *messages.Execution, dedupeKey string, done func(e *messages.Execution, duplicate bool, err error)) {
+	n := newExecution{Execution: e, DedupeKey: dedupeKey}
 	var out *messages.Execution
 	var dup bool
 	s.updateAsync(func(tx *bbolt.Tx) (err error) {
@@ -308,20 +310,20 @@ func (s *Store) CreateExecutionAsync(n NewExecution, done func(e *messages.Execu
 }
 
 // foldTerminalTx runs the bookkeeping of an execution entering a terminal
-// state (analytics).
+// state: it folds the run into its workflow's analytics.
 func foldTerminalTx(tx *bbolt.Tx, e *messages.Execution) error {
-	return nil
+	return foldAnalyticsTx(tx, e)
 }
 
-// ExecutionChange is one durable transition of an execution.
-type ExecutionChange struct {
+// executionChange is one durable transition of an execution.
+type executionChange struct {
 	Execution  *messages.Execution      // the new state (Logs ignored)
 	AppendLogs string                   // appended to the stored log
 	Audit      *messages.AuditEntry     // nil for none
 	Expect     messages.ExecutionStatus // the status the stored record must have ("" = any)
 }
 
-func saveExecutionTx(tx *bbolt.Tx, c ExecutionChange) error {
+func saveExecutionTx(tx *bbolt.Tx, c executionChange) error {
 	e := c.Execution
 	old, err := getExecutionTx(tx, e.ID)
 	if err != nil {
@@ -353,15 +355,14 @@ func saveExecutionTx(tx *bbolt.Tx, c ExecutionChange) error {
 	return appendAuditTx(tx, c.Audit)
 }
 
-// SaveExecution durably applies one transition of an existing execution.
-func (s *Store) SaveExecution(c ExecutionChange) error {
+// SaveExecution durably applies one transition of an existing execution:
+// e is its new state (its Logs are ignored), appendLogs is appended to the
+// stored log (kept to its last MiB), audit (when not nil) is appended to the
+// audit log. With expect set, the stored status must be expect, else
+// INVALID_TRANSITION; a terminal record never changes status.
+func (s *Store) SaveExecution(e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, audit *messages.AuditEntry) error {
+	c := executionChange{Execution: e, Expect: expect, AppendLogs: appendLogs, Audit: audit}
 	return s.update(func(tx *bbolt.Tx) error { return saveExecutionTx(tx, c) })
-}
-
-// SaveExecutionAsync is SaveExecution without the wait: done runs (on a
-// storage goroutine) once the change is durable or failed.
-func (s *Store) SaveExecutionAsync(c ExecutionChange, done func(error)) {
-	s.updateAsync(func(tx *bbolt.Tx) error { return saveExecutionTx(tx, c) }, done)
 }
 
 // GetExecution reads one execution with its logs (nil, nil when absent).

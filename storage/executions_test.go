@@ -58,28 +58,28 @@ func TestExecutionCreateAndErrors(t *testing.T) {
 	wf := putWorkflowForTest(t, s, "wf", true)
 	draft := putWorkflowForTest(t, s, "draft", false)
 
-	e, dup, err := s.CreateExecution(NewExecution{Execution: newExec(wf.ID, time.Now(), messages.PriorityNormal), DedupeKey: "k1"})
+	e, dup, err := s.CreateExecution(newExec(wf.ID, time.Now(), messages.PriorityNormal), "k1")
 	if err != nil || dup {
 		t.Fatalf("create: %v %v", err, dup)
 	}
 	if e.VersionID != wf.PublishedVersionID || e.Workflow.Name != "wf" {
 		t.Fatalf("binding: %+v", e)
 	}
-	again, dup, err := s.CreateExecution(NewExecution{Execution: newExec(wf.ID, time.Now(), messages.PriorityNormal), DedupeKey: "k1"})
+	again, dup, err := s.CreateExecution(newExec(wf.ID, time.Now(), messages.PriorityNormal), "k1")
 	if err != nil || !dup || again.ID != e.ID {
 		t.Fatalf("dedupe: %v %v %v", err, dup, again)
 	}
 	// After the window the key makes a new execution.
 	later := time.Now().Add(messages.DedupeWindow + time.Minute)
-	fresh, dup, err := s.CreateExecution(NewExecution{Execution: newExec(wf.ID, later, messages.PriorityNormal), DedupeKey: "k1"})
+	fresh, dup, err := s.CreateExecution(newExec(wf.ID, later, messages.PriorityNormal), "k1")
 	if err != nil || dup || fresh.ID == e.ID {
 		t.Fatalf("dedupe window: %v %v", err, dup)
 	}
-	_, _, err = s.CreateExecution(NewExecution{Execution: newExec(messages.NewID(time.Now()), time.Now(), messages.PriorityNormal)})
+	_, _, err = s.CreateExecution(newExec(messages.NewID(time.Now()), time.Now(), messages.PriorityNormal), "")
 	if messages.ErrorCode(err) != messages.CodeNotFound {
 		t.Fatalf("missing workflow: %v", err)
 	}
-	_, _, err = s.CreateExecution(NewExecution{Execution: newExec(draft.ID, time.Now(), messages.PriorityNormal)})
+	_, _, err = s.CreateExecution(newExec(draft.ID, time.Now(), messages.PriorityNormal), "")
 	if messages.ErrorCode(err) != messages.CodeNoPublished {
 		t.Fatalf("no published: %v", err)
 	}
@@ -110,7 +110,7 @@ func TestExecutionTransitionsIndexesAndReopen(t *testing.T) {
 		if i%2 == 1 {
 			w = wf2.ID
 		}
-		e, _, err := s.CreateExecution(NewExecution{Execution: newExec(w, base.Add(time.Duration(i)*time.Minute), messages.PriorityNormal)})
+		e, _, err := s.CreateExecution(newExec(w, base.Add(time.Duration(i)*time.Minute), messages.PriorityNormal), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,23 +120,23 @@ func TestExecutionTransitionsIndexesAndReopen(t *testing.T) {
 	e, _ := s.GetExecution(ids[0])
 	r := "r1"
 	e.Status, e.RunnerID = messages.ExecAssigned, &r
-	if err := s.SaveExecution(ExecutionChange{Execution: e, Expect: messages.ExecQueued}); err != nil {
+	if err := s.SaveExecution(e, messages.ExecQueued, "", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveExecution(ExecutionChange{Execution: e, Expect: messages.ExecQueued}); messages.ErrorCode(err) != messages.CodeInvalidTransition {
+	if err := s.SaveExecution(e, messages.ExecQueued, "", nil); messages.ErrorCode(err) != messages.CodeInvalidTransition {
 		t.Fatalf("expect check: %v", err)
 	}
 	e.Status = messages.ExecRunning
-	if err := s.SaveExecution(ExecutionChange{Execution: e, AppendLogs: "a\n"}); err != nil {
+	if err := s.SaveExecution(e, "", "a\n", nil); err != nil {
 		t.Fatal(err)
 	}
 	e.Status, e.CompletedAt = messages.ExecCompleted, messages.TimeOf(time.Now())
-	if err := s.SaveExecution(ExecutionChange{Execution: e, AppendLogs: "b\n"}); err != nil {
+	if err := s.SaveExecution(e, "", "b\n", nil); err != nil {
 		t.Fatal(err)
 	}
 	failed, _ := s.GetExecution(ids[1])
 	failed.Status, failed.CompletedAt = messages.ExecFailed, messages.TimeOf(time.Now())
-	if err := s.SaveExecution(ExecutionChange{Execution: failed}); err != nil {
+	if err := s.SaveExecution(failed, "", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -218,7 +218,7 @@ func TestQueuedExecutionsOrder(t *testing.T) {
 	prios := []messages.Priority{messages.PriorityLow, messages.PriorityNormal, messages.PriorityHigh, messages.PriorityNormal, messages.PriorityHigh}
 	var ids []string
 	for i, p := range prios {
-		e, _, err := s.CreateExecution(NewExecution{Execution: newExec(wf.ID, base.Add(time.Duration(i)*time.Millisecond), p)})
+		e, _, err := s.CreateExecution(newExec(wf.ID, base.Add(time.Duration(i)*time.Millisecond), p), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,13 +244,13 @@ func TestExecutionLogCap(t *testing.T) {
 	s := openTestStore(t, t.TempDir())
 	defer s.Close()
 	wf := putWorkflowForTest(t, s, "wf", true)
-	e, _, err := s.CreateExecution(NewExecution{Execution: newExec(wf.ID, time.Now(), messages.PriorityNormal)})
+	e, _, err := s.CreateExecution(newExec(wf.ID, time.Now(), messages.PriorityNormal), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	chunk := strings.Repeat("é", 300<<10) // 600 KiB
 	for i := 0; i < 3; i++ {
-		if err := s.SaveExecution(ExecutionChange{Execution: e, AppendLogs: chunk + "END"}); err != nil {
+		if err := s.SaveExecution(e, "", chunk+"END", nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -260,13 +260,13 @@ func TestExecutionLogCap(t *testing.T) {
 	}
 	// A terminal record refuses another terminal status.
 	e.Status = messages.ExecStopped
-	if err := s.SaveExecution(ExecutionChange{Execution: e}); err != nil {
+	if err := s.SaveExecution(e, "", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	e2 := *e
 	e2.Status = messages.ExecFailed
 	var me *messages.Error
-	if err := s.SaveExecution(ExecutionChange{Execution: &e2}); !errors.As(err, &me) || me.Code != messages.CodeInvalidTransition {
+	if err := s.SaveExecution(&e2, "", "", nil); !errors.As(err, &me) || me.Code != messages.CodeInvalidTransition {
 		t.Fatalf("terminal is final: %v", err)
 	}
 }
