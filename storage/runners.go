@@ -1,0 +1,242 @@
+package storage
+
+import (
+	"strings"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// Runner buckets and keys (owner: this file):
+//
+//	runners       runner id → storedRunner (JSON)
+//	runner_names  lower-cased trimmed name → runner id (unique names)
+//	runner_keys   machine key → runner id
+var (
+	bucketRunnerNames = []byte("runner_names")
+	bucketRunnerKeys  = []byte("runner_keys")
+)
+
+// counterRunners counts registered runners.
+const counterRunners = "runners"
+
+func init() { registerBuckets(bucketRunnerNames, bucketRunnerKeys) }
+
+// storedRunner is a runner as kept on disk: the public record plus the
+// credential fields that never leave the server.
+type storedRunner struct {
+	messages.Runner
+	SecretHash  string `json:"secretHash"`
+	SecretEpoch int64  `json:"secretEpoch"`
+}
+
+func toStoredRunner(r *messages.Runner) storedRunner {
+	return storedRunner{Runner: *r, SecretHash: r.SecretHash, SecretEpoch: r.SecretEpoch}
+}
+
+func (sr *storedRunner) runner() *messages.Runner {
+	r := sr.Runner
+	r.SecretHash, r.SecretEpoch = sr.SecretHash, sr.SecretEpoch
+	return &r
+}
+
+// NormalizeRunnerName is the form runner names are compared in.
+func NormalizeRunnerName(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+
+// CreateRunner inserts a new runner and its audit entry in one durable
+// transaction. A name already taken (case-insensitive) is CONFLICT.
+func (s *Store) CreateRunner(r *messages.Runner, audit *messages.AuditEntry) error {
+	sr := toStoredRunner(r)
+	return s.update(func(tx *bbolt.Tx) error {
+		names := tx.Bucket(bucketRunnerNames)
+		key := []byte(NormalizeRunnerName(r.Name))
+		if id := names.Get(key); id != nil && string(id) != r.ID {
+			return messages.Errorf(messages.CodeConflict, "a runner named %q already exists", strings.TrimSpace(r.Name))
+		}
+		if tx.Bucket(bucketRunners).Get([]byte(r.ID)) != nil {
+			return nil // applied already (a batch retry)
+		}
+		if err := names.Put(key, []byte(r.ID)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketRunnerKeys).Put([]byte(r.MachineKey), []byte(r.ID)); err != nil {
+			return err
+		}
+		if err := putTx(tx, bucketRunners, r.ID, &sr); err != nil {
+			return err
+		}
+		if err := addCounterTx(tx, counterRunners, 1); err != nil {
+			return err
+		}
+		return appendAuditTx(tx, audit)
+	})
+}
+
+// SaveRunner overwrites an existing runner (name and key unchanged) with an
+// optional audit entry, durably. An absent runner is NOT_FOUND.
+func (s *Store) SaveRunner(r *messages.Runner, audit *messages.AuditEntry) error {
+	return s.update(saveRunnerFn(r, audit))
+}
+
+// SaveRunnerAsync is SaveRunner without the wait (periodic heartbeat
+// flushes): done runs once the write is durable or failed.
+func (s *Store) SaveRunnerAsync(r *messages.Runner, done func(error)) {
+	s.updateAsync(saveRunnerFn(r, nil), done)
+}
+
+func saveRunnerFn(r *messages.Runner, audit *messages.AuditEntry) func(tx *bbolt.Tx) error {
+	sr := toStoredRunner(r)
+	return func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketRunners).Get([]byte(r.ID)) == nil {
+			return messages.NotFound("runner")
+		}
+		if err := putTx(tx, bucketRunners, r.ID, &sr); err != nil {
+			return err
+		}
+		return appendAuditTx(tx, audit)
+	}
+}
+
+// DeleteRunner removes a runner, its name and key, with its audit entry.
+func (s *Store) DeleteRunner(id string, audit *messages.AuditEntry) error {
+	return s.update(func(tx *bbolt.Tx) error {
+		var sr storedRunner
+		found, err := getTx(tx, bucketRunners, id, &sr)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return messages.NotFound("runner")
+		}
+		names := tx.Bucket(bucketRunnerNames)
+		nk := []byte(NormalizeRunnerName(sr.Name))
+		if string(names.Get(nk)) == id {
+			if err := names.Delete(nk); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketRunnerKeys).Delete([]byte(sr.MachineKey)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketRunners).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := addCounterTx(tx, counterRunners, -1); err != nil {
+			return err
+		}
+		return appendAuditTx(tx, audit)
+	})
+}
+
+// GetRunner reads one runner (nil, nil when absent).
+func (s *Store) GetRunner(id string) (*messages.Runner, error) {
+	var sr storedRunner
+	var found bool
+	err := s.view(func(tx *bbolt.Tx) (err error) {
+		found, err = getTx(tx, bucketRunners, id, &sr)
+		return err
+	})
+	if err != nil || !found {
+		return nil, err
+	}
+	return sr.runner(), nil
+}
+
+// AllRunners returns every runner, oldest first (the runners supervisor
+// loads them at start).
+func (s *Store) AllRunners() ([]*messages.Runner, error) {
+	var out []*messages.Runner
+	err := s.view(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketRunners).ForEach(func(_, v []byte) error {
+			var sr storedRunner
+			if err := decode(v, &sr); err != nil {
+				return err
+			}
+			out = append(out, sr.runner())
+			return nil
+		})
+	})
+	return out, err
+}
+
+// ListRunners returns one page of runners matching f, newest first, and
+// the total. Secrets are cleared.
+func (s *Store) ListRunners(f messages.RunnerFilter, page messages.Page) ([]*messages.Runner, int, error) {
+	var out []*messages.Runner
+	var total int
+	var keep func(v []byte) bool
+	if f.Status != "" || f.Type != "" {
+		keep = func(v []byte) bool {
+			var probe struct {
+				Status messages.RunnerStatus `json:"status"`
+				Type   messages.RunnerType   `json:"type"`
+			}
+			if decode(v, &probe) != nil {
+				return false
+			}
+			return (f.Status == "" || probe.Status == f.Status) && (f.Type == "" || probe.Type == f.Type)
+		}
+	}
+	err := s.view(func(tx *bbolt.Tx) (err error) {
+		total, err = pageNewestFirstTx(tx, bucketRunners, page, counterRunners, keep, func(v []byte) error {
+			var sr storedRunner
+			if err := decode(v, &sr); err != nil {
+				return err
+			}
+			r := sr.Runner
+			r.SecretHash, r.SecretEpoch = "", 0
+			out = append(out, &r)
+			return nil
+		})
+		return err
+	})
+	return out, total, err
+}
+
+// RunnerProcesses lists the published workflows (GET /api/runners/processes),
+// newest workflow first.
+func (s *Store) RunnerProcesses() ([]messages.RunnerProcess, error) {
+	out := []messages.RunnerProcess{}
+	err := s.view(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketWorkflows).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var w messages.Workflow
+			if err := decode(v, &w); err != nil {
+				return err
+			}
+			if w.PublishedVersionID == "" {
+				continue
+			}
+			var ver messages.Version
+			found, err := getTx(tx, bucketVersions, w.PublishedVersionID, &ver)
+			if err != nil {
+				return err
+			}
+			if !found {
+				continue
+			}
+			out = append(out, messages.RunnerProcess{
+				WorkflowID: w.ID, Name: w.Name, Description: w.Description,
+				VersionID: ver.ID, VersionNumber: ver.Number, PublishedAt: ver.PublishedAt,
+			})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// VersionGraph returns the graph JSON of a version ("" when absent), which
+// a poll answer hands to the runner.
+func (s *Store) VersionGraph(versionID string) (string, error) {
+	var ver messages.Version
+	var found bool
+	err := s.view(func(tx *bbolt.Tx) (err error) {
+		found, err = getTx(tx, bucketVersions, versionID, &ver)
+		return err
+	})
+	if err != nil || !found {
+		return "", err
+	}
+	return ver.GraphJSON, nil
+}
