@@ -10,6 +10,20 @@ import (
 // it; tests may pass the real store on a temp dir. Every write returns once
 // it is durable.
 type Store interface {
+	// workflows and triggers
+	CountWorkflows() (int, error)
+	CreateWorkflow(w *messages.Workflow, audit *messages.AuditEntry) error
+	UpdateWorkflow(id string, name, description *string, now messages.Time, audit *messages.AuditEntry) (*messages.Workflow, error)
+	DeleteWorkflow(id string, audit *messages.AuditEntry) ([]string, error)
+	GetWorkflow(id string) (*messages.Workflow, error)
+	SaveDraft(v *messages.Version, audit *messages.AuditEntry) (*messages.Version, error)
+	PublishLatest(workflowID string, now messages.Time, audit *messages.AuditEntry) (*messages.Version, error)
+	CreateTrigger(t *messages.Trigger, secret string, audit *messages.AuditEntry) error
+	UpdateTrigger(id string, ch messages.TriggerChange, audit *messages.AuditEntry) (*messages.TriggerRecord, error)
+	RecordTriggerFire(id string, firedAt messages.Time, result string, nextRunAt messages.Time, audit *messages.AuditEntry) error
+	DeleteTrigger(id string, audit *messages.AuditEntry) error
+	AllTriggers() ([]*messages.TriggerRecord, error)
+	TriggerWithSecret(id string) (*messages.TriggerRecord, error)
 	// license
 	License() (string, error)
 	SaveLicense(text string, onlyIfAbsent bool, audit *messages.AuditEntry) error

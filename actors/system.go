@@ -31,6 +31,9 @@ type Config struct {
 	StaleCheckInterval time.Duration
 	// RetentionDays removes finished executions older than that (0 = keep).
 	RetentionDays int
+	// AfterFunc arms a timer that calls f after d and returns its stop
+	// function (time.AfterFunc when nil); trigger tests inject a fake clock.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 }
 
 // Census counts what the license limits and what the system state derives
