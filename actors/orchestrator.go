@@ -31,6 +31,14 @@ var children = []childSpec{
 	{childAccounts, func(s *System) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor { return &accountsActor{sys: s} })
 	}},
+	{childWorkflows, func(s *System) *actor.Props {
+		return actor.PropsFromProducer(func() actor.Actor { return &workflowsActor{sys: s} })
+	}},
+	// triggers stays last: its schedules fire into the executions owner.
+	{childTriggers, func(s *System) *actor.Props {
+		return actor.PropsFromProducer(func() actor.Actor { return &triggersActor{sys: s} },
+			actor.WithSupervisor(childSupervision()))
+	}},
 }
 
 // childSupervision is the strategy of every supervisor in the tree: restart a

@@ -191,6 +191,11 @@ func route(cmd any) string {
 	case *messages.Bootstrap, *messages.CreateUser, *messages.UpdateUser, *messages.ChangePassword,
 		*messages.RevokeToken, *messages.RecordLogin, *messages.RecordAudit:
 		return childAccounts
+	case *messages.CreateWorkflow, *messages.UpdateWorkflow, *messages.DeleteWorkflow, *messages.SaveDraft,
+		*messages.PublishLatest:
+		return childWorkflows
+	case *messages.CreateTrigger, *messages.UpdateTrigger, *messages.DeleteTrigger, *messages.FireWebhook:
+		return childTriggers
 	}
 	panic(fmt.Sprintf("actors: no owner for %T", cmd))
 }

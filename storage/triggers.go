@@ -261,3 +261,21 @@ func (s *Store) AllTriggers() ([]*messages.TriggerRecord, error) {
 	})
 	return out, err
 }
+
+// TriggerWithSecret reads one trigger with its secret, for its actor (nil,
+// nil when absent).
+func (s *Store) TriggerWithSecret(id string) (*messages.TriggerRecord, error) {
+	var out *messages.TriggerRecord
+	err := s.view(func(tx *bbolt.Tx) error {
+		st, err := getTriggerTx(tx, id)
+		if err != nil {
+			if messages.ErrorCode(err) == messages.CodeNotFound {
+				return nil
+			}
+			return err
+		}
+		out = &messages.TriggerRecord{Trigger: st.public(), Secret: st.Secret}
+		return nil
+	})
+	return out, err
+}

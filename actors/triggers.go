@@ -1,0 +1,592 @@
+package actors
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/robfig/cron/v3"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// childTriggers is the name of the triggers supervisor.
+const childTriggers = "triggers"
+
+// WebhookPathPrefix is the path of a trigger's webhook, before its id.
+const WebhookPathPrefix = "/api/triggers/webhook/"
+
+// queuedTimeout bounds how long a schedule fire waits for the executions
+// owner's answer before the trigger stops treating it as in flight.
+const queuedTimeout = 30 * time.Second
+
+// cronParser reads 5-field specs and @descriptors (@daily, @every 1m, ...).
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// triggersActor is the supervisor of the trigger actors.
+//
+// Handles: *messages.CreateTrigger (validates, writes, spawns the trigger's
+// actor), *messages.UpdateTrigger and *messages.FireWebhook (forwarded to
+// the trigger's actor), *messages.DeleteTrigger (writes, stops the actor),
+// *triggersRemoved (from the workflows actor: stops the actors of a deleted
+// workflow's triggers). Sends: replies; forwards. State: trigger id → actor
+// pid. Timers: none (each trigger/<id> keeps its own).
+type triggersActor struct {
+	sys      *System
+	children map[string]*actor.PID
+	// exec overrides the executions owner (tests); nil = route's owner.
+	exec *actor.PID
+}
+
+// Receive implements actor.Actor.
+func (a *triggersActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.children = map[string]*actor.PID{}
+		recs, err := a.sys.store.AllTriggers()
+		if err != nil {
+			panic(err)
+		}
+		for _, r := range recs {
+			a.spawn(ctx, r)
+		}
+		reportReady(ctx, childTriggers)
+	case *messages.CreateTrigger:
+		ctx.Respond(a.create(ctx, msg))
+	case *messages.UpdateTrigger:
+		a.forward(ctx, msg.ID)
+	case *messages.FireWebhook:
+		a.forward(ctx, msg.TriggerID)
+	case *messages.DeleteTrigger:
+		ctx.Respond(a.delete(ctx, msg))
+	case *triggersRemoved:
+		for _, id := range msg.ids {
+			if pid := a.children[id]; pid != nil {
+				ctx.Stop(pid)
+				delete(a.children, id)
+			}
+		}
+	}
+}
+
+func (a *triggersActor) forward(ctx actor.Context, id string) {
+	pid := a.children[id]
+	if pid == nil {
+		ctx.Respond(messages.NotFound("trigger"))
+		return
+	}
+	ctx.Forward(pid)
+}
+
+func (a *triggersActor) spawn(ctx actor.Context, rec *messages.TriggerRecord) {
+	exec := a.exec
+	if exec == nil {
+		exec = a.sys.ownerPID(&messages.CreateExecution{})
+	}
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &triggerActor{sys: a.sys, exec: exec, id: rec.Trigger.ID}
+	})
+	pid, err := ctx.SpawnNamed(props, rec.Trigger.ID)
+	if err != nil {
+		a.sys.cfg.Logger.Warn("spawn trigger failed", "trigger", rec.Trigger.ID, "err", err)
+		return
+	}
+	a.children[rec.Trigger.ID] = pid
+}
+
+func (a *triggersActor) create(ctx actor.Context, msg *messages.CreateTrigger) any {
+	if msg.Type != messages.TriggerSchedule && msg.Type != messages.TriggerWebhook {
+		return messages.Invalid("type must be SCHEDULE or WEBHOOK")
+	}
+	set, err := parseTriggerConfig(msg.Type, msg.Config, "")
+	if err != nil {
+		return err
+	}
+	prio := set.priority
+	if msg.Priority != nil {
+		if msg.Priority.Rank() < 0 {
+			return messages.Invalid("priority must be HIGH, NORMAL or LOW")
+		}
+		prio = *msg.Priority
+	}
+	now := a.sys.Now()
+	t := &messages.Trigger{
+		ID: messages.NewID(now), WorkflowID: msg.WorkflowID, Type: msg.Type, Config: set.public,
+		Enabled: msg.Enabled, Priority: prio, HasSecret: set.secret != "",
+		CreatedBy: msg.Origin.ActorID, CreatedAt: messages.TimeOf(now), UpdatedAt: messages.TimeOf(now),
+	}
+	if t.Type == messages.TriggerWebhook {
+		t.WebhookPath = WebhookPathPrefix + t.ID
+	}
+	if t.Enabled && set.schedule != nil {
+		t.NextRunAt = messages.TimeOf(set.next(now))
+	}
+	audit := a.sys.auditEntry(msg.Origin, messages.AuditTriggerCreated, "trigger", t.ID, string(t.Type)+" workflow "+t.WorkflowID)
+	if err := a.sys.store.CreateTrigger(t, set.secret, audit); err != nil {
+		return err
+	}
+	a.spawn(ctx, &messages.TriggerRecord{Trigger: t, Secret: set.secret})
+	return t
+}
+
+func (a *triggersActor) delete(ctx actor.Context, msg *messages.DeleteTrigger) any {
+	audit := a.sys.auditEntry(msg.Origin, messages.AuditTriggerDeleted, "trigger", msg.ID, "")
+	if err := a.sys.store.DeleteTrigger(msg.ID, audit); err != nil {
+		return err
+	}
+	if pid := a.children[msg.ID]; pid != nil {
+		ctx.Stop(pid)
+		delete(a.children, msg.ID)
+	}
+	return &messages.Ack{}
+}
+
+// ownerPID is the pid of the top-level actor that owns cmd, or nil when no
+// actor owns that command type (yet).
+func (s *System) ownerPID(cmd any) (pid *actor.PID) {
+	defer func() {
+		if recover() != nil {
+			pid = nil
+		}
+	}()
+	return s.pids[route(cmd)]
+}
+
+// triggerSettings is a parsed trigger configuration.
+type triggerSettings struct {
+	public    string // the config's JSON text without the secret
+	secret    string // webhook HMAC secret ("" = none)
+	rateLimit int    // webhook calls per minute (0 = unlimited)
+	priority  messages.Priority
+	schedule  cron.Schedule // nil for webhooks
+	loc       *time.Location
+}
+
+// next is the schedule's first activation after now.
+func (s *triggerSettings) next(now time.Time) time.Time {
+	return s.schedule.Next(now.In(s.loc))
+}
+
+// parseTriggerConfig checks a trigger's config text for its type. A webhook
+// config without a "secret" key keeps oldSecret; "secret": null or "" clears
+// it.
+func parseTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*triggerSettings, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(text), &obj); err != nil || obj == nil {
+		return nil, messages.Invalid("config must be a JSON object (or the JSON text of one)")
+	}
+	set := &triggerSettings{priority: messages.PriorityNormal, loc: time.UTC, secret: oldSecret}
+	str := func(key string) (string, bool, error) {
+		raw, ok := obj[key]
+		if !ok || bytes.Equal(raw, []byte("null")) {
+			return "", ok, nil
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", true, messages.Invalid("config.%s must be a string", key)
+		}
+		return s, true, nil
+	}
+	p, ok, err := str("priority")
+	if err != nil {
+		return nil, err
+	}
+	if ok && p != "" {
+		set.priority = messages.Priority(strings.ToUpper(p))
+		if set.priority.Rank() < 0 {
+			return nil, messages.Invalid("config.priority must be HIGH, NORMAL or LOW")
+		}
+	}
+	switch typ {
+	case messages.TriggerSchedule:
+		spec, _, err := str("cron")
+		if err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(spec) == "" {
+			return nil, messages.Invalid("config.cron is required for a SCHEDULE trigger")
+		}
+		if strings.Contains(spec, "TZ=") {
+			return nil, messages.Invalid("config.cron: give the zone in config.timezone")
+		}
+		sched, err := cronParser.Parse(strings.TrimSpace(spec))
+		if err != nil {
+			return nil, messages.Invalid("config.cron %q is not a valid 5-field cron expression or @descriptor: %v", spec, err)
+		}
+		set.schedule = sched
+		tz, _, err := str("timezone")
+		if err != nil {
+			return nil, err
+		}
+		if tz != "" {
+			loc, err := time.LoadLocation(tz)
+			if err != nil || strings.EqualFold(tz, "local") {
+				return nil, messages.Invalid("config.timezone %q is not an IANA time zone", tz)
+			}
+			set.loc = loc
+		}
+		if set.next(time.Now()).IsZero() {
+			return nil, messages.Invalid("config.cron %q never fires", spec)
+		}
+	case messages.TriggerWebhook:
+		s, ok, err := str("secret")
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			set.secret = s
+		}
+		delete(obj, "secret")
+		if raw, ok := obj["rateLimit"]; ok && !bytes.Equal(raw, []byte("null")) {
+			var n float64
+			if err := json.Unmarshal(raw, &n); err != nil || n < 0 || n != math.Trunc(n) || n > 1e9 {
+				return nil, messages.Invalid("config.rateLimit must be a whole number of calls per minute (0 = unlimited)")
+			}
+			set.rateLimit = int(n)
+		}
+	}
+	pub, err := json.Marshal(obj)
+	if err != nil {
+		return nil, messages.Invalid("config is not valid JSON")
+	}
+	set.public = string(pub)
+	return set, nil
+}
+
+// triggerActor is one trigger: trigger/<id>.
+//
+// Handles: *actor.Started (reads its record, arms the schedule),
+// *triggerTick (a schedule fire), *messages.UpdateTrigger,
+// *messages.FireWebhook, and the executions owner's replies to its schedule
+// fires (*messages.ExecutionCreated, error, *actor.DeadLetterResponse).
+// Sends: *messages.CreateExecution to the executions owner (schedule fires
+// with itself as the sender; webhook calls with the HTTP caller as the
+// sender, so the durable write is not serialised here). State: the record,
+// the parsed schedule, the last execution it queued, the webhook token
+// bucket. Timers: one (Config.AfterFunc) until the next activation, tagged
+// with a generation and cancelled in Stopping/Restarting.
+type triggerActor struct {
+	sys  *System
+	exec *actor.PID
+	id   string
+
+	t       *messages.Trigger
+	set     *triggerSettings
+	gen     uint64
+	cancel  func() bool
+	lastRun string // execution id of the last schedule fire that queued one
+
+	inflight   bool
+	inflightAt time.Time
+	firedAt    time.Time
+
+	tokens     float64
+	refilledAt time.Time
+}
+
+// triggerTick is the timer's fire of one generation of the schedule.
+type triggerTick struct{ gen uint64 }
+
+// Receive implements actor.Actor.
+func (a *triggerActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.start(ctx)
+	case *actor.Stopping, *actor.Restarting:
+		a.disarm()
+	case *triggerTick:
+		if msg.gen == a.gen && a.t != nil {
+			a.fire(ctx)
+		}
+	case *messages.UpdateTrigger:
+		ctx.Respond(a.update(ctx, msg))
+	case *messages.FireWebhook:
+		a.webhook(ctx, msg)
+	case *messages.ExecutionCreated:
+		a.fired(ctx, msg, nil)
+	case *actor.DeadLetterResponse:
+		a.fired(ctx, nil, messages.Errorf(messages.CodeUnavailable, "executions unavailable"))
+	case error:
+		a.fired(ctx, nil, msg)
+	}
+}
+
+func (a *triggerActor) start(ctx actor.Context) {
+	rec, err := a.sys.store.TriggerWithSecret(a.id)
+	if err != nil {
+		panic(err)
+	}
+	if rec == nil {
+		ctx.Stop(ctx.Self()) // deleted meanwhile
+		return
+	}
+	a.load(rec)
+	if rest, ok := strings.CutPrefix(a.t.LastResult, "queued "); ok {
+		a.lastRun = rest
+	}
+	next := a.arm(ctx)
+	if next != a.t.NextRunAt {
+		a.t.NextRunAt = next
+		_ = a.sys.store.RecordTriggerFire(a.id, 0, "", next, nil)
+	}
+}
+
+func (a *triggerActor) load(r *messages.TriggerRecord) {
+	t := *r.Trigger
+	a.t = &t
+	set, err := parseTriggerConfig(t.Type, t.Config, r.Secret)
+	if err != nil {
+		a.sys.cfg.Logger.Warn("trigger config unreadable: not scheduled", "trigger", t.ID, "err", err)
+		set = &triggerSettings{priority: t.Priority, loc: time.UTC, secret: r.Secret}
+	}
+	a.set = set
+	a.tokens = float64(set.rateLimit)
+	a.refilledAt = a.sys.Now()
+}
+
+func (a *triggerActor) afterFunc(d time.Duration, f func()) func() bool {
+	if af := a.sys.cfg.AfterFunc; af != nil {
+		return af(d, f)
+	}
+	return time.AfterFunc(d, f).Stop
+}
+
+// arm (re)starts the timer for the next activation and returns it (0 when
+// the trigger is not an enabled schedule).
+func (a *triggerActor) arm(ctx actor.Context) messages.Time {
+	a.disarm()
+	if !a.t.Enabled || a.set.schedule == nil {
+		return 0
+	}
+	now := a.sys.Now()
+	next := a.set.next(now)
+	if next.IsZero() {
+		return 0
+	}
+	gen, self, root := a.gen, ctx.Self(), a.sys.actors.Root
+	a.cancel = a.afterFunc(next.Sub(now), func() { root.Send(self, &triggerTick{gen: gen}) })
+	return messages.TimeOf(next)
+}
+
+func (a *triggerActor) disarm() {
+	a.gen++
+	if a.cancel != nil {
+		a.cancel()
+		a.cancel = nil
+	}
+}
+
+// fire handles one activation of the schedule: re-arm, then queue a run
+// unless the previous one is still queued or nothing is published.
+func (a *triggerActor) fire(ctx actor.Context) {
+	now := a.sys.Now()
+	next := a.arm(ctx)
+	a.t.NextRunAt = next
+	skip := ""
+	switch {
+	case a.inflight && now.Sub(a.inflightAt) < queuedTimeout:
+		skip = "skipped: previous run still queued"
+	case a.lastRun != "" && a.stillQueued(a.lastRun):
+		skip = "skipped: previous run still queued"
+	default:
+		w, err := a.sys.store.GetWorkflow(a.t.WorkflowID)
+		switch {
+		case err != nil:
+			skip = "failed: " + messages.ErrorMessage(err)
+		case w == nil:
+			skip = "skipped: workflow not found"
+		case w.PublishedVersionID == "":
+			skip = "skipped: no published version"
+		}
+	}
+	if skip != "" {
+		a.record(now, skip)
+		return
+	}
+	if a.exec == nil {
+		a.record(now, "failed: executions unavailable")
+		return
+	}
+	id := a.id
+	a.inflight, a.inflightAt, a.firedAt = true, now, now
+	ctx.Request(a.exec, &messages.CreateExecution{
+		WorkflowID: a.t.WorkflowID, Priority: a.t.Priority, TriggerID: &id,
+		Origin: messages.Origin{ActorType: messages.ActorSystem, ActorID: "trigger:" + id},
+	})
+}
+
+func (a *triggerActor) stillQueued(execID string) bool {
+	g, ok := a.sys.store.(interface {
+		GetExecution(id string) (*messages.Execution, error)
+	})
+	if !ok {
+		return false
+	}
+	e, err := g.GetExecution(execID)
+	return err == nil && e != nil && e.Status == messages.ExecQueued
+}
+
+// fired handles the executions owner's answer to a schedule fire.
+func (a *triggerActor) fired(_ actor.Context, created *messages.ExecutionCreated, err error) {
+	if !a.inflight {
+		return
+	}
+	a.inflight = false
+	var result string
+	switch {
+	case created != nil && created.Execution != nil:
+		a.lastRun = created.Execution.ID
+		result = "queued " + created.Execution.ID
+	case messages.ErrorCode(err) == messages.CodeNoPublished:
+		result = "skipped: no published version"
+	default:
+		result = "failed: " + messages.ErrorMessage(err)
+	}
+	a.record(a.firedAt, result)
+}
+
+// record writes a fire's result on the trigger, with its audit entry.
+func (a *triggerActor) record(at time.Time, result string) {
+	a.t.LastFiredAt = messages.TimeOf(at)
+	a.t.LastResult = result
+	audit := a.sys.auditEntry(messages.Origin{ActorType: messages.ActorSystem, ActorID: "scheduler"},
+		messages.AuditTriggerFired, "trigger", a.id, result)
+	if err := a.sys.store.RecordTriggerFire(a.id, messages.TimeOf(at), result, a.t.NextRunAt, audit); err != nil &&
+		messages.ErrorCode(err) != messages.CodeNotFound {
+		a.sys.cfg.Logger.Warn("recording a trigger fire failed", "trigger", a.id, "err", err)
+	}
+}
+
+func (a *triggerActor) update(ctx actor.Context, msg *messages.UpdateTrigger) any {
+	if msg.Config == nil && msg.Enabled == nil && msg.Priority == nil {
+		return messages.Invalid("give at least one of config, enabled")
+	}
+	ch := messages.TriggerChange{Enabled: msg.Enabled}
+	set := a.set
+	var changes []string
+	if msg.Config != nil {
+		s, err := parseTriggerConfig(a.t.Type, *msg.Config, a.set.secret)
+		if err != nil {
+			return err
+		}
+		set = s
+		ch.Config, ch.Secret = &s.public, &s.secret
+		prio := s.priority
+		ch.Priority = &prio
+		changes = append(changes, "config")
+	}
+	if msg.Priority != nil {
+		if msg.Priority.Rank() < 0 {
+			return messages.Invalid("priority must be HIGH, NORMAL or LOW")
+		}
+		ch.Priority = msg.Priority
+		changes = append(changes, "priority")
+	}
+	if msg.Enabled != nil {
+		changes = append(changes, fmt.Sprintf("enabled=%v", *msg.Enabled))
+	}
+	enabled := a.t.Enabled
+	if msg.Enabled != nil {
+		enabled = *msg.Enabled
+	}
+	now := a.sys.Now()
+	if enabled && set.schedule != nil {
+		ch.NextRunAt = messages.TimeOf(set.next(now))
+	}
+	ch.UpdatedAt = messages.TimeOf(now)
+	audit := a.sys.auditEntry(msg.Origin, messages.AuditTriggerUpdated, "trigger", a.id, strings.Join(changes, ","))
+	rec, err := a.sys.store.UpdateTrigger(a.id, ch, audit)
+	if err != nil {
+		return err
+	}
+	a.t = rec.Trigger
+	a.set = set
+	if set.rateLimit > 0 && a.tokens > float64(set.rateLimit) {
+		a.tokens = float64(set.rateLimit)
+	}
+	a.arm(ctx)
+	out := *rec.Trigger
+	return &out
+}
+
+// webhook checks a webhook call and forwards the CreateExecution to the
+// executions owner with the caller as the sender.
+func (a *triggerActor) webhook(ctx actor.Context, msg *messages.FireWebhook) {
+	if err := a.checkWebhook(msg); err != nil {
+		ctx.Respond(err)
+		return
+	}
+	if wait := a.take(); wait > 0 {
+		ctx.Respond(&messages.WebhookThrottled{RetryAfter: wait})
+		return
+	}
+	if w, err := a.sys.store.GetWorkflow(a.t.WorkflowID); err != nil {
+		ctx.Respond(err)
+		return
+	} else if w == nil || w.PublishedVersionID == "" {
+		ctx.Respond(messages.Errorf(messages.CodeNoPublished, "the workflow has no published version"))
+		return
+	}
+	if a.exec == nil {
+		ctx.Respond(messages.Errorf(messages.CodeUnavailable, "executions are not available"))
+		return
+	}
+	id := a.id
+	ctx.RequestWithCustomSender(a.exec, &messages.CreateExecution{
+		WorkflowID: a.t.WorkflowID, Priority: a.t.Priority, Input: messages.WebhookInput(msg.Body),
+		TriggerID: &id, DedupeKey: msg.DedupeKey,
+		Origin: messages.Origin{ActorType: messages.ActorAnonymous, ActorID: "webhook:" + id, IP: msg.IP},
+	}, ctx.Sender())
+}
+
+func (a *triggerActor) checkWebhook(msg *messages.FireWebhook) error {
+	if a.t.Type != messages.TriggerWebhook {
+		return messages.Invalid("this trigger is not a WEBHOOK trigger")
+	}
+	if !a.t.Enabled {
+		return messages.Errorf(messages.CodeForbidden, "this trigger is disabled")
+	}
+	if a.set.secret != "" {
+		sig, ok := strings.CutPrefix(strings.TrimSpace(msg.Signature), "sha256=")
+		got, err := hex.DecodeString(sig)
+		if !ok || err != nil {
+			return messages.Errorf(messages.CodeUnauthorized, "X-Exekra-Signature: sha256=<hex HMAC-SHA256 of the body> is required")
+		}
+		mac := hmac.New(sha256.New, []byte(a.set.secret))
+		mac.Write(msg.Body)
+		if !hmac.Equal(got, mac.Sum(nil)) {
+			return messages.Errorf(messages.CodeUnauthorized, "the signature does not match the body")
+		}
+	}
+	if len(bytes.TrimSpace(msg.Body)) > 0 && !json.Valid(msg.Body) {
+		return messages.Invalid("the webhook body must be valid JSON")
+	}
+	return nil
+}
+
+// take spends one token of the webhook's per-minute bucket; it returns 0 when
+// allowed, else how long until a token is available.
+func (a *triggerActor) take() time.Duration {
+	limit := float64(a.set.rateLimit)
+	if limit <= 0 {
+		return 0
+	}
+	now := a.sys.Now()
+	rate := limit / float64(time.Minute) // tokens per nanosecond
+	if el := now.Sub(a.refilledAt); el > 0 {
+		a.tokens = math.Min(limit, a.tokens+float64(el)*rate)
+	}
+	a.refilledAt = now
+	if a.tokens >= 1 {
+		a.tokens--
+		return 0
+	}
+	return time.Duration((1 - a.tokens) / rate)
+}
