@@ -53,4 +53,18 @@ type Store interface {
 	ListAudit(page messages.Page) ([]*messages.AuditEntry, int, error)
 	// WriteBackup streams a consistent copy of the database.
 	WriteBackup(w io.Writer) (int64, error)
+	// ListWorkflows pages workflows newest first.
+	ListWorkflows(page messages.Page) ([]*messages.Workflow, int, error)
+	// WorkflowDetail reads a workflow with versions, triggers and execution count.
+	WorkflowDetail(id string) (*messages.WorkflowDetail, error)
+	// ListVersions lists a workflow's versions newest first.
+	ListVersions(workflowID string) ([]*messages.Version, error)
+	// LatestVersion reads a workflow's latest version (NOT_FOUND when none).
+	LatestVersion(workflowID string) (*messages.Version, error)
+	// GetTrigger reads a trigger (nil when absent); never its secret.
+	GetTrigger(id string) (*messages.Trigger, error)
+	// ListTriggers pages triggers newest first.
+	ListTriggers(f messages.TriggerFilter, page messages.Page) ([]*messages.Trigger, int, error)
+	// ProcessPerformance sums the analytics aggregates of a createdAt range.
+	ProcessPerformance(from, to messages.Time) ([]messages.WorkflowPerformance, error)
 }

@@ -74,6 +74,27 @@ func (s *Server) routeTable() []Route {
 		role("GET", "/api/users", adminOnly, (*Server).listUsers),
 		role("PATCH", "/api/users/{id}", adminOnly, (*Server).updateUser),
 		role("GET", "/api/audit", adminOnly, (*Server).listAudit),
+		// workflows and versions
+		role("POST", "/api/workflows", adminDev, (*Server).createWorkflow),
+		user("GET", "/api/workflows", (*Server).listWorkflows),
+		user("GET", "/api/workflows/{id}", (*Server).getWorkflow),
+		role("PUT", "/api/workflows/{id}", adminDev, (*Server).updateWorkflow),
+		role("PATCH", "/api/workflows/{id}", adminDev, (*Server).updateWorkflow),
+		role("DELETE", "/api/workflows/{id}", adminOnly, (*Server).deleteWorkflow),
+		role("POST", "/api/workflows/{id}/draft", adminDev, (*Server).saveDraft),
+		role("POST", "/api/workflows/{id}/publish", adminDev, (*Server).publishWorkflow),
+		user("GET", "/api/workflows/{id}/versions", (*Server).listVersions),
+		user("GET", "/api/workflows/{id}/versions/latest", (*Server).latestVersion),
+		// triggers
+		role("POST", "/api/triggers", adminDev, (*Server).createTrigger),
+		user("GET", "/api/triggers", (*Server).listTriggers),
+		user("GET", "/api/triggers/{id}", (*Server).getTrigger),
+		role("PUT", "/api/triggers/{id}", adminDev, (*Server).updateTrigger),
+		role("PATCH", "/api/triggers/{id}", adminDev, (*Server).updateTrigger),
+		role("DELETE", "/api/triggers/{id}", adminOnly, (*Server).deleteTrigger),
+		{Method: "POST", Path: "/api/triggers/webhook/{id}", Access: Public, Limited: false, Handle: (*Server).fireWebhook},
+		// analytics
+		user("GET", "/api/analytics/process-performance", (*Server).processPerformance),
 		// operations
 		{Method: "GET", Path: "/api/openapi.json", Access: Public, Limited: true, BeforeReady: true, Handle: (*Server).openAPI},
 		{Method: "GET", Path: "/metrics", Access: Public, BeforeReady: true, Handle: (*Server).metrics},
