@@ -1,0 +1,202 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// seedUsers opens a store in dir, creates n users and closes it.
+func seedUsers(t *testing.T, dir string, n int) []*messages.User {
+	t.Helper()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var users []*messages.User
+	now := time.Now()
+	for i := 0; i < n; i++ {
+		u := &messages.User{ID: messages.NewID(now), Email: fmt.Sprintf("u%d-%d@example.com", i, now.UnixNano()), Name: "U", Role: messages.RoleOperator, CreatedAt: messages.TimeOf(now)}
+		if err := s.CreateUser(u, nil); err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u)
+	}
+	return users
+}
+
+// expectUsers opens dir and checks every user is there.
+func expectUsers(t *testing.T, dir string, users []*messages.User) {
+	t.Helper()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, u := range users {
+		got, err := s.GetUser(u.ID)
+		if err != nil || got == nil || got.Email != u.Email {
+			t.Fatalf("user %s after restore: %v %v", u.ID, got, err)
+		}
+	}
+}
+
+func TestBackupRestoreOffline(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "data")
+	users := seedUsers(t, src, 5)
+	out := filepath.Join(t.TempDir(), "b.db")
+	n, err := BackupFile(src, out)
+	if err != nil || n == 0 {
+		t.Fatalf("BackupFile: %d %v", n, err)
+	}
+	if v, err := VerifyFile(out); err != nil || v != SchemaVersion {
+		t.Fatalf("VerifyFile: %d %v", v, err)
+	}
+	// A missing data dir works.
+	dst := filepath.Join(t.TempDir(), "new", "data")
+	if _, replaced, err := RestoreFile(out, dst, false, time.Now()); err != nil || replaced != "" {
+		t.Fatalf("RestoreFile into a missing dir: %q %v", replaced, err)
+	}
+	expectUsers(t, dst, users)
+
+	// An existing database is refused without force and kept with it.
+	other := seedUsers(t, filepath.Join(t.TempDir(), "other"), 1)
+	_ = other
+	if _, _, err := RestoreFile(out, dst, false, time.Now()); !errors.Is(err, ErrDataDirInUse) {
+		t.Fatalf("restore over a database without force: %v", err)
+	}
+	_, replaced, err := RestoreFile(out, dst, true, time.Now())
+	if err != nil || replaced == "" {
+		t.Fatalf("restore --force: %q %v", replaced, err)
+	}
+	if _, err := os.Stat(replaced); err != nil {
+		t.Fatalf("the replaced database was not kept: %v", err)
+	}
+	expectUsers(t, dst, users)
+}
+
+func TestOfflineOpsRefuseALockedDatabase(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := BackupFile(dir, filepath.Join(t.TempDir(), "b.db")); !errors.Is(err, ErrLocked) {
+		t.Fatalf("backup of a held database: %v", err)
+	}
+	if _, _, err := CompactFile(dir); !errors.Is(err, ErrLocked) {
+		t.Fatalf("compact of a held database: %v", err)
+	}
+	// A hot backup (the HTTP path) works meanwhile and restores elsewhere.
+	var buf bytes.Buffer
+	if _, err := s.WriteBackup(&buf); err != nil {
+		t.Fatal(err)
+	}
+	hot := filepath.Join(t.TempDir(), "hot.db")
+	if err := os.WriteFile(hot, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := RestoreFile(hot, dir, true, time.Now()); !errors.Is(err, ErrLocked) {
+		t.Fatalf("restore --force over a held database: %v", err)
+	}
+	if _, _, err := RestoreFile(hot, filepath.Join(t.TempDir(), "d"), false, time.Now()); err != nil {
+		t.Fatalf("restore of a hot backup: %v", err)
+	}
+}
+
+func TestVerifyFileRejectsForeignFiles(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.db")
+	if err := os.WriteFile(junk, bytes.Repeat([]byte("not a database "), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	foreign := filepath.Join(dir, "foreign.db")
+	db, err := bbolt.Open(foreign, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Update(func(tx *bbolt.Tx) error { _, err := tx.CreateBucket([]byte("other")); return err })
+	_ = db.Close()
+	truncated := filepath.Join(dir, "truncated.db")
+	good := filepath.Join(t.TempDir(), "data")
+	seedUsers(t, good, 1)
+	data, _ := os.ReadFile(DatabasePath(good))
+	// bbolt preallocates: cut below the high-water mark, not just the tail.
+	_ = os.WriteFile(truncated, data[:5*4096], 0o600)
+	for _, p := range []string{junk, foreign, truncated, filepath.Join(dir, "missing.db")} {
+		if _, err := VerifyFile(p); err == nil {
+			t.Errorf("VerifyFile(%s) accepted it", filepath.Base(p))
+		}
+		target := t.TempDir()
+		if _, _, err := RestoreFile(p, target, false, time.Now()); err == nil {
+			t.Errorf("RestoreFile(%s) accepted it", filepath.Base(p))
+		}
+		if entries, _ := os.ReadDir(target); len(entries) != 0 {
+			t.Errorf("a refused restore left files: %v", entries)
+		}
+	}
+}
+
+func TestCompactShrinksAfterDeletes(t *testing.T) {
+	dir := t.TempDir()
+	users := seedUsers(t, dir, 3)
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := []byte("junk")
+	value := bytes.Repeat([]byte("x"), 4000)
+	for batch := 0; batch < 10; batch++ {
+		err := s.update(func(tx *bbolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists(junk)
+			if err != nil {
+				return err
+			}
+			for i := 0; i < 500; i++ {
+				if err := b.Put([]byte(fmt.Sprintf("%02d-%05d", batch, i)), value); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.update(func(tx *bbolt.Tx) error { return tx.DeleteBucket(junk) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, after, err := CompactFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("compact: %d → %d bytes", before, after)
+	if after >= before/4 {
+		t.Fatalf("compact did not shrink the file: %d → %d", before, after)
+	}
+	if fi, _ := os.Stat(DatabasePath(dir)); fi.Size() != after {
+		t.Fatalf("file size %d, reported %d", fi.Size(), after)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("compact left files behind: %s", strings.Join(names, " "))
+	}
+	expectUsers(t, dir, users)
+}
