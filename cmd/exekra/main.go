@@ -35,6 +35,9 @@ commands:
   license issue    issue a signed license
   runner           run the reference runner (exekra runner --url URL --machine-key K --machine-secret S)
   loadtest         run a load scenario against a server on 127.0.0.1 (exekra loadtest <scenario>)
+  backup           copy a stopped server's database (exekra backup --data-dir DIR --out FILE)
+  restore          install a backup (exekra restore --from FILE --data-dir DIR [--force])
+  compact          shrink a stopped server's database file (exekra compact --data-dir DIR)
   version          print the version
 `
 
@@ -60,6 +63,12 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return refrunner.Main(ctx, args[1:], stdout, stderr)
 	case "loadtest":
 		return loadgen.Main(args[1:], stdout, stderr)
+	case "backup":
+		err = backupCommand(args[1:], stdout, getenv)
+	case "restore":
+		err = restoreCommand(args[1:], stdout, onlyEnv(getenv, "EXEKRA_DATA_DIR"))
+	case "compact":
+		err = compactCommand(args[1:], stdout, getenv)
 	case "version", "--version", "-version":
 		if len(args) > 1 {
 			err = usageErr("exekra version: takes no arguments")

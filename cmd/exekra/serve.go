@@ -50,6 +50,8 @@ type Main struct {
 	http   *httpd.Server
 	ln     net.Listener
 	served chan error
+	// retention is the --retention-days job (nil when off).
+	retention *storage.Retention
 }
 
 // NewMain returns a Main with SPEC's defaults.
@@ -170,6 +172,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if c.RetentionDays > 0 {
+		m.retention = storage.StartRetention(m.store, c.RetentionDays, 0, now, m.log)
+	}
 
 	var tlsCfg *tls.Config
 	if !c.InsecureHTTP {
@@ -186,6 +191,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.http = httpd.New(httpd.Config{
 		Logger: m.log, RateLimit: c.RateLimit, Secure: tlsCfg != nil, JWTSecret: secret, Version: version,
+		Figures: figuresOf(m.system, m.store),
 	}, m.system, m.store)
 
 	ln, err := net.Listen("tcp", c.Addr)
@@ -253,6 +259,10 @@ func (m *Main) Wait(ctx context.Context) error {
 // (each actor flushes), then close the database.
 func (m *Main) Close() error {
 	var errs []error
+	if m.retention != nil {
+		m.retention.Stop()
+		m.retention = nil
+	}
 	if m.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 70*time.Second)
 		if err := m.http.Shutdown(ctx); err != nil {

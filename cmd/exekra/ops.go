@@ -1,0 +1,147 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/exekra/orchestrator/actors"
+	"github.com/exekra/orchestrator/httpd"
+	"github.com/exekra/orchestrator/storage"
+)
+
+// The operations commands (SPEC §2): exekra backup, restore and compact work
+// on a stopped server's data dir. A running server holds the database's
+// lock; they notice within half a second and say so.
+
+// backupCommand is `exekra backup --data-dir DIR --out FILE`.
+func backupCommand(args []string, stdout io.Writer, getenv func(string) string) error {
+	fs := newFlagSet("exekra backup")
+	dataDir := fs.String("data-dir", "./data", "data directory of a stopped server")
+	out := fs.String("out", "", "file to write the backup to (required)")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageErr("exekra backup: --out FILE is required")
+	}
+	if *dataDir == "" {
+		return usageErr("exekra backup: --data-dir must not be empty")
+	}
+	n, err := storage.BackupFile(*dataDir, *out)
+	if err != nil {
+		return explainLocked(err, "take a hot backup with GET /api/system/backup instead, or stop the server")
+	}
+	fmt.Fprintf(stdout, "backup of %s written to %s (%d bytes)\n", storage.DatabasePath(*dataDir), *out, n)
+	return nil
+}
+
+// restoreCommand is `exekra restore --from FILE --data-dir DIR [--force]`.
+func restoreCommand(args []string, stdout io.Writer, getenv func(string) string) error {
+	fs := newFlagSet("exekra restore")
+	from := fs.String("from", "", "backup file to restore (required)")
+	dataDir := fs.String("data-dir", "./data", "data directory to restore into")
+	force := fs.Bool("force", false, "replace a database already in the data dir (the old file is kept beside it)")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if *from == "" {
+		return usageErr("exekra restore: --from FILE is required")
+	}
+	if *dataDir == "" {
+		return usageErr("exekra restore: --data-dir must not be empty")
+	}
+	n, replaced, err := storage.RestoreFile(*from, *dataDir, *force, time.Now())
+	if err != nil {
+		return explainLocked(err, "stop the server before restoring")
+	}
+	if replaced != "" {
+		fmt.Fprintf(stdout, "the previous database was kept as %s\n", replaced)
+	}
+	fmt.Fprintf(stdout, "restored %s into %s (%d bytes); start the server on this data dir\n", *from, storage.DatabasePath(*dataDir), n)
+	return nil
+}
+
+// compactCommand is `exekra compact --data-dir DIR`.
+func compactCommand(args []string, stdout io.Writer, getenv func(string) string) error {
+	fs := newFlagSet("exekra compact")
+	dataDir := fs.String("data-dir", "./data", "data directory of a stopped server")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if *dataDir == "" {
+		return usageErr("exekra compact: --data-dir must not be empty")
+	}
+	before, after, err := storage.CompactFile(*dataDir)
+	if err != nil {
+		return explainLocked(err, "stop the server before compacting")
+	}
+	saved := 0.0
+	if before > 0 {
+		saved = 100 * float64(before-after) / float64(before)
+	}
+	fmt.Fprintf(stdout, "compacted %s: %d bytes before, %d bytes after (%.1f%% smaller)\n",
+		storage.DatabasePath(*dataDir), before, after, saved)
+	return nil
+}
+
+// onlyEnv passes through the named environment variables only (restore
+// takes --force from its command line, never from the environment).
+func onlyEnv(getenv func(string) string, names ...string) func(string) string {
+	if getenv == nil {
+		return nil
+	}
+	return func(name string) string {
+		for _, n := range names {
+			if n == name {
+				return getenv(name)
+			}
+		}
+		return ""
+	}
+}
+
+// explainLocked adds advice to the lock error.
+func explainLocked(err error, advice string) error {
+	if errors.Is(err, storage.ErrLocked) {
+		return fmt.Errorf("the database is locked by a running server: %s", advice)
+	}
+	return err
+}
+
+// figuresOf reads the live figures /metrics exposes from the actor system's
+// gauges and the store's group-commit statistics.
+func figuresOf(sys *actors.System, st *storage.Store) func() httpd.Figures {
+	return func() httpd.Figures {
+		var f httpd.Figures
+		if sys != nil {
+			g := sys.Gauges()
+			f.RunnersOnline, f.RunnersBusy, f.RunnersOffline = g.RunnersOnline.Load(), g.RunnersBusy.Load(), g.RunnersOffline.Load()
+			for i := range f.QueueDepth {
+				f.QueueDepth[i] = g.QueueDepth[i].Load()
+			}
+			f.WaitingPolls = g.WaitingClaims.Load()
+			f.LiveExecutions = g.ActiveExecutions.Load()
+			f.ActorRestarts = sys.Restarts()
+		}
+		if st != nil {
+			cs := st.Stats()
+			f.Commits, f.CommitFailures, f.CommitWrites = cs.Commits.Load(), cs.Failures.Load(), cs.Writes.Load()
+			f.BatchSizes = httpd.Histogram{Bounds: storage.BatchSizeBounds[:], Counts: make([]uint64, len(cs.BatchSizes))}
+			for i := range cs.BatchSizes {
+				f.BatchSizes.Counts[i] = cs.BatchSizes[i].Load()
+			}
+			f.BatchSizes.Sum = float64(cs.Writes.Load())
+			f.CommitSeconds = httpd.Histogram{Bounds: storage.CommitSecondsBounds[:], Counts: make([]uint64, len(cs.CommitDurations)),
+				Sum: float64(cs.CommitNanos.Load()) / 1e9}
+			for i := range cs.CommitDurations {
+				f.CommitSeconds.Counts[i] = cs.CommitDurations[i].Load()
+			}
+			if st, err := st.ExecutionStats(); err == nil {
+				f.Executions = &st
+			}
+		}
+		return f
+	}
+}
