@@ -1,0 +1,255 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sign(secret, body string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(body))
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// waitTrigger polls a trigger until ok accepts it or the deadline passes.
+func (h *harness) waitTrigger(id string, within time.Duration, ok func(r *response) bool) *response {
+	h.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		r := h.expect(h.admin, "GET", "/api/triggers/"+id, nil, 200)
+		if ok(r) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("trigger %s did not reach the expected state in %v: %s", id, within, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestE2ETriggersCRUD(t *testing.T) {
+	h := newHarness(t)
+	dev := h.userWithRole("DEVELOPER")
+	op := h.userWithRole("OPERATOR")
+	wf := h.createWorkflow(dev, "scheduled")
+
+	// validation and references
+	h.expectError(dev, "POST", "/api/triggers", map[string]any{"type": "SCHEDULE", "config": `{"cron":"0 * * * *"}`}, 400, "VALIDATION_ERROR")
+	h.expectError(dev, "POST", "/api/triggers", map[string]any{"workflowId": wf, "config": `{"cron":"0 * * * *"}`}, 400, "VALIDATION_ERROR")
+	h.expectError(dev, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "EMAIL"}, 400, "VALIDATION_ERROR")
+	for _, cfg := range []any{`{"cron":"not a cron"}`, `{"cron":"* * * * * *"}`, `{}`, `{"cron":"0 * * * *","timezone":"Mars/Base"}`, `[1]`, 42, `{"cron":5}`} {
+		h.expectError(dev, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "SCHEDULE", "config": cfg}, 400, "VALIDATION_ERROR")
+	}
+	h.expectError(dev, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK", "config": map[string]any{"rateLimit": -1}}, 400, "VALIDATION_ERROR")
+	h.expectError(dev, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK", "priority": "URGENT"}, 400, "VALIDATION_ERROR")
+	h.expectError(dev, "POST", "/api/triggers", map[string]any{"workflowId": "nope", "type": "SCHEDULE", "config": `{"cron":"0 * * * *"}`}, 404, "NOT_FOUND")
+	h.expectError(op, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "SCHEDULE", "config": `{"cron":"0 * * * *"}`}, 403, "FORBIDDEN")
+
+	// a schedule (config as a JSON string), with a zone and a priority
+	r := h.expect(dev, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "SCHEDULE",
+		"config": `{"cron":"30 6 * * 1-5","timezone":"Europe/Paris","priority":"HIGH"}`}, 201)
+	sched := r.str("trigger.id")
+	next, err := time.Parse(time.RFC3339, r.str("trigger.nextRunAt"))
+	if err != nil || !next.After(time.Now()) || r.str("trigger.priority") != "HIGH" || r.json["trigger"].(map[string]any)["enabled"] != true ||
+		r.str("trigger.type") != "SCHEDULE" || r.str("trigger.workflowId") != wf {
+		t.Fatalf("schedule: %s (%v)", r.body, err)
+	}
+	if loc, _ := time.LoadLocation("Europe/Paris"); next.In(loc).Hour() != 6 || next.In(loc).Minute() != 30 {
+		t.Fatalf("nextRunAt %v is not 06:30 Paris", next)
+	}
+	// a webhook (config as an object), disabled
+	r = h.expect(dev, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK",
+		"config": map[string]any{"secret": "top-secret-value", "rateLimit": 10}, "enabled": false}, 201)
+	hook := r.str("trigger.id")
+	if r.str("trigger.webhookPath") != "/api/triggers/webhook/"+hook || r.json["trigger"].(map[string]any)["hasSecret"] != true ||
+		r.json["trigger"].(map[string]any)["enabled"] != false || r.str("trigger.priority") != "NORMAL" || len(hook) < 26 {
+		t.Fatalf("webhook: %s", r.body)
+	}
+
+	// reads: any role, filters, pagination; the secret never shows
+	r = h.expect(op, "GET", "/api/triggers", nil, 200)
+	if r.num("pagination.total") != 2 || r.json["triggers"].([]any)[0].(map[string]any)["id"] != hook {
+		t.Fatalf("list: %s", r.body)
+	}
+	r = h.expect(op, "GET", "/api/triggers?type=SCHEDULE&workflowId="+wf, nil, 200)
+	if r.num("pagination.total") != 1 || r.json["triggers"].([]any)[0].(map[string]any)["id"] != sched {
+		t.Fatalf("filtered: %s", r.body)
+	}
+	r = h.expect(op, "GET", "/api/triggers?workflowId=other", nil, 200)
+	if r.num("pagination.total") != 0 {
+		t.Fatalf("other workflow: %s", r.body)
+	}
+	h.expectError(op, "GET", "/api/triggers?type=EMAIL", nil, 400, "VALIDATION_ERROR")
+	h.expectError(op, "GET", "/api/triggers/nope", nil, 404, "NOT_FOUND")
+	r = h.expect(op, "GET", "/api/workflows/"+wf, nil, 200)
+	if len(dig(r.json, "workflow.triggers").([]any)) != 2 {
+		t.Fatalf("workflow detail triggers: %s", r.body)
+	}
+
+	// update: disable the schedule (no next run), change its cron, re-enable
+	r = h.expect(dev, "PATCH", "/api/triggers/"+sched, map[string]any{"enabled": false}, 200)
+	if r.json["trigger"].(map[string]any)["nextRunAt"] != nil || r.json["trigger"].(map[string]any)["enabled"] != false {
+		t.Fatalf("disabled: %s", r.body)
+	}
+	r = h.expect(dev, "PUT", "/api/triggers/"+sched, map[string]any{"enabled": true, "config": map[string]any{"cron": "@daily"}}, 200)
+	next, _ = time.Parse(time.RFC3339, r.str("trigger.nextRunAt"))
+	if next.UTC().Hour() != 0 || next.UTC().Minute() != 0 || !next.After(time.Now()) {
+		t.Fatalf("@daily: %s", r.body)
+	}
+	h.expectError(dev, "PATCH", "/api/triggers/"+sched, map[string]any{"config": `{"cron":"61 * * * *"}`}, 400, "VALIDATION_ERROR")
+	h.expectError(dev, "PATCH", "/api/triggers/"+sched, map[string]any{}, 400, "VALIDATION_ERROR")
+	h.expectError(dev, "PATCH", "/api/triggers/nope", map[string]any{"enabled": true}, 404, "NOT_FOUND")
+	h.expectError(op, "PATCH", "/api/triggers/"+sched, map[string]any{"enabled": true}, 403, "FORBIDDEN")
+	// a webhook config change keeps the secret unless it names one
+	r = h.expect(dev, "PATCH", "/api/triggers/"+hook, map[string]any{"config": map[string]any{"rateLimit": 20}}, 200)
+	if r.json["trigger"].(map[string]any)["hasSecret"] != true || !strings.Contains(r.str("trigger.config"), "20") {
+		t.Fatalf("webhook patch: %s", r.body)
+	}
+
+	// delete: ADMIN only
+	h.expectError(dev, "DELETE", "/api/triggers/"+sched, nil, 403, "FORBIDDEN")
+	r = h.expect(h.admin, "DELETE", "/api/triggers/"+sched, nil, 200)
+	if r.json["success"] != true {
+		t.Fatalf("delete: %s", r.body)
+	}
+	h.expectError(op, "GET", "/api/triggers/"+sched, nil, 404, "NOT_FOUND")
+	h.expectError(h.admin, "DELETE", "/api/triggers/"+sched, nil, 404, "NOT_FOUND")
+
+	// the secret never appears in any answer, the audit log or the logs
+	for _, path := range []string{"/api/triggers", "/api/triggers/" + hook, "/api/workflows/" + wf, "/api/audit?limit=200"} {
+		if r := h.expect(h.admin, "GET", path, nil, 200); strings.Contains(string(r.body), "top-secret-value") {
+			t.Fatalf("%s leaks the secret: %s", path, r.body)
+		}
+	}
+	if strings.Contains(h.logs.String(), "top-secret-value") {
+		t.Fatal("the logs leak the secret")
+	}
+	r = h.expect(h.admin, "GET", "/api/audit?limit=200", nil, 200)
+	for _, a := range []string{"trigger.created", "trigger.updated", "trigger.deleted"} {
+		if !strings.Contains(string(r.body), a) {
+			t.Errorf("audit lacks %s", a)
+		}
+	}
+
+	// deleting the workflow removes its triggers
+	h.expect(h.admin, "DELETE", "/api/workflows/"+wf, nil, 200)
+	h.expectError(op, "GET", "/api/triggers/"+hook, nil, 404, "NOT_FOUND")
+	h.expectError(anon, "POST", "/api/triggers/webhook/"+hook, "{}", 404, "NOT_FOUND")
+}
+
+func TestE2EWebhook(t *testing.T) {
+	h := newHarness(t)
+	wf := h.createWorkflow(h.admin, "hooked")
+	const secret = "hmac-key-123"
+	r := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK",
+		"config": map[string]any{"secret": secret, "priority": "LOW"}}, 201)
+	hook := r.str("trigger.id")
+	path := "/api/triggers/webhook/" + hook
+	body := `{"order":42}`
+
+	// no published version → 409 (signature checked first)
+	h.expectError(anon, "POST", path, body, 409, "NO_PUBLISHED_VERSION", "X-Exekra-Signature", sign(secret, body))
+	h.expect(h.admin, "POST", "/api/workflows/"+wf+"/draft", map[string]any{"graphJson": testGraph}, 201)
+	h.expect(h.admin, "POST", "/api/workflows/"+wf+"/publish", nil, 200)
+
+	// signature: missing, malformed, wrong → 401
+	h.expectError(anon, "POST", path, body, 401, "UNAUTHORIZED")
+	h.expectError(anon, "POST", path, body, 401, "UNAUTHORIZED", "X-Exekra-Signature", "md5=abc")
+	h.expectError(anon, "POST", path, body, 401, "UNAUTHORIZED", "X-Exekra-Signature", sign("wrong", body))
+	h.expectError(anon, "POST", path, `{"order":43}`, 401, "UNAUTHORIZED", "X-Exekra-Signature", sign(secret, body))
+	// good signature → 200 with an execution id
+	r = h.expect(anon, "POST", path, body, 200, "X-Exekra-Signature", sign(secret, body))
+	exec := r.str("executionId")
+	if r.json["success"] != true || exec == "" {
+		t.Fatalf("webhook: %s", r.body)
+	}
+	// invalid JSON (well signed) → 400
+	h.expectError(anon, "POST", path, "{not json", 400, "VALIDATION_ERROR", "X-Exekra-Signature", sign(secret, "{not json"))
+	// Idempotency-Key: the second call answers the first execution
+	r1 := h.expect(anon, "POST", path, body, 200, "X-Exekra-Signature", sign(secret, body), "Idempotency-Key", "k-1")
+	r2 := h.expect(anon, "POST", path, body, 200, "X-Exekra-Signature", sign(secret, body), "Idempotency-Key", "k-1")
+	if r1.str("executionId") == "" || r1.str("executionId") != r2.str("executionId") || r1.str("executionId") == exec {
+		t.Fatalf("idempotency: %s %s", r1.body, r2.body)
+	}
+	// the execution carries the input and the trigger (when the executions API is there)
+	if er := h.request(h.admin, "GET", "/api/executions/"+exec, nil); er.status == 200 {
+		if er.str("execution.triggerId") != hook || dig(er.json, "execution.triggeredBy") != nil ||
+			dig(er.json, "execution.input.order") != float64(42) || er.str("execution.priority") != "LOW" ||
+			er.str("execution.status") != "QUEUED" {
+			t.Fatalf("execution: %s", er.body)
+		}
+	}
+
+	// unknown → 404, not a webhook → 400, disabled → 403
+	h.expectError(anon, "POST", "/api/triggers/webhook/"+strings.Repeat("0", 36), "{}", 404, "NOT_FOUND")
+	r = h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "SCHEDULE", "config": `{"cron":"0 0 1 1 *"}`}, 201)
+	h.expectError(anon, "POST", "/api/triggers/webhook/"+r.str("trigger.id"), "{}", 400, "VALIDATION_ERROR")
+	h.expect(h.admin, "PATCH", "/api/triggers/"+hook, map[string]any{"enabled": false}, 200)
+	h.expectError(anon, "POST", path, body, 403, "FORBIDDEN", "X-Exekra-Signature", sign(secret, body))
+	h.expect(h.admin, "PATCH", "/api/triggers/"+hook, map[string]any{"enabled": true}, 200)
+
+	// without a secret: no signature needed, empty body allowed; rate limit → 429
+	r = h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK", "config": `{"rateLimit":2}`}, 201)
+	open := "/api/triggers/webhook/" + r.str("trigger.id")
+	if r.json["trigger"].(map[string]any)["hasSecret"] != false {
+		t.Fatalf("open webhook: %s", r.body)
+	}
+	h.expect(anon, "POST", open, nil, 200)
+	h.expect(anon, "POST", open, `{"a":1}`, 200)
+	lim := h.expectError(anon, "POST", open, nil, 429, "RATE_LIMITED")
+	if lim.header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	// the webhook survives a restart (the id stays the credential)
+	h.restart()
+	h.expect(anon, "POST", path, body, 200, "X-Exekra-Signature", sign(secret, body))
+}
+
+func TestE2EScheduleFires(t *testing.T) {
+	h := newHarness(t)
+	wf := h.createWorkflow(h.admin, "ticking")
+	r := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "SCHEDULE", "config": `{"cron":"@every 1s"}`}, 201)
+	id := r.str("trigger.id")
+
+	// no published version: the fire is recorded, not queued
+	h.waitTrigger(id, 5*time.Second, func(r *response) bool {
+		return r.str("trigger.lastResult") == "skipped: no published version" && r.str("trigger.lastFiredAt") != ""
+	})
+	h.expect(h.admin, "POST", "/api/workflows/"+wf+"/draft", map[string]any{"graphJson": testGraph}, 201)
+	h.expect(h.admin, "POST", "/api/workflows/"+wf+"/publish", nil, 200)
+
+	// published: a fire queues an execution ...
+	r = h.waitTrigger(id, 5*time.Second, func(r *response) bool { return strings.HasPrefix(r.str("trigger.lastResult"), "queued ") })
+	exec := strings.TrimPrefix(r.str("trigger.lastResult"), "queued ")
+	if er := h.request(h.admin, "GET", "/api/executions/"+exec, nil); er.status == 200 {
+		if er.str("execution.triggerId") != id || dig(er.json, "execution.triggeredBy") != nil || er.str("execution.status") != "QUEUED" {
+			t.Fatalf("scheduled execution: %s", er.body)
+		}
+	}
+	// ... and, with no runner to take it, the next fires are skipped as duplicates
+	h.waitTrigger(id, 5*time.Second, func(r *response) bool {
+		return r.str("trigger.lastResult") == "skipped: previous run still queued"
+	})
+	r = h.expect(h.admin, "GET", "/api/audit?limit=200", nil, 200)
+	if !strings.Contains(string(r.body), "trigger.fired") {
+		t.Fatalf("audit lacks trigger.fired")
+	}
+
+	// after a restart the schedule runs again
+	h.restart()
+	before := h.expect(h.admin, "GET", "/api/triggers/"+id, nil, 200).str("trigger.lastFiredAt")
+	h.waitTrigger(id, 5*time.Second, func(r *response) bool { return r.str("trigger.lastFiredAt") != before })
+
+	// disabling stops it at once; deleting too
+	h.expect(h.admin, "PATCH", "/api/triggers/"+id, map[string]any{"enabled": false}, 200)
+	stopped := h.expect(h.admin, "GET", "/api/triggers/"+id, nil, 200).str("trigger.lastFiredAt")
+	time.Sleep(1500 * time.Millisecond)
+	if got := h.expect(h.admin, "GET", "/api/triggers/"+id, nil, 200).str("trigger.lastFiredAt"); got != stopped {
+		t.Fatalf("a disabled schedule fired: %s → %s", stopped, got)
+	}
+	h.expect(h.admin, "DELETE", "/api/triggers/"+id, nil, 200)
+}
