@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Offline operations on a stopped server's database: cold backup, restore
@@ -50,7 +51,7 @@ func hasDatabase(path string) (bool, error) {
 // openOffline opens path (which must exist) with the short lock timeout.
 func openOffline(path string, readOnly bool) (*bbolt.DB, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: offlineLockTimeout, ReadOnly: readOnly, FreelistType: bbolt.FreelistMapType})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, ErrLocked
 	}
 	if err != nil {
