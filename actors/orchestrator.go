@@ -31,6 +31,13 @@ var children = []childSpec{
 	{childAccounts, func(s *System) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor { return &accountsActor{sys: s} })
 	}},
+	{childDispatcher, func(s *System) *actor.Props {
+		return actor.PropsFromProducer(func() actor.Actor { return &dispatcherActor{sys: s} })
+	}},
+	{childExecutions, func(s *System) *actor.Props {
+		return actor.PropsFromProducer(func() actor.Actor { return &executionsActor{sys: s} },
+			actor.WithSupervisor(childSupervision()))
+	}},
 	{childWorkflows, func(s *System) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor { return &workflowsActor{sys: s} })
 	}},

@@ -34,4 +34,10 @@ type Store interface {
 	RevokeToken(tokenID string, expiresAt time.Time, audit *messages.AuditEntry) error
 	RevokedTokens(now time.Time) (map[string]time.Time, error)
 	AppendAudit(entries ...*messages.AuditEntry) error
+	// executions
+	GetExecution(id string) (*messages.Execution, error)
+	CreateExecutionAsync(e *messages.Execution, dedupeKey string, done func(*messages.Execution, bool, error))
+	SaveExecution(e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, audit *messages.AuditEntry) error
+	QueuedExecutions() ([]*messages.Execution, error)
+	ActiveExecutions() ([]*messages.Execution, error)
 }

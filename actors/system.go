@@ -91,14 +91,16 @@ func Start(cfg Config, store Store) (*System, error) {
 	ready := make(chan error, 1)
 	props := actor.PropsFromProducer(func() actor.Actor { return &orchestrator{sys: s, ready: ready} },
 		actor.WithSupervisor(childSupervision()))
+	// The children's pids are known before they start (children read them
+	// from their Started handlers and timers).
+	for _, c := range children {
+		s.pids[c.name] = as.NewLocalPID("orchestrator/" + c.name)
+	}
 	pid, err := as.Root.SpawnNamed(props, "orchestrator")
 	if err != nil {
 		return nil, fmt.Errorf("actors: spawn orchestrator: %w", err)
 	}
 	s.root = pid
-	for _, c := range children {
-		s.pids[c.name] = as.NewLocalPID(pid.Id + "/" + c.name)
-	}
 	select {
 	case err := <-ready:
 		if err != nil {
@@ -196,6 +198,11 @@ func route(cmd any) string {
 		return childWorkflows
 	case *messages.CreateTrigger, *messages.UpdateTrigger, *messages.DeleteTrigger, *messages.FireWebhook:
 		return childTriggers
+	case *messages.CreateExecution, *messages.StartAttended, *messages.StopExecution, *messages.ReportStatus,
+		*messages.RunnerLost:
+		return childExecutions
+	case *messages.ClaimWork, *messages.CancelClaim:
+		return childDispatcher
 	}
 	panic(fmt.Sprintf("actors: no owner for %T", cmd))
 }

@@ -1,0 +1,602 @@
+package actors
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// Names of the execution-related top-level actors (children of the
+// orchestrator) and of the runner owner they notify.
+const (
+	childExecutions = "executions"
+	childDispatcher = "dispatcher"
+	runnersName     = "runners"
+)
+
+// Internal messages between the dispatcher, the executions supervisor and
+// the execution actors.
+type (
+	// assignExecution asks an execution to become ASSIGNED to a runner.
+	// Reply: *assignResult.
+	assignExecution struct {
+		ID       string
+		RunnerID string
+	}
+	// assignResult answers assignExecution: Execution on success, Err when
+	// the execution is no longer QUEUED (or the write failed).
+	assignResult struct {
+		ID        string
+		Execution *messages.Execution
+		Err       error
+	}
+	// expireQueued tells a QUEUED execution that its queue time may be up;
+	// the execution checks the clock itself. No reply.
+	expireQueued struct{ ID string }
+	// execEnqueued tells the dispatcher that an execution (re-)entered the
+	// queue.
+	execEnqueued struct {
+		ID         string
+		Priority   messages.Priority
+		EnqueuedAt messages.Time
+	}
+	// execDequeued tells the dispatcher that a QUEUED execution left the
+	// queue other than by assignment (stopped, failed).
+	execDequeued struct{ ID string }
+	// createDone carries a durable creation back to the supervisor.
+	createDone struct {
+		sender    *actor.PID
+		execution *messages.Execution
+		duplicate bool
+		attended  bool
+		err       error
+		reply     func(e *messages.Execution, dup bool) any
+	}
+	// passivate tells the supervisor that an execution finished.
+	passivate struct{ ID string }
+)
+
+// executionsActor is the supervisor of the execution actors.
+//
+// Handles: *messages.CreateExecution, *messages.StartAttended (creates,
+// durably, without blocking: the write completes as *createDone),
+// *messages.StopExecution, *messages.ReportStatus, *messages.RunnerLost,
+// *assignExecution, *expireQueued (routed to execution/<id>, spawned from
+// storage when active but not live; finished ones are answered from
+// storage), *passivate, *actor.Terminated. Sends: *execEnqueued to the
+// dispatcher (through new children), *messages.ExecutionAssigned to runners.
+// State: the live children by execution id; Gauges.ActiveExecutions.
+// Timers: none.
+type executionsActor struct {
+	sys  *System
+	live map[string]*actor.PID
+}
+
+// Receive implements actor.Actor.
+func (a *executionsActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.live = map[string]*actor.PID{}
+		a.sys.gauges.ActiveExecutions.Store(0)
+		active, err := a.sys.store.ActiveExecutions()
+		if err != nil {
+			panic(err)
+		}
+		for _, e := range active {
+			a.spawn(ctx, e)
+		}
+		reportReady(ctx, childExecutions)
+	case *messages.CreateExecution:
+		a.create(ctx, msg)
+	case *messages.StartAttended:
+		a.startAttended(ctx, msg)
+	case *createDone:
+		a.created(ctx, msg)
+	case *messages.StopExecution:
+		a.route(ctx, msg.ID, msg)
+	case *messages.ReportStatus:
+		a.route(ctx, msg.ExecutionID, msg)
+	case *messages.RunnerLost:
+		a.route(ctx, msg.ExecutionID, msg)
+	case *assignExecution:
+		a.route(ctx, msg.ID, msg)
+	case *expireQueued:
+		a.route(ctx, msg.ID, msg)
+	case *passivate:
+		if pid, ok := a.live[msg.ID]; ok {
+			delete(a.live, msg.ID)
+			a.sys.gauges.ActiveExecutions.Add(-1)
+			ctx.Poison(pid) // after the messages already in its mailbox
+		}
+	case *actor.Terminated:
+		// A child that supervision gave up on: forget it, so the next
+		// message respawns it from storage.
+		id := msg.Who.Id[len(ctx.Self().Id)+1:]
+		if pid, ok := a.live[id]; ok && pid.Equal(msg.Who) {
+			delete(a.live, id)
+			a.sys.gauges.ActiveExecutions.Add(-1)
+		}
+	}
+}
+
+// spawn starts the actor of an active execution.
+func (a *executionsActor) spawn(ctx actor.Context, e *messages.Execution) *actor.PID {
+	return a.spawnActor(ctx, e, false)
+}
+
+// spawnActor starts the actor of an active execution; quiet when the caller
+// announces a QUEUED one to the dispatcher itself.
+func (a *executionsActor) spawnActor(ctx actor.Context, e *messages.Execution, quiet bool) *actor.PID {
+	if pid, ok := a.live[e.ID]; ok {
+		return pid
+	}
+	var initial atomic.Pointer[messages.Execution]
+	initial.Store(e)
+	id := e.ID
+	props := actor.PropsFromProducer(func() actor.Actor {
+		first := initial.Swap(nil)
+		return &executionActor{sys: a.sys, id: id, exec: first, quiet: quiet && first != nil}
+	}, actor.WithSupervisor(childSupervision()))
+	pid, err := ctx.SpawnNamed(props, id)
+	if err != nil {
+		// The name is taken by a child still stopping: use it, it answers
+		// from its own (terminal) state.
+		pid = actor.NewPID(ctx.Self().Address, ctx.Self().Id+"/"+id)
+		return pid
+	}
+	a.live[id] = pid
+	a.sys.gauges.ActiveExecutions.Add(1)
+	return pid
+}
+
+// route delivers msg to the actor of execution id.
+func (a *executionsActor) route(ctx actor.Context, id string, msg any) {
+	if pid, ok := a.live[id]; ok {
+		ctx.Forward(pid)
+		return
+	}
+	e, err := a.sys.store.GetExecution(id)
+	if err != nil {
+		respondIfAsked(ctx, err)
+		return
+	}
+	if e == nil {
+		if _, ok := msg.(*assignExecution); ok {
+			respondIfAsked(ctx, &assignResult{ID: id, Err: messages.NotFound("execution")})
+			return
+		}
+		respondIfAsked(ctx, messages.NotFound("execution"))
+		return
+	}
+	if !e.Status.Terminal() {
+		ctx.Forward(a.spawn(ctx, e))
+		return
+	}
+	if reply := finishedReply(e, msg); reply != nil {
+		respondIfAsked(ctx, reply)
+	}
+}
+
+// respondIfAsked answers the sender, if the message had one.
+func respondIfAsked(ctx actor.Context, reply any) {
+	if ctx.Sender() != nil {
+		ctx.Respond(reply)
+	}
+}
+
+func (a *executionsActor) create(ctx actor.Context, msg *messages.CreateExecution) {
+	if err := a.sys.CheckCanCreate(); err != nil {
+		respondIfAsked(ctx, err)
+		return
+	}
+	prio := msg.Priority
+	if prio == "" {
+		prio = messages.PriorityNormal
+	}
+	if prio.Rank() < 0 {
+		respondIfAsked(ctx, messages.Invalid("priority must be LOW, NORMAL or HIGH"))
+		return
+	}
+	now := a.sys.Now()
+	ts := messages.TimeOf(now)
+	e := &messages.Execution{
+		ID: messages.NewID(now), WorkflowID: msg.WorkflowID, Status: messages.ExecQueued, Priority: prio,
+		Input: msg.Input, TriggeredBy: msg.TriggeredBy, TriggerID: msg.TriggerID, Attempt: 1,
+		EnqueuedAt: ts, CreatedAt: ts, UpdatedAt: ts,
+	}
+	a.persistNew(ctx, e, msg.DedupeKey, false, func(e *messages.Execution, dup bool) any {
+		return &messages.ExecutionCreated{Execution: e, Duplicate: dup}
+	})
+}
+
+func (a *executionsActor) startAttended(ctx actor.Context, msg *messages.StartAttended) {
+	if err := a.sys.CheckCanCreate(); err != nil {
+		respondIfAsked(ctx, err)
+		return
+	}
+	now := a.sys.Now()
+	ts := messages.TimeOf(now)
+	runner := msg.RunnerID
+	var by *string
+	if msg.Origin.ActorType == messages.ActorUser && msg.Origin.ActorID != "" {
+		id := msg.Origin.ActorID
+		by = &id
+	}
+	e := &messages.Execution{
+		ID: messages.NewID(now), WorkflowID: msg.WorkflowID, Status: messages.ExecRunning,
+		Priority: messages.PriorityNormal, Input: msg.Input, RunnerID: &runner, TriggeredBy: by, Attempt: 1,
+		AssignedAt: ts, StartedAt: ts, CreatedAt: ts, UpdatedAt: ts,
+	}
+	a.persistNew(ctx, e, "", true, func(e *messages.Execution, _ bool) any { return e })
+}
+
+// persistNew writes e through the store's asynchronous group-commit path;
+// the supervisor goes on with other messages and finishes in created.
+func (a *executionsActor) persistNew(ctx actor.Context, e *messages.Execution, dedupeKey string, attended bool,
+	reply func(*messages.Execution, bool) any) {
+	sender, self, root := ctx.Sender(), ctx.Self(), a.sys.actors.Root
+	a.sys.store.CreateExecutionAsync(e, dedupeKey, func(stored *messages.Execution, dup bool, err error) {
+		root.Send(self, &createDone{sender: sender, execution: stored, duplicate: dup, attended: attended, err: err, reply: reply})
+	})
+}
+
+func (a *executionsActor) created(ctx actor.Context, msg *createDone) {
+	var reply any
+	if msg.err != nil {
+		reply = msg.err
+	} else {
+		if !msg.duplicate && !msg.execution.Status.Terminal() {
+			x := msg.execution
+			a.spawnActor(ctx, copyExecution(x), true)
+			if x.Status == messages.ExecQueued {
+				// Announced before the creator hears of it, so a claim
+				// sent after the answer finds it in the queue.
+				if pid, ok := a.sys.pids[childDispatcher]; ok {
+					ctx.Send(pid, &execEnqueued{ID: x.ID, Priority: x.Priority, EnqueuedAt: x.EnqueuedAt})
+				}
+			}
+			if msg.attended {
+				a.sys.notifyRunners(ctx, &messages.ExecutionAssigned{RunnerID: *msg.execution.RunnerID,
+					ExecutionID: msg.execution.ID, Status: msg.execution.Status})
+			}
+		}
+		reply = msg.reply(msg.execution, msg.duplicate)
+	}
+	if msg.sender != nil {
+		ctx.Send(msg.sender, reply)
+	}
+}
+
+// notifyRunners sends a notification to the runners actor, when there is one.
+func (s *System) notifyRunners(ctx actor.Context, msg any) {
+	if pid, ok := s.pids[runnersName]; ok {
+		ctx.Send(pid, msg)
+	}
+}
+
+// copyExecution returns a copy of e whose pointer fields are not shared, so
+// an actor may change its copy while the reply it sent is read elsewhere.
+func copyExecution(e *messages.Execution) *messages.Execution {
+	c := *e
+	if e.RunnerID != nil {
+		v := *e.RunnerID
+		c.RunnerID = &v
+	}
+	if e.Error != nil {
+		v := *e.Error
+		c.Error = &v
+	}
+	if e.Logs != nil {
+		v := *e.Logs
+		c.Logs = &v
+	}
+	if e.Metrics != nil {
+		m := *e.Metrics
+		c.Metrics = &m
+	}
+	return &c
+}
+
+// finishedReply is the answer of a finished execution to msg (nil for none).
+func finishedReply(e *messages.Execution, msg any) any {
+	switch m := msg.(type) {
+	case *messages.StopExecution:
+		return messages.Errorf(messages.CodeInvalidTransition, "the execution is already %s", e.Status)
+	case *messages.ReportStatus:
+		if err := checkReport(e, m); err != nil {
+			return err
+		}
+		if m.Status == e.Status {
+			return e
+		}
+		return messages.Errorf(messages.CodeInvalidTransition, "the execution is already %s", e.Status)
+	case *messages.RunnerLost:
+		return e
+	case *assignExecution:
+		return &assignResult{ID: e.ID, Err: messages.Errorf(messages.CodeInvalidTransition, "the execution is %s", e.Status)}
+	}
+	return nil
+}
+
+// checkReport checks who reports and what: only the assigned runner, and
+// never QUEUED or ASSIGNED.
+func checkReport(e *messages.Execution, m *messages.ReportStatus) error {
+	if e.RunnerID == nil || *e.RunnerID != m.RunnerID {
+		return messages.Errorf(messages.CodeForbidden, "the execution is not assigned to this runner")
+	}
+	switch m.Status {
+	case messages.ExecQueued, messages.ExecAssigned:
+		return messages.Invalid("a runner may not report %s", m.Status)
+	}
+	if !m.Status.Valid() {
+		return messages.Invalid("status must be RUNNING, COMPLETED, FAILED or STOPPED")
+	}
+	return nil
+}
+
+// executionActor owns the state machine of one active execution.
+//
+// Handles: *assignExecution (QUEUED → ASSIGNED), *messages.ReportStatus,
+// *messages.StopExecution, *messages.RunnerLost, *expireQueued. Sends:
+// *execEnqueued/*execDequeued to the dispatcher, *messages.ExecutionReleased
+// and *messages.StopRequested to runners, *passivate to its parent when it
+// reaches a terminal state. State: the execution (every transition is
+// durable before it is answered or announced). Timers: none (the dispatcher
+// drives the queue timeout).
+type executionActor struct {
+	sys  *System
+	id   string
+	exec *messages.Execution
+	done bool
+	// quiet: the supervisor has announced the new execution to the
+	// dispatcher itself (before answering its creator).
+	quiet bool
+}
+
+// Receive implements actor.Actor.
+func (a *executionActor) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(*actor.Started); ok {
+		if a.exec == nil {
+			e, err := a.sys.store.GetExecution(a.id)
+			if err != nil {
+				panic(err)
+			}
+			if e == nil {
+				ctx.Send(ctx.Parent(), &passivate{ID: a.id})
+				a.done = true
+				return
+			}
+			e.Logs = nil
+			a.exec = e
+		}
+		switch {
+		case a.exec.Status.Terminal():
+			a.done = true
+			ctx.Send(ctx.Parent(), &passivate{ID: a.id})
+		case a.exec.Status == messages.ExecQueued && !a.quiet:
+			a.announceQueued(ctx)
+		}
+		return
+	}
+	if _, ok := ctx.Message().(actor.SystemMessage); ok {
+		return
+	}
+	if a.exec == nil {
+		respondIfAsked(ctx, messages.NotFound("execution"))
+		return
+	}
+	if a.done {
+		if reply := finishedReply(a.exec, ctx.Message()); reply != nil {
+			respondIfAsked(ctx, reply)
+		}
+		return
+	}
+	switch msg := ctx.Message().(type) {
+	case *assignExecution:
+		ctx.Respond(a.assign(ctx, msg))
+	case *messages.ReportStatus:
+		respondIfAsked(ctx, a.report(ctx, msg))
+	case *messages.StopExecution:
+		respondIfAsked(ctx, a.stop(ctx, msg))
+	case *messages.RunnerLost:
+		respondIfAsked(ctx, a.runnerLost(ctx, msg))
+	case *expireQueued:
+		a.expire(ctx)
+	}
+}
+
+func (a *executionActor) announceQueued(ctx actor.Context) {
+	if pid, ok := a.sys.pids[childDispatcher]; ok {
+		ctx.Send(pid, &execEnqueued{ID: a.exec.ID, Priority: a.exec.Priority, EnqueuedAt: a.exec.EnqueuedAt})
+	}
+}
+
+func (a *executionActor) announceDequeued(ctx actor.Context) {
+	if pid, ok := a.sys.pids[childDispatcher]; ok {
+		ctx.Send(pid, &execDequeued{ID: a.exec.ID})
+	}
+}
+
+// commit makes next durable and, on success, the actor's state; a terminal
+// state passivates the actor.
+func (a *executionActor) commit(ctx actor.Context, next *messages.Execution, expect messages.ExecutionStatus,
+	logs string, audit *messages.AuditEntry) error {
+	next.UpdatedAt = messages.TimeOf(a.sys.Now())
+	if err := a.sys.store.SaveExecution(next, expect, logs, audit); err != nil {
+		return err
+	}
+	a.exec = next
+	if next.Status.Terminal() {
+		a.done = true
+		ctx.Send(ctx.Parent(), &passivate{ID: a.id})
+	}
+	return nil
+}
+
+// reply is the copy of the state sent out.
+func (a *executionActor) reply() *messages.Execution { return copyExecution(a.exec) }
+
+func (a *executionActor) assign(ctx actor.Context, msg *assignExecution) *assignResult {
+	if a.exec.Status != messages.ExecQueued {
+		return &assignResult{ID: a.id, Err: messages.Errorf(messages.CodeInvalidTransition, "the execution is %s", a.exec.Status)}
+	}
+	next := copyExecution(a.exec)
+	runner := msg.RunnerID
+	next.Status, next.RunnerID, next.AssignedAt = messages.ExecAssigned, &runner, messages.TimeOf(a.sys.Now())
+	next.StopRequested = false
+	if err := a.commit(ctx, next, messages.ExecQueued, "", nil); err != nil {
+		return &assignResult{ID: a.id, Err: err}
+	}
+	return &assignResult{ID: a.id, Execution: a.reply()}
+}
+
+func (a *executionActor) report(ctx actor.Context, msg *messages.ReportStatus) any {
+	if err := checkReport(a.exec, msg); err != nil {
+		return err
+	}
+	if !messages.CanTransition(a.exec.Status, msg.Status) {
+		return messages.Errorf(messages.CodeInvalidTransition, "cannot go from %s to %s", a.exec.Status, msg.Status)
+	}
+	now := messages.TimeOf(a.sys.Now())
+	next := copyExecution(a.exec)
+	next.Status = msg.Status
+	if a.exec.Status == messages.ExecAssigned && msg.Status == messages.ExecRunning {
+		next.StartedAt = now
+	}
+	if msg.Metrics != nil {
+		m := messages.ExecutionMetrics{}
+		if next.Metrics != nil {
+			m = *next.Metrics
+		}
+		if msg.Metrics.CPUAvg != nil {
+			m.CPUAvg = msg.Metrics.CPUAvg
+		}
+		if msg.Metrics.CPUPeak != nil {
+			m.CPUPeak = msg.Metrics.CPUPeak
+		}
+		if msg.Metrics.MemAvgMB != nil {
+			m.MemAvgMB = msg.Metrics.MemAvgMB
+		}
+		if msg.Metrics.MemPeakMB != nil {
+			m.MemPeakMB = msg.Metrics.MemPeakMB
+		}
+		next.Metrics = &m
+	}
+	if msg.Error != nil {
+		v := *msg.Error
+		next.Error = &v
+	}
+	if msg.Status.Terminal() {
+		next.CompletedAt = now
+	}
+	logs := ""
+	if msg.Logs != nil {
+		logs = *msg.Logs
+	}
+	if err := a.commit(ctx, next, "", logs, nil); err != nil {
+		return err
+	}
+	if next.Status.Terminal() {
+		a.sys.notifyRunners(ctx, &messages.ExecutionReleased{RunnerID: msg.RunnerID, ExecutionID: a.id, Status: next.Status})
+	}
+	return a.reply()
+}
+
+func (a *executionActor) stop(ctx actor.Context, msg *messages.StopExecution) any {
+	audit := a.sys.auditEntry(msg.Origin, messages.AuditExecutionStopped, "execution", a.id, "")
+	switch a.exec.Status {
+	case messages.ExecQueued, messages.ExecAssigned:
+		prev := a.exec.Status
+		next := copyExecution(a.exec)
+		next.Status, next.CompletedAt = messages.ExecStopped, messages.TimeOf(a.sys.Now())
+		if err := a.commit(ctx, next, "", "", audit); err != nil {
+			return err
+		}
+		if prev == messages.ExecQueued {
+			a.announceDequeued(ctx)
+		} else if next.RunnerID != nil {
+			a.sys.notifyRunners(ctx, &messages.ExecutionReleased{RunnerID: *next.RunnerID, ExecutionID: a.id, Status: next.Status})
+		}
+		return a.reply()
+	case messages.ExecRunning:
+		if !a.exec.StopRequested {
+			next := copyExecution(a.exec)
+			next.StopRequested = true
+			if err := a.commit(ctx, next, "", "", audit); err != nil {
+				return err
+			}
+		}
+		if a.exec.RunnerID != nil {
+			a.sys.notifyRunners(ctx, &messages.StopRequested{RunnerID: *a.exec.RunnerID, ExecutionID: a.id})
+		}
+		return a.reply()
+	}
+	return messages.Errorf(messages.CodeInvalidTransition, "the execution is already %s", a.exec.Status)
+}
+
+func (a *executionActor) runnerLost(ctx actor.Context, msg *messages.RunnerLost) any {
+	if a.exec.RunnerID == nil || (msg.RunnerID != "" && *a.exec.RunnerID != msg.RunnerID) {
+		return a.reply() // no longer that runner's work
+	}
+	reason := msg.Reason
+	if reason == "" {
+		reason = "the runner was lost"
+	}
+	now := messages.TimeOf(a.sys.Now())
+	runner := *a.exec.RunnerID
+	next := copyExecution(a.exec)
+	next.Error = &reason
+	requeue := a.exec.Status == messages.ExecAssigned && a.exec.Attempt < 2
+	if requeue {
+		next.Status, next.RunnerID, next.Attempt, next.EnqueuedAt, next.AssignedAt = messages.ExecQueued, nil, 2, now, 0
+	} else {
+		next.Status, next.CompletedAt = messages.ExecFailed, now
+	}
+	details := fmt.Sprintf("%s → %s: %s", a.exec.Status, next.Status, reason)
+	audit := a.sys.auditEntry(messages.Origin{ActorType: messages.ActorSystem}, messages.AuditExecutionStale, "execution", a.id, details)
+	if err := a.commit(ctx, next, "", "", audit); err != nil {
+		return err
+	}
+	a.sys.notifyRunners(ctx, &messages.ExecutionReleased{RunnerID: runner, ExecutionID: a.id, Status: next.Status})
+	if requeue {
+		a.announceQueued(ctx)
+	}
+	return a.reply()
+}
+
+func (a *executionActor) expire(ctx actor.Context) {
+	timeout := a.sys.cfg.QueueTimeout
+	if a.exec.Status != messages.ExecQueued || timeout <= 0 {
+		return
+	}
+	now := a.sys.Now()
+	if now.Sub(a.exec.EnqueuedAt.Std()) < timeout {
+		return
+	}
+	reason := "no runner available within " + formatTimeout(timeout)
+	next := copyExecution(a.exec)
+	next.Status, next.CompletedAt, next.Error = messages.ExecFailed, messages.TimeOf(now), &reason
+	audit := a.sys.auditEntry(messages.Origin{ActorType: messages.ActorSystem}, messages.AuditExecutionStale, "execution", a.id, reason)
+	if err := a.commit(ctx, next, messages.ExecQueued, "", audit); err != nil {
+		a.sys.cfg.Logger.Warn("queue timeout not recorded", "execution", a.id, "err", err)
+		return
+	}
+	a.announceDequeued(ctx)
+}
+
+// formatTimeout prints a duration without trailing zero units (30m, 1h30m).
+func formatTimeout(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
