@@ -1,10 +1,109 @@
 package actors
 
-import "github.com/exekra/orchestrator/messages"
+import (
+	"crypto/sha256"
+	"crypto/subtle"
 
-// RunnerSession validates a runner token against the live runner registry.
-// Until the runners capability registers runners, no runner exists, so every
-// runner token is refused.
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// The runner checks every runner request makes. They read the registry the
+// runners supervisor publishes and the atomics each runner actor keeps, so
+// they never lock and never wait on an actor.
+
+var errRunnerSession = messages.Errorf(messages.CodeUnauthorized, "runner token is no longer valid")
+
+// runnerEntryOf is the live entry of a registered runner (nil when none).
+func (s *System) runnerEntryOf(id string) *runnerEntry {
+	v := s.runnerReg.Load()
+	if v == nil {
+		return nil
+	}
+	e := v.byID[id]
+	if e == nil || e.deleted.Load() {
+		return nil
+	}
+	return e
+}
+
+// RunnerSession validates a runner token against the live registry: the
+// runner exists and the token carries its current secret epoch (a secret
+// regeneration moves the epoch on, a deletion removes the runner).
 func (s *System) RunnerSession(runnerID, tokenID string, epoch int64) error {
-	return messages.Errorf(messages.CodeUnauthorized, "unknown runner")
+	e := s.runnerEntryOf(runnerID)
+	if e == nil || e.epoch.Load() != epoch {
+		return errRunnerSession
+	}
+	return nil
+}
+
+var errBadMachine = messages.Errorf(messages.CodeUnauthorized, "invalid machine key or secret")
+
+// dummySecretHash is compared against for unknown keys, so both failures
+// take the same time.
+var dummySecretHash = sha256.Sum256([]byte("exekra-runner-timing-equalizer"))
+
+// RunnerByCredentials checks machine credentials (hashes compared in
+// constant time) and returns the runner id and its current secret epoch.
+func (s *System) RunnerByCredentials(machineKey, machineSecret string) (string, int64, error) {
+	h := sha256.Sum256([]byte(machineSecret))
+	var e *runnerEntry
+	if v := s.runnerReg.Load(); v != nil {
+		e = v.byKey[machineKey]
+	}
+	want := &dummySecretHash
+	if e != nil && !e.deleted.Load() {
+		want = e.secretHash.Load()
+	}
+	ok := subtle.ConstantTimeCompare(h[:], want[:]) == 1
+	if e == nil || e.deleted.Load() || !ok || machineSecret == "" {
+		return "", 0, errBadMachine
+	}
+	return e.id, e.epoch.Load(), nil
+}
+
+// Runner is the live public record of a runner (nil when none): status,
+// heartbeat, address, metrics and current execution, never its secret. The
+// value is shared and must not be mutated.
+func (s *System) Runner(id string) *messages.Runner {
+	e := s.runnerEntryOf(id)
+	if e == nil {
+		return nil
+	}
+	return e.view.Load()
+}
+
+// RunnerIdle reports whether a poll by the runner certainly finds nothing:
+// no stop requests pending, and the runner is OFFLINE, ATTENDED, or ONLINE
+// without work while the queue is empty. The idle poll is answered from
+// this without an actor round trip.
+func (s *System) RunnerIdle(id string) bool {
+	e := s.runnerEntryOf(id)
+	if e == nil || e.stops.Load() != 0 {
+		return false
+	}
+	switch e.status.Load() {
+	case stOffline:
+		return true
+	case stOnline:
+		if e.typ == messages.RunnerAttended {
+			return true
+		}
+		q := &s.gauges.QueueDepth
+		return q[0].Load()+q[1].Load()+q[2].Load() == 0
+	}
+	return false // BUSY: the actor knows whether its execution is still ASSIGNED
+}
+
+// runnerPeerPID is the pid of the top-level actor that owns cmd, or nil when no
+// actor owns that command in this build.
+func (s *System) runnerPeerPID(cmd any) (pid *actor.PID) {
+	defer func() {
+		if recover() != nil {
+			pid = nil
+		}
+	}()
+	return s.pids[route(cmd)]
 }

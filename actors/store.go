@@ -34,6 +34,13 @@ type Store interface {
 	RevokeToken(tokenID string, expiresAt time.Time, audit *messages.AuditEntry) error
 	RevokedTokens(now time.Time) (map[string]time.Time, error)
 	AppendAudit(entries ...*messages.AuditEntry) error
+	// runners
+	CreateRunner(r *messages.Runner, audit *messages.AuditEntry) error
+	SaveRunner(r *messages.Runner, audit *messages.AuditEntry) error
+	SaveRunnerAsync(r *messages.Runner, done func(error))
+	DeleteRunner(id string, audit *messages.AuditEntry) error
+	GetRunner(id string) (*messages.Runner, error)
+	AllRunners() ([]*messages.Runner, error)
 	// executions
 	GetExecution(id string) (*messages.Execution, error)
 	CreateExecutionAsync(e *messages.Execution, dedupeKey string, done func(*messages.Execution, bool, error))

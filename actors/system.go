@@ -59,6 +59,9 @@ type System struct {
 	stopped  atomic.Bool
 	restarts atomic.Uint64
 	gauges   Gauges
+
+	// runnerReg is the runners supervisor's published registry.
+	runnerReg atomic.Pointer[runnersView]
 }
 
 // Restarts counts supervision decisions (actor failures) since start.
@@ -203,6 +206,9 @@ func route(cmd any) string {
 		return childExecutions
 	case *messages.ClaimWork, *messages.CancelClaim:
 		return childDispatcher
+	case *messages.RegisterRunner, *messages.RegenerateSecret, *messages.DeleteRunner, *messages.Heartbeat,
+		*messages.PollWork, *messages.ExecutionAssigned, *messages.ExecutionReleased, *messages.StopRequested:
+		return childRunners
 	}
 	panic(fmt.Sprintf("actors: no owner for %T", cmd))
 }

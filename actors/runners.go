@@ -1,0 +1,908 @@
+package actors
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// childRunners is the name of the runners supervisor.
+const childRunners = "runners"
+
+// heartbeatFlushEvery is how often unflushed heartbeat timestamps and
+// metrics are written (SPEC §1: at most every 10 s).
+const heartbeatFlushEvery = 10 * time.Second
+
+// Runner status codes kept in runnerEntry.status.
+const (
+	stOffline int32 = iota
+	stOnline
+	stBusy
+)
+
+func statusCode(s messages.RunnerStatus) int32 {
+	switch s {
+	case messages.RunnerOnline:
+		return stOnline
+	case messages.RunnerBusy:
+		return stBusy
+	}
+	return stOffline
+}
+
+// runnerEntry is the live, lock-free face of one runner, shared between its
+// actor (the only writer of the atomics) and request handlers (readers).
+type runnerEntry struct {
+	id         string
+	machineKey string
+	typ        messages.RunnerType
+	pid        *actor.PID
+
+	epoch      atomic.Int64
+	secretHash atomic.Pointer[[sha256.Size]byte]
+	deleted    atomic.Bool
+	started    atomic.Bool  // its actor ran Started once
+	status     atomic.Int32 // stOffline, stOnline, stBusy
+	stops      atomic.Int32 // pending stop requests
+	hasCurrent atomic.Bool  // an execution is ASSIGNED/RUNNING on it
+	lostSent   atomic.Bool  // RunnerLost sent for the current execution
+	lastBeat   atomic.Int64 // unix ns of the last heartbeat (0 = never)
+	offlineAt  atomic.Int64 // unix ns since when it is OFFLINE
+	flushAt    atomic.Int64 // unix ns when unflushed heartbeat data is due (0 = clean)
+	view       atomic.Pointer[messages.Runner]
+}
+
+// runnersView is the runners supervisor's published registry. The maps are
+// copied on write; the entries they point to are shared.
+type runnersView struct {
+	byID  map[string]*runnerEntry
+	byKey map[string]*runnerEntry
+}
+
+// runnersActor supervises one runner actor per registered runner.
+//
+// Handles: *messages.RegisterRunner (itself), and forwards to the runner's
+// actor *messages.RegenerateSecret, *messages.DeleteRunner,
+// *messages.Heartbeat, *messages.PollWork, *messages.ExecutionAssigned,
+// *messages.ExecutionReleased, *messages.StopRequested; *runnerGone,
+// *runnersTick. Sends: *runnerTick to runner actors that have something due.
+// State: the runner registry (published as runnersView), Census.Runners.
+// Timers: one ticker (runnersTick) checking heartbeat TTLs, the offline
+// grace and heartbeat flushes of every runner from the atomics.
+type runnersActor struct {
+	sys  *System
+	stop chan struct{}
+}
+
+// runnerGone tells the supervisor that a runner was deleted.
+type runnerGone struct{ id string }
+
+// runnersTick is the supervisor's periodic check.
+type runnersTick struct{}
+
+// Receive implements actor.Actor.
+func (a *runnersActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		if err := a.load(ctx); err != nil {
+			panic(err)
+		}
+		a.startTicker(ctx)
+		reportReady(ctx, childRunners)
+	case *actor.Stopping, *actor.Restarting:
+		if a.stop != nil {
+			close(a.stop)
+			a.stop = nil
+		}
+	case *messages.RegisterRunner:
+		ctx.Respond(a.register(ctx, msg))
+	case *messages.RegenerateSecret:
+		a.forward(ctx, msg.ID)
+	case *messages.DeleteRunner:
+		a.forward(ctx, msg.ID)
+	case *messages.Heartbeat:
+		a.forward(ctx, msg.RunnerID)
+	case *messages.PollWork:
+		a.forward(ctx, msg.RunnerID)
+	case *messages.ExecutionAssigned:
+		a.forward(ctx, msg.RunnerID)
+	case *messages.ExecutionReleased:
+		a.forward(ctx, msg.RunnerID)
+	case *messages.StopRequested:
+		a.forward(ctx, msg.RunnerID)
+	case *runnerGone:
+		a.remove(msg.id)
+	case *runnersTick:
+		a.tick(ctx)
+	}
+}
+
+// forward hands a message to the runner's actor, keeping the sender.
+func (a *runnersActor) forward(ctx actor.Context, id string) {
+	e := a.sys.runnerReg.Load().byID[id]
+	if e == nil || e.deleted.Load() {
+		if ctx.Sender() != nil {
+			ctx.Respond(messages.NotFound("runner"))
+		}
+		return
+	}
+	ctx.Forward(e.pid)
+}
+
+func (a *runnersActor) load(ctx actor.Context) error {
+	list, err := a.sys.store.AllRunners()
+	if err != nil {
+		return err
+	}
+	view := &runnersView{byID: make(map[string]*runnerEntry, len(list)), byKey: make(map[string]*runnerEntry, len(list))}
+	g := &a.sys.gauges
+	g.RunnersOnline.Store(0)
+	g.RunnersBusy.Store(0)
+	g.RunnersOffline.Store(0)
+	// Rehydrate every runner's status from its last heartbeat; the changes
+	// are written together (group commit) before the tree reports ready.
+	now := a.sys.Now()
+	var saves sync.WaitGroup
+	var saveErr atomic.Pointer[error]
+	for _, r := range list {
+		if rehydrateRunner(r, now, a.sys.runnerTTL()) {
+			r.UpdatedAt = messages.TimeOf(now)
+			c := *r
+			saves.Add(1)
+			a.sys.store.SaveRunnerAsync(&c, func(err error) {
+				if err != nil {
+					saveErr.Store(&err)
+				}
+				saves.Done()
+			})
+		}
+		e := a.spawn(ctx, r)
+		view.byID[r.ID], view.byKey[r.MachineKey] = e, e
+	}
+	saves.Wait()
+	if p := saveErr.Load(); p != nil {
+		return *p
+	}
+	a.sys.runnerReg.Store(view)
+	a.sys.census.Runners.Store(int64(len(view.byID)))
+	return nil
+}
+
+// spawn makes the entry of a stored runner and starts its actor.
+func (a *runnersActor) spawn(ctx actor.Context, r *messages.Runner) *runnerEntry {
+	e := &runnerEntry{id: r.ID, machineKey: r.MachineKey, typ: r.Type}
+	e.epoch.Store(r.SecretEpoch)
+	e.secretHash.Store(parseSecretHash(r.SecretHash))
+	e.status.Store(statusCode(r.Status))
+	a.sys.gaugeOf(statusCode(r.Status)).Add(1)
+	e.hasCurrent.Store(r.CurrentExecutionID != nil)
+	if !r.OfflineSince.IsZero() {
+		e.offlineAt.Store(r.OfflineSince.Std().UnixNano())
+	}
+	if !r.LastHeartbeatAt.IsZero() {
+		e.lastBeat.Store(r.LastHeartbeatAt.Std().UnixNano())
+	}
+	e.view.Store(publicRunner(r))
+	initial := *r
+	props := actor.PropsFromProducer(func() actor.Actor { return &runnerActor{sys: a.sys, entry: e, initial: &initial} })
+	pid, err := ctx.SpawnNamed(props, r.ID)
+	if err != nil {
+		pid = ctx.Self() // name taken: cannot happen for unique ids
+	}
+	e.pid = pid
+	return e
+}
+
+func (a *runnersActor) register(ctx actor.Context, msg *messages.RegisterRunner) any {
+	if err := a.sys.CheckLimit("runners", a.sys.LicenseLimits().Runners, a.sys.census.Runners.Load()); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(msg.Name)
+	if name == "" {
+		return messages.Invalid("name must not be empty")
+	}
+	typ := msg.Type
+	if typ == "" {
+		typ = messages.RunnerUnattended
+	}
+	if !messages.ValidRunnerType(typ) {
+		return messages.Invalid("type must be ATTENDED or UNATTENDED")
+	}
+	now := a.sys.Now()
+	secret := messages.RandomHex(32)
+	r := &messages.Runner{
+		ID: messages.NewID(now), Name: name, MachineKey: "FC-" + messages.RandomHex(16), Type: typ,
+		Status: messages.RunnerOffline, OfflineSince: messages.TimeOf(now),
+		CreatedAt: messages.TimeOf(now), UpdatedAt: messages.TimeOf(now),
+		SecretHash: hashSecret(secret), SecretEpoch: 1,
+	}
+	audit := a.sys.auditEntry(msg.Origin, messages.AuditRunnerRegistered, "runner", r.ID, name+" "+string(typ))
+	if err := a.sys.store.CreateRunner(r, audit); err != nil {
+		return err
+	}
+	e := a.spawn(ctx, r)
+	old := a.sys.runnerReg.Load()
+	next := &runnersView{byID: make(map[string]*runnerEntry, len(old.byID)+1), byKey: make(map[string]*runnerEntry, len(old.byKey)+1)}
+	for k, v := range old.byID {
+		next.byID[k] = v
+	}
+	for k, v := range old.byKey {
+		next.byKey[k] = v
+	}
+	next.byID[r.ID], next.byKey[r.MachineKey] = e, e
+	a.sys.runnerReg.Store(next)
+	a.sys.census.Runners.Store(int64(len(next.byID)))
+	return &messages.RunnerCredentials{ID: r.ID, Name: r.Name, MachineKey: r.MachineKey, MachineSecret: secret, Type: r.Type}
+}
+
+// remove drops a deleted runner from the registry.
+func (a *runnersActor) remove(id string) {
+	old := a.sys.runnerReg.Load()
+	e := old.byID[id]
+	if e == nil {
+		return
+	}
+	next := &runnersView{byID: make(map[string]*runnerEntry, len(old.byID)), byKey: make(map[string]*runnerEntry, len(old.byKey))}
+	for k, v := range old.byID {
+		if k != id {
+			next.byID[k] = v
+		}
+	}
+	for k, v := range old.byKey {
+		if v != e {
+			next.byKey[k] = v
+		}
+	}
+	a.sys.runnerReg.Store(next)
+	a.sys.census.Runners.Store(int64(len(next.byID)))
+}
+
+// tickInterval is how often the supervisor checks the runners' timers.
+func (s *System) runnersTickInterval() time.Duration {
+	d := time.Second
+	for _, c := range []time.Duration{s.cfg.RunnerTTL / 4, s.cfg.OfflineGrace / 4, s.cfg.StaleCheckInterval} {
+		if c > 0 && c < d {
+			d = c
+		}
+	}
+	if d < 10*time.Millisecond {
+		d = 10 * time.Millisecond
+	}
+	return d
+}
+
+func (a *runnersActor) startTicker(ctx actor.Context) {
+	stop := make(chan struct{})
+	a.stop = stop
+	self, root := ctx.Self(), a.sys.actors.Root
+	every := a.sys.runnersTickInterval()
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				root.Send(self, &runnersTick{})
+			}
+		}
+	}()
+}
+
+// tick sends a runnerTick to every runner actor that has something due:
+// an expired heartbeat, an offline grace that may have run out, or a
+// heartbeat flush.
+func (a *runnersActor) tick(ctx actor.Context) {
+	now := a.sys.Now().UnixNano()
+	ttl, grace := int64(a.sys.runnerTTL()), int64(a.sys.cfg.OfflineGrace)
+	for _, e := range a.sys.runnerReg.Load().byID {
+		st := e.status.Load()
+		due := false
+		switch {
+		case st != stOffline && now-e.lastBeat.Load() >= ttl:
+			due = true
+		case st == stOffline && e.hasCurrent.Load() && !e.lostSent.Load() && now-e.offlineAt.Load() >= grace:
+			due = true
+		}
+		if f := e.flushAt.Load(); f != 0 && now >= f {
+			due = true
+		}
+		if due {
+			ctx.Send(e.pid, &runnerTick{})
+		}
+	}
+}
+
+// runnerTTL is the heartbeat TTL (SPEC default when unset).
+func (s *System) runnerTTL() time.Duration {
+	if s.cfg.RunnerTTL > 0 {
+		return s.cfg.RunnerTTL
+	}
+	return 120 * time.Second
+}
+
+// hashSecret is the stored form of a machine secret: hex SHA-256.
+func hashSecret(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
+}
+
+func parseSecretHash(s string) *[sha256.Size]byte {
+	var h [sha256.Size]byte
+	if b, err := hex.DecodeString(s); err == nil && len(b) == sha256.Size {
+		copy(h[:], b)
+	}
+	return &h
+}
+
+// publicRunner is a copy of r without its credential fields.
+func publicRunner(r *messages.Runner) *messages.Runner {
+	c := *r
+	c.SecretHash, c.SecretEpoch = "", 0
+	return &c
+}
+
+// runnerActor owns one runner: its status, heartbeat, metrics, current
+// execution and pending stop requests.
+//
+// Handles: *messages.Heartbeat, *messages.PollWork, *messages.RegenerateSecret,
+// *messages.DeleteRunner, *messages.ExecutionAssigned,
+// *messages.ExecutionReleased, *messages.StopRequested, the dispatcher's
+// claim answers (*messages.Execution, *messages.NoWork, error), *runnerTick,
+// *waiterExpired, *claimExpired, *lostResult. Sends: *messages.ClaimWork
+// and *messages.CancelClaim to the dispatcher, *messages.RunnerLost to the
+// executions actor, *runnerGone to its parent. State: the runner record
+// (published through its runnerEntry). Timers: none of its own for the
+// heartbeat (the supervisor's tick reports what is due); one AfterFunc per
+// claim and per joined poll as safety bounds.
+type runnerActor struct {
+	sys     *System
+	entry   *runnerEntry
+	initial *messages.Runner // the record at spawn (storage after a restart)
+
+	rec       messages.Runner
+	current   *messages.Execution // the current execution when known
+	curStatus messages.ExecutionStatus
+	stops     []string
+	lastFlush time.Time
+
+	claiming bool
+	claimGen int
+	waiters  []*pollWaiter
+	nextWait int
+}
+
+// pollWaiter is a poll waiting for the claim in flight.
+type pollWaiter struct {
+	id  int
+	pid *actor.PID
+}
+
+// runnerTick asks a runner actor to check its timers.
+type runnerTick struct{}
+
+// claimExpired bounds a claim the dispatcher never answered.
+type claimExpired struct{ gen int }
+
+// waiterExpired ends a joined poll whose wait has passed.
+type waiterExpired struct{ id int }
+
+// lostResult is the executions actor's answer to a RunnerLost.
+type lostResult struct {
+	executionID string
+	exec        *messages.Execution
+	err         error
+}
+
+// Receive implements actor.Actor.
+func (a *runnerActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.load(ctx)
+	case *actor.Stopping:
+		a.flushNow()
+	case *messages.Heartbeat:
+		ctx.Respond(a.heartbeat(msg))
+	case *messages.PollWork:
+		a.poll(ctx, msg)
+	case *messages.Execution:
+		a.claimAnswered(ctx, msg)
+	case *messages.NoWork:
+		a.claimAnswered(ctx, nil)
+	case error:
+		a.claimAnswered(ctx, nil)
+	case *claimExpired:
+		if a.claiming && msg.gen == a.claimGen {
+			a.claimAnswered(ctx, nil)
+			a.cancelClaim(ctx)
+		}
+	case *waiterExpired:
+		a.expireWaiter(ctx, msg.id)
+	case *messages.RegenerateSecret:
+		ctx.Respond(a.regenerate(msg))
+	case *messages.DeleteRunner:
+		a.delete(ctx, msg)
+	case *messages.ExecutionAssigned:
+		a.assigned(msg)
+		a.ack(ctx)
+	case *messages.ExecutionReleased:
+		a.released(msg.ExecutionID)
+		a.ack(ctx)
+	case *messages.StopRequested:
+		a.stopRequested(msg.ExecutionID)
+		a.ack(ctx)
+	case *runnerTick:
+		a.tick(ctx)
+	case *lostResult:
+		if msg.err == nil && msg.exec != nil && msg.exec.Status == messages.ExecAssigned &&
+			msg.exec.RunnerID != nil && *msg.exec.RunnerID == a.rec.ID {
+			return // still ours (should not happen): keep it
+		}
+		a.released(msg.executionID)
+	}
+}
+
+func (a *runnerActor) ack(ctx actor.Context) {
+	if ctx.Sender() != nil {
+		ctx.Respond(&messages.Ack{})
+	}
+}
+
+// load takes the record the supervisor rehydrated at spawn or, after an
+// actor restart, the last durable one from storage.
+func (a *runnerActor) load(ctx actor.Context) {
+	r := a.initial
+	if a.entry.started.Swap(true) {
+		var err error
+		if r, err = a.sys.store.GetRunner(a.entry.id); err != nil {
+			panic(err)
+		}
+		if r != nil && rehydrateRunner(r, a.sys.Now(), a.sys.runnerTTL()) {
+			if err := a.sys.store.SaveRunner(r, nil); err != nil {
+				panic(err)
+			}
+		}
+	}
+	if r == nil {
+		a.entry.deleted.Store(true)
+		ctx.Send(ctx.Parent(), &runnerGone{id: a.entry.id})
+		ctx.Stop(ctx.Self())
+		return
+	}
+	a.rec = *r
+	a.lastFlush = a.sys.Now()
+	if a.rec.CurrentExecutionID != nil {
+		a.curStatus = messages.ExecAssigned // refined from storage when it matters
+	}
+	a.publish()
+}
+
+// rehydrateRunner sets a loaded runner's status from its last heartbeat: a
+// runner whose last heartbeat is older than the TTL (or that never sent
+// one) is OFFLINE. It reports whether the record changed.
+func rehydrateRunner(r *messages.Runner, now time.Time, ttl time.Duration) bool {
+	last := r.LastHeartbeatAt
+	want := messages.RunnerOffline
+	if !last.IsZero() && now.Sub(last.Std()) < ttl {
+		want = messages.RunnerOnline
+		if r.CurrentExecutionID != nil {
+			want = messages.RunnerBusy
+		}
+	}
+	changed := want != r.Status
+	r.Status = want
+	switch {
+	case want != messages.RunnerOffline:
+		changed = changed || !r.OfflineSince.IsZero()
+		r.OfflineSince = 0
+	case r.OfflineSince.IsZero():
+		changed = true
+		r.OfflineSince = messages.TimeOf(now)
+		if !last.IsZero() {
+			r.OfflineSince = messages.TimeOf(last.Std().Add(ttl))
+		}
+	}
+	return changed
+}
+
+// copyRec is a copy of the record for a write (writes may run later or twice).
+func (a *runnerActor) copyRec() *messages.Runner {
+	c := a.rec
+	return &c
+}
+
+// publish pushes the record's live fields into the shared entry.
+func (a *runnerActor) publish() {
+	e := a.entry
+	nst := statusCode(a.rec.Status)
+	if old := e.status.Swap(nst); old != nst {
+		a.sys.gaugeOf(old).Add(-1)
+		a.sys.gaugeOf(nst).Add(1)
+	}
+	e.hasCurrent.Store(a.rec.CurrentExecutionID != nil)
+	if !a.rec.OfflineSince.IsZero() {
+		e.offlineAt.Store(a.rec.OfflineSince.Std().UnixNano())
+	}
+	e.stops.Store(int32(len(a.stops)))
+	e.view.Store(publicRunner(&a.rec))
+}
+
+// gaugeOf is the gauge counting runners with status code st.
+func (s *System) gaugeOf(st int32) *atomic.Int64 {
+	switch st {
+	case stOnline:
+		return &s.gauges.RunnersOnline
+	case stBusy:
+		return &s.gauges.RunnersBusy
+	}
+	return &s.gauges.RunnersOffline
+}
+
+// save writes the record durably and publishes it.
+func (a *runnerActor) save(audit *messages.AuditEntry) error {
+	a.rec.UpdatedAt = messages.TimeOf(a.sys.Now())
+	if err := a.sys.store.SaveRunner(a.copyRec(), audit); err != nil {
+		return err
+	}
+	a.entry.flushAt.Store(0)
+	a.lastFlush = a.sys.Now()
+	a.publish()
+	return nil
+}
+
+// setStatus derives the status from liveness and work and saves a change.
+func (a *runnerActor) settle(alive bool) error {
+	want := messages.RunnerOffline
+	if alive {
+		want = messages.RunnerOnline
+		if a.rec.CurrentExecutionID != nil {
+			want = messages.RunnerBusy
+		}
+	}
+	if want == a.rec.Status {
+		return nil
+	}
+	if want == messages.RunnerOffline {
+		a.rec.OfflineSince = messages.TimeOf(a.sys.Now())
+	} else {
+		a.rec.OfflineSince = 0
+	}
+	a.rec.Status = want
+	return a.save(nil)
+}
+
+func (a *runnerActor) alive() bool { return a.rec.Status != messages.RunnerOffline }
+
+func (a *runnerActor) stopIDs() []string {
+	out := make([]string, len(a.stops))
+	copy(out, a.stops)
+	return out
+}
+
+func (a *runnerActor) heartbeat(msg *messages.Heartbeat) any {
+	now := a.sys.Now()
+	a.rec.LastHeartbeatAt = messages.TimeOf(now)
+	a.entry.lastBeat.Store(now.UnixNano())
+	if msg.IPAddress != "" {
+		a.rec.IPAddress = msg.IPAddress
+	}
+	if msg.Metrics != nil {
+		a.rec.Metrics = msg.Metrics
+	}
+	if a.rec.Status == messages.RunnerOffline {
+		if err := a.settle(true); err != nil {
+			return err
+		}
+	} else {
+		a.rec.UpdatedAt = messages.TimeOf(now)
+		if a.entry.flushAt.Load() == 0 {
+			due := a.lastFlush.Add(heartbeatFlushEvery)
+			if due.Before(now) {
+				due = now
+			}
+			a.entry.flushAt.Store(due.UnixNano())
+		}
+		a.publish()
+	}
+	return &messages.HeartbeatReply{Status: a.rec.Status, TTLSeconds: int(a.sys.runnerTTL() / time.Second), StopExecutionIDs: a.stopIDs()}
+}
+
+// tick acts on what is due: TTL expiry, the offline grace, a flush.
+func (a *runnerActor) tick(ctx actor.Context) {
+	now := a.sys.Now()
+	if a.alive() && now.Sub(a.rec.LastHeartbeatAt.Std()) >= a.sys.runnerTTL() {
+		a.rec.Status = messages.RunnerOffline
+		a.rec.OfflineSince = messages.TimeOf(a.rec.LastHeartbeatAt.Std().Add(a.sys.runnerTTL()))
+		if a.rec.LastHeartbeatAt.IsZero() {
+			a.rec.OfflineSince = messages.TimeOf(now)
+		}
+		if err := a.save(nil); err != nil {
+			a.sys.cfg.Logger.Error("runner offline", "runner", a.rec.ID, "err", err)
+		}
+		if a.claiming {
+			a.claimAnswered(ctx, nil)
+			a.cancelClaim(ctx)
+		}
+	}
+	if !a.alive() && a.rec.CurrentExecutionID != nil && !a.entry.lostSent.Load() &&
+		now.Sub(a.rec.OfflineSince.Std()) >= a.sys.cfg.OfflineGrace {
+		a.lost(ctx, *a.rec.CurrentExecutionID, "runner "+a.rec.Name+" has been offline for more than "+a.sys.cfg.OfflineGrace.String())
+	}
+	if f := a.entry.flushAt.Load(); f != 0 && now.UnixNano() >= f {
+		a.entry.flushAt.Store(0)
+		a.lastFlush = now
+		a.sys.store.SaveRunnerAsync(a.copyRec(), func(err error) {
+			if err != nil {
+				a.sys.cfg.Logger.Warn("heartbeat flush", "runner", a.entry.id, "err", err)
+			}
+		})
+	}
+}
+
+// flushNow writes unflushed heartbeat data (at shutdown).
+func (a *runnerActor) flushNow() {
+	if a.entry.flushAt.Load() != 0 && !a.entry.deleted.Load() {
+		a.entry.flushAt.Store(0)
+		_ = a.sys.store.SaveRunner(a.copyRec(), nil)
+	}
+}
+
+// lost tells the executions side that this runner's execution is gone.
+func (a *runnerActor) lost(ctx actor.Context, execID, reason string) {
+	a.entry.lostSent.Store(true)
+	cmd := &messages.RunnerLost{ExecutionID: execID, RunnerID: a.rec.ID, Reason: reason}
+	pid := a.sys.runnerPeerPID(cmd)
+	if pid == nil {
+		return
+	}
+	f := ctx.RequestFuture(pid, cmd, 30*time.Second)
+	self, root := ctx.Self(), a.sys.actors.Root
+	go func() {
+		res, err := f.Result()
+		lr := &lostResult{executionID: execID, err: err}
+		switch r := res.(type) {
+		case *messages.Execution:
+			lr.exec = r
+		case error:
+			lr.err = r
+		}
+		if err != nil && lr.err == nil {
+			lr.err = err
+		}
+		root.Send(self, lr)
+	}()
+}
+
+// poll answers a poll: no work when OFFLINE or ATTENDED, the ASSIGNED
+// execution again when there is one, else a claim on the dispatcher (one at
+// a time; later polls join it).
+func (a *runnerActor) poll(ctx actor.Context, msg *messages.PollWork) {
+	if !a.alive() || a.rec.Type == messages.RunnerAttended {
+		ctx.Respond(&messages.PollReply{StopExecutionIDs: a.stopIDs()})
+		return
+	}
+	if a.rec.CurrentExecutionID != nil {
+		if e := a.currentAssigned(); e != nil {
+			ctx.Respond(&messages.PollReply{Execution: e, StopExecutionIDs: a.stopIDs()})
+			return
+		}
+		if a.rec.CurrentExecutionID != nil {
+			ctx.Respond(&messages.PollReply{StopExecutionIDs: a.stopIDs()})
+			return
+		}
+	}
+	if a.claiming {
+		// A claim is parked: the queue was empty when it was made.
+		if msg.Wait <= 0 {
+			ctx.Respond(&messages.PollReply{StopExecutionIDs: a.stopIDs()})
+			return
+		}
+		a.nextWait++
+		w := &pollWaiter{id: a.nextWait, pid: ctx.Sender()}
+		a.waiters = append(a.waiters, w)
+		a.after(ctx, msg.Wait, &waiterExpired{id: w.id})
+		return
+	}
+	pid := a.sys.runnerPeerPID(&messages.ClaimWork{})
+	if pid == nil {
+		ctx.Respond(&messages.PollReply{StopExecutionIDs: a.stopIDs()})
+		return
+	}
+	a.claiming = true
+	a.claimGen++
+	a.nextWait++
+	a.waiters = append(a.waiters[:0], &pollWaiter{id: a.nextWait, pid: ctx.Sender()})
+	ctx.Request(pid, &messages.ClaimWork{RunnerID: a.rec.ID, Wait: msg.Wait})
+	a.after(ctx, msg.Wait+5*time.Second, &claimExpired{gen: a.claimGen})
+}
+
+// after sends msg to the actor itself after d.
+func (a *runnerActor) after(ctx actor.Context, d time.Duration, msg any) {
+	self, root := ctx.Self(), a.sys.actors.Root
+	time.AfterFunc(d, func() { root.Send(self, msg) })
+}
+
+// currentAssigned returns the current execution when it is still ASSIGNED
+// to this runner (a repeated poll gets it again). An execution that is
+// RUNNING yields nil; one that is no longer ours is released.
+func (a *runnerActor) currentAssigned() *messages.Execution {
+	id := *a.rec.CurrentExecutionID
+	if a.curStatus == messages.ExecRunning {
+		return nil
+	}
+	e, err := a.sys.store.GetExecution(id)
+	if err != nil {
+		a.sys.cfg.Logger.Error("poll: read execution", "execution", id, "err", err)
+		return nil
+	}
+	if e == nil || e.RunnerID == nil || *e.RunnerID != a.rec.ID || e.Status.Terminal() || e.Status == messages.ExecQueued {
+		a.released(id)
+		return nil
+	}
+	a.curStatus = e.Status
+	if e.Status == messages.ExecAssigned {
+		if a.current != nil && a.current.ID == id {
+			return a.current
+		}
+		a.current = e
+		return e
+	}
+	return nil
+}
+
+// claimAnswered ends the claim in flight: e is the execution the dispatcher
+// assigned (nil for none). An assignment that arrives after the claim was
+// given up is still adopted: it is durable and the next poll returns it.
+func (a *runnerActor) claimAnswered(ctx actor.Context, e *messages.Execution) {
+	a.claiming = false
+	if e != nil {
+		if a.rec.CurrentExecutionID != nil && *a.rec.CurrentExecutionID != e.ID {
+			// Never two executions for one runner: hand the newcomer back.
+			a.lost(ctx, e.ID, "runner "+a.rec.Name+" already has work")
+			e = nil
+		} else {
+			id := e.ID
+			a.current, a.curStatus = e, messages.ExecAssigned
+			a.rec.CurrentExecutionID = &id
+			a.entry.lostSent.Store(false)
+			want := a.rec.Status
+			if a.alive() {
+				want = messages.RunnerBusy
+			}
+			a.rec.Status = want
+			if err := a.save(nil); err != nil {
+				a.sys.cfg.Logger.Error("runner busy", "runner", a.rec.ID, "err", err)
+			}
+		}
+	}
+	reply := &messages.PollReply{Execution: e, StopExecutionIDs: a.stopIDs()}
+	for _, w := range a.waiters {
+		if w.pid != nil {
+			ctx.Send(w.pid, reply)
+		}
+	}
+	a.waiters = a.waiters[:0]
+}
+
+func (a *runnerActor) expireWaiter(ctx actor.Context, id int) {
+	for i, w := range a.waiters {
+		if w.id == id {
+			if w.pid != nil {
+				ctx.Send(w.pid, &messages.PollReply{StopExecutionIDs: a.stopIDs()})
+			}
+			a.waiters = append(a.waiters[:i], a.waiters[i+1:]...)
+			return
+		}
+	}
+}
+
+func (a *runnerActor) cancelClaim(ctx actor.Context) {
+	cmd := &messages.CancelClaim{RunnerID: a.rec.ID}
+	if pid := a.sys.runnerPeerPID(cmd); pid != nil {
+		ctx.Send(pid, cmd)
+	}
+}
+
+// assigned records an execution that became this runner's work outside a
+// claim (attended starts).
+func (a *runnerActor) assigned(msg *messages.ExecutionAssigned) {
+	id := msg.ExecutionID
+	a.rec.CurrentExecutionID = &id
+	a.current = nil
+	a.curStatus = msg.Status
+	a.entry.lostSent.Store(false)
+	if a.alive() {
+		a.rec.Status = messages.RunnerBusy
+	}
+	if err := a.save(nil); err != nil {
+		a.sys.cfg.Logger.Error("runner assigned", "runner", a.rec.ID, "err", err)
+	}
+}
+
+// released forgets an execution that is no longer this runner's work.
+func (a *runnerActor) released(execID string) {
+	changed := false
+	for i, id := range a.stops {
+		if id == execID {
+			a.stops = append(a.stops[:i], a.stops[i+1:]...)
+			changed = true
+			break
+		}
+	}
+	if a.rec.CurrentExecutionID != nil && *a.rec.CurrentExecutionID == execID {
+		a.rec.CurrentExecutionID = nil
+		a.current, a.curStatus = nil, ""
+		a.entry.lostSent.Store(false)
+		if a.alive() {
+			a.rec.Status = messages.RunnerOnline
+		}
+		if err := a.save(nil); err != nil {
+			a.sys.cfg.Logger.Error("runner released", "runner", a.rec.ID, "err", err)
+		}
+		return
+	}
+	if changed {
+		a.publish()
+	}
+}
+
+func (a *runnerActor) stopRequested(execID string) {
+	for _, id := range a.stops {
+		if id == execID {
+			return
+		}
+	}
+	a.stops = append(a.stops, execID)
+	if a.rec.CurrentExecutionID != nil && *a.rec.CurrentExecutionID == execID {
+		a.curStatus = messages.ExecRunning
+	}
+	a.publish()
+}
+
+func (a *runnerActor) regenerate(msg *messages.RegenerateSecret) any {
+	secret := messages.RandomHex(32)
+	prevHash, prevEpoch := a.rec.SecretHash, a.rec.SecretEpoch
+	a.rec.SecretHash, a.rec.SecretEpoch = hashSecret(secret), a.rec.SecretEpoch+1
+	audit := a.sys.auditEntry(msg.Origin, messages.AuditRunnerSecret, "runner", a.rec.ID, a.rec.Name)
+	if err := a.save(audit); err != nil {
+		a.rec.SecretHash, a.rec.SecretEpoch = prevHash, prevEpoch
+		return err
+	}
+	a.entry.secretHash.Store(parseSecretHash(a.rec.SecretHash))
+	a.entry.epoch.Store(a.rec.SecretEpoch)
+	return &messages.RunnerCredentials{ID: a.rec.ID, Name: a.rec.Name, MachineKey: a.rec.MachineKey, MachineSecret: secret, Type: a.rec.Type}
+}
+
+func (a *runnerActor) delete(ctx actor.Context, msg *messages.DeleteRunner) {
+	audit := a.sys.auditEntry(msg.Origin, messages.AuditRunnerDeleted, "runner", a.rec.ID, a.rec.Name)
+	if err := a.sys.store.DeleteRunner(a.rec.ID, audit); err != nil {
+		ctx.Respond(err)
+		return
+	}
+	a.entry.deleted.Store(true)
+	a.entry.flushAt.Store(0)
+	a.sys.gaugeOf(a.entry.status.Load()).Add(-1)
+	a.sys.census.Runners.Add(-1)
+	if a.claiming {
+		a.claimAnswered(ctx, nil)
+		a.cancelClaim(ctx)
+	}
+	if a.rec.CurrentExecutionID != nil {
+		cmd := &messages.RunnerLost{ExecutionID: *a.rec.CurrentExecutionID, RunnerID: a.rec.ID,
+			Reason: "runner " + a.rec.Name + " was deleted"}
+		if pid := a.sys.runnerPeerPID(cmd); pid != nil {
+			ctx.Send(pid, cmd)
+		}
+	}
+	ctx.Respond(&messages.Ack{})
+	ctx.Send(ctx.Parent(), &runnerGone{id: a.rec.ID})
+	ctx.Stop(ctx.Self())
+}

@@ -1,0 +1,294 @@
+package actors
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/exekra/orchestrator/messages"
+	"github.com/exekra/orchestrator/storage"
+)
+
+// rtClock is a settable clock for the runner tests.
+type rtClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *rtClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *rtClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+type rtEnv struct {
+	t     *testing.T
+	dir   string
+	store *storage.Store
+	sys   *System
+	clock *rtClock
+	pub   ed25519.PublicKey
+	priv  ed25519.PrivateKey
+}
+
+func newRTEnv(t *testing.T) *rtEnv {
+	t.Helper()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	e := &rtEnv{t: t, dir: t.TempDir(), clock: &rtClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}, pub: pub, priv: priv}
+	e.start()
+	t.Cleanup(e.stop)
+	now := e.clock.Now()
+	text, err := messages.SignLicense(messages.License{ID: messages.NewID(now), Email: "a@example.com", Organization: "T",
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(365 * 24 * time.Hour).Unix(), Limits: messages.LicenseLimits{Runners: 3}}, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sys.Ask(&messages.ActivateLicense{Text: text}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *rtEnv) start() {
+	e.t.Helper()
+	st, err := storage.Open(e.dir, storage.Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sys, err := Start(Config{LicenseKey: e.pub, Now: e.clock.Now, RunnerTTL: 2 * time.Minute,
+		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: 10 * time.Millisecond}, st)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.store, e.sys = st, sys
+}
+
+func (e *rtEnv) stop() {
+	if e.sys != nil {
+		e.sys.Stop()
+		_ = e.store.Close()
+		e.sys = nil
+	}
+}
+
+func (e *rtEnv) restart() { e.stop(); e.start() }
+
+func (e *rtEnv) register(name string, typ messages.RunnerType) *messages.RunnerCredentials {
+	e.t.Helper()
+	res, err := e.sys.Ask(&messages.RegisterRunner{Name: name, Type: typ})
+	if err != nil {
+		e.t.Fatalf("register %s: %v", name, err)
+	}
+	return res.(*messages.RunnerCredentials)
+}
+
+// eventually waits (bounded) for cond, which the supervisor's tick makes true.
+func (e *rtEnv) eventually(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestRunnerRegisterCredentialsAndLimits(t *testing.T) {
+	e := newRTEnv(t)
+	c := e.register("alpha", "")
+	if c.Type != messages.RunnerUnattended || len(c.MachineKey) != 35 || c.MachineKey[:3] != "FC-" || len(c.MachineSecret) != 64 {
+		t.Fatalf("credentials: %+v", c)
+	}
+	if e.sys.State() != messages.StateActivated && e.sys.Census().Runners.Load() != 1 {
+		t.Fatalf("census %d", e.sys.Census().Runners.Load())
+	}
+	if _, err := e.sys.Ask(&messages.RegisterRunner{Name: "ALPHA"}); messages.ErrorCode(err) != messages.CodeConflict {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if r := e.sys.Runner(c.ID); r == nil || r.Status != messages.RunnerOffline || r.SecretHash != "" {
+		t.Fatalf("never beat: %+v", r)
+	}
+	id, epoch, err := e.sys.RunnerByCredentials(c.MachineKey, c.MachineSecret)
+	if err != nil || id != c.ID || epoch != 1 {
+		t.Fatalf("credentials: %s %d %v", id, epoch, err)
+	}
+	if _, _, err := e.sys.RunnerByCredentials(c.MachineKey, "x"+c.MachineSecret[1:]); messages.ErrorCode(err) != messages.CodeUnauthorized {
+		t.Fatalf("wrong secret: %v", err)
+	}
+	if err := e.sys.RunnerSession(c.ID, "t", 1); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.sys.Ask(&messages.RegenerateSecret{ID: c.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := res.(*messages.RunnerCredentials)
+	if c2.MachineSecret == c.MachineSecret || c2.MachineKey != c.MachineKey {
+		t.Fatalf("regenerated: %+v", c2)
+	}
+	if err := e.sys.RunnerSession(c.ID, "t", 1); err == nil {
+		t.Fatal("old epoch still accepted")
+	}
+	if _, _, err := e.sys.RunnerByCredentials(c.MachineKey, c.MachineSecret); err == nil {
+		t.Fatal("old secret still accepted")
+	}
+	e.register("beta", messages.RunnerAttended)
+	e.register("gamma", messages.RunnerUnattended)
+	if _, err := e.sys.Ask(&messages.RegisterRunner{Name: "delta"}); messages.ErrorCode(err) != messages.CodeLicenseLimit {
+		t.Fatalf("over the limit: %v", err)
+	}
+	// Across a restart: the new secret works, the old epoch does not.
+	e.restart()
+	if err := e.sys.RunnerSession(c.ID, "t", 1); err == nil {
+		t.Fatal("old epoch accepted after restart")
+	}
+	if err := e.sys.RunnerSession(c.ID, "t", 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.sys.RunnerByCredentials(c.MachineKey, c2.MachineSecret); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sys.Ask(&messages.DeleteRunner{ID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sys.RunnerSession(c.ID, "t", 2); err == nil {
+		t.Fatal("deleted runner accepted")
+	}
+	if _, _, err := e.sys.RunnerByCredentials(c.MachineKey, c2.MachineSecret); err == nil {
+		t.Fatal("deleted runner's secret accepted")
+	}
+	if _, err := e.sys.Ask(&messages.DeleteRunner{ID: c.ID}); messages.ErrorCode(err) != messages.CodeNotFound {
+		t.Fatalf("second delete: %v", err)
+	}
+	e.eventually("census after delete", func() bool { return e.sys.Census().Runners.Load() == 2 })
+	e.restart()
+	if e.sys.Census().Runners.Load() != 2 || e.sys.Runner(c.ID) != nil {
+		t.Fatalf("after restart: census %d", e.sys.Census().Runners.Load())
+	}
+}
+
+func TestRunnerHeartbeatTTLAndRehydration(t *testing.T) {
+	e := newRTEnv(t)
+	c := e.register("alpha", "")
+	res, err := e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID, IPAddress: "10.1.2.3", Metrics: []byte(`{"cpu":12}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb := res.(*messages.HeartbeatReply)
+	if hb.Status != messages.RunnerOnline || hb.TTLSeconds != 120 || hb.StopExecutionIDs == nil {
+		t.Fatalf("heartbeat: %+v", hb)
+	}
+	if g := e.sys.Gauges(); g.RunnersOnline.Load() != 1 || g.RunnersOffline.Load() != 0 {
+		t.Fatalf("gauges %d %d", g.RunnersOnline.Load(), g.RunnersOffline.Load())
+	}
+	if !e.sys.RunnerIdle(c.ID) {
+		t.Fatal("an online runner with an empty queue is idle")
+	}
+	// The status change was durable before the answer.
+	stored, _ := e.store.GetRunner(c.ID)
+	if stored.Status != messages.RunnerOnline || stored.IPAddress != "10.1.2.3" {
+		t.Fatalf("stored: %+v", stored)
+	}
+	// A later beat is flushed within 10 s, not at once.
+	e.clock.Advance(5 * time.Second)
+	if _, err := e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID, Metrics: []byte(`{"cpu":50}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.sys.Runner(c.ID); string(r.Metrics) != `{"cpu":50}` || r.IPAddress != "10.1.2.3" {
+		t.Fatalf("live view: %+v", r)
+	}
+	e.clock.Advance(6 * time.Second)
+	e.eventually("heartbeat flush", func() bool {
+		s, _ := e.store.GetRunner(c.ID)
+		return string(s.Metrics) == `{"cpu":50}`
+	})
+	// No beat for the TTL: OFFLINE through the normal write path.
+	e.clock.Advance(2 * time.Minute)
+	e.eventually("offline", func() bool { return e.sys.Runner(c.ID).Status == messages.RunnerOffline })
+	stored, _ = e.store.GetRunner(c.ID)
+	if stored.Status != messages.RunnerOffline || stored.OfflineSince.IsZero() {
+		t.Fatalf("stored after TTL: %+v", stored)
+	}
+	// Beat again, then restart after the TTL passed while down: OFFLINE.
+	if _, err := e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	e.stop()
+	e.clock.Advance(3 * time.Minute)
+	e.start()
+	if r := e.sys.Runner(c.ID); r == nil || r.Status != messages.RunnerOffline {
+		t.Fatalf("after restart: %+v", r)
+	}
+	stored, _ = e.store.GetRunner(c.ID)
+	if stored.Status != messages.RunnerOffline {
+		t.Fatalf("stored after restart: %+v", stored)
+	}
+	// Restart within the TTL keeps it ONLINE.
+	if _, err := e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	e.restart()
+	if r := e.sys.Runner(c.ID); r.Status != messages.RunnerOnline {
+		t.Fatalf("restart within TTL: %+v", r)
+	}
+	if g := e.sys.Gauges(); g.RunnersOnline.Load() != 1 || g.RunnersOffline.Load() != 0 {
+		t.Fatalf("gauges after restart %d %d", g.RunnersOnline.Load(), g.RunnersOffline.Load())
+	}
+}
+
+func TestRunnerNotificationsAndGrace(t *testing.T) {
+	e := newRTEnv(t)
+	c := e.register("alpha", messages.RunnerAttended)
+	if _, err := e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	execID := messages.NewID(e.clock.Now())
+	if _, err := e.sys.Ask(&messages.ExecutionAssigned{RunnerID: c.ID, ExecutionID: execID, Status: messages.ExecRunning}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.sys.Runner(c.ID)
+	if r.Status != messages.RunnerBusy || r.CurrentExecutionID == nil || *r.CurrentExecutionID != execID {
+		t.Fatalf("assigned: %+v", r)
+	}
+	if _, err := e.sys.Ask(&messages.StopRequested{RunnerID: c.ID, ExecutionID: execID}); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID})
+	if ids := res.(*messages.HeartbeatReply).StopExecutionIDs; len(ids) != 1 || ids[0] != execID {
+		t.Fatalf("stop ids %v", ids)
+	}
+	res, _ = e.sys.Ask(&messages.PollWork{RunnerID: c.ID})
+	if p := res.(*messages.PollReply); p.Execution != nil || len(p.StopExecutionIDs) != 1 {
+		t.Fatalf("poll %+v", p)
+	}
+	if e.sys.RunnerIdle(c.ID) {
+		t.Fatal("a runner with a stop request is not idle")
+	}
+	// Restart keeps the current execution; the TTL then the grace pass.
+	e.restart()
+	if r := e.sys.Runner(c.ID); r.CurrentExecutionID == nil || r.Status != messages.RunnerBusy {
+		t.Fatalf("after restart: %+v", r)
+	}
+	e.clock.Advance(2 * time.Minute)
+	e.eventually("offline", func() bool { return e.sys.Runner(c.ID).Status == messages.RunnerOffline })
+	entry := e.sys.runnerEntryOf(c.ID)
+	time.Sleep(50 * time.Millisecond) // a few ticks: nothing may happen before the grace
+	if entry.lostSent.Load() || e.sys.Runner(c.ID).CurrentExecutionID == nil {
+		t.Fatal("RunnerLost before the grace")
+	}
+	e.clock.Advance(time.Minute)
+	// RunnerLost goes out; the executions side answers (an unknown
+	// execution here), which releases the runner.
+	e.eventually("RunnerLost and release", func() bool { return e.sys.Runner(c.ID).CurrentExecutionID == nil })
+	if _, err := e.sys.Ask(&messages.ExecutionReleased{RunnerID: c.ID, ExecutionID: execID, Status: messages.ExecFailed}); err != nil {
+		t.Fatal(err)
+	}
+	res, _ = e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID})
+	if hb := res.(*messages.HeartbeatReply); hb.Status != messages.RunnerOnline || len(hb.StopExecutionIDs) != 0 {
+		t.Fatalf("after release: %+v", hb)
+	}
+}
