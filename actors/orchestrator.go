@@ -31,15 +31,15 @@ var children = []childSpec{
 	{childAccounts, func(s *System) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor { return &accountsActor{sys: s} })
 	}},
-	{childRunners, func(s *System) *actor.Props {
-		return actor.PropsFromProducer(func() actor.Actor { return &runnersActor{sys: s} },
-			actor.WithSupervisor(childSupervision()))
-	}},
 	{childDispatcher, func(s *System) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor { return &dispatcherActor{sys: s} })
 	}},
 	{childExecutions, func(s *System) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor { return &executionsActor{sys: s} },
+			actor.WithSupervisor(childSupervision()))
+	}},
+	{childRunners, func(s *System) *actor.Props {
+		return actor.PropsFromProducer(func() actor.Actor { return &runnersActor{sys: s} },
 			actor.WithSupervisor(childSupervision()))
 	}},
 	{childWorkflows, func(s *System) *actor.Props {
