@@ -1,0 +1,473 @@
+package actors
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/exekra/orchestrator/messages"
+	"github.com/exekra/orchestrator/storage"
+)
+
+// trigClock is a fake clock with fake timers: Advance fires the timers that
+// fall due, so schedule tests never wait for a real minute.
+type trigClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*trigTimer
+}
+
+type trigTimer struct {
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func (c *trigClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *trigClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &trigTimer{at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		was := !t.stopped
+		t.stopped = true
+		return was
+	}
+}
+
+// pending counts live timers.
+func (c *trigClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if !t.stopped {
+			n++
+		}
+	}
+	return n
+}
+
+// Advance moves the clock and runs the timers that fall due.
+func (c *trigClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []*trigTimer
+	keep := c.timers[:0]
+	for _, t := range c.timers {
+		switch {
+		case t.stopped:
+		case !t.at.After(c.now):
+			t.stopped = true
+			due = append(due, t)
+		default:
+			keep = append(keep, t)
+		}
+	}
+	c.timers = keep
+	c.mu.Unlock()
+	sort.Slice(due, func(i, j int) bool { return due[i].at.Before(due[j].at) })
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// trigStore is the real store with executions' statuses faked.
+type trigStore struct {
+	*storage.Store
+	mu     sync.Mutex
+	status map[string]messages.ExecutionStatus
+}
+
+func (s *trigStore) GetExecution(id string) (*messages.Execution, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.status[id]
+	if !ok {
+		return nil, nil
+	}
+	return &messages.Execution{ID: id, Status: st}, nil
+}
+
+func (s *trigStore) set(id string, st messages.ExecutionStatus) {
+	s.mu.Lock()
+	s.status[id] = st
+	s.mu.Unlock()
+}
+
+// fakeExecutions answers CreateExecution like the executions owner and
+// remembers what it got.
+type fakeExecutions struct {
+	mu    sync.Mutex
+	got   []*messages.CreateExecution
+	store *trigStore
+}
+
+func (f *fakeExecutions) Receive(ctx actor.Context) {
+	if m, ok := ctx.Message().(*messages.CreateExecution); ok {
+		f.mu.Lock()
+		f.got = append(f.got, m)
+		id := "exec-" + string(rune('a'+len(f.got)-1))
+		f.mu.Unlock()
+		f.store.set(id, messages.ExecQueued)
+		ctx.Respond(&messages.ExecutionCreated{Execution: &messages.Execution{ID: id, WorkflowID: m.WorkflowID, Input: m.Input}})
+	}
+}
+
+func (f *fakeExecutions) count() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.got) }
+
+// trigParent hosts the triggers supervisor as a child (it ignores childReady).
+type trigParent struct{ props *actor.Props }
+
+func (p *trigParent) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(*actor.Started); ok {
+		ctx.SpawnNamed(p.props, childTriggers)
+	}
+}
+
+type trigEnv struct {
+	t     *testing.T
+	clock *trigClock
+	store *trigStore
+	sys   *System
+	exec  *fakeExecutions
+	sup   *actor.PID
+}
+
+func newTrigEnv(t *testing.T) *trigEnv {
+	t.Helper()
+	st, err := storage.Open(t.TempDir(), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &trigEnv{t: t, clock: &trigClock{now: time.Date(2026, 11, 27, 10, 2, 0, 0, time.UTC)},
+		store: &trigStore{Store: st, status: map[string]messages.ExecutionStatus{}}}
+	as := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}))
+	e.sys = &System{cfg: Config{Now: e.clock.Now, AfterFunc: e.clock.AfterFunc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AskTimeout: 5 * time.Second}, store: e.store, actors: as, pids: map[string]*actor.PID{}}
+	e.sys.license.Store(&licenseView{})
+	e.exec = &fakeExecutions{store: e.store}
+	execPID := as.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return e.exec }))
+	sup := actor.PropsFromProducer(func() actor.Actor { return &triggersActor{sys: e.sys, exec: execPID} })
+	parent, err := as.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &trigParent{props: sup} }), "orchestrator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sup = as.NewLocalPID(parent.Id + "/" + childTriggers)
+	t.Cleanup(func() {
+		_ = as.Root.PoisonFuture(parent).Wait()
+		as.Shutdown()
+		_ = st.Close()
+	})
+	return e
+}
+
+func (e *trigEnv) ask(cmd any) (any, error) {
+	e.t.Helper()
+	res, err := e.sys.actors.Root.RequestFuture(e.sup, cmd, 5*time.Second).Result()
+	if err != nil {
+		return nil, err
+	}
+	if err, ok := res.(error); ok {
+		return nil, err
+	}
+	return res, nil
+}
+
+// workflow creates a workflow, published when asked.
+func (e *trigEnv) workflow(published bool) string {
+	e.t.Helper()
+	now := e.clock.Now()
+	w := &messages.Workflow{ID: messages.NewID(now), Name: "wf", CreatedAt: messages.TimeOf(now)}
+	if err := e.store.CreateWorkflow(w, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	if published {
+		e.publish(w.ID)
+	}
+	return w.ID
+}
+
+func (e *trigEnv) publish(wf string) {
+	e.t.Helper()
+	now := e.clock.Now()
+	if _, err := e.store.SaveDraft(&messages.Version{ID: messages.NewID(now), WorkflowID: wf, GraphJSON: "{}"}, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.store.PublishLatest(wf, messages.TimeOf(now), nil); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *trigEnv) create(cmd *messages.CreateTrigger) *messages.Trigger {
+	e.t.Helper()
+	res, err := e.ask(cmd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res.(*messages.Trigger)
+}
+
+// waitResult waits (bounded, real time) until the stored trigger's
+// lastResult is want.
+func (e *trigEnv) waitResult(id, want string) *messages.Trigger {
+	e.t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		tr, err := e.store.GetTrigger(id)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if tr != nil && tr.LastResult == want {
+			return tr
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("trigger lastResult = %q, want %q", tr.LastResult, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// settle waits until the trigger's timer is re-armed after a fire.
+func (e *trigEnv) settle(timers int) {
+	e.t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for e.clock.pending() != timers {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("pending timers = %d, want %d", e.clock.pending(), timers)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestTriggerScheduleFiresOnFakeClock(t *testing.T) {
+	e := newTrigEnv(t)
+	wf := e.workflow(true)
+	tr := e.create(&messages.CreateTrigger{WorkflowID: wf, Type: messages.TriggerSchedule, Config: `{"cron":"*/5 * * * *","priority":"HIGH"}`, Enabled: true})
+	if want := time.Date(2026, 11, 27, 10, 5, 0, 0, time.UTC); tr.NextRunAt.Std() != want {
+		t.Fatalf("nextRunAt %v, want %v", tr.NextRunAt.Std(), want)
+	}
+	e.settle(1)
+	e.clock.Advance(2 * time.Minute) // 10:04: not yet
+	if e.exec.count() != 0 {
+		t.Fatal("fired early")
+	}
+	e.clock.Advance(time.Minute) // 10:05
+	got := e.waitResult(tr.ID, "queued exec-a")
+	if got.LastFiredAt.Std() != time.Date(2026, 11, 27, 10, 5, 0, 0, time.UTC) ||
+		got.NextRunAt.Std() != time.Date(2026, 11, 27, 10, 10, 0, 0, time.UTC) {
+		t.Fatalf("after fire: %+v", got)
+	}
+	m := e.exec.got[0]
+	if m.WorkflowID != wf || m.Priority != messages.PriorityHigh || m.TriggerID == nil || *m.TriggerID != tr.ID || m.TriggeredBy != nil {
+		t.Fatalf("CreateExecution = %+v", m)
+	}
+	// The previous run is still QUEUED: the next fire is skipped.
+	e.settle(1)
+	e.clock.Advance(5 * time.Minute)
+	e.waitResult(tr.ID, "skipped: previous run still queued")
+	if e.exec.count() != 1 {
+		t.Fatalf("duplicate fire sent: %d", e.exec.count())
+	}
+	// Once it runs, the next fire queues again.
+	e.store.set("exec-a", messages.ExecRunning)
+	e.settle(1)
+	e.clock.Advance(5 * time.Minute)
+	e.waitResult(tr.ID, "queued exec-b")
+
+	// Disabled: no timer, no fires, no nextRunAt.
+	off := false
+	res, err := e.ask(&messages.UpdateTrigger{ID: tr.ID, Enabled: &off})
+	if err != nil || !res.(*messages.Trigger).NextRunAt.IsZero() {
+		t.Fatalf("disable: %+v %v", res, err)
+	}
+	e.settle(0)
+	e.clock.Advance(time.Hour)
+	if e.exec.count() != 2 {
+		t.Fatal("a disabled trigger fired")
+	}
+	// Re-enabled with another cron: rebuilt at once.
+	on, cfg := true, `{"cron":"0 12 * * *"}`
+	res, err = e.ask(&messages.UpdateTrigger{ID: tr.ID, Enabled: &on, Config: &cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next := res.(*messages.Trigger).NextRunAt.Std(); next != time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) {
+		t.Fatalf("rebuilt nextRunAt %v", next)
+	}
+	e.settle(1)
+	// Deleted: the timer is cancelled at once.
+	if _, err := e.ask(&messages.DeleteTrigger{ID: tr.ID}); err != nil {
+		t.Fatal(err)
+	}
+	e.settle(0)
+	e.clock.Advance(24 * time.Hour)
+	if e.exec.count() != 2 {
+		t.Fatal("a deleted trigger fired")
+	}
+	if _, err := e.ask(&messages.UpdateTrigger{ID: tr.ID, Enabled: &on}); messages.ErrorCode(err) != messages.CodeNotFound {
+		t.Fatalf("update deleted: %v", err)
+	}
+}
+
+func TestTriggerNoPublishedVersionAndTimezone(t *testing.T) {
+	e := newTrigEnv(t)
+	wf := e.workflow(false)
+	tr := e.create(&messages.CreateTrigger{WorkflowID: wf, Type: messages.TriggerSchedule,
+		Config: `{"cron":"0 9 * * *","timezone":"America/New_York"}`, Enabled: true})
+	// 09:00 in New York in November is 14:00 UTC.
+	if want := time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC); tr.NextRunAt.Std() != want {
+		t.Fatalf("nextRunAt %v, want %v", tr.NextRunAt.Std(), want)
+	}
+	e.settle(1)
+	e.clock.Advance(4 * time.Hour)
+	e.waitResult(tr.ID, "skipped: no published version")
+	if e.exec.count() != 0 {
+		t.Fatal("queued without a published version")
+	}
+	e.publish(wf)
+	e.settle(1)
+	e.clock.Advance(24 * time.Hour)
+	e.waitResult(tr.ID, "queued exec-a")
+
+	// Deleting the workflow (the workflows actor tells the supervisor) stops it.
+	ids, err := e.store.DeleteWorkflow(wf, nil)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("delete workflow: %v %v", ids, err)
+	}
+	e.sys.actors.Root.Send(e.sup, &triggersRemoved{ids: ids})
+	e.settle(0)
+}
+
+func TestTriggerWebhookChecks(t *testing.T) {
+	e := newTrigEnv(t)
+	wf := e.workflow(true)
+	hook := e.create(&messages.CreateTrigger{WorkflowID: wf, Type: messages.TriggerWebhook,
+		Config: `{"secret":"k","rateLimit":2}`, Enabled: true})
+	if hook.HasSecret != true || hook.WebhookPath != WebhookPathPrefix+hook.ID || hook.Config != `{"rateLimit":2}` {
+		t.Fatalf("webhook = %+v", hook)
+	}
+	sig := func(body string) string {
+		m := hmac.New(sha256.New, []byte("k"))
+		m.Write([]byte(body))
+		return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	}
+	body := `{"x":1}`
+	for _, c := range []struct {
+		name string
+		msg  *messages.FireWebhook
+		code messages.Code
+	}{
+		{"unknown", &messages.FireWebhook{TriggerID: "nope"}, messages.CodeNotFound},
+		{"no signature", &messages.FireWebhook{TriggerID: hook.ID, Body: []byte(body)}, messages.CodeUnauthorized},
+		{"bad signature", &messages.FireWebhook{TriggerID: hook.ID, Body: []byte(body), Signature: sig("other")}, messages.CodeUnauthorized},
+		{"not hex", &messages.FireWebhook{TriggerID: hook.ID, Body: []byte(body), Signature: "sha256=zz"}, messages.CodeUnauthorized},
+		{"bad json", &messages.FireWebhook{TriggerID: hook.ID, Body: []byte("{x"), Signature: sig("{x")}, messages.CodeValidation},
+	} {
+		if _, err := e.ask(c.msg); messages.ErrorCode(err) != c.code {
+			t.Errorf("%s: %v, want %s", c.name, err, c.code)
+		}
+	}
+	// Good calls are forwarded with the caller as sender: the answer comes
+	// from the executions owner.
+	for i := 0; i < 2; i++ {
+		res, err := e.ask(&messages.FireWebhook{TriggerID: hook.ID, Body: []byte(body), Signature: sig(body), DedupeKey: "d"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, ok := res.(*messages.ExecutionCreated); !ok || string(c.Execution.Input) != body {
+			t.Fatalf("reply %+v", res)
+		}
+	}
+	if m := e.exec.got[0]; m.DedupeKey != "d" || m.TriggerID == nil || *m.TriggerID != hook.ID || m.TriggeredBy != nil {
+		t.Fatalf("CreateExecution = %+v", m)
+	}
+	// Rate limit: 2 per minute → the third waits 30 s.
+	res, err := e.ask(&messages.FireWebhook{TriggerID: hook.ID, Body: []byte(body), Signature: sig(body)})
+	th, ok := res.(*messages.WebhookThrottled)
+	if err != nil || !ok || th.RetryAfter != 30*time.Second {
+		t.Fatalf("throttle: %+v %v", res, err)
+	}
+	e.clock.Advance(30 * time.Second)
+	if res, err := e.ask(&messages.FireWebhook{TriggerID: hook.ID, Body: []byte(body), Signature: sig(body)}); err != nil {
+		t.Fatal(err)
+	} else if _, ok := res.(*messages.ExecutionCreated); !ok {
+		t.Fatalf("after refill: %+v", res)
+	}
+	// Disabled → FORBIDDEN; a schedule → VALIDATION_ERROR; unpublished → NO_PUBLISHED_VERSION.
+	off := false
+	if _, err := e.ask(&messages.UpdateTrigger{ID: hook.ID, Enabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ask(&messages.FireWebhook{TriggerID: hook.ID, Body: []byte(body), Signature: sig(body)}); messages.ErrorCode(err) != messages.CodeForbidden {
+		t.Fatalf("disabled: %v", err)
+	}
+	sched := e.create(&messages.CreateTrigger{WorkflowID: wf, Type: messages.TriggerSchedule, Config: `{"cron":"@hourly"}`, Enabled: true})
+	if _, err := e.ask(&messages.FireWebhook{TriggerID: sched.ID}); messages.ErrorCode(err) != messages.CodeValidation {
+		t.Fatalf("schedule as webhook: %v", err)
+	}
+	open := e.create(&messages.CreateTrigger{WorkflowID: e.workflow(false), Type: messages.TriggerWebhook, Config: `{}`, Enabled: true})
+	if _, err := e.ask(&messages.FireWebhook{TriggerID: open.ID}); messages.ErrorCode(err) != messages.CodeNoPublished {
+		t.Fatalf("unpublished: %v", err)
+	}
+}
+
+func TestParseTriggerConfig(t *testing.T) {
+	tests := []struct {
+		name   string
+		typ    messages.TriggerType
+		config string
+		ok     bool
+	}{
+		{"five fields", messages.TriggerSchedule, `{"cron":"*/15 8-18 * * MON-FRI"}`, true},
+		{"descriptor", messages.TriggerSchedule, `{"cron":"@weekly"}`, true},
+		{"every", messages.TriggerSchedule, `{"cron":"@every 90s"}`, true},
+		{"zone", messages.TriggerSchedule, `{"cron":"0 0 * * *","timezone":"Asia/Tokyo"}`, true},
+		{"six fields", messages.TriggerSchedule, `{"cron":"0 0 0 * * *"}`, false},
+		{"garbage", messages.TriggerSchedule, `{"cron":"every day"}`, false},
+		{"missing cron", messages.TriggerSchedule, `{}`, false},
+		{"bad zone", messages.TriggerSchedule, `{"cron":"@daily","timezone":"Nowhere/City"}`, false},
+		{"tz prefix", messages.TriggerSchedule, `{"cron":"CRON_TZ=UTC 0 0 * * *"}`, false},
+		{"bad priority", messages.TriggerSchedule, `{"cron":"@daily","priority":"ASAP"}`, false},
+		{"not an object", messages.TriggerWebhook, `"x"`, false},
+		{"webhook empty", messages.TriggerWebhook, `{}`, true},
+		{"webhook rate", messages.TriggerWebhook, `{"rateLimit":60,"secret":"s"}`, true},
+		{"webhook rate fraction", messages.TriggerWebhook, `{"rateLimit":1.5}`, false},
+		{"webhook secret number", messages.TriggerWebhook, `{"secret":5}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, err := parseTriggerConfig(tt.typ, tt.config, "")
+			if (err == nil) != tt.ok {
+				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && messages.ErrorCode(err) != messages.CodeValidation {
+				t.Fatalf("code %s", messages.ErrorCode(err))
+			}
+			if err == nil && tt.typ == messages.TriggerWebhook && set.public == tt.config && set.secret != "" {
+				t.Fatal("the public config keeps the secret")
+			}
+		})
+	}
+	// A config without "secret" keeps the old one; "" clears it.
+	if set, _ := parseTriggerConfig(messages.TriggerWebhook, `{"rateLimit":1}`, "old"); set.secret != "old" {
+		t.Fatalf("kept secret %q", set.secret)
+	}
+	if set, _ := parseTriggerConfig(messages.TriggerWebhook, `{"secret":""}`, "old"); set.secret != "" {
+		t.Fatalf("cleared secret %q", set.secret)
+	}
+}
