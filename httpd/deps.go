@@ -65,6 +65,12 @@ type Store interface {
 	GetTrigger(id string) (*messages.Trigger, error)
 	// ListTriggers pages triggers newest first.
 	ListTriggers(f messages.TriggerFilter, page messages.Page) ([]*messages.Trigger, int, error)
+	// GetExecution reads an execution with its logs (nil when absent).
+	GetExecution(id string) (*messages.Execution, error)
+	// ListExecutions pages executions newest first through an index.
+	ListExecutions(f messages.ExecutionFilter, page messages.Page) ([]*messages.Execution, int, error)
+	// ExecutionStats reads the execution counters.
+	ExecutionStats() (messages.ExecutionStats, error)
 	// ProcessPerformance sums the analytics aggregates of a createdAt range.
 	ProcessPerformance(from, to messages.Time) ([]messages.WorkflowPerformance, error)
 }

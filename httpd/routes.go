@@ -85,6 +85,13 @@ func (s *Server) routeTable() []Route {
 		role("POST", "/api/workflows/{id}/publish", adminDev, (*Server).publishWorkflow),
 		user("GET", "/api/workflows/{id}/versions", (*Server).listVersions),
 		user("GET", "/api/workflows/{id}/versions/latest", (*Server).latestVersion),
+		// executions
+		role("POST", "/api/executions", allRoles, (*Server).createExecution),
+		user("GET", "/api/executions", (*Server).listExecutions),
+		user("GET", "/api/executions/stats", (*Server).executionStats),
+		user("GET", "/api/executions/{id}", (*Server).getExecution),
+		role("POST", "/api/executions/{id}/stop", allRoles, (*Server).stopExecution),
+		{Method: "POST", Path: "/api/executions/{id}/status", Access: Runner, Limited: false, Handle: (*Server).reportStatus},
 		// triggers
 		role("POST", "/api/triggers", adminDev, (*Server).createTrigger),
 		user("GET", "/api/triggers", (*Server).listTriggers),

@@ -1,0 +1,179 @@
+package httpd
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// maxDedupeKey bounds an Idempotency-Key or dedupeKey.
+const maxDedupeKey = 200
+
+type createExecutionBody struct {
+	WorkflowID *string            `json:"workflowId"`
+	Priority   *messages.Priority `json:"priority"`
+	Input      json.RawMessage    `json:"input"`
+	DedupeKey  *string            `json:"dedupeKey"`
+}
+
+// executionListItem is an execution as lists show it: without input and logs.
+type executionListItem struct {
+	*messages.Execution
+	Input json.RawMessage `json:"input,omitempty"`
+	Logs  *string         `json:"logs,omitempty"`
+}
+
+// createExecution queues a run of a workflow's published version (ADMIN,
+// DEVELOPER, OPERATOR): 201 {"execution"}, or 200 with the first execution
+// for an Idempotency-Key (or dedupeKey) seen in the last 24 h.
+func (s *Server) createExecution(ctx *fasthttp.RequestCtx, r *request) error {
+	var b createExecutionBody
+	if err := decodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	if err := requireString("workflowId", b.WorkflowID); err != nil {
+		return err
+	}
+	prio := messages.PriorityNormal
+	if b.Priority != nil {
+		if b.Priority.Rank() < 0 {
+			return messages.Invalid("priority must be LOW, NORMAL or HIGH")
+		}
+		prio = *b.Priority
+	}
+	key := string(bytes.TrimSpace(ctx.Request.Header.Peek("Idempotency-Key")))
+	if b.DedupeKey != nil {
+		key = strings.TrimSpace(*b.DedupeKey)
+	}
+	if len(key) > maxDedupeKey {
+		return messages.Invalid("the idempotency key must be at most %d characters", maxDedupeKey)
+	}
+	var input json.RawMessage
+	if t := bytes.TrimSpace(b.Input); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
+		input = append(json.RawMessage(nil), t...)
+	}
+	userID := r.user.ID
+	res, err := s.core.Ask(&messages.CreateExecution{
+		WorkflowID: strings.TrimSpace(*b.WorkflowID), Priority: prio, Input: input,
+		TriggeredBy: &userID, DedupeKey: key, Origin: r.origin(),
+	})
+	if err != nil {
+		return err
+	}
+	created := res.(*messages.ExecutionCreated)
+	status := fasthttp.StatusCreated
+	if created.Duplicate {
+		status = fasthttp.StatusOK
+	}
+	writeJSON(ctx, status, map[string]any{"execution": created.Execution})
+	return nil
+}
+
+// listExecutions pages executions newest first, filtered by workflowId,
+// runnerId, status and a createdAt range (any user).
+func (s *Server) listExecutions(ctx *fasthttp.RequestCtx, _ *request) error {
+	page, err := pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	args := ctx.QueryArgs()
+	f := messages.ExecutionFilter{
+		WorkflowID: string(args.Peek("workflowId")),
+		RunnerID:   string(args.Peek("runnerId")),
+		Status:     messages.ExecutionStatus(args.Peek("status")),
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		return messages.Invalid("status must be one of QUEUED, ASSIGNED, RUNNING, COMPLETED, FAILED, STOPPED")
+	}
+	if f.From, err = queryTime(ctx, "from"); err != nil {
+		return err
+	}
+	if f.To, err = queryTime(ctx, "to"); err != nil {
+		return err
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && f.From > f.To {
+		return messages.Invalid("from must not be after to")
+	}
+	list, total, err := s.store.ListExecutions(f, page)
+	if err != nil {
+		return err
+	}
+	items := make([]executionListItem, len(list))
+	for i, e := range list {
+		items[i] = executionListItem{Execution: e}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, listBody("executions", items, page, total))
+	return nil
+}
+
+// executionStats answers the status counters, unwrapped (any user).
+func (s *Server) executionStats(ctx *fasthttp.RequestCtx, _ *request) error {
+	st, err := s.store.ExecutionStats()
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, st)
+	return nil
+}
+
+// getExecution reads one execution with its logs (any user).
+func (s *Server) getExecution(ctx *fasthttp.RequestCtx, _ *request) error {
+	e, err := s.store.GetExecution(pathParam(ctx, "id"))
+	if err != nil {
+		return err
+	}
+	if e == nil {
+		return messages.NotFound("execution")
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"execution": e})
+	return nil
+}
+
+// stopExecution stops an execution (ADMIN, DEVELOPER, OPERATOR): QUEUED and
+// ASSIGNED stop at once, RUNNING gets stopRequested.
+func (s *Server) stopExecution(ctx *fasthttp.RequestCtx, r *request) error {
+	res, err := s.core.Ask(&messages.StopExecution{ID: pathParam(ctx, "id"), Origin: r.origin()})
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"execution": res})
+	return nil
+}
+
+type reportStatusBody struct {
+	Status  *messages.ExecutionStatus  `json:"status"`
+	Logs    *string                    `json:"logs"`
+	Metrics *messages.ExecutionMetrics `json:"metrics"`
+	Error   *string                    `json:"error"`
+}
+
+// reportStatus is a runner's report on an execution assigned to it (runner
+// token only).
+func (s *Server) reportStatus(ctx *fasthttp.RequestCtx, r *request) error {
+	var b reportStatusBody
+	if err := decodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	if b.Status == nil {
+		return messages.Invalid("status is required")
+	}
+	if !b.Status.Valid() {
+		return messages.Invalid("status must be RUNNING, COMPLETED, FAILED or STOPPED")
+	}
+	if *b.Status == messages.ExecQueued || *b.Status == messages.ExecAssigned {
+		return messages.Invalid("a runner may not report %s", *b.Status)
+	}
+	res, err := s.core.Ask(&messages.ReportStatus{
+		ExecutionID: pathParam(ctx, "id"), RunnerID: r.runner, Status: *b.Status,
+		Logs: b.Logs, Metrics: b.Metrics, Error: b.Error, Origin: r.origin(),
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"execution": res})
+	return nil
+}
