@@ -93,3 +93,52 @@ func TestAnalyticsFoldAndRead(t *testing.T) {
 		t.Fatalf("from day2 = %+v", from2)
 	}
 }
+
+// BenchmarkProcessPerformance reads the analytics of a million finished
+// executions (20 workflows over a year): the cost follows the number of
+// workflow-days, not the number of executions.
+func BenchmarkProcessPerformance(b *testing.B) {
+	s, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const total, workflows = 1_000_000, 20
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	statuses := []messages.ExecutionStatus{messages.ExecCompleted, messages.ExecCompleted, messages.ExecFailed, messages.ExecStopped}
+	for done := 0; done < total; {
+		n := min(20_000, total-done)
+		base := done
+		err := s.update(func(tx *bbolt.Tx) error {
+			for i := base; i < base+n; i++ {
+				wf := "wf" + string(rune('a'+i%workflows))
+				created := start.Add(time.Duration(i) * (365 * 24 * time.Hour / total))
+				e := finishedExec(wf, wf, statuses[i%len(statuses)], created, int64(i%5000),
+					&messages.ExecutionMetrics{CPUAvg: fptr(float64(i % 100)), CPUPeak: fptr(float64(i % 100)), MemAvgMB: fptr(128), MemPeakMB: fptr(256)})
+				e.ID = "x"
+				if err := foldAnalyticsTx(tx, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		done += n
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rows, err := s.ProcessPerformance(0, 0)
+		if err != nil || len(rows) != workflows {
+			b.Fatalf("%d rows, %v", len(rows), err)
+		}
+		sum := 0
+		for _, r := range rows {
+			sum += r.Total
+		}
+		if sum != total {
+			b.Fatalf("total %d", sum)
+		}
+	}
+}
