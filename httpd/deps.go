@@ -34,6 +34,14 @@ type Core interface {
 	User(id string) *messages.User
 	// RunnerSession validates a runner token's subject, id and secret epoch.
 	RunnerSession(runnerID, tokenID string, epoch int64) error
+	// RunnerByCredentials checks machine credentials and returns the
+	// runner id and its secret epoch (UNAUTHORIZED when wrong).
+	RunnerByCredentials(machineKey, machineSecret string) (string, int64, error)
+	// Runner is the live public record of a runner (nil when none); never mutate it.
+	Runner(id string) *messages.Runner
+	// RunnerIdle reports whether a poll by the runner certainly finds no
+	// work and no stop requests (the allocation-free idle poll).
+	RunnerIdle(id string) bool
 	// TokenRevoked reports whether a token id was revoked.
 	TokenRevoked(tokenID string) bool
 	// AuditEntry builds an audit entry stamped now.
@@ -73,4 +81,10 @@ type Store interface {
 	ExecutionStats() (messages.ExecutionStats, error)
 	// ProcessPerformance sums the analytics aggregates of a createdAt range.
 	ProcessPerformance(from, to messages.Time) ([]messages.WorkflowPerformance, error)
+	// ListRunners pages runners newest first; never a secret.
+	ListRunners(f messages.RunnerFilter, page messages.Page) ([]*messages.Runner, int, error)
+	// RunnerProcesses lists the published workflows for runners.
+	RunnerProcesses() ([]messages.RunnerProcess, error)
+	// VersionGraph reads a version's graph JSON ("" when absent).
+	VersionGraph(versionID string) (string, error)
 }

@@ -43,6 +43,13 @@ func (f *fuzzCore) CheckCanCreate() error                            { return ni
 func (f *fuzzCore) User(id string) *messages.User                    { return fuzzUser(id) }
 func (f *fuzzCore) RunnerSession(string, string, int64) error        { return nil }
 func (f *fuzzCore) TokenRevoked(string) bool                         { return false }
+func (f *fuzzCore) RunnerIdle(string) bool                           { return false }
+func (f *fuzzCore) RunnerByCredentials(string, string) (string, int64, error) {
+	return "", 0, messages.Errorf(messages.CodeUnauthorized, "fuzz: no such machine")
+}
+func (f *fuzzCore) Runner(id string) *messages.Runner {
+	return &messages.Runner{ID: id, Name: "fuzz", Type: messages.RunnerAttended, Status: messages.RunnerOnline}
+}
 func (f *fuzzCore) Session(userID, _ string, _ int64) (*messages.User, error) {
 	return fuzzUser(userID), nil
 }

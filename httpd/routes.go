@@ -100,6 +100,18 @@ func (s *Server) routeTable() []Route {
 		role("PATCH", "/api/triggers/{id}", adminDev, (*Server).updateTrigger),
 		role("DELETE", "/api/triggers/{id}", adminOnly, (*Server).deleteTrigger),
 		{Method: "POST", Path: "/api/triggers/webhook/{id}", Access: Public, Limited: false, Handle: (*Server).fireWebhook},
+		// runners (the runner endpoints are exempt from the rate limit)
+		role("POST", "/api/runners/register", adminOnly, (*Server).registerRunner),
+		{Method: "POST", Path: "/api/runners/authenticate", Access: Public, Handle: (*Server).authenticateRunner},
+		{Method: "POST", Path: "/api/runners/heartbeat", Access: RunnerOrCredentials, Handle: (*Server).runnerHeartbeat},
+		{Method: "GET", Path: "/api/runners/poll", Access: RunnerOrCredentials, Handle: (*Server).runnerPoll},
+		{Method: "POST", Path: "/api/runners/poll", Access: RunnerOrCredentials, Handle: (*Server).runnerPoll},
+		{Method: "POST", Path: "/api/runners/executions", Access: Runner, Handle: (*Server).runnerStartExecution},
+		{Method: "GET", Path: "/api/runners/processes", Access: Runner, Handle: (*Server).runnerProcesses},
+		user("GET", "/api/runners", (*Server).listRunners),
+		user("GET", "/api/runners/{id}", (*Server).getRunner),
+		role("POST", "/api/runners/{id}/regenerate-secret", adminOnly, (*Server).regenerateRunnerSecret),
+		role("DELETE", "/api/runners/{id}", adminOnly, (*Server).deleteRunner),
 		// analytics
 		user("GET", "/api/analytics/process-performance", (*Server).processPerformance),
 		// operations

@@ -1,0 +1,333 @@
+package httpd
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// maxPollWait is the longest long poll (SPEC §9).
+const maxPollWait = 60
+
+// pollMargin is how much longer than its wait a poll may take to answer.
+const pollMargin = 10 * time.Second
+
+// idlePollBody is the answer of a poll with nothing to do and nothing to
+// stop: the hot path writes it without encoding anything.
+var idlePollBody = []byte(`{"hasWork":false,"stopExecutionIds":[]}` + "\n")
+
+// runnerRegisterBody is the body of POST /api/runners/register.
+type runnerRegisterBody struct {
+	Name *string              `json:"name"`
+	Type *messages.RunnerType `json:"type"`
+}
+
+// machineCredentials are a runner's key and secret, in authenticate,
+// heartbeat and poll bodies.
+type machineCredentials struct {
+	MachineKey    *string `json:"machineKey"`
+	MachineSecret *string `json:"machineSecret"`
+}
+
+// heartbeatBody is the body of POST /api/runners/heartbeat.
+type heartbeatBody struct {
+	machineCredentials
+	IPAddress *string         `json:"ipAddress"`
+	Metrics   json.RawMessage `json:"metrics"`
+}
+
+// attendedBody is the body of POST /api/runners/executions.
+type attendedBody struct {
+	WorkflowID *string         `json:"workflowId"`
+	Input      json.RawMessage `json:"input"`
+}
+
+// workItem is the execution a poll hands to a runner.
+type workItem struct {
+	ID           string          `json:"id"`
+	WorkflowID   string          `json:"workflowId"`
+	WorkflowName string          `json:"workflowName"`
+	VersionID    string          `json:"versionId"`
+	GraphJSON    string          `json:"graphJson"`
+	Input        json.RawMessage `json:"input"`
+}
+
+// pollAnswer is the unwrapped answer of a poll.
+type pollAnswer struct {
+	HasWork          bool      `json:"hasWork"`
+	Execution        *workItem `json:"execution,omitempty"`
+	StopExecutionIDs []string  `json:"stopExecutionIds"`
+}
+
+func (s *Server) registerRunner(ctx *fasthttp.RequestCtx, r *request) error {
+	var b runnerRegisterBody
+	if err := decodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	if err := requireString("name", b.Name); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(*b.Name)
+	if len(name) > 200 {
+		return messages.Invalid("name must be at most 200 characters")
+	}
+	typ := messages.RunnerUnattended
+	if b.Type != nil {
+		typ = *b.Type
+		if !messages.ValidRunnerType(typ) {
+			return messages.Invalid("type must be ATTENDED or UNATTENDED")
+		}
+	}
+	res, err := s.core.Ask(&messages.RegisterRunner{Name: name, Type: typ, Origin: r.origin()})
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusCreated, res)
+	return nil
+}
+
+// credentialsRunner authenticates machine credentials and returns the
+// runner id and its secret epoch. Missing or wrong credentials are 401.
+func (s *Server) credentialsRunner(c machineCredentials) (string, int64, error) {
+	if c.MachineKey == nil || c.MachineSecret == nil || *c.MachineKey == "" || *c.MachineSecret == "" {
+		return "", 0, messages.Errorf(messages.CodeUnauthorized, "a runner token or machineKey and machineSecret are required")
+	}
+	return s.core.RunnerByCredentials(*c.MachineKey, *c.MachineSecret)
+}
+
+func (s *Server) authenticateRunner(ctx *fasthttp.RequestCtx, r *request) error {
+	var b machineCredentials
+	if err := decodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	if b.MachineKey == nil || b.MachineSecret == nil {
+		return messages.Invalid("machineKey and machineSecret are required")
+	}
+	id, epoch, err := s.credentialsRunner(b)
+	if err != nil {
+		return err
+	}
+	text, c, err := s.tokens.issue(kindRunner, id, epoch, runnerTokenTTL)
+	if err != nil {
+		return err
+	}
+	runner := s.core.Runner(id)
+	if runner == nil {
+		return messages.Errorf(messages.CodeUnauthorized, "invalid machine key or secret")
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{
+		"token": text, "expiresAt": messages.TimeOf(c.ExpiresAt.Time), "runner": runner,
+	})
+	return nil
+}
+
+func (s *Server) runnerHeartbeat(ctx *fasthttp.RequestCtx, r *request) error {
+	var b heartbeatBody
+	if err := decodeOptionalJSON(ctx, &b); err != nil {
+		return err
+	}
+	id := r.runner
+	if id == "" {
+		var err error
+		if id, _, err = s.credentialsRunner(b.machineCredentials); err != nil {
+			return err
+		}
+	}
+	ip := r.ip
+	if b.IPAddress != nil && strings.TrimSpace(*b.IPAddress) != "" {
+		ip = strings.TrimSpace(*b.IPAddress)
+		if len(ip) > 100 {
+			return messages.Invalid("ipAddress must be at most 100 characters")
+		}
+	}
+	var metrics json.RawMessage
+	if m := bytes.TrimSpace(b.Metrics); len(m) > 0 && !bytes.Equal(m, []byte("null")) {
+		if m[0] != '{' {
+			return messages.Invalid("field \"metrics\" must be an object")
+		}
+		metrics = append(json.RawMessage(nil), m...)
+	}
+	res, err := s.core.Ask(&messages.Heartbeat{RunnerID: id, IPAddress: ip, Metrics: metrics})
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, res)
+	return nil
+}
+
+// pollWait reads ?wait=N (seconds, 0..60).
+func pollWait(ctx *fasthttp.RequestCtx) (time.Duration, error) {
+	raw := ctx.QueryArgs().Peek("wait")
+	if raw == nil {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(string(raw))
+	if err != nil || n < 0 || n > maxPollWait {
+		return 0, messages.Invalid("wait must be an integer from 0 to %d (seconds)", maxPollWait)
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// runnerPoll hands a runner its work. The idle poll (nothing queued,
+// nothing to stop) is answered from the runners' published state without
+// an actor round trip or an allocation; everything else asks the runner's
+// actor, which claims from the dispatcher and may hold the poll for ?wait.
+func (s *Server) runnerPoll(ctx *fasthttp.RequestCtx, r *request) error {
+	wait, err := pollWait(ctx)
+	if err != nil {
+		return err
+	}
+	id := r.runner
+	if id == "" {
+		var b machineCredentials
+		if err := decodeOptionalJSON(ctx, &b); err != nil {
+			return err
+		}
+		if id, _, err = s.credentialsRunner(b); err != nil {
+			return err
+		}
+	}
+	if wait == 0 && s.core.RunnerIdle(id) {
+		ctx.SetStatusCode(fasthttp.StatusOK)
+		ctx.SetContentTypeBytes(contentTypeJSON)
+		ctx.SetBody(idlePollBody)
+		return nil
+	}
+	res, err := s.core.AskTimeout(&messages.PollWork{RunnerID: id, Wait: wait}, wait+pollMargin)
+	if err != nil {
+		var me *messages.Error
+		if errors.As(err, &me) {
+			return err
+		}
+		// The runner actor did not answer in time: nothing was handed out.
+		s.log.Warn("poll unanswered", "runner", id, "err", err)
+		res = &messages.PollReply{}
+	}
+	reply := res.(*messages.PollReply)
+	ans := pollAnswer{StopExecutionIDs: reply.StopExecutionIDs}
+	if ans.StopExecutionIDs == nil {
+		ans.StopExecutionIDs = []string{}
+	}
+	if e := reply.Execution; e != nil {
+		graph, err := s.store.VersionGraph(e.VersionID)
+		if err != nil {
+			return err
+		}
+		input := e.Input
+		if len(input) == 0 {
+			input = json.RawMessage("null")
+		}
+		ans.HasWork = true
+		ans.Execution = &workItem{ID: e.ID, WorkflowID: e.WorkflowID, WorkflowName: e.Workflow.Name,
+			VersionID: e.VersionID, GraphJSON: graph, Input: input}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, ans)
+	return nil
+}
+
+var contentTypeJSON = []byte("application/json")
+
+func (s *Server) runnerStartExecution(ctx *fasthttp.RequestCtx, r *request) error {
+	runner := s.core.Runner(r.runner)
+	if runner == nil {
+		return messages.Errorf(messages.CodeUnauthorized, "runner token is no longer valid")
+	}
+	if runner.Type != messages.RunnerAttended {
+		return messages.Errorf(messages.CodeForbidden, "only ATTENDED runners start their own executions")
+	}
+	var b attendedBody
+	if err := decodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	if err := requireString("workflowId", b.WorkflowID); err != nil {
+		return err
+	}
+	var input json.RawMessage
+	if m := bytes.TrimSpace(b.Input); len(m) > 0 && !bytes.Equal(m, []byte("null")) {
+		input = append(json.RawMessage(nil), m...)
+	}
+	res, err := s.core.Ask(&messages.StartAttended{RunnerID: r.runner, WorkflowID: strings.TrimSpace(*b.WorkflowID),
+		Input: input, Origin: r.origin()})
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusCreated, map[string]any{"execution": res})
+	return nil
+}
+
+func (s *Server) runnerProcesses(ctx *fasthttp.RequestCtx, r *request) error {
+	procs, err := s.store.RunnerProcesses()
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"processes": procs})
+	return nil
+}
+
+func (s *Server) listRunners(ctx *fasthttp.RequestCtx, r *request) error {
+	page, err := pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	var f messages.RunnerFilter
+	if v := ctx.QueryArgs().Peek("status"); len(v) > 0 {
+		f.Status = messages.RunnerStatus(v)
+		if !messages.ValidRunnerStatus(f.Status) {
+			return messages.Invalid("status must be ONLINE, OFFLINE or BUSY")
+		}
+	}
+	if v := ctx.QueryArgs().Peek("type"); len(v) > 0 {
+		f.Type = messages.RunnerType(v)
+		if !messages.ValidRunnerType(f.Type) {
+			return messages.Invalid("type must be ATTENDED or UNATTENDED")
+		}
+	}
+	list, total, err := s.store.ListRunners(f, page)
+	if err != nil {
+		return err
+	}
+	out := make([]*messages.Runner, 0, len(list))
+	for _, stored := range list {
+		// The live record has the latest heartbeat (storage may lag by
+		// up to the flush interval).
+		if live := s.core.Runner(stored.ID); live != nil {
+			stored = live
+		}
+		out = append(out, stored)
+	}
+	writeJSON(ctx, fasthttp.StatusOK, listBody("runners", out, page, total))
+	return nil
+}
+
+func (s *Server) getRunner(ctx *fasthttp.RequestCtx, r *request) error {
+	runner := s.core.Runner(pathParam(ctx, "id"))
+	if runner == nil {
+		return messages.NotFound("runner")
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"runner": runner})
+	return nil
+}
+
+func (s *Server) regenerateRunnerSecret(ctx *fasthttp.RequestCtx, r *request) error {
+	res, err := s.core.Ask(&messages.RegenerateSecret{ID: pathParam(ctx, "id"), Origin: r.origin()})
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, res)
+	return nil
+}
+
+func (s *Server) deleteRunner(ctx *fasthttp.RequestCtx, r *request) error {
+	if _, err := s.core.Ask(&messages.DeleteRunner{ID: pathParam(ctx, "id"), Origin: r.origin()}); err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true})
+	return nil
+}
