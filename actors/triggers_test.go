@@ -117,6 +117,10 @@ type fakeExecutions struct {
 
 func (f *fakeExecutions) Receive(ctx actor.Context) {
 	if m, ok := ctx.Message().(*messages.CreateExecution); ok {
+		if w, _ := f.store.GetWorkflow(m.WorkflowID); w == nil || w.PublishedVersionID == "" {
+			ctx.Respond(messages.Errorf(messages.CodeNoPublished, "no published version"))
+			return
+		}
 		f.mu.Lock()
 		f.got = append(f.got, m)
 		id := "exec-" + string(rune('a'+len(f.got)-1))
