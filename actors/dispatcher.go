@@ -106,7 +106,14 @@ func (d *dispatcherActor) Receive(ctx actor.Context) {
 			panic(err)
 		}
 		for _, e := range queued {
-			d.enqueue(e.ID, e.Priority, e.EnqueuedAt)
+			d.enqueue(e.ID, e.Priority, e.EnqueuedAt, false)
+		}
+		var depth [3]int64
+		for _, e := range d.queue {
+			depth[e.rank]++
+		}
+		for i := range depth {
+			d.sys.gauges.QueueDepth[i].Store(depth[i])
 		}
 		d.publish()
 		d.startTicker(ctx)
@@ -133,12 +140,11 @@ func (d *dispatcherActor) Receive(ctx actor.Context) {
 			d.publish()
 		}
 	case *execEnqueued:
-		d.enqueue(msg.ID, msg.Priority, msg.EnqueuedAt)
+		d.enqueue(msg.ID, msg.Priority, msg.EnqueuedAt, msg.Counted)
 		d.serve(ctx)
 	case *execDequeued:
 		if e, ok := d.byID[msg.ID]; ok {
-			heap.Remove(&d.queue, e.index)
-			delete(d.byID, msg.ID)
+			d.remove(e)
 			d.publish()
 		}
 	case *queueStaleTick:
@@ -179,33 +185,51 @@ func (d *dispatcherActor) stopTicker() {
 
 // enqueue adds an execution to the queue (an execution already queued is
 // left where it is unless it re-entered with a later enqueue time).
-func (d *dispatcherActor) enqueue(id string, p messages.Priority, at messages.Time) {
+//
+// QueueDepth counts the queue plus the announcements on their way to it:
+// whoever announces an execution may count it first (counted), before it
+// answers its own caller, so that a poll that follows a create never sees
+// an empty queue (the idle-poll fast path reads the gauge). The dispatcher
+// corrects the count when the announcement arrives and lowers it whenever an
+// execution leaves the queue.
+func (d *dispatcherActor) enqueue(id string, p messages.Priority, at messages.Time, counted bool) {
 	rank := p.Rank()
 	if rank < 0 {
 		rank = 1
+	}
+	if counted {
+		d.sys.gauges.QueueDepth[rank].Add(-1)
 	}
 	if e, ok := d.byID[id]; ok {
 		if e.enq == at {
 			return
 		}
-		heap.Remove(&d.queue, e.index)
+		d.remove(e)
 	}
 	d.seq++
 	e := &queueEntry{id: id, rank: rank, enq: at, seq: d.seq}
 	heap.Push(&d.queue, e)
 	d.byID[id] = e
-	d.publish()
+	d.sys.gauges.QueueDepth[rank].Add(1)
 }
 
-// publish updates the queue gauges.
+// remove takes an entry out of the queue.
+func (d *dispatcherActor) remove(e *queueEntry) {
+	heap.Remove(&d.queue, e.index)
+	delete(d.byID, e.id)
+	d.sys.gauges.QueueDepth[e.rank].Add(-1)
+}
+
+// popHead takes the head of the queue.
+func (d *dispatcherActor) popHead() *queueEntry {
+	e := heap.Pop(&d.queue).(*queueEntry)
+	delete(d.byID, e.id)
+	d.sys.gauges.QueueDepth[e.rank].Add(-1)
+	return e
+}
+
+// publish updates the waiting-claims gauge.
 func (d *dispatcherActor) publish() {
-	var depth [3]int64
-	for _, e := range d.queue {
-		depth[e.rank]++
-	}
-	for i := range depth {
-		d.sys.gauges.QueueDepth[i].Store(depth[i])
-	}
 	d.sys.gauges.WaitingClaims.Store(int64(len(d.parked)))
 }
 
@@ -258,8 +282,7 @@ func (d *dispatcherActor) serve(ctx actor.Context) {
 	for len(d.parked) > 0 && d.queue.Len() > 0 {
 		c := d.parked[0]
 		d.unpark(c)
-		e := heap.Pop(&d.queue).(*queueEntry)
-		delete(d.byID, e.id)
+		e := d.popHead()
 		d.assign(ctx, c, e)
 	}
 	d.publish()

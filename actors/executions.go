@@ -44,6 +44,8 @@ type (
 		ID         string
 		Priority   messages.Priority
 		EnqueuedAt messages.Time
+		// Counted: the sender already added it to Gauges.QueueDepth.
+		Counted bool
 	}
 	// execDequeued tells the dispatcher that a QUEUED execution left the
 	// queue other than by assignment (stopped, failed).
@@ -256,9 +258,7 @@ func (a *executionsActor) created(ctx actor.Context, msg *createDone) {
 			if x.Status == messages.ExecQueued {
 				// Announced before the creator hears of it, so a claim
 				// sent after the answer finds it in the queue.
-				if pid, ok := a.sys.pids[childDispatcher]; ok {
-					ctx.Send(pid, &execEnqueued{ID: x.ID, Priority: x.Priority, EnqueuedAt: x.EnqueuedAt})
-				}
+				a.sys.announceQueued(ctx, x, true)
 			}
 			if msg.attended {
 				a.sys.notifyRunners(ctx, &messages.ExecutionAssigned{RunnerID: *msg.execution.RunnerID,
@@ -379,7 +379,7 @@ func (a *executionActor) Receive(ctx actor.Context) {
 			a.done = true
 			ctx.Send(ctx.Parent(), &passivate{ID: a.id})
 		case a.exec.Status == messages.ExecQueued && !a.quiet:
-			a.announceQueued(ctx)
+			a.announceQueued(ctx, false)
 		}
 		return
 	}
@@ -410,10 +410,25 @@ func (a *executionActor) Receive(ctx actor.Context) {
 	}
 }
 
-func (a *executionActor) announceQueued(ctx actor.Context) {
-	if pid, ok := a.sys.pids[childDispatcher]; ok {
-		ctx.Send(pid, &execEnqueued{ID: a.exec.ID, Priority: a.exec.Priority, EnqueuedAt: a.exec.EnqueuedAt})
+func (a *executionActor) announceQueued(ctx actor.Context, counted bool) {
+	a.sys.announceQueued(ctx, a.exec, counted)
+}
+
+// announceQueued tells the dispatcher that e is QUEUED. counted: add it to
+// the queue-depth gauge now, before the caller answers anyone.
+func (s *System) announceQueued(ctx actor.Context, e *messages.Execution, counted bool) {
+	pid, ok := s.pids[childDispatcher]
+	if !ok {
+		return
 	}
+	if counted {
+		rank := e.Priority.Rank()
+		if rank < 0 {
+			rank = 1
+		}
+		s.gauges.QueueDepth[rank].Add(1)
+	}
+	ctx.Send(pid, &execEnqueued{ID: e.ID, Priority: e.Priority, EnqueuedAt: e.EnqueuedAt, Counted: counted})
 }
 
 func (a *executionActor) announceDequeued(ctx actor.Context) {
@@ -564,7 +579,7 @@ func (a *executionActor) runnerLost(ctx actor.Context, msg *messages.RunnerLost)
 	}
 	a.sys.notifyRunners(ctx, &messages.ExecutionReleased{RunnerID: runner, ExecutionID: a.id, Status: next.Status})
 	if requeue {
-		a.announceQueued(ctx)
+		a.announceQueued(ctx, true)
 	}
 	return a.reply()
 }

@@ -170,10 +170,10 @@ func TestQueueOrderAndClaims(t *testing.T) {
 	if n2.Priority != messages.PriorityNormal || n2.Status != messages.ExecQueued || n2.VersionID == "" {
 		t.Fatalf("created: %+v", n2)
 	}
-	eventually(t, "queue depth", func() bool {
-		g := &e.sys.gauges
-		return g.QueueDepth[0].Load() == 2 && g.QueueDepth[1].Load() == 2 && g.QueueDepth[2].Load() == 1
-	})
+	// Counted before the creator is answered: no waiting needed.
+	if g := &e.sys.gauges; g.QueueDepth[0].Load() != 2 || g.QueueDepth[1].Load() != 2 || g.QueueDepth[2].Load() != 1 {
+		t.Fatalf("queue depth %d %d %d", g.QueueDepth[0].Load(), g.QueueDepth[1].Load(), g.QueueDepth[2].Load())
+	}
 	for i, want := range []string{h1.ID, h2.ID, n1.ID, n2.ID, low.ID} {
 		got := e.claim(fmt.Sprintf("r%d", i), 0)
 		if got == nil || got.ID != want || got.Status != messages.ExecAssigned || *got.RunnerID != fmt.Sprintf("r%d", i) {
@@ -484,5 +484,9 @@ func TestConcurrentCreateAndStop(t *testing.T) {
 	}
 	if len(seen) != st.Queued {
 		t.Fatalf("drained %d, queued %d", len(seen), st.Queued)
+	}
+	g := &e.sys.gauges
+	if n := g.QueueDepth[0].Load() + g.QueueDepth[1].Load() + g.QueueDepth[2].Load(); n != 0 {
+		t.Fatalf("queue depth gauge %d after draining", n)
 	}
 }
