@@ -231,3 +231,97 @@ func TestE2EHotBackupDuringWrites(t *testing.T) {
 	}
 	t.Logf("%d users acknowledged before the backup, %d in it", len(before), len(have))
 }
+
+// opsRunner is a registered, authenticated runner for the ops tests.
+type opsRunner struct {
+	id, key, secret string
+	c               *client
+}
+
+// registerOpsRunner registers an UNATTENDED runner and authenticates it.
+func (h *harness) registerOpsRunner(name string) *opsRunner {
+	h.t.Helper()
+	r := h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": name, "type": "UNATTENDED"}, 201)
+	o := &opsRunner{id: r.str("id"), key: r.str("machineKey"), secret: r.str("machineSecret")}
+	a := h.expect(anon, "POST", "/api/runners/authenticate", map[string]any{"machineKey": o.key, "machineSecret": o.secret}, 200)
+	o.c = &client{token: a.str("token")}
+	h.expect(o.c, "POST", "/api/runners/heartbeat", map[string]any{}, 200) // ONLINE
+	return o
+}
+
+// runToCompletion makes the runner take the head of the queue and finish it.
+func (h *harness) runToCompletion(rn *opsRunner, status string) string {
+	h.t.Helper()
+	p := h.expect(rn.c, "POST", "/api/runners/poll", nil, 200)
+	id := p.str("execution.id")
+	if id == "" {
+		h.t.Fatalf("poll gave no work: %s", p.body)
+	}
+	h.expect(rn.c, "POST", "/api/executions/"+id+"/status", map[string]any{"status": "RUNNING", "logs": "start\n"}, 200)
+	h.expect(rn.c, "POST", "/api/executions/"+id+"/status", map[string]any{"status": status, "logs": "end\n",
+		"metrics": map[string]any{"cpuPercent": 10, "memoryMb": 100}}, 200)
+	return id
+}
+
+func TestE2ERetentionRemovesOldFinishedExecutions(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "retained")
+	rn := h.registerOpsRunner("retention-runner")
+	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+	done := h.runToCompletion(rn, "COMPLETED")
+	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+	failed := h.runToCompletion(rn, "FAILED")
+	perf := h.expect(h.admin, "GET", "/api/analytics/process-performance", nil, 200)
+
+	// Two days on, a server with --retention-days 1 removes both at start.
+	h.clock.Advance(49 * time.Hour)
+	h.cfg.RetentionDays = 1
+	h.restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.request(h.admin, "GET", "/api/executions/"+failed, nil).status != 404 {
+		if time.Now().After(deadline) {
+			t.Fatal("retention did not remove the old FAILED execution at start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.expectError(h.admin, "GET", "/api/executions/"+done, nil, 404, "NOT_FOUND")
+	if st := h.expect(h.admin, "GET", "/api/executions/stats", nil, 200); st.num("total") != 0 || st.num("completed") != 0 {
+		t.Fatalf("stats after retention: %s", st.body)
+	}
+	after := h.expect(h.admin, "GET", "/api/analytics/process-performance", nil, 200)
+	if string(after.body) != string(perf.body) {
+		t.Fatalf("analytics changed:\nbefore %s\nafter  %s", perf.body, after.body)
+	}
+
+	// A recent execution survives a server with retention on.
+	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+	rn2 := h.registerOpsRunner("retention-runner-2")
+	recent := h.runToCompletion(rn2, "COMPLETED")
+	h.restart()
+	h.expect(h.admin, "GET", "/api/executions/"+recent, nil, 200)
+}
+
+func TestE2EMetricsFollowExecutionsAndRunners(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "metered")
+	rn := h.registerOpsRunner("metered-runner")
+	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+	h.runToCompletion(rn, "COMPLETED")
+	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf, "priority": "HIGH"}, 201)
+	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf, "priority": "LOW"}, 201)
+	m := h.scrape()
+	for series, want := range map[string]float64{
+		`exekra_executions{status="COMPLETED"}`:                                                         1,
+		`exekra_executions{status="QUEUED"}`:                                                            2,
+		`exekra_queue_depth{priority="HIGH"}`:                                                           1,
+		`exekra_queue_depth{priority="LOW"}`:                                                            1,
+		`exekra_runners{status="ONLINE"}`:                                                               1,
+		`exekra_system_state{state="OPERATIONAL"}`:                                                      1,
+		`exekra_http_requests_total{method="POST",route="/api/executions/{id}/status",status="200"}`:    2,
+		`exekra_http_request_duration_seconds_count{method="POST",route="/api/executions/{id}/status"}`: 2,
+	} {
+		if m[series] != want {
+			t.Errorf("%s = %v, want %v", series, m[series], want)
+		}
+	}
+}
