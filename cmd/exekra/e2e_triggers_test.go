@@ -4,9 +4,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 func sign(secret, body string) string {
@@ -252,4 +257,53 @@ func TestE2EScheduleFires(t *testing.T) {
 		t.Fatalf("a disabled schedule fired: %s → %s", stopped, got)
 	}
 	h.expect(h.admin, "DELETE", "/api/triggers/"+id, nil, 200)
+}
+
+// TestE2EWebhookBurst measures webhook bursts from 64 concurrent senders
+// (set EXEKRA_BURST=1; it reports, it does not assert on speed). `exekra
+// loadtest webhook` is the full measurement against a bare fasthttp baseline.
+func TestE2EWebhookBurst(t *testing.T) {
+	if os.Getenv("EXEKRA_BURST") == "" {
+		t.Skip("set EXEKRA_BURST=1 to measure webhook bursts")
+	}
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "burst")
+	var paths []string
+	for i := 0; i < 8; i++ {
+		r := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK"}, 201)
+		paths = append(paths, h.base+r.str("trigger.webhookPath"))
+	}
+	const senders, each = 64, 300
+	c := &fasthttp.Client{MaxConnsPerHost: senders}
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	start := time.Now()
+	for s := 0; s < senders; s++ {
+		wg.Add(1)
+		go func(s int) {
+			defer wg.Done()
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			for i := 0; i < each; i++ {
+				req.Reset()
+				req.Header.SetMethod("POST")
+				req.SetRequestURI(paths[(s+i)%len(paths)])
+				req.SetBodyString(`{"n":1}`)
+				if err := c.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+					failed.Add(1)
+				}
+			}
+		}(s)
+	}
+	wg.Wait()
+	el := time.Since(start)
+	t.Logf("%d webhooks from %d senders in %v: %.0f req/s, %d failed", senders*each, senders, el, float64(senders*each)/el.Seconds(), failed.Load())
+	if r := h.request(anon, "GET", "/metrics", nil); r.status == 200 {
+		for _, line := range strings.Split(string(r.body), "\n") {
+			if strings.Contains(line, "commit") && !strings.HasPrefix(line, "#") {
+				t.Log(line)
+			}
+		}
+	}
 }
