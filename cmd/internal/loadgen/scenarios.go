@@ -517,17 +517,19 @@ func runLifecycle(e *env) error {
 			}
 		}()
 	}
-	waitBounded(&wg, e.cfg.drainTimeout+e.cfg.wait+20*time.Second)
-	elapsed := time.Since(start) // includes the parked polls' tail, like the request counts
-	book.mu.Lock()
-	drained := elapsed
-	_, _, completed := book.ownCountsLocked()
-	if completed == e.cfg.executions {
-		drained = book.lastDone.Sub(start)
+	for time.Now().Before(deadline) && !book.allOwnFinished() {
+		time.Sleep(10 * time.Millisecond)
 	}
-	book.mu.Unlock()
+	stop.Store(true)
+	// The figures cover the drain: long polls still parked now return empty
+	// when their wait is over and would only measure --wait.
+	drained := time.Since(start)
 	book.recordQueueWait(e.rec)
-	e.summarize(e.rec, elapsed)
+	e.summarize(e.rec, drained)
+	waitBounded(&wg, e.cfg.wait+e.cfg.timeout+20*time.Second)
+	book.mu.Lock()
+	_, _, completed := book.ownCountsLocked()
+	book.mu.Unlock()
 	e.extra("drain seconds", drained.Seconds())
 	e.extra("executions per s", float64(completed)/drained.Seconds())
 	if early.Load() > 0 {
@@ -672,13 +674,14 @@ func runScale(e *env) error {
 	}
 	drained := time.Since(start)
 	stop.Store(true)
+	// The figures cover production and drain; polls still parked now return
+	// empty when their wait is over.
+	book.recordQueueWait(e.rec)
+	e.summarize(e.rec, drained)
 	e.logf("scale: stopping runners (up to %s for parked long polls)", e.cfg.wait)
 	if !waitBounded(&runners, e.cfg.wait+e.cfg.timeout+20*time.Second) {
 		e.res.check("every runner loop ended", false, "some long polls never returned")
 	}
-	elapsed := time.Since(start) // includes the parked polls' tail, like the request counts
-	book.recordQueueWait(e.rec)
-	e.summarize(e.rec, elapsed)
 	book.mu.Lock()
 	_, _, completed := book.ownCountsLocked()
 	book.mu.Unlock()
