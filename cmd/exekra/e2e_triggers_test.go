@@ -307,3 +307,117 @@ func TestE2EWebhookBurst(t *testing.T) {
 		}
 	}
 }
+
+func TestE2EProcessPerformance(t *testing.T) {
+	h := newHarness(t)
+	op := h.userWithRole("OPERATOR")
+	r := h.expect(op, "GET", "/api/analytics/process-performance", nil, 200)
+	if rows, ok := r.json["workflows"].([]any); !ok || len(rows) != 0 {
+		t.Fatalf("empty analytics: %s", r.body)
+	}
+	h.expectError(op, "GET", "/api/analytics/process-performance?from=yesterday", nil, 400, "VALIDATION_ERROR")
+	h.expectError(op, "GET", "/api/analytics/process-performance?to=2026-13-45", nil, 400, "VALIDATION_ERROR")
+	h.expectError(anon, "GET", "/api/analytics/process-performance", nil, 401, "UNAUTHORIZED")
+
+	wf := h.publishedWorkflow(h.admin, "Analyzed")
+	reg := h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": "r1", "type": "UNATTENDED"}, 201)
+	auth := h.expect(anon, "POST", "/api/runners/authenticate", map[string]any{
+		"machineKey": reg.str("machineKey"), "machineSecret": reg.str("machineSecret")}, 200)
+	runner := &client{token: auth.str("token")}
+	h.expect(runner, "POST", "/api/runners/heartbeat", map[string]any{}, 200)
+
+	// run executes one execution on the runner: RUNNING, then after the
+	// given (server clock) duration the final status with metrics.
+	run := func(final string, d time.Duration, metrics map[string]any) {
+		t.Helper()
+		h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+		p := h.expect(runner, "POST", "/api/runners/poll", map[string]any{}, 200)
+		id := p.str("execution.id")
+		if id == "" {
+			t.Fatalf("poll: %s", p.body)
+		}
+		h.expect(runner, "POST", "/api/executions/"+id+"/status", map[string]any{"status": "RUNNING"}, 200)
+		h.clock.Advance(d)
+		body := map[string]any{"status": final}
+		if metrics != nil {
+			body["metrics"] = metrics
+		}
+		h.expect(runner, "POST", "/api/executions/"+id+"/status", body, 200)
+	}
+	run("COMPLETED", 2*time.Second, map[string]any{"cpuAvg": 10, "cpuPeak": 40, "memAvgMB": 100, "memPeakMB": 200})
+	run("COMPLETED", 4*time.Second, map[string]any{"cpuAvg": 30, "cpuPeak": 90, "memAvgMB": 300, "memPeakMB": 350})
+	run("FAILED", 3*time.Second, nil)
+	q := h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+	h.expect(h.admin, "POST", "/api/executions/"+q.str("execution.id")+"/stop", nil, 200)
+
+	row := func(from, to string) map[string]any {
+		t.Helper()
+		path := "/api/analytics/process-performance"
+		if from != "" || to != "" {
+			path += "?from=" + from + "&to=" + to
+		}
+		r := h.expect(op, "GET", path, nil, 200)
+		for _, x := range r.json["workflows"].([]any) {
+			if m := x.(map[string]any); m["workflowId"] == wf {
+				return m
+			}
+		}
+		return nil
+	}
+	var got map[string]any
+	deadline := time.Now().Add(3 * time.Second)
+	for got = row("", ""); (got == nil || got["total"] != float64(4)) && time.Now().Before(deadline); got = row("", "") {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got == nil {
+		t.Fatal("no analytics row for the workflow")
+	}
+	want := map[string]float64{"total": 4, "completed": 2, "failed": 1, "stopped": 1, "successRate": 0.5, "failureRate": 0.25,
+		"cpuAvg": 20, "cpuPeak": 90, "memAvgMB": 200, "memPeakMB": 350}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v (row %v)", k, got[k], v, got)
+		}
+	}
+	if d, _ := got["avgDurationMs"].(float64); d < 3000 || d > 3500 {
+		t.Errorf("avgDurationMs = %v, want about 3000", got["avgDurationMs"])
+	}
+	if got["workflowName"] != "Analyzed" {
+		t.Errorf("workflowName = %v", got["workflowName"])
+	}
+	// createdAt ranges: today holds them, tomorrow does not.
+	today := h.clock.Now().UTC().Format("2006-01-02")
+	tomorrow := h.clock.Now().UTC().Add(24 * time.Hour).Format("2006-01-02")
+	if r := row(today, today+"T23:59:59Z"); r == nil || r["total"] != float64(4) {
+		t.Errorf("today: %v", r)
+	}
+	if r := row(tomorrow, ""); r != nil {
+		t.Errorf("tomorrow: %v", r)
+	}
+	// Totals outlive the workflow and a restart.
+	h.expect(h.admin, "DELETE", "/api/workflows/"+wf, nil, 200)
+	h.restart()
+	if r := row("", ""); r == nil || r["total"] != float64(4) || r["workflowName"] != "Analyzed" {
+		t.Errorf("after delete and restart: %v", r)
+	}
+}
+
+func TestE2EWorkflowDeleteWithActiveExecution(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "busy")
+	r := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK"}, 201)
+	hook := r.str("trigger.id")
+	e := h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+	id := e.str("execution.id")
+	h.expectError(h.admin, "DELETE", "/api/workflows/"+wf, nil, 409, "CONFLICT")
+	if d := h.expect(h.admin, "GET", "/api/workflows/"+wf, nil, 200); d.num("workflow.executionCount") != 1 {
+		t.Fatalf("executionCount: %s", d.body)
+	}
+	h.expect(h.admin, "POST", "/api/executions/"+id+"/stop", nil, 200)
+	h.expect(h.admin, "DELETE", "/api/workflows/"+wf, nil, 200)
+	// the finished execution stays readable with the workflow's name; the trigger is gone
+	if g := h.expect(h.admin, "GET", "/api/executions/"+id, nil, 200); g.str("execution.workflow.name") != "busy" {
+		t.Fatalf("execution after delete: %s", g.body)
+	}
+	h.expectError(anon, "POST", "/api/triggers/webhook/"+hook, nil, 404, "NOT_FOUND")
+}
