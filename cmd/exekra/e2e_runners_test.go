@@ -1,0 +1,461 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// End-to-end tests of runners: credentials, liveness, polling and the
+// runner side of the execution protocol (SPEC §8, §9, §12, §13).
+
+// rnRunner is a registered runner as a test sees it.
+type rnRunner struct {
+	id, name, key, secret string
+	c                     *client // holds the runner token after rnAuth
+}
+
+// rnRegister registers a runner as the admin.
+func (h *harness) rnRegister(name, typ string) *rnRunner {
+	h.t.Helper()
+	body := map[string]any{"name": name}
+	if typ != "" {
+		body["type"] = typ
+	}
+	r := h.expect(h.admin, "POST", "/api/runners/register", body, 201)
+	rr := &rnRunner{id: r.str("id"), name: r.str("name"), key: r.str("machineKey"), secret: r.str("machineSecret")}
+	if rr.id == "" || !strings.HasPrefix(rr.key, "FC-") || len(rr.key) != 35 || len(rr.secret) != 64 {
+		h.t.Fatalf("register: %s", r.body)
+	}
+	return rr
+}
+
+// rnAuth authenticates a runner and keeps its token.
+func (h *harness) rnAuth(rr *rnRunner) *rnRunner {
+	h.t.Helper()
+	r := h.expect(anon, "POST", "/api/runners/authenticate", map[string]any{"machineKey": rr.key, "machineSecret": rr.secret}, 200)
+	if r.str("token") == "" || r.str("expiresAt") == "" || r.str("runner.id") != rr.id {
+		h.t.Fatalf("authenticate: %s", r.body)
+	}
+	rr.c = &client{token: r.str("token")}
+	return rr
+}
+
+// rnOnline registers, authenticates and heartbeats a runner.
+func (h *harness) rnOnline(name, typ string) *rnRunner {
+	h.t.Helper()
+	rr := h.rnAuth(h.rnRegister(name, typ))
+	h.expect(rr.c, "POST", "/api/runners/heartbeat", map[string]any{}, 200)
+	return rr
+}
+
+// rnQueue creates a QUEUED execution of a workflow and returns its id.
+func (h *harness) rnQueue(wf string) string {
+	h.t.Helper()
+	r := h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+	return r.str("execution.id")
+}
+
+// rnEventually retries check for up to 10 s.
+func (h *harness) rnEventually(what string, check func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !check() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func stopIDs(r *response) []any {
+	v, ok := r.json["stopExecutionIds"].([]any)
+	if !ok {
+		return nil
+	}
+	return v
+}
+
+func TestE2ERunnerProtocol(t *testing.T) {
+	h := newHarness(t)
+	op := h.userWithRole("OPERATOR")
+
+	// register: validation, roles, unique names, OPERATIONAL.
+	h.expectError(op, "POST", "/api/runners/register", map[string]any{"name": "x"}, 403, "FORBIDDEN")
+	h.expectError(h.admin, "POST", "/api/runners/register", map[string]any{"name": "x", "type": "BOGUS"}, 400, "VALIDATION_ERROR")
+	h.expectError(h.admin, "POST", "/api/runners/register", map[string]any{"name": "  "}, 400, "VALIDATION_ERROR")
+	rr := h.rnRegister("bot-1", "")
+	if s := h.expect(anon, "GET", "/api/status", nil, 200).str("state"); s != "OPERATIONAL" {
+		t.Fatalf("state %s", s)
+	}
+	h.expectError(h.admin, "POST", "/api/runners/register", map[string]any{"name": "bot-1"}, 409, "CONFLICT")
+
+	// authenticate
+	h.expectError(anon, "POST", "/api/runners/authenticate", map[string]any{"machineKey": rr.key, "machineSecret": strings.Repeat("0", 64)}, 401, "UNAUTHORIZED")
+	h.expectError(anon, "POST", "/api/runners/authenticate", map[string]any{"machineKey": "FC-nope", "machineSecret": rr.secret}, 401, "UNAUTHORIZED")
+	h.rnAuth(rr)
+	// tokens do not cross over
+	h.expectError(h.admin, "GET", "/api/runners/poll", nil, 401, "UNAUTHORIZED")
+	h.expectError(rr.c, "GET", "/api/runners", nil, 401, "UNAUTHORIZED")
+
+	// never beat: OFFLINE; reads never show a secret
+	g := h.expect(op, "GET", "/api/runners/"+rr.id, nil, 200)
+	if g.str("runner.status") != "OFFLINE" || strings.Contains(string(g.body), rr.secret) || strings.Contains(string(g.body), "secret") {
+		t.Fatalf("get: %s", g.body)
+	}
+	if _, ok := g.json["runner"].(map[string]any)["currentExecutionId"]; !ok {
+		t.Fatalf("no currentExecutionId: %s", g.body)
+	}
+	p := h.expect(rr.c, "GET", "/api/runners/poll", nil, 200)
+	if p.json["hasWork"] != false || stopIDs(p) == nil {
+		t.Fatalf("offline poll: %s", p.body)
+	}
+
+	// heartbeat: token, or credentials in the body
+	hb := h.expect(rr.c, "POST", "/api/runners/heartbeat", map[string]any{"ipAddress": "10.9.8.7", "metrics": map[string]any{"cpu": 3.5}}, 200)
+	if hb.str("status") != "ONLINE" || hb.num("ttlSeconds") != 120 || stopIDs(hb) == nil {
+		t.Fatalf("heartbeat: %s", hb.body)
+	}
+	h.expect(anon, "POST", "/api/runners/heartbeat", map[string]any{"machineKey": rr.key, "machineSecret": rr.secret, "ipAddress": "10.9.8.7"}, 200)
+	h.expectError(anon, "POST", "/api/runners/heartbeat", map[string]any{"machineKey": rr.key, "machineSecret": "wrong"}, 401, "UNAUTHORIZED")
+	h.expectError(anon, "POST", "/api/runners/heartbeat", map[string]any{}, 401, "UNAUTHORIZED")
+	h.expectError(rr.c, "POST", "/api/runners/heartbeat", map[string]any{"metrics": "no"}, 400, "VALIDATION_ERROR")
+	g = h.expect(op, "GET", "/api/runners/"+rr.id, nil, 200)
+	if g.str("runner.status") != "ONLINE" || g.str("runner.ipAddress") != "10.9.8.7" || g.num("runner.metrics.cpu") != 3.5 || g.str("runner.lastHeartbeatAt") == "" {
+		t.Fatalf("after heartbeat: %s", g.body)
+	}
+
+	// lists and filters
+	l := h.expect(op, "GET", "/api/runners?status=ONLINE&type=UNATTENDED", nil, 200)
+	if l.num("pagination.total") != 1 {
+		t.Fatalf("list: %s", l.body)
+	}
+	l = h.expect(op, "GET", "/api/runners?status=OFFLINE", nil, 200)
+	if l.num("pagination.total") != 0 {
+		t.Fatalf("list offline: %s", l.body)
+	}
+	h.expectError(op, "GET", "/api/runners?status=SLEEPING", nil, 400, "VALIDATION_ERROR")
+	h.expectError(op, "GET", "/api/runners?type=ROBOT", nil, 400, "VALIDATION_ERROR")
+	h.expectError(op, "GET", "/api/runners/nope", nil, 404, "NOT_FOUND")
+
+	// poll arguments
+	h.expectError(rr.c, "GET", "/api/runners/poll?wait=61", nil, 400, "VALIDATION_ERROR")
+	h.expectError(rr.c, "GET", "/api/runners/poll?wait=abc", nil, 400, "VALIDATION_ERROR")
+	p = h.expect(rr.c, "GET", "/api/runners/poll", nil, 200)
+	if p.json["hasWork"] != false || len(stopIDs(p)) != 0 {
+		t.Fatalf("idle poll: %s", p.body)
+	}
+
+	// processes
+	wf := h.publishedWorkflow(h.admin, "rn-flow")
+	pr := h.expect(rr.c, "GET", "/api/runners/processes", nil, 200)
+	procs, _ := pr.json["processes"].([]any)
+	if len(procs) != 1 || procs[0].(map[string]any)["workflowId"] != wf || procs[0].(map[string]any)["versionNumber"] != 1.0 {
+		t.Fatalf("processes: %s", pr.body)
+	}
+	h.expectError(h.admin, "GET", "/api/runners/processes", nil, 401, "UNAUTHORIZED")
+
+	// work: poll → ASSIGNED, BUSY; a repeated poll gets the same one
+	ex := h.rnQueue(wf)
+	p = h.expect(rr.c, "POST", "/api/runners/poll", nil, 200)
+	if p.json["hasWork"] != true || p.str("execution.id") != ex || p.str("execution.workflowName") != "rn-flow" ||
+		!strings.Contains(p.str("execution.graphJson"), `"nodes"`) || p.str("execution.workflowId") != wf || p.str("execution.versionId") == "" {
+		t.Fatalf("poll with work: %s", p.body)
+	}
+	g = h.expect(op, "GET", "/api/runners/"+rr.id, nil, 200)
+	if g.str("runner.status") != "BUSY" || g.str("runner.currentExecutionId") != ex {
+		t.Fatalf("busy: %s", g.body)
+	}
+	if s := h.expect(op, "GET", "/api/executions/"+ex, nil, 200).str("execution.status"); s != "ASSIGNED" {
+		t.Fatalf("execution %s", s)
+	}
+	if p = h.expect(rr.c, "GET", "/api/runners/poll", nil, 200); p.str("execution.id") != ex {
+		t.Fatalf("repeated poll: %s", p.body)
+	}
+	hb = h.expect(rr.c, "POST", "/api/runners/heartbeat", nil, 200)
+	if hb.str("status") != "BUSY" {
+		t.Fatalf("busy heartbeat: %s", hb.body)
+	}
+
+	// RUNNING, then a stop request reaches the runner through heartbeat and poll
+	h.expect(rr.c, "POST", "/api/executions/"+ex+"/status", map[string]any{"status": "RUNNING"}, 200)
+	if p = h.expect(rr.c, "GET", "/api/runners/poll", nil, 200); p.json["hasWork"] != false {
+		t.Fatalf("poll while running: %s", p.body)
+	}
+	h.expect(op, "POST", "/api/executions/"+ex+"/stop", nil, 200)
+	h.rnEventually("stop id in heartbeat", func() bool {
+		ids := stopIDs(h.expect(rr.c, "POST", "/api/runners/heartbeat", nil, 200))
+		return len(ids) == 1 && ids[0] == ex
+	})
+	if ids := stopIDs(h.expect(rr.c, "GET", "/api/runners/poll", nil, 200)); len(ids) != 1 || ids[0] != ex {
+		t.Fatalf("stop id in poll: %v", ids)
+	}
+	h.expect(rr.c, "POST", "/api/executions/"+ex+"/status", map[string]any{"status": "STOPPED"}, 200)
+	h.rnEventually("runner released", func() bool {
+		g := h.expect(op, "GET", "/api/runners/"+rr.id, nil, 200)
+		return g.str("runner.status") == "ONLINE" && dig(g.json, "runner.currentExecutionId") == nil
+	})
+	if ids := stopIDs(h.expect(rr.c, "POST", "/api/runners/heartbeat", nil, 200)); len(ids) != 0 {
+		t.Fatalf("stop ids after release: %v", ids)
+	}
+
+	// a long poll is answered when work arrives
+	done := make(chan *response, 1)
+	go func() {
+		done <- h.request(rr.c, "GET", "/api/runners/poll?wait=20", nil)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	ex2 := h.rnQueue(wf)
+	select {
+	case p = <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("long poll not answered")
+	}
+	if p.status != 200 || p.str("execution.id") != ex2 {
+		t.Fatalf("long poll: %d %s", p.status, p.body)
+	}
+
+	// RUNNING → COMPLETED with metrics
+	h.expect(rr.c, "POST", "/api/executions/"+ex2+"/status", map[string]any{"status": "RUNNING", "logs": "step 1\n"}, 200)
+	h.expect(rr.c, "POST", "/api/executions/"+ex2+"/status", map[string]any{"status": "COMPLETED", "logs": "done\n",
+		"metrics": map[string]any{"cpuAvg": 12.5, "cpuPeak": 40, "memAvgMB": 100, "memPeakMB": 150}}, 200)
+	e := h.expect(op, "GET", "/api/executions/"+ex2, nil, 200)
+	if e.str("execution.status") != "COMPLETED" || e.num("execution.metrics.cpuPeak") != 40 || e.str("execution.runnerId") != rr.id {
+		t.Fatalf("completed: %s", e.body)
+	}
+	h.rnEventually("runner online after completion", func() bool {
+		return h.expect(op, "GET", "/api/runners/"+rr.id, nil, 200).str("runner.status") == "ONLINE"
+	})
+
+	// a short poll while nothing is queued comes back empty at once
+	start := time.Now()
+	p = h.expect(rr.c, "GET", "/api/runners/poll?wait=1", nil, 200)
+	if p.json["hasWork"] != false || time.Since(start) > 5*time.Second {
+		t.Fatalf("empty long poll: %s after %v", p.body, time.Since(start))
+	}
+}
+
+func TestE2ERunnerCredentialsDie(t *testing.T) {
+	h := newHarness(t)
+	rr := h.rnAuth(h.rnRegister("cred-bot", "UNATTENDED"))
+	oldToken, oldSecret := rr.c.token, rr.secret
+	h.expect(rr.c, "POST", "/api/runners/heartbeat", nil, 200)
+
+	op := h.userWithRole("OPERATOR")
+	h.expectError(op, "POST", "/api/runners/"+rr.id+"/regenerate-secret", nil, 403, "FORBIDDEN")
+	r := h.expect(h.admin, "POST", "/api/runners/"+rr.id+"/regenerate-secret", nil, 200)
+	if r.str("id") != rr.id || r.str("machineKey") != rr.key || len(r.str("machineSecret")) != 64 || r.str("machineSecret") == oldSecret || r.str("name") != "cred-bot" || r.str("type") != "UNATTENDED" {
+		t.Fatalf("regenerate: %s", r.body)
+	}
+	rr.secret = r.str("machineSecret")
+	h.expectError(rr.c, "POST", "/api/runners/heartbeat", nil, 401, "UNAUTHORIZED")
+	h.expectError(rr.c, "GET", "/api/runners/poll", nil, 401, "UNAUTHORIZED")
+	h.expectError(anon, "POST", "/api/runners/authenticate", map[string]any{"machineKey": rr.key, "machineSecret": oldSecret}, 401, "UNAUTHORIZED")
+	h.rnAuth(rr)
+	h.expect(rr.c, "POST", "/api/runners/heartbeat", nil, 200)
+
+	h.restart()
+	h.expectError(&client{token: oldToken}, "POST", "/api/runners/heartbeat", nil, 401, "UNAUTHORIZED")
+	h.expect(rr.c, "POST", "/api/runners/heartbeat", nil, 200)
+
+	// delete with an ASSIGNED execution: it is re-queued
+	wf := h.publishedWorkflow(h.admin, "cred-flow")
+	ex := h.rnQueue(wf)
+	if p := h.expect(rr.c, "GET", "/api/runners/poll", nil, 200); p.str("execution.id") != ex {
+		t.Fatalf("poll: %s", p.body)
+	}
+	h.expectError(op, "DELETE", "/api/runners/"+rr.id, nil, 403, "FORBIDDEN")
+	d := h.expect(h.admin, "DELETE", "/api/runners/"+rr.id, nil, 200)
+	if d.json["success"] != true {
+		t.Fatalf("delete: %s", d.body)
+	}
+	h.expectError(rr.c, "POST", "/api/runners/heartbeat", nil, 401, "UNAUTHORIZED")
+	h.expectError(anon, "POST", "/api/runners/authenticate", map[string]any{"machineKey": rr.key, "machineSecret": rr.secret}, 401, "UNAUTHORIZED")
+	h.expectError(h.admin, "GET", "/api/runners/"+rr.id, nil, 404, "NOT_FOUND")
+	h.expectError(h.admin, "DELETE", "/api/runners/"+rr.id, nil, 404, "NOT_FOUND")
+	h.rnEventually("execution re-queued", func() bool {
+		return h.expect(h.admin, "GET", "/api/executions/"+ex, nil, 200).str("execution.status") == "QUEUED"
+	})
+	// the name is free again, and the audit log has the runner changes
+	h.rnRegister("cred-bot", "")
+	a := h.expect(h.admin, "GET", "/api/audit?limit=200", nil, 200)
+	for _, action := range []string{"runner.registered", "runner.deleted", "runner.secret.regenerated"} {
+		if !strings.Contains(string(a.body), action) {
+			t.Errorf("audit lacks %s", action)
+		}
+	}
+	h.restart()
+	h.expectError(rr.c, "POST", "/api/runners/heartbeat", nil, 401, "UNAUTHORIZED")
+	h.expectError(h.admin, "GET", "/api/runners/"+rr.id, nil, 404, "NOT_FOUND")
+}
+
+func TestE2ERunnerStaleRules(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.RunnerTTL, c.OfflineGrace, c.StaleCheckInterval = 30*time.Second, 30*time.Second, 50*time.Millisecond
+	})
+	wf := h.publishedWorkflow(h.admin, "stale-flow")
+	a := h.rnOnline("stale-a", "")
+	ex := h.rnQueue(wf)
+	if p := h.expect(a.c, "GET", "/api/runners/poll", nil, 200); p.str("execution.id") != ex {
+		t.Fatalf("poll: %s", p.body)
+	}
+	// silence past the TTL: OFFLINE; past the grace: re-queued (attempt 2)
+	h.clock.Advance(31 * time.Second)
+	h.rnEventually("runner offline", func() bool {
+		return h.expect(h.admin, "GET", "/api/runners/"+a.id, nil, 200).str("runner.status") == "OFFLINE"
+	})
+	if s := h.expect(h.admin, "GET", "/api/executions/"+ex, nil, 200).str("execution.status"); s != "ASSIGNED" {
+		t.Fatalf("before the grace: %s", s)
+	}
+	h.clock.Advance(31 * time.Second)
+	h.rnEventually("re-queued", func() bool {
+		e := h.expect(h.admin, "GET", "/api/executions/"+ex, nil, 200)
+		return e.str("execution.status") == "QUEUED" && e.num("execution.attempt") == 2
+	})
+	h.rnEventually("runner released", func() bool {
+		return dig(h.expect(h.admin, "GET", "/api/runners/"+a.id, nil, 200).json, "runner.currentExecutionId") == nil
+	})
+	// an OFFLINE runner gets no work
+	if p := h.expect(a.c, "GET", "/api/runners/poll", nil, 200); p.json["hasWork"] != false {
+		t.Fatalf("offline poll: %s", p.body)
+	}
+	// another runner takes it and goes silent while RUNNING: FAILED
+	b := h.rnOnline("stale-b", "")
+	if p := h.expect(b.c, "GET", "/api/runners/poll", nil, 200); p.str("execution.id") != ex {
+		t.Fatalf("second poll: %s", p.body)
+	}
+	h.expect(b.c, "POST", "/api/executions/"+ex+"/status", map[string]any{"status": "RUNNING"}, 200)
+	h.clock.Advance(31 * time.Second)
+	h.rnEventually("runner b offline", func() bool {
+		return h.expect(h.admin, "GET", "/api/runners/"+b.id, nil, 200).str("runner.status") == "OFFLINE"
+	})
+	h.clock.Advance(31 * time.Second)
+	h.rnEventually("failed", func() bool {
+		e := h.expect(h.admin, "GET", "/api/executions/"+ex, nil, 200)
+		return e.str("execution.status") == "FAILED" && e.str("execution.error") != ""
+	})
+	// a heartbeat brings it back ONLINE with no work
+	hb := h.expect(b.c, "POST", "/api/runners/heartbeat", nil, 200)
+	if hb.str("status") != "ONLINE" {
+		t.Fatalf("back online: %s", hb.body)
+	}
+	// restart after the TTL passed while down: OFFLINE
+	h.stop()
+	h.clock.Advance(31 * time.Second)
+	h.start()
+	if s := h.expect(h.admin, "GET", "/api/runners/"+b.id, nil, 200).str("runner.status"); s != "OFFLINE" {
+		t.Fatalf("after restart: %s", s)
+	}
+}
+
+func TestE2ERunnersRaceForTheQueue(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "race-flow")
+	const runners, execs = 12, 60
+	rs := make([]*rnRunner, runners)
+	for i := range rs {
+		rs[i] = h.rnOnline(fmt.Sprintf("race-%d", i), "")
+	}
+	want := map[string]bool{}
+	for i := 0; i < execs; i++ {
+		want[h.rnQueue(wf)] = true
+	}
+	var mu sync.Mutex
+	got := map[string]string{} // execution → runner
+	dups := []string{}
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(60 * time.Second)
+	for _, rr := range rs {
+		wg.Add(1)
+		go func(rr *rnRunner) {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				mu.Lock()
+				finished := len(got) == execs
+				mu.Unlock()
+				if finished {
+					return
+				}
+				p := h.request(rr.c, "GET", "/api/runners/poll?wait=1", nil)
+				if p.status != 200 {
+					t.Errorf("poll: %d %s", p.status, p.body)
+					return
+				}
+				id := p.str("execution.id")
+				if id == "" {
+					continue
+				}
+				mu.Lock()
+				if prev, ok := got[id]; ok && prev != rr.id {
+					dups = append(dups, id)
+				}
+				got[id] = rr.id
+				mu.Unlock()
+				if r := h.request(rr.c, "POST", "/api/executions/"+id+"/status", map[string]any{"status": "RUNNING"}, nil...); r.status != 200 {
+					t.Errorf("running %s: %d %s", id, r.status, r.body)
+					return
+				}
+				if r := h.request(rr.c, "POST", "/api/executions/"+id+"/status", map[string]any{"status": "COMPLETED"}, nil...); r.status != 200 {
+					t.Errorf("completed %s: %d %s", id, r.status, r.body)
+					return
+				}
+			}
+		}(rr)
+	}
+	wg.Wait()
+	if len(dups) > 0 {
+		t.Fatalf("executions assigned to two runners: %v", dups)
+	}
+	if len(got) != execs {
+		t.Fatalf("%d of %d executions assigned", len(got), execs)
+	}
+	for id := range want {
+		if got[id] == "" {
+			t.Fatalf("execution %s never assigned", id)
+		}
+	}
+	st := h.expect(h.admin, "GET", "/api/executions/stats", nil, 200)
+	if st.num("completed") != execs {
+		t.Fatalf("stats: %s", st.body)
+	}
+}
+
+func TestE2EAttendedRunner(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "attended-flow")
+	at := h.rnOnline("desk-1", "ATTENDED")
+	un := h.rnOnline("farm-1", "UNATTENDED")
+	h.expectError(un.c, "POST", "/api/runners/executions", map[string]any{"workflowId": wf}, 403, "FORBIDDEN")
+	h.expectError(at.c, "POST", "/api/runners/executions", map[string]any{}, 400, "VALIDATION_ERROR")
+	h.expectError(at.c, "POST", "/api/runners/executions", map[string]any{"workflowId": "nope"}, 404, "NOT_FOUND")
+	r := h.expect(at.c, "POST", "/api/runners/executions", map[string]any{"workflowId": wf}, 201)
+	ex := r.str("execution.id")
+	if r.str("execution.status") != "RUNNING" || r.str("execution.runnerId") != at.id {
+		t.Fatalf("attended start: %s", r.body)
+	}
+	h.rnEventually("attended runner busy", func() bool {
+		g := h.expect(h.admin, "GET", "/api/runners/"+at.id, nil, 200)
+		return g.str("runner.status") == "BUSY" && g.str("runner.currentExecutionId") == ex
+	})
+	// attended runners never take queued work
+	h.rnQueue(wf)
+	if p := h.expect(at.c, "GET", "/api/runners/poll", nil, 200); p.json["hasWork"] != false {
+		t.Fatalf("attended poll: %s", p.body)
+	}
+	h.expect(at.c, "POST", "/api/executions/"+ex+"/status", map[string]any{"status": "COMPLETED"}, 200)
+	h.rnEventually("attended runner online", func() bool {
+		return h.expect(h.admin, "GET", "/api/runners/"+at.id, nil, 200).str("runner.status") == "ONLINE"
+	})
+}
+
+func TestE2ERunnerEndpointsNotRateLimited(t *testing.T) {
+	h := newHarness(t, withRateLimit(3))
+	rr := h.rnOnline("limited-1", "")
+	for i := 0; i < 20; i++ {
+		h.expect(rr.c, "POST", "/api/runners/heartbeat", nil, 200)
+		h.expect(rr.c, "GET", "/api/runners/poll", nil, 200)
+		h.expect(anon, "POST", "/api/runners/authenticate", map[string]any{"machineKey": rr.key, "machineSecret": rr.secret}, 200)
+	}
+}
