@@ -281,3 +281,94 @@ func TestE2EOpenAPIDescribesTheAnswers(t *testing.T) {
 	check(dev, "POST", "/api/auth/logout", "/api/auth/logout", nil)
 	check(dev, "GET", "/api/auth/me", "/api/auth/me", nil)
 }
+
+// TestE2EOpenAPIDescribesTheWorkAPI checks the answers of the workflow,
+// execution, runner, trigger and analytics endpoints against the document.
+func TestE2EOpenAPIDescribesTheWorkAPI(t *testing.T) {
+	h := newHarness(t)
+	doc := h.loadOpenAPI()
+	check := func(c *client, method, tmpl, path string, body any, headers ...string) *response {
+		t.Helper()
+		r := h.request(c, method, path, body, headers...)
+		doc.conform(t, method, tmpl, r)
+		return r
+	}
+	a := h.admin
+	// workflows and versions
+	r := check(a, "POST", "/api/workflows", "/api/workflows", map[string]any{"name": "conform", "description": "d"})
+	wf := r.str("workflow.id")
+	check(a, "POST", "/api/workflows", "/api/workflows", map[string]any{"name": ""})
+	check(a, "GET", "/api/workflows/{id}/versions/latest", "/api/workflows/"+wf+"/versions/latest", nil)
+	check(a, "POST", "/api/workflows/{id}/publish", "/api/workflows/"+wf+"/publish", nil)
+	check(a, "POST", "/api/workflows/{id}/draft", "/api/workflows/"+wf+"/draft", map[string]any{"graphJson": "{}"})
+	check(a, "POST", "/api/workflows/{id}/draft", "/api/workflows/"+wf+"/draft", map[string]any{"graphJson": testGraph, "metadata": "m"})
+	check(a, "POST", "/api/executions", "/api/executions", map[string]any{"workflowId": wf})
+	check(a, "POST", "/api/workflows/{id}/publish", "/api/workflows/"+wf+"/publish", nil)
+	check(a, "GET", "/api/workflows", "/api/workflows", nil)
+	check(a, "PUT", "/api/workflows/{id}", "/api/workflows/"+wf, map[string]any{"name": "conform2"})
+	check(a, "PATCH", "/api/workflows/{id}", "/api/workflows/"+wf, map[string]any{"description": "d2"})
+	check(a, "GET", "/api/workflows/{id}/versions", "/api/workflows/"+wf+"/versions", nil)
+	check(a, "GET", "/api/workflows/{id}/versions/latest", "/api/workflows/"+wf+"/versions/latest", nil)
+	check(a, "GET", "/api/workflows/{id}", "/api/workflows/nope", nil)
+
+	// runners
+	r = check(a, "POST", "/api/runners/register", "/api/runners/register", map[string]any{"name": "conform-runner"})
+	rid, key, secret := r.str("id"), r.str("machineKey"), r.str("machineSecret")
+	check(a, "POST", "/api/runners/register", "/api/runners/register", map[string]any{"name": "conform-runner"})
+	check(anon, "POST", "/api/runners/authenticate", "/api/runners/authenticate", map[string]any{"machineKey": key, "machineSecret": "wrong"})
+	r = check(anon, "POST", "/api/runners/authenticate", "/api/runners/authenticate", map[string]any{"machineKey": key, "machineSecret": secret})
+	rc := &client{token: r.str("token")}
+	check(anon, "POST", "/api/runners/heartbeat", "/api/runners/heartbeat", map[string]any{"machineKey": key, "machineSecret": secret})
+	check(rc, "POST", "/api/runners/heartbeat", "/api/runners/heartbeat", map[string]any{"metrics": map[string]any{"cpu": 5, "memUsedMB": 100, "extra": "kept"}})
+	check(rc, "GET", "/api/runners/processes", "/api/runners/processes", nil)
+	check(a, "GET", "/api/runners", "/api/runners", nil)
+	check(a, "GET", "/api/runners/{id}", "/api/runners/"+rid, nil)
+
+	// executions
+	r = check(a, "POST", "/api/executions", "/api/executions", map[string]any{"workflowId": wf, "priority": "HIGH", "input": map[string]any{"k": 1}}, "Idempotency-Key", "conform-1")
+	ex := r.str("execution.id")
+	check(a, "POST", "/api/executions", "/api/executions", map[string]any{"workflowId": wf}, "Idempotency-Key", "conform-1")
+	check(a, "POST", "/api/executions", "/api/executions", map[string]any{"workflowId": "nope"})
+	check(a, "POST", "/api/executions", "/api/executions", map[string]any{"workflowId": wf, "priority": "URGENT"})
+	check(rc, "GET", "/api/runners/poll", "/api/runners/poll", nil)
+	check(rc, "POST", "/api/executions/{id}/status", "/api/executions/"+ex+"/status", map[string]any{"status": "QUEUED"})
+	check(rc, "POST", "/api/executions/{id}/status", "/api/executions/"+ex+"/status", map[string]any{"status": "RUNNING", "logs": "a\n"})
+	check(rc, "POST", "/api/runners/heartbeat", "/api/runners/heartbeat", nil)
+	check(a, "GET", "/api/runners/{id}", "/api/runners/"+rid, nil)
+	check(a, "POST", "/api/executions/{id}/stop", "/api/executions/"+ex+"/stop", nil)
+	check(rc, "POST", "/api/runners/poll", "/api/runners/poll", nil)
+	check(rc, "POST", "/api/executions/{id}/status", "/api/executions/"+ex+"/status", map[string]any{"status": "STOPPED",
+		"metrics": map[string]any{"cpuAvg": 12.5, "cpuPeak": 20, "memAvgMB": 64, "memPeakMB": 70}})
+	check(rc, "POST", "/api/executions/{id}/status", "/api/executions/"+ex+"/status", map[string]any{"status": "COMPLETED"})
+	check(a, "POST", "/api/executions/{id}/stop", "/api/executions/"+ex+"/stop", nil)
+	check(a, "GET", "/api/executions/{id}", "/api/executions/"+ex, nil)
+	check(a, "GET", "/api/executions", "/api/executions", nil)
+	check(a, "GET", "/api/executions", "/api/executions?status=BOGUS", nil)
+	check(a, "GET", "/api/executions/stats", "/api/executions/stats", nil)
+	check(rc, "POST", "/api/runners/executions", "/api/runners/executions", map[string]any{"workflowId": wf})
+	check(a, "GET", "/api/analytics/process-performance", "/api/analytics/process-performance", nil)
+
+	// triggers
+	r = check(a, "POST", "/api/triggers", "/api/triggers", map[string]any{"workflowId": wf, "type": "SCHEDULE", "config": `{"cron":"0 3 * * *"}`, "enabled": true})
+	sched := r.str("trigger.id")
+	check(a, "POST", "/api/triggers", "/api/triggers", map[string]any{"workflowId": wf, "type": "SCHEDULE", "config": `{"cron":"bogus"}`, "enabled": true})
+	r = check(a, "POST", "/api/triggers", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK", "config": map[string]any{"secret": "s3cret"}, "enabled": true})
+	hook := r.str("trigger.id")
+	r = check(a, "POST", "/api/triggers", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK", "enabled": true})
+	open := r.str("trigger.id")
+	check(a, "GET", "/api/triggers", "/api/triggers", nil)
+	check(a, "GET", "/api/triggers/{id}", "/api/triggers/"+hook, nil)
+	check(a, "PUT", "/api/triggers/{id}", "/api/triggers/"+sched, map[string]any{"enabled": false})
+	check(a, "PATCH", "/api/triggers/{id}", "/api/triggers/"+sched, map[string]any{"config": `{"cron":"@hourly"}`})
+	check(anon, "POST", "/api/triggers/webhook/{id}", "/api/triggers/webhook/"+open, map[string]any{"x": 1})
+	check(anon, "POST", "/api/triggers/webhook/{id}", "/api/triggers/webhook/"+hook, map[string]any{"x": 1})
+	check(anon, "POST", "/api/triggers/webhook/{id}", "/api/triggers/webhook/"+sched, map[string]any{"x": 1})
+	check(anon, "POST", "/api/triggers/webhook/{id}", "/api/triggers/webhook/nope", nil)
+	check(a, "DELETE", "/api/triggers/{id}", "/api/triggers/"+sched, nil)
+
+	// deletes and secrets
+	check(a, "DELETE", "/api/workflows/{id}", "/api/workflows/"+wf, nil)
+	check(a, "POST", "/api/runners/{id}/regenerate-secret", "/api/runners/"+rid+"/regenerate-secret", nil)
+	check(a, "DELETE", "/api/runners/{id}", "/api/runners/"+rid, nil)
+	check(a, "GET", "/api/runners/{id}", "/api/runners/"+rid, nil)
+}
