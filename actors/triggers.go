@@ -95,7 +95,7 @@ func (a *triggersActor) spawn(ctx actor.Context, rec *messages.TriggerRecord) {
 	})
 	pid, err := ctx.SpawnNamed(props, rec.Trigger.ID)
 	if err != nil {
-		a.sys.cfg.Logger.Warn("spawn trigger failed", "trigger", rec.Trigger.ID, "err", err)
+		a.sys.cfg.Logger.Warn("spawn trigger failed", "trigger", logID(rec.Trigger.ID), "err", err)
 		return
 	}
 	a.children[rec.Trigger.ID] = pid
@@ -146,6 +146,15 @@ func (a *triggersActor) delete(ctx actor.Context, msg *messages.DeleteTrigger) a
 		delete(a.children, msg.ID)
 	}
 	return &messages.Ack{}
+}
+
+// logID shortens a trigger id for the logs: the id is a webhook's
+// credential, so only its time-ordered prefix is logged.
+func logID(id string) string {
+	if len(id) > 10 {
+		return id[:10] + "…"
+	}
+	return id
 }
 
 // ownerPID is the pid of the top-level actor that owns cmd, or nil when no
@@ -343,7 +352,7 @@ func (a *triggerActor) load(r *messages.TriggerRecord) {
 	a.t = &t
 	set, err := parseTriggerConfig(t.Type, t.Config, r.Secret)
 	if err != nil {
-		a.sys.cfg.Logger.Warn("trigger config unreadable: not scheduled", "trigger", t.ID, "err", err)
+		a.sys.cfg.Logger.Warn("trigger config unreadable: not scheduled", "trigger", logID(t.ID), "err", err)
 		set = &triggerSettings{priority: t.Priority, loc: time.UTC, secret: r.Secret}
 	}
 	a.set = set
@@ -460,7 +469,7 @@ func (a *triggerActor) record(at time.Time, result string) {
 		messages.AuditTriggerFired, "trigger", a.id, result)
 	if err := a.sys.store.RecordTriggerFire(a.id, messages.TimeOf(at), result, a.t.NextRunAt, audit); err != nil &&
 		messages.ErrorCode(err) != messages.CodeNotFound {
-		a.sys.cfg.Logger.Warn("recording a trigger fire failed", "trigger", a.id, "err", err)
+		a.sys.cfg.Logger.Warn("recording a trigger fire failed", "trigger", logID(a.id), "err", err)
 	}
 }
 
