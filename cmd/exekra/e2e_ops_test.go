@@ -138,6 +138,11 @@ func TestE2EHotBackupRestoresIntoANewServer(t *testing.T) {
 	dev := h.userWithRole("DEVELOPER")
 	h.expectError(anon, "GET", "/api/system/backup", nil, 401, "UNAUTHORIZED")
 	h.expectError(op, "GET", "/api/system/backup", nil, 403, "FORBIDDEN")
+	wf := h.publishedWorkflow(h.admin, "backed-up")
+	rn := h.registerOpsRunner("backed-up-runner")
+	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+	finished := h.runToCompletion(rn, "COMPLETED")
+	queued := h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf, "priority": "HIGH"}, 201).str("execution.id")
 
 	_, audit := h.do(h.admin, "GET", "/api/audit?limit=200", nil)
 	wantAudit := len(audit["entries"].([]any))
@@ -169,6 +174,15 @@ func TestE2EHotBackupRestoresIntoANewServer(t *testing.T) {
 		t.Errorf("audit entries after restore: %d, want ≥ %d", got, wantAudit)
 	}
 	h2.login(dev.user["email"].(string), "password-123")
+	// Executions (with logs) and the queue come back; the runner's token
+	// still works and it gets the queued execution.
+	if r := h2.expect(h.admin, "GET", "/api/executions/"+finished, nil, 200); r.str("execution.status") != "COMPLETED" || !strings.Contains(r.str("execution.logs"), "end") {
+		t.Fatalf("finished execution after restore: %s", r.body)
+	}
+	h2.expect(rn.c, "POST", "/api/runners/heartbeat", map[string]any{}, 200)
+	if got := h2.runToCompletion(rn, "COMPLETED"); got != queued {
+		t.Fatalf("the restored queue handed out %s, want %s", got, queued)
+	}
 }
 
 func TestE2EHotBackupDuringWrites(t *testing.T) {
