@@ -152,7 +152,7 @@ func appendMarkdown(path string, cfg config, results []Result) error {
 	env := currentEnvironment()
 	fmt.Fprintf(&b, "\n## Load test %s (%s)\n\n", strings.Join(scenarioList(results), ", "), env.Time)
 	fmt.Fprintf(&b, "Machine: %d CPUs, %s/%s, %s. Target: %s. Concurrency %d, duration %s.\n\n",
-		env.CPUs, env.OS, env.Arch, env.GoVersion, results[0].Target, cfg.concurrency, cfg.duration)
+		env.CPUs, env.OS, env.Arch, env.GoVersion, targetName(cfg), cfg.concurrency, cfg.duration)
 	b.WriteString("| scenario | conc. | runners | requests | req/s | baseline req/s | ratio | p50 ms | p99 ms | max ms | errors | checks |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, r := range results {
