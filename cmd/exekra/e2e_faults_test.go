@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -560,4 +562,126 @@ func lastLine(s string) string {
 		return ""
 	}
 	return l[len(l)-1]
+}
+
+// faultsDiskFull swaps the descriptor this process holds on path for
+// /dev/full (every write fails with ENOSPC) until the returned function
+// runs. bbolt reads through its mmap, so reads keep working.
+func faultsDiskFull(t *testing.T, path string) (free func()) {
+	t.Helper()
+	want, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot simulate a full disk: %v", err)
+	}
+	fd := -1
+	for _, e := range entries {
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && target == want {
+			_, _ = fmt.Sscan(e.Name(), &fd)
+			break
+		}
+	}
+	if fd < 0 {
+		t.Skipf("cannot simulate a full disk: no descriptor on %s", want)
+	}
+	saved, err := syscall.Dup(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		syscall.Close(saved)
+		t.Skipf("cannot simulate a full disk: %v", err)
+	}
+	defer full.Close()
+	if err := syscall.Dup3(int(full.Fd()), fd, syscall.O_CLOEXEC); err != nil {
+		syscall.Close(saved)
+		t.Skipf("cannot simulate a full disk: %v", err)
+	}
+	var once sync.Once
+	free = func() {
+		once.Do(func() {
+			if err := syscall.Dup3(saved, fd, syscall.O_CLOEXEC); err != nil {
+				t.Errorf("restore the database descriptor: %v", err)
+			}
+			syscall.Close(saved)
+		})
+	}
+	t.Cleanup(free)
+	return free
+}
+
+func TestFaultsFullDisk(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "full-disk")
+	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+	usersBefore := h.expect(h.admin, "GET", "/api/users", nil, 200).num("pagination.total")
+	execsBefore := h.expect(h.admin, "GET", "/api/executions/stats", nil, 200).num("total")
+
+	free := faultsDiskFull(t, filepath.Join(h.cfg.DataDir, "exekra.db"))
+	// Writes answer an error (5xx JSON, no internals), never a 2xx.
+	for _, w := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/api/auth/register", map[string]any{"email": "full@example.com", "password": "password-123", "name": "F"}},
+		{"POST", "/api/executions", map[string]any{"workflowId": wf}},
+		{"POST", "/api/workflows", map[string]any{"name": "during-full-disk"}},
+		{"PATCH", "/api/workflows/" + wf, map[string]any{"description": "changed on a full disk"}},
+	} {
+		r := h.request(h.admin, w.method, w.path, w.body)
+		if r.status < 500 || r.str("code") == "" || r.str("error") == "" {
+			t.Errorf("%s %s on a full disk: %d %s, want a 5xx error", w.method, w.path, r.status, r.body)
+		}
+		if strings.Contains(string(r.body), "no space") || strings.Contains(string(r.body), "/dev/full") {
+			t.Errorf("%s %s leaks internals: %s", w.method, w.path, r.body)
+		}
+	}
+	// Health says so; reads still work.
+	if r := h.request(anon, "GET", "/api/health", nil); r.status != 503 {
+		t.Fatalf("health on a full disk: %d %s", r.status, r.body)
+	}
+	h.expect(h.admin, "GET", "/api/workflows/"+wf, nil, 200)
+	h.expect(h.admin, "GET", "/api/users", nil, 200)
+
+	// Space comes back: writes work again, and health follows.
+	free()
+	var ok bool
+	for i := 0; i < 50 && !ok; i++ {
+		r := h.request(h.admin, "POST", "/api/auth/register", map[string]any{"email": "after@example.com", "password": "password-123", "name": "A"})
+		ok = r.status == 201
+		if !ok {
+			time.Sleep(100 * time.Millisecond) // an actor may be restarting after the failure
+		}
+	}
+	if !ok {
+		t.Fatal("writes do not recover once the disk has space again")
+	}
+	h.expect(anon, "GET", "/api/health", nil, 200)
+	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+	if r := h.expect(h.admin, "GET", "/api/license/status", nil, 200); r.num("usage.users") != usersBefore+1 {
+		t.Errorf("live license usage counts %v users, want %v (a failed write counted?): %s", r.num("usage.users"), usersBefore+1, r.body)
+	}
+
+	// After a restart: exactly the acknowledged writes, nothing half-written.
+	h.restart()
+	if got := h.expect(h.admin, "GET", "/api/users", nil, 200).num("pagination.total"); got != usersBefore+1 {
+		t.Errorf("users after restart = %v, want %v", got, usersBefore+1)
+	}
+	if got := h.expect(h.admin, "GET", "/api/executions/stats", nil, 200).num("total"); got != execsBefore+1 {
+		t.Errorf("executions after restart = %v, want %v", got, execsBefore+1)
+	}
+	h.expectError(anon, "POST", "/api/auth/login", map[string]any{"email": "full@example.com", "password": "password-123"}, 401, "UNAUTHORIZED")
+	if r := h.expect(h.admin, "GET", "/api/workflows/"+wf, nil, 200); strings.Contains(string(r.body), "changed on a full disk") {
+		t.Errorf("a refused update survived: %s", r.body)
+	}
+	if r := h.expect(h.admin, "GET", "/api/workflows", nil, 200); strings.Contains(string(r.body), "during-full-disk") {
+		t.Errorf("a refused workflow survived: %s", r.body)
+	}
+	if r := h.expect(h.admin, "GET", "/api/license/status", nil, 200); r.num("usage.users") != usersBefore+1 {
+		t.Errorf("license usage counts %v users, want %v: %s", r.num("usage.users"), usersBefore+1, r.body)
+	}
 }
