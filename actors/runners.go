@@ -357,7 +357,7 @@ func publicRunner(r *messages.Runner) *messages.Runner {
 // *messages.DeleteRunner, *messages.ExecutionAssigned,
 // *messages.ExecutionReleased, *messages.StopRequested, the dispatcher's
 // claim answers (*messages.Execution, *messages.NoWork, error), *runnerTick,
-// *waiterExpired, *claimExpired, *lostResult. Sends: *messages.ClaimWork
+// *waiterExpired, *claimExpired, *releasePolls, *lostResult. Sends: *messages.ClaimWork
 // and *messages.CancelClaim to the dispatcher, *messages.RunnerLost to the
 // executions actor, *runnerGone to its parent. State: the runner record
 // (published through its runnerEntry). Timers: none of its own for the
@@ -388,6 +388,23 @@ type pollWaiter struct {
 
 // runnerTick asks a runner actor to check its timers.
 type runnerTick struct{}
+
+// releasePolls answers a runner's parked polls with no work (shutdown).
+type releasePolls struct{}
+
+// ReleasePolls answers every parked long poll with no work at once, so a
+// graceful shutdown need not wait for them (call it before the HTTP
+// server's Shutdown). Work assigned meanwhile stays ASSIGNED and is handed
+// out again on the runner's next poll.
+func (s *System) ReleasePolls() {
+	v := s.runnerReg.Load()
+	if v == nil {
+		return
+	}
+	for _, e := range v.byID {
+		s.actors.Root.Send(e.pid, &releasePolls{})
+	}
+}
 
 // claimExpired bounds a claim the dispatcher never answered.
 type claimExpired struct{ gen int }
@@ -441,6 +458,11 @@ func (a *runnerActor) Receive(ctx actor.Context) {
 		a.ack(ctx)
 	case *runnerTick:
 		a.tick(ctx)
+	case *releasePolls:
+		if a.claiming {
+			a.claimAnswered(ctx, nil)
+			a.cancelClaim(ctx)
+		}
 	case *lostResult:
 		if msg.err == nil && msg.exec != nil && msg.exec.Status == messages.ExecAssigned &&
 			msg.exec.RunnerID != nil && *msg.exec.RunnerID == a.rec.ID {

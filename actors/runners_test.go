@@ -292,3 +292,51 @@ func TestRunnerNotificationsAndGrace(t *testing.T) {
 		t.Fatalf("after release: %+v", hb)
 	}
 }
+
+func TestRunnerLongPollJoinAndRelease(t *testing.T) {
+	e := newRTEnv(t)
+	c := e.register("alpha", "")
+	if _, err := e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		res any
+		err error
+	}
+	first, second := make(chan answer, 1), make(chan answer, 1)
+	go func() {
+		res, err := e.sys.AskTimeout(&messages.PollWork{RunnerID: c.ID, Wait: 30 * time.Second}, 40*time.Second)
+		first <- answer{res, err}
+	}()
+	e.eventually("claim parked", func() bool { return e.sys.Gauges().WaitingClaims.Load() == 1 })
+	// A poll without wait while a claim is parked answers at once.
+	res, err := e.sys.Ask(&messages.PollWork{RunnerID: c.ID})
+	if err != nil || res.(*messages.PollReply).Execution != nil {
+		t.Fatalf("short poll: %v %v", res, err)
+	}
+	// A second long poll joins the claim in flight.
+	go func() {
+		res, err := e.sys.AskTimeout(&messages.PollWork{RunnerID: c.ID, Wait: 30 * time.Second}, 40*time.Second)
+		second <- answer{res, err}
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if n := e.sys.Gauges().WaitingClaims.Load(); n != 1 {
+		t.Fatalf("claims parked: %d, want 1 (joined)", n)
+	}
+	start := time.Now()
+	e.sys.ReleasePolls()
+	for _, ch := range []chan answer{first, second} {
+		select {
+		case a := <-ch:
+			if a.err != nil || a.res.(*messages.PollReply).Execution != nil {
+				t.Fatalf("released poll: %+v", a)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("poll not released")
+		}
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("release took too long")
+	}
+	e.eventually("claim cancelled", func() bool { return e.sys.Gauges().WaitingClaims.Load() == 0 })
+}
