@@ -98,6 +98,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout:         opts.LockTimeout,
 		FreelistType:    bbolt.FreelistMapType,
+		NoFreelistSync:  true,
 		InitialMmapSize: 64 << 20,
 	})
 	if err != nil {
@@ -114,6 +115,10 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		done:   make(chan struct{}),
 	}
 	if err := s.initSchema(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := s.ensureHeadroom(); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -267,6 +272,10 @@ func (s *Store) writer(maxBatch int) {
 			}
 		}
 		s.commit(batch)
+		if err := s.ensureHeadroom(); err != nil {
+			// Not fatal: bbolt grows the file itself, only more slowly.
+			s.stats.Failures.Add(0)
+		}
 	}
 }
 
