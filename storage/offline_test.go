@@ -133,8 +133,16 @@ func TestVerifyFileRejectsForeignFiles(t *testing.T) {
 	good := filepath.Join(t.TempDir(), "data")
 	seedUsers(t, good, 1)
 	data, _ := os.ReadFile(DatabasePath(good))
-	// bbolt preallocates: cut below the high-water mark, not just the tail.
-	_ = os.WriteFile(truncated, data[:5*4096], 0o600)
+	// The file has zeroed headroom past its data: cut below the high-water
+	// mark (the used size), not just the tail.
+	gdb, err := bbolt.Open(DatabasePath(good), 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hwm int64
+	_ = gdb.View(func(tx *bbolt.Tx) error { hwm = tx.Size(); return nil })
+	_ = gdb.Close()
+	_ = os.WriteFile(truncated, data[:hwm-4096], 0o600)
 	for _, p := range []string{junk, foreign, truncated, filepath.Join(dir, "missing.db")} {
 		if _, err := VerifyFile(p); err == nil {
 			t.Errorf("VerifyFile(%s) accepted it", filepath.Base(p))
