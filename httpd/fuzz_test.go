@@ -216,7 +216,13 @@ func FuzzRequestBodies(f *testing.F) {
 		}
 		id = pathSafe(id)
 		rt := ft.routes[int(which)%len(ft.routes)]
+		// A request that hangs is a failure too: crash the worker so the
+		// fuzzer keeps the input.
+		watchdog := time.AfterFunc(10*time.Second, func() {
+			panic(fmt.Sprintf("%s %s (id %q) body %.200q: no answer in 10 s", rt.Method, rt.Path, id, body))
+		})
 		resp := ft.serve(rt, id, body, headerSafe(header))
+		watchdog.Stop()
 		if code := resp.StatusCode(); code >= 500 || code < 200 {
 			ft.mu.Lock()
 			logs := ft.logs.String()
