@@ -50,33 +50,60 @@ type (
 	// execDequeued tells the dispatcher that a QUEUED execution left the
 	// queue other than by assignment (stopped, failed).
 	execDequeued struct{ ID string }
-	// createDone carries a durable creation back to the supervisor.
-	createDone struct {
-		sender    *actor.PID
-		execution *messages.Execution
-		duplicate bool
-		attended  bool
-		err       error
-		reply     func(e *messages.Execution, dup bool) any
+	// createBatchDone carries a durable batch of creations back to the
+	// supervisor.
+	createBatchDone struct {
+		batch    []*pendingCreate
+		outcomes []messages.CreateOutcome
+		err      error
 	}
+	// createLinger ends the short wait for the next batch of creations.
+	createLinger struct{ gen uint64 }
 	// passivate tells the supervisor that an execution finished.
 	passivate struct{ ID string }
 )
 
+// pendingCreate is one creation waiting for its batch.
+type pendingCreate struct {
+	exec      *messages.Execution
+	dedupeKey string
+	sender    *actor.PID
+	attended  bool
+	reply     func(e *messages.Execution, dup bool) any
+}
+
+// createLingerMax bounds how long a batch of creations waits for the
+// callers answered by the previous batch to come back.
+const createLingerMax = time.Millisecond
+
 // executionsActor is the supervisor of the execution actors.
 //
+// Creations are written in batches, one batch in flight at a time, without
+// blocking the actor: while a batch commits (fsync), new creations gather;
+// when it lands, the next batch leaves at once if everyone expected is
+// already back, else after at most createLingerMax. Busy clients thus meet in
+// one commit instead of alternating between two half-full ones, which
+// doubles the durable creations per fsync; a lone request never waits.
+//
 // Handles: *messages.CreateExecution, *messages.StartAttended (creates,
-// durably, without blocking: the write completes as *createDone),
+// durably, without blocking: the write completes as *createBatchDone;
+// *createLinger ends a wait),
 // *messages.StopExecution, *messages.ReportStatus, *messages.RunnerLost,
 // *assignExecution, *expireQueued (routed to execution/<id>, spawned from
 // storage when active but not live; finished ones are answered from
 // storage), *passivate, *actor.Terminated. Sends: *execEnqueued to the
 // dispatcher (through new children), *messages.ExecutionAssigned to runners.
-// State: the live children by execution id; Gauges.ActiveExecutions.
-// Timers: none.
+// State: the live children by execution id; the creations waiting for a
+// batch; Gauges.ActiveExecutions. Timers: the linger of the next batch.
 type executionsActor struct {
 	sys  *System
 	live map[string]*actor.PID
+
+	pending   []*pendingCreate
+	inFlight  bool
+	lingering bool
+	lingerGen uint64
+	target    int // flush the lingering batch as soon as it is this big
 }
 
 // Receive implements actor.Actor.
@@ -97,8 +124,13 @@ func (a *executionsActor) Receive(ctx actor.Context) {
 		a.create(ctx, msg)
 	case *messages.StartAttended:
 		a.startAttended(ctx, msg)
-	case *createDone:
+	case *createBatchDone:
 		a.created(ctx, msg)
+	case *createLinger:
+		if a.lingering && msg.gen == a.lingerGen {
+			a.lingering = false
+			a.flush(ctx)
+		}
 	case *messages.StopExecution:
 		a.route(ctx, msg.ID, msg)
 	case *messages.ReportStatus:
@@ -237,39 +269,88 @@ func (a *executionsActor) startAttended(ctx actor.Context, msg *messages.StartAt
 	a.persistNew(ctx, e, "", true, func(e *messages.Execution, _ bool) any { return e })
 }
 
-// persistNew writes e through the store's asynchronous group-commit path;
-// the supervisor goes on with other messages and finishes in created.
+// persistNew queues e for the next batch of creations.
 func (a *executionsActor) persistNew(ctx actor.Context, e *messages.Execution, dedupeKey string, attended bool,
 	reply func(*messages.Execution, bool) any) {
-	sender, self, root := ctx.Sender(), ctx.Self(), a.sys.actors.Root
-	a.sys.store.CreateExecutionAsync(e, dedupeKey, func(stored *messages.Execution, dup bool, err error) {
-		root.Send(self, &createDone{sender: sender, execution: stored, duplicate: dup, attended: attended, err: err, reply: reply})
+	a.pending = append(a.pending, &pendingCreate{exec: e, dedupeKey: dedupeKey, sender: ctx.Sender(), attended: attended, reply: reply})
+	switch {
+	case !a.inFlight && !a.lingering:
+		a.flush(ctx)
+	case a.lingering && len(a.pending) >= a.target:
+		a.lingering = false
+		a.flush(ctx)
+	}
+}
+
+// flush writes the waiting creations as one batch through the store's
+// asynchronous group-commit path.
+func (a *executionsActor) flush(ctx actor.Context) {
+	if len(a.pending) == 0 || a.inFlight {
+		return
+	}
+	batch := a.pending
+	a.pending = nil
+	a.inFlight = true
+	es := make([]*messages.Execution, len(batch))
+	keys := make([]string, len(batch))
+	for i, p := range batch {
+		es[i], keys[i] = p.exec, p.dedupeKey
+	}
+	self, root := ctx.Self(), a.sys.actors.Root
+	a.sys.store.CreateExecutionsAsync(es, keys, func(outcomes []messages.CreateOutcome, err error) {
+		root.Send(self, &createBatchDone{batch: batch, outcomes: outcomes, err: err})
 	})
 }
 
-func (a *executionsActor) created(ctx actor.Context, msg *createDone) {
-	var reply any
-	if msg.err != nil {
-		reply = msg.err
-	} else {
-		if !msg.duplicate && !msg.execution.Status.Terminal() {
-			x := msg.execution
-			a.spawnActor(ctx, copyExecution(x), true)
-			if x.Status == messages.ExecQueued {
-				// Announced before the creator hears of it, so a claim
-				// sent after the answer finds it in the queue.
-				a.sys.announceQueued(ctx, x, true)
+// created answers a durable batch, then sends the next one or lingers.
+func (a *executionsActor) created(ctx actor.Context, msg *createBatchDone) {
+	a.inFlight = false
+	var spawn []*messages.Execution
+	for i, p := range msg.batch {
+		var reply any
+		switch {
+		case msg.err != nil:
+			reply = msg.err
+		case msg.outcomes[i].Err != nil:
+			reply = msg.outcomes[i].Err
+		default:
+			o := msg.outcomes[i]
+			if !o.Duplicate && !o.Execution.Status.Terminal() {
+				x := o.Execution
+				// Spawned after the answers below leave (the answers are
+				// durable already); any later message for it reaches this
+				// actor after this handler, so after the spawn.
+				spawn = append(spawn, x)
+				if x.Status == messages.ExecQueued {
+					// Announced before the creator hears of it, so a
+					// claim sent after the answer finds it in the queue.
+					a.sys.announceQueued(ctx, x, true)
+				}
+				if p.attended && x.RunnerID != nil {
+					a.sys.notifyRunners(ctx, &messages.ExecutionAssigned{RunnerID: *x.RunnerID,
+						ExecutionID: x.ID, Status: x.Status})
+				}
 			}
-			if msg.attended {
-				a.sys.notifyRunners(ctx, &messages.ExecutionAssigned{RunnerID: *msg.execution.RunnerID,
-					ExecutionID: msg.execution.ID, Status: msg.execution.Status})
-			}
+			reply = p.reply(o.Execution, o.Duplicate)
 		}
-		reply = msg.reply(msg.execution, msg.duplicate)
+		if p.sender != nil {
+			ctx.Send(p.sender, reply)
+		}
 	}
-	if msg.sender != nil {
-		ctx.Send(msg.sender, reply)
+	for _, x := range spawn {
+		a.spawnActor(ctx, copyExecution(x), true)
 	}
+	// The callers just answered are likely to come back with more: wait
+	// for them briefly so they share the next commit.
+	a.target = len(msg.batch) + len(a.pending)
+	if len(msg.batch) <= 1 || len(a.pending) >= a.target {
+		a.flush(ctx)
+		return
+	}
+	a.lingering = true
+	a.lingerGen++
+	gen, self, root := a.lingerGen, ctx.Self(), a.sys.actors.Root
+	time.AfterFunc(createLingerMax, func() { root.Send(self, &createLinger{gen: gen}) })
 }
 
 // notifyRunners sends a notification to the runners actor, when there is one.

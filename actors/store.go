@@ -43,7 +43,7 @@ type Store interface {
 	AllRunners() ([]*messages.Runner, error)
 	// executions
 	GetExecution(id string) (*messages.Execution, error)
-	CreateExecutionAsync(e *messages.Execution, dedupeKey string, done func(*messages.Execution, bool, error))
+	CreateExecutionsAsync(es []*messages.Execution, dedupeKeys []string, done func([]messages.CreateOutcome, error))
 	SaveExecution(e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, audit *messages.AuditEntry) error
 	QueuedExecutions() ([]*messages.Execution, error)
 	ActiveExecutions() ([]*messages.Execution, error)

@@ -134,3 +134,12 @@ type ExecutionFilter struct {
 	Status     ExecutionStatus
 	From, To   Time // createdAt range, inclusive
 }
+
+// CreateOutcome is the outcome of one execution in a batched create: the
+// stored execution (an earlier one when Duplicate), or Err (a *Error such as
+// NOT_FOUND or NO_PUBLISHED_VERSION) when that one was refused.
+type CreateOutcome struct {
+	Execution *Execution
+	Duplicate bool
+	Err       error
+}

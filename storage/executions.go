@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base32"
 	"encoding/binary"
+	"errors"
 	"sort"
 	"time"
 	"unicode/utf8"
@@ -108,6 +109,19 @@ func countersOf(e *messages.Execution) []string {
 // reindexTx moves the index entries and counters of an execution from old
 // (nil when new) to e (nil when removed).
 func reindexTx(tx *bbolt.Tx, old, e *messages.Execution) error {
+	if old == nil && e != nil {
+		for _, k := range indexKeysOf(e) {
+			if err := tx.Bucket(k[0]).Put(k[1], nil); err != nil {
+				return err
+			}
+		}
+		for _, c := range countersOf(e) {
+			if err := addCounterTx(tx, c, 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	oldKeys := map[string]bool{}
 	newKeys := map[string]bool{}
 	if old != nil {
@@ -204,6 +218,47 @@ func appendLogsTx(tx *bbolt.Tx, id, text string) error {
 
 func dedupeKeyOf(workflowID, key string) []byte { return joinKey(workflowID, key) }
 
+// createBatch carries what the creations of one write share: the
+// workflows read so far and the counter changes, applied once at the end.
+type createBatch struct {
+	workflows map[string]*messages.Workflow
+	counters  map[string]int64
+}
+
+func newCreateBatch() *createBatch {
+	return &createBatch{workflows: map[string]*messages.Workflow{}, counters: map[string]int64{}}
+}
+
+// workflowTx reads a workflow once per batch (nil when absent).
+func (cb *createBatch) workflowTx(tx *bbolt.Tx, id string) (*messages.Workflow, error) {
+	if w, ok := cb.workflows[id]; ok {
+		return w, nil
+	}
+	var wf messages.Workflow
+	found, err := getTx(tx, bucketWorkflows, id, &wf)
+	if err != nil {
+		return nil, err
+	}
+	var w *messages.Workflow
+	if found {
+		w = &wf
+	}
+	cb.workflows[id] = w
+	return w, nil
+}
+
+// applyTx writes the gathered counter changes.
+func (cb *createBatch) applyTx(tx *bbolt.Tx) error {
+	for name, d := range cb.counters {
+		if d != 0 {
+			if err := addCounterTx(tx, name, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // newExecution is what createExecutionTx needs to make an execution.
 type newExecution struct {
 	Execution *messages.Execution // id, status, priority, input, origin fields, times
@@ -213,7 +268,7 @@ type newExecution struct {
 
 // createExecutionTx is the transaction body of CreateExecution. It returns
 // the stored execution and whether it is an earlier duplicate.
-func createExecutionTx(tx *bbolt.Tx, n newExecution) (*messages.Execution, bool, error) {
+func createExecutionTx(tx *bbolt.Tx, n newExecution, cb *createBatch) (*messages.Execution, bool, error) {
 	e := *n.Execution
 	now := e.CreatedAt
 	if n.DedupeKey != "" {
@@ -230,12 +285,11 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution) (*messages.Execution, bool,
 			}
 		}
 	}
-	var wf messages.Workflow
-	found, err := getTx(tx, bucketWorkflows, e.WorkflowID, &wf)
+	wf, err := cb.workflowTx(tx, e.WorkflowID)
 	if err != nil {
 		return nil, false, err
 	}
-	if !found {
+	if wf == nil {
 		return nil, false, messages.NotFound("workflow")
 	}
 	if wf.PublishedVersionID == "" || tx.Bucket(bucketVersions).Get([]byte(wf.PublishedVersionID)) == nil {
@@ -261,8 +315,13 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution) (*messages.Execution, bool,
 	if err := appendLogsTx(tx, e.ID, n.Logs); err != nil {
 		return nil, false, err
 	}
-	if err := reindexTx(tx, nil, &e); err != nil {
-		return nil, false, err
+	for _, k := range indexKeysOf(&e) {
+		if err := tx.Bucket(k[0]).Put(k[1], nil); err != nil {
+			return nil, false, err
+		}
+	}
+	for _, c := range countersOf(&e) {
+		cb.counters[c]++
 	}
 	if e.Status.Terminal() {
 		if err := foldTerminalTx(tx, &e); err != nil {
@@ -282,8 +341,11 @@ func (s *Store) CreateExecution(e *messages.Execution, dedupeKey string) (*messa
 	var out *messages.Execution
 	var dup bool
 	err := s.update(func(tx *bbolt.Tx) (err error) {
-		out, dup, err = createExecutionTx(tx, n)
-		return err
+		cb := newCreateBatch()
+		if out, dup, err = createExecutionTx(tx, n, cb); err != nil {
+			return err
+		}
+		return cb.applyTx(tx)
 	})
 	if err != nil {
 		return nil, false, err
@@ -298,14 +360,54 @@ func (s *Store) CreateExecutionAsync(e *messages.Execution, dedupeKey string, do
 	var out *messages.Execution
 	var dup bool
 	s.updateAsync(func(tx *bbolt.Tx) (err error) {
-		out, dup, err = createExecutionTx(tx, n)
-		return err
+		cb := newCreateBatch()
+		if out, dup, err = createExecutionTx(tx, n, cb); err != nil {
+			return err
+		}
+		return cb.applyTx(tx)
 	}, func(err error) {
 		if err != nil {
 			done(nil, false, err)
 			return
 		}
 		done(out, dup, nil)
+	})
+}
+
+// CreateExecutionsAsync creates many executions in one write (as
+// CreateExecution does each): an execution that is refused (NOT_FOUND,
+// NO_PUBLISHED_VERSION) gets its error in its outcome and the others go on.
+// done runs (on a storage goroutine) once the write is durable, with one
+// outcome per execution in order, or with err when the write failed.
+func (s *Store) CreateExecutionsAsync(es []*messages.Execution, dedupeKeys []string,
+	done func(outcomes []messages.CreateOutcome, err error)) {
+	outcomes := make([]messages.CreateOutcome, len(es))
+	s.updateAsync(func(tx *bbolt.Tx) error {
+		cb := newCreateBatch()
+		for i, e := range es {
+			key := ""
+			if i < len(dedupeKeys) {
+				key = dedupeKeys[i]
+			}
+			out, dup, err := createExecutionTx(tx, newExecution{Execution: e, DedupeKey: key}, cb)
+			if err != nil {
+				var me *messages.Error
+				if !errors.As(err, &me) {
+					return err
+				}
+				// Refused before any write: report it, keep the others.
+				outcomes[i] = messages.CreateOutcome{Err: me}
+				continue
+			}
+			outcomes[i] = messages.CreateOutcome{Execution: out, Duplicate: dup}
+		}
+		return cb.applyTx(tx)
+	}, func(err error) {
+		if err != nil {
+			done(nil, err)
+			return
+		}
+		done(outcomes, nil)
 	})
 }
 

@@ -13,7 +13,7 @@ import (
 
 // putWorkflowForTest writes a workflow and, when published, a published
 // version, as the workflows repository would.
-func putWorkflowForTest(t *testing.T, s *Store, name string, published bool) *messages.Workflow {
+func putWorkflowForTest(t testing.TB, s *Store, name string, published bool) *messages.Workflow {
 	t.Helper()
 	now := time.Now()
 	wf := &messages.Workflow{ID: messages.NewID(now), Name: name, CreatedAt: messages.TimeOf(now)}

@@ -1,12 +1,28 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/exekra/orchestrator/messages"
 )
 
 // withStaleCheck sets --stale-check-interval (the queue timeout check).
@@ -341,4 +357,164 @@ func TestE2EExecutionsConcurrent(t *testing.T) {
 			t.Fatalf("listed an execution nobody created: %v", it)
 		}
 	}
+}
+
+// benchServer starts a real server for benchmarks (the harness needs a
+// *testing.T): activated, bootstrapped, with one published workflow. It
+// returns the base URL, the admin's bearer header and the workflow id.
+func benchServer(b *testing.B) (m *Main, base, auth, workflowID string) {
+	b.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keyDir := b.TempDir()
+	_, pubPEM, err := messages.MarshalKeyPairPEM(pub, priv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(keyDir, "license.pub"), pubPEM, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	m = NewMain()
+	m.Config.Addr, m.Config.DataDir, m.Config.InsecureHTTP = "127.0.0.1:0", b.TempDir(), true
+	m.Config.LicensePublicKey, m.Config.RateLimit, m.Config.LogLevel = filepath.Join(keyDir, "license.pub"), 0, "error"
+	m.Stdout, m.Stderr = io.Discard, io.Discard
+	if err := m.Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	base = "http://" + m.Addr().String()
+	now := time.Now()
+	lic, err := messages.SignLicense(messages.License{ID: messages.NewID(now), Email: adminEmail, Organization: "Bench",
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(24 * time.Hour).Unix()}, priv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	call := func(method, path, auth string, body any, want int) map[string]any {
+		data, _ := json.Marshal(body)
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(data))
+		req.Header.Set("Content-Type", "application/json")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != want {
+			b.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, out)
+		}
+		if c := (&http.Response{Header: resp.Header}).Cookies(); len(c) > 0 && out != nil {
+			out["_token"] = c[0].Value
+		}
+		return out
+	}
+	call("POST", "/api/license/activate", "", map[string]any{"license": lic}, 200)
+	boot := call("POST", "/api/auth/bootstrap", "", map[string]any{"email": adminEmail, "password": adminPassword, "name": "A"}, 201)
+	auth = "Bearer " + boot["_token"].(string)
+	wf := call("POST", "/api/workflows", auth, map[string]any{"name": "bench"}, 201)
+	workflowID = wf["workflow"].(map[string]any)["id"].(string)
+	call("POST", "/api/workflows/"+workflowID+"/draft", auth, map[string]any{"graphJson": testGraph}, 201)
+	call("POST", "/api/workflows/"+workflowID+"/publish", auth, nil, 200)
+	return m, base, auth, workflowID
+}
+
+// benchBareRPS is the bare handler's figure of the same run, for the ratio.
+var benchBareRPS float64
+
+// runLoad drives do from 64 concurrent clients for b.N requests and reports
+// req/s.
+func runLoad(b *testing.B, do func(c *fasthttp.HostClient) error, c *fasthttp.HostClient) float64 {
+	b.Helper()
+	b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	start, cpu0 := time.Now(), cpuTime()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := do(c); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	rps := float64(b.N) / time.Since(start).Seconds()
+	b.ReportMetric(rps, "req/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/req")
+	return rps
+}
+
+// BenchmarkCreateExecution measures durable execution creation over HTTP
+// from 64 concurrent clients against a bare fasthttp constant handler on
+// the same machine (issue 3.5: create must reach at least 1/5 of bare).
+//
+//	go test -run '^$' -bench CreateExecution -benchtime 5s ./cmd/exekra
+func BenchmarkCreateExecution(b *testing.B) {
+	b.Run("bare", func(b *testing.B) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+			ctx.SetContentType("application/json")
+			ctx.SetBodyString(`{"ok":true}`)
+		}}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Shutdown()
+		c := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: 64}
+		body := []byte(`{"workflowId":"x"}`)
+		benchBareRPS = runLoad(b, func(c *fasthttp.HostClient) error {
+			return post(c, "http://"+c.Addr+"/", "", body, 200)
+		}, c)
+	})
+	b.Run("create", func(b *testing.B) {
+		m, base, auth, wf := benchServer(b)
+		c := &fasthttp.HostClient{Addr: strings.TrimPrefix(base, "http://"), MaxConns: 64}
+		body := []byte(`{"workflowId":"` + wf + `","priority":"NORMAL","input":{"n":1}}`)
+		st := m.store.Stats()
+		commits0, nanos0 := st.Commits.Load(), st.CommitNanos.Load()
+		rps := runLoad(b, func(c *fasthttp.HostClient) error {
+			return post(c, base+"/api/executions", auth, body, 201)
+		}, c)
+		if commits := st.Commits.Load() - commits0; commits > 0 {
+			b.ReportMetric(float64(b.N)/float64(commits), "creates/commit")
+			b.ReportMetric(float64(st.CommitNanos.Load()-nanos0)/float64(commits)/1e6, "ms/commit")
+		}
+		if benchBareRPS > 0 {
+			b.ReportMetric(rps/benchBareRPS, "ratio-to-bare")
+		}
+	})
+}
+
+func post(c *fasthttp.HostClient, url, auth string, body []byte, want int) error {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(url)
+	req.Header.SetMethod("POST")
+	req.Header.SetContentType("application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	req.SetBodyRaw(body)
+	if err := c.Do(req, resp); err != nil {
+		return err
+	}
+	if resp.StatusCode() != want {
+		return fmt.Errorf("status %d: %s", resp.StatusCode(), resp.Body())
+	}
+	return nil
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
