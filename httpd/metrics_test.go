@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 
 	"github.com/exekra/orchestrator/messages"
@@ -179,5 +181,36 @@ func TestOpenAPIServedBeforeReady(t *testing.T) {
 	}
 	if string(resp.Body()) != string(openAPIDocument) {
 		t.Fatal("the served document differs from the embedded one")
+	}
+}
+
+// BenchmarkObserveRequest is the per-request cost of the metrics hook.
+func BenchmarkObserveRequest(b *testing.B) {
+	s := &Server{}
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod("POST")
+	ctx.SetUserValue(router.MatchedRoutePathParam, "/api/executions/{id}/status")
+	start := time.Now()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			s.observeRequest(&ctx, start)
+		}
+	})
+}
+
+// BenchmarkScrape is the cost of one /metrics answer with 100 route series.
+func BenchmarkScrape(b *testing.B) {
+	s := &Server{core: &fakeCore{state: messages.StateOperational}, cfg: Config{Figures: func() Figures { return Figures{} }}}
+	var ctx fasthttp.RequestCtx
+	for i := 0; i < 100; i++ {
+		ctx.Request.Header.SetMethod("GET")
+		ctx.SetUserValue(router.MatchedRoutePathParam, "/api/route/"+strconv.Itoa(i))
+		s.observeRequest(&ctx, time.Now())
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		var buf bytes.Buffer
+		s.writeMetrics(&buf)
 	}
 }
