@@ -198,6 +198,15 @@ func bearerOrCookie(ctx *fasthttp.RequestCtx, cookie bool) string {
 	return ""
 }
 
+// bearerBytes is the Authorization Bearer token of the request, as bytes
+// owned by fasthttp (nil when none).
+func bearerBytes(ctx *fasthttp.RequestCtx) []byte {
+	if h := ctx.Request.Header.Peek("Authorization"); len(h) > 7 && bytes.EqualFold(h[:7], []byte("Bearer ")) {
+		return bytes.TrimSpace(h[7:])
+	}
+	return nil
+}
+
 // authenticate fills req according to the route's access rule. It returns
 // the error to answer when the caller may not pass (after rate limiting, so
 // failed attempts count against the caller's IP).
@@ -225,14 +234,16 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt Route, req *request) 
 		ctx.SetUserValue(keySubject, "user:"+u.ID)
 		return nil
 	case Runner, RunnerOrCredentials:
-		text := bearerOrCookie(ctx, false)
-		if text == "" {
+		// Runners call these routes all the time (the idle poll is the
+		// hottest path): the token is looked up without copying it.
+		raw := bearerBytes(ctx)
+		if len(raw) == 0 {
 			if rt.Access == RunnerOrCredentials {
 				return nil // the handler authenticates the machine credentials in the body
 			}
 			return messages.Errorf(messages.CodeUnauthorized, "a runner token is required")
 		}
-		c, err := s.tokens.verify(text)
+		c, err := s.tokens.verifyBytes(raw)
 		if err != nil {
 			return err
 		}
@@ -242,8 +253,8 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt Route, req *request) 
 		if err := s.core.RunnerSession(c.Subject, c.ID, c.Epoch); err != nil {
 			return err
 		}
-		req.claims, req.runner, req.token = c, c.Subject, text
-		ctx.SetUserValue(keySubject, "runner:"+c.Subject)
+		req.claims, req.runner = c, c.Subject
+		ctx.SetUserValue(keySubject, c.subjectKey())
 		return nil
 	}
 	return messages.Errorf(messages.CodeInternal, "route has no access rule")

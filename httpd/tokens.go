@@ -31,6 +31,16 @@ type claims struct {
 	Kind  string `json:"knd"`
 	Epoch int64  `json:"ep"`
 	jwt.RegisteredClaims
+
+	subject string // "kind:subject" for the access log, made once when cached
+}
+
+// subjectKey is "kind:subject", the access log's subject.
+func (c *claims) subjectKey() string {
+	if c.subject != "" {
+		return c.subject
+	}
+	return c.Kind + ":" + c.Subject
 }
 
 // tokens issues and verifies tokens. Verified tokens are cached (keyed by
@@ -97,6 +107,7 @@ func (t *tokens) verify(text string) (*claims, error) {
 	if err != nil || !tok.Valid || c.ID == "" || c.Subject == "" || (c.Kind != kindUser && c.Kind != kindRunner) {
 		return nil, errBadToken
 	}
+	c.subject = c.Kind + ":" + c.Subject
 	t.mu.Lock()
 	if len(t.cache) >= 100_000 {
 		t.pruneLocked()
@@ -104,6 +115,18 @@ func (t *tokens) verify(text string) (*claims, error) {
 	t.cache[text] = c
 	t.mu.Unlock()
 	return c, nil
+}
+
+// verifyBytes is verify for a token still in fasthttp's buffers: a cached
+// token is found without copying it (the runner endpoints' hot path).
+func (t *tokens) verifyBytes(text []byte) (*claims, error) {
+	t.mu.RLock()
+	c, ok := t.cache[string(text)]
+	t.mu.RUnlock()
+	if ok && t.now().Before(c.ExpiresAt.Time) {
+		return c, nil
+	}
+	return t.verify(string(text))
 }
 
 // pruneLocked drops expired entries, and everything if still full.

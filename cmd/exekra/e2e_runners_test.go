@@ -1,11 +1,25 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/exekra/orchestrator/messages"
 )
 
 // End-to-end tests of runners: credentials, liveness, polling and the
@@ -458,4 +472,156 @@ func TestE2ERunnerEndpointsNotRateLimited(t *testing.T) {
 		h.expect(rr.c, "GET", "/api/runners/poll", nil, 200)
 		h.expect(anon, "POST", "/api/runners/authenticate", map[string]any{"machineKey": rr.key, "machineSecret": rr.secret}, 200)
 	}
+}
+
+// Benchmarks of the idle poll (issue 4.6; figures in docs/performance.md).
+//
+// BenchmarkIdlePollHTTP and BenchmarkConstantHTTP drive the real server and
+// a bare fasthttp server with a constant handler over loopback TCP from the
+// same client, so their ratio is the cost of the whole request chain
+// (routing, token check, runner session, idle check) relative to the
+// transport. BenchmarkIdlePollHandler calls the full handler in process to
+// show its own cost and allocations.
+
+// rnBench is a running server with one authenticated, idle runner.
+type rnBench struct {
+	m     *Main
+	addr  string
+	token string
+}
+
+func rnStartBench(b *testing.B) *rnBench {
+	b.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keyDir := b.TempDir()
+	_, pubPEM, err := messages.MarshalKeyPairPEM(pub, priv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(keyDir, "license.pub"), pubPEM, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	m := NewMain()
+	m.Config.Addr, m.Config.DataDir, m.Config.InsecureHTTP = "127.0.0.1:0", b.TempDir(), true
+	m.Config.LicensePublicKey, m.Config.LogLevel = filepath.Join(keyDir, "license.pub"), "error"
+	m.Stdout, m.Stderr = io.Discard, io.Discard
+	if err := m.Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	base := "http://" + m.Addr().String()
+	now := time.Now()
+	lic, err := messages.SignLicense(messages.License{ID: messages.NewID(now), Email: adminEmail, Organization: "Bench",
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(24 * time.Hour).Unix()}, priv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	post := func(path, token string, body any) map[string]any {
+		data, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(data))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode >= 300 {
+			b.Fatalf("%s: %d %v", path, resp.StatusCode, out)
+		}
+		if path == "/api/auth/bootstrap" {
+			for _, c := range resp.Cookies() {
+				if c.Name == "token" {
+					out["token"] = c.Value
+				}
+			}
+		}
+		return out
+	}
+	post("/api/license/activate", "", map[string]any{"license": lic})
+	admin := post("/api/auth/bootstrap", "", map[string]any{"email": adminEmail, "password": adminPassword, "name": "A"})["token"].(string)
+	reg := post("/api/runners/register", admin, map[string]any{"name": "bench"})
+	auth := post("/api/runners/authenticate", "", map[string]any{"machineKey": reg["machineKey"], "machineSecret": reg["machineSecret"]})
+	token := auth["token"].(string)
+	post("/api/runners/heartbeat", token, map[string]any{})
+	return &rnBench{m: m, addr: m.Addr().String(), token: token}
+}
+
+// rnLoad sends GET path to addr from parallel clients until b.N requests
+// are done, checking each answer's status.
+func rnLoad(b *testing.B, addr, path, token string) {
+	hc := &fasthttp.HostClient{Addr: addr, MaxConns: 256}
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.SetRequestURI("http://" + addr + path)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for pb.Next() {
+			if err := hc.Do(req, resp); err != nil {
+				b.Error(err)
+				return
+			}
+			if resp.StatusCode() != 200 {
+				b.Errorf("status %d: %s", resp.StatusCode(), resp.Body())
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+func BenchmarkIdlePollHTTP(b *testing.B) {
+	s := rnStartBench(b)
+	rnLoad(b, s.addr, "/api/runners/poll", s.token)
+}
+
+func BenchmarkConstantHTTP(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(`{"hasWork":false,"stopExecutionIds":[]}` + "\n")
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBody(body)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() { _ = srv.Shutdown() })
+	rnLoad(b, ln.Addr().String(), "/api/runners/poll", "")
+}
+
+func BenchmarkIdlePollHandler(b *testing.B) {
+	s := rnStartBench(b)
+	handler := s.m.http.Handler()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var ctx fasthttp.RequestCtx
+		var req fasthttp.Request
+		req.Header.SetMethod("GET")
+		req.SetRequestURI("/api/runners/poll")
+		req.Header.Set("Authorization", "Bearer "+s.token)
+		remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+		for pb.Next() {
+			ctx.Response.Reset()
+			ctx.Init(&req, remote, nil)
+			handler(&ctx)
+			if ctx.Response.StatusCode() != 200 {
+				b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+			}
+		}
+	})
 }
