@@ -94,13 +94,14 @@ func TestSelfManagedServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "exekra")
-	script := fmt.Sprintf("#!/bin/sh\n%s=1 exec '%s' \"$@\"\n", fakeBinaryEnv, self)
+	// atexit_sleep_ms=0: a -race binary otherwise sleeps 1 s on every exit.
+	script := fmt.Sprintf("#!/bin/sh\nGORACE=\"${GORACE:+$GORACE }atexit_sleep_ms=0\" %s=1 exec '%s' \"$@\"\n", fakeBinaryEnv, self)
 	if err := os.WriteFile(bin, []byte(script), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
 	md := filepath.Join(dir, "perf.md")
-	code := Main([]string{"all", "--bin", bin, "--duration", "100ms", "--concurrency", "4",
+	code := Main([]string{"all", "--bin", bin, "--duration", "50ms", "--concurrency", "4",
 		"--runners", "8", "--executions", "20", "--wait", "1s", "--heartbeat-interval", "1s",
 		"--rate", "50", "--drain-timeout", "2s", "--markdown", md}, &out, &errb)
 	if code != 0 {

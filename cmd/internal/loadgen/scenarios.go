@@ -586,7 +586,7 @@ func runScale(e *env) error {
 	var stop atomic.Bool
 	var hbErrors, pollErrors, early atomic.Int64
 	start := time.Now()
-	stagger := min(e.cfg.heartbeatInterval, 5*time.Second, duration/2)
+	stagger := min(e.cfg.heartbeatInterval, 5*time.Second)
 	var runners sync.WaitGroup
 	e.logf("scale: %d runners long-polling (wait %s, heartbeat every %s) for %s at %.1f executions/s",
 		n, e.cfg.wait, e.cfg.heartbeatInterval, duration, e.cfg.rate)
