@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -310,3 +311,86 @@ func seedUsersInto(t *testing.T, s *Store, n int) []*messages.User {
 	}
 	return users
 }
+
+// BenchmarkHotBackupUnderWrites measures a hot backup of a ~150 MB
+// database (written to a file) while a writer commits one small record at
+// a time, and reports the backup's throughput and the writes' latency
+// during it.
+func BenchmarkHotBackupUnderWrites(b *testing.B) {
+	dir := b.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	value := bytes.Repeat([]byte("v"), 2000)
+	for batch := 0; batch < 75; batch++ {
+		err := s.update(func(tx *bbolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("filler"))
+			if err != nil {
+				return err
+			}
+			for i := 0; i < 1000; i++ {
+				if err := bk.Put([]byte(fmt.Sprintf("%03d-%04d", batch, i)), value); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	out := filepath.Join(b.TempDir(), "hot.db")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f, err := os.Create(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan struct{})
+		var lat []time.Duration
+		go func() {
+			defer close(done)
+			for j := 0; ; j++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				t0 := time.Now()
+				err := s.update(func(tx *bbolt.Tx) error {
+					bk, err := tx.CreateBucketIfNotExists([]byte("during"))
+					if err != nil {
+						return err
+					}
+					return bk.Put([]byte(fmt.Sprintf("%d-%d", i, j)), value[:200])
+				})
+				if err != nil {
+					return
+				}
+				lat = append(lat, time.Since(t0))
+			}
+		}()
+		start := time.Now()
+		n, err := s.WriteBackup(f)
+		took := time.Since(start)
+		done <- struct{}{}
+		<-done
+		_ = f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sortDurations(lat)
+		b.ReportMetric(float64(n)/took.Seconds()/1e6, "MB/s")
+		b.ReportMetric(float64(n)/1e6, "MB")
+		b.ReportMetric(float64(len(lat)), "writes-during")
+		if len(lat) > 0 {
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-write-µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-write-µs")
+			b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-write-µs")
+		}
+	}
+}
+
+func sortDurations(d []time.Duration) { sort.Slice(d, func(i, j int) bool { return d[i] < d[j] }) }
