@@ -26,14 +26,13 @@ type Client struct {
 // maxConns connections open; timeout bounds every request that sets none.
 func NewClient(addr string, useTLS bool, maxConns int, timeout time.Duration) *Client {
 	hc := &fasthttp.HostClient{
-		Addr:                          addr,
-		Name:                          "exekra-loadtest",
-		MaxConns:                      maxConns,
-		MaxConnWaitTimeout:            timeout,
-		MaxIdleConnDuration:           5 * time.Second, // well under any server idle timeout
-		ReadBufferSize:                16 << 10,
-		NoDefaultUserAgentHeader:      true,
-		DisableHeaderNamesNormalizing: false,
+		Addr:                     addr,
+		Name:                     "exekra-loadtest",
+		MaxConns:                 maxConns,
+		MaxConnWaitTimeout:       timeout,
+		MaxIdleConnDuration:      5 * time.Second, // well under any server idle timeout
+		ReadBufferSize:           16 << 10,
+		NoDefaultUserAgentHeader: true,
 	}
 	if useTLS {
 		hc.IsTLS = true
