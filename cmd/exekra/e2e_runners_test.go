@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -581,6 +582,70 @@ func rnLoad(b *testing.B, addr, path, token string) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// rnBurst sends n GET path requests to addr from 16 goroutines and returns
+// the time taken.
+func rnBurst(b *testing.B, hc *fasthttp.HostClient, addr, path, token string, n int) time.Duration {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.SetRequestURI("http://" + addr + path)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			for next.Add(1) <= int64(n) {
+				if err := hc.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+					b.Errorf("%s: %v %d", addr, err, resp.StatusCode())
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// BenchmarkIdlePollRatio alternates bursts against the real server's idle
+// poll and a constant fasthttp handler (ten slices each), so background
+// load on the machine hits both alike, and reports both rates and their
+// ratio (poll/constant).
+func BenchmarkIdlePollRatio(b *testing.B) {
+	s := rnStartBench(b)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(`{"hasWork":false,"stopExecutionIds":[]}` + "\n")
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBody(body)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() { _ = srv.Shutdown() })
+	pollHC := &fasthttp.HostClient{Addr: s.addr, MaxConns: 256}
+	constHC := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: 256}
+	rnBurst(b, pollHC, s.addr, "/api/runners/poll", s.token, 2000) // warm up
+	rnBurst(b, constHC, ln.Addr().String(), "/", "", 2000)
+	b.ResetTimer()
+	slice := b.N/10 + 1
+	var pollT, constT time.Duration
+	for i := 0; i < 10; i++ {
+		pollT += rnBurst(b, pollHC, s.addr, "/api/runners/poll", s.token, slice)
+		constT += rnBurst(b, constHC, ln.Addr().String(), "/", "", slice)
+	}
+	n := float64(10 * slice)
+	pollRate, constRate := n/pollT.Seconds(), n/constT.Seconds()
+	b.ReportMetric(pollRate, "poll-req/s")
+	b.ReportMetric(constRate, "const-req/s")
+	b.ReportMetric(pollRate/constRate, "ratio")
 }
 
 func BenchmarkIdlePollHTTP(b *testing.B) {
