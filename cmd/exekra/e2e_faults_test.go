@@ -194,6 +194,11 @@ func (p *serverProc) terminate() {
 // call sends a JSON request with the admin token; it returns the status and
 // decoded body, or an error when the exchange did not complete.
 func (p *serverProc) call(method, path string, body any, headers ...string) (int, map[string]any, error) {
+	return p.callAs(p.token, method, path, body, headers...)
+}
+
+// callAs is call with another token ("" for none).
+func (p *serverProc) callAs(token, method, path string, body any, headers ...string) (int, map[string]any, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -208,8 +213,8 @@ func (p *serverProc) call(method, path string, body any, headers ...string) (int
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if p.token != "" {
-		req.Header.Set("Authorization", "Bearer "+p.token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
@@ -333,13 +338,59 @@ func TestFaultsKill9DuringBurst(t *testing.T) {
 			}
 		}(w)
 	}
+	// Meanwhile a runner takes work and reports it done: every report
+	// answered 200 is acknowledged too (RUNNING, then COMPLETED).
+	creds := p.must("POST", "/api/runners/register", map[string]any{"name": "burst-runner", "type": "UNATTENDED"}, 201)
+	auth := p.must("POST", "/api/runners/authenticate", map[string]any{"machineKey": creds["machineKey"], "machineSecret": creds["machineSecret"]}, 200)
+	rtoken, _ := auth["token"].(string)
+	if status, out, err := p.callAs(rtoken, "POST", "/api/runners/heartbeat", map[string]any{}); err != nil || status != 200 {
+		t.Fatalf("heartbeat: %d %v %v", status, out, err)
+	}
+	var (
+		runnerMu    sync.Mutex
+		runnerState = map[string]string{} // execution id → last acknowledged status
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !stop.Load() {
+			status, out, err := p.callAs(rtoken, "POST", "/api/runners/poll", map[string]any{})
+			if err != nil {
+				return
+			}
+			id := dig2(out, "execution.id")
+			if status != 200 || id == "" {
+				time.Sleep(2 * time.Millisecond)
+				continue
+			}
+			runnerMu.Lock()
+			if runnerState[id] == "" {
+				runnerState[id] = "ASSIGNED"
+			}
+			runnerMu.Unlock()
+			for _, next := range []string{"RUNNING", "COMPLETED"} {
+				status, _, err := p.callAs(rtoken, "POST", "/api/executions/"+id+"/status", map[string]any{"status": next, "logs": "burst " + next})
+				if err != nil {
+					return
+				}
+				if status != 200 {
+					t.Errorf("report %s on %s: %d", next, id, status)
+					return
+				}
+				runnerMu.Lock()
+				runnerState[id] = next
+				runnerMu.Unlock()
+			}
+		}
+	}()
+
 	// Kill once a good part of the burst is acknowledged (bounded in time).
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		mu.Lock()
 		n := len(acks)
 		mu.Unlock()
-		if n >= 300 || sent.Load() >= maxRequests/2 {
+		if n >= 800 || sent.Load() >= maxRequests/2 {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -370,7 +421,8 @@ func TestFaultsKill9DuringBurst(t *testing.T) {
 		switch a.kind {
 		case "execution":
 			out := p.must("GET", "/api/executions/"+a.id, nil, 200)
-			if s := dig2(out, "execution.status"); s != "QUEUED" {
+			s := dig2(out, "execution.status")
+			if runnerState[a.id] == "" && s != "QUEUED" {
 				t.Errorf("execution %s is %s after the crash, want QUEUED", a.id, s)
 			}
 			if dig2(out, "execution.workflowId") != wf {
@@ -384,6 +436,27 @@ func TestFaultsKill9DuringBurst(t *testing.T) {
 			}
 		}
 	}
+	// Work the runner was told about or reported is at least as far along
+	// as acknowledged; a terminal report is never lost.
+	rank := map[string]int{"QUEUED": 0, "ASSIGNED": 1, "RUNNING": 2, "COMPLETED": 3}
+	runnerMu.Lock()
+	defer runnerMu.Unlock()
+	completed := 0
+	for id, want := range runnerState {
+		out := p.must("GET", "/api/executions/"+id, nil, 200)
+		got := dig2(out, "execution.status")
+		if r, ok := rank[got]; !ok || r < rank[want] {
+			t.Errorf("execution %s is %s after the crash, acknowledged %s", id, got, want)
+		}
+		if want == "COMPLETED" {
+			completed++
+			if !strings.Contains(fmt.Sprint(dig(out, "execution.logs")), "burst COMPLETED") {
+				t.Errorf("execution %s lost its acknowledged logs: %v", id, dig(out, "execution.logs"))
+			}
+		}
+	}
+	t.Logf("the runner had %d executions acknowledged COMPLETED", completed)
+
 	// The store is usable after the crash: new writes work and are counted.
 	stats := p.must("GET", "/api/executions/stats", nil, 200)
 	nExec := 0
