@@ -31,6 +31,8 @@ type fakeServer struct {
 	// doubleAssign makes the fake hand every execution to two runners, to
 	// prove the checks catch it.
 	doubleAssign bool
+	// ignorePriority makes the queue plain first in first out.
+	ignorePriority bool
 }
 
 type fakeRunner struct {
@@ -44,6 +46,7 @@ type fakeExec struct {
 	RunnerID    *string         `json:"runnerId"`
 	TriggerID   *string         `json:"triggerId"`
 	Status      string          `json:"status"`
+	Priority    string          `json:"priority"`
 	StartedAt   *string         `json:"startedAt"`
 	CompletedAt *string         `json:"completedAt"`
 	Input       json.RawMessage `json:"input,omitempty"`
@@ -174,7 +177,7 @@ func (f *fakeServer) handle(ctx *fasthttp.RequestCtx) {
 			reply(ctx, 409, map[string]string{"error": "no", "code": "NO_PUBLISHED_VERSION"})
 			return
 		}
-		reply(ctx, 201, map[string]any{"execution": f.enqueue(wf, nil, nil)})
+		reply(ctx, 201, map[string]any{"execution": f.enqueue(wf, str("priority"), nil, nil)})
 	case path == "/api/executions/stats":
 		st := map[string]int{"total": len(f.execs)}
 		for _, s := range executionStatuses {
@@ -233,7 +236,7 @@ func (f *fakeServer) handle(ctx *fasthttp.RequestCtx) {
 			reply(ctx, 404, map[string]string{"error": "no", "code": "NOT_FOUND"})
 			return
 		}
-		x := f.enqueue(wf, &id, append(json.RawMessage(nil), ctx.PostBody()...))
+		x := f.enqueue(wf, "", &id, append(json.RawMessage(nil), ctx.PostBody()...))
 		reply(ctx, 200, map[string]any{"success": true, "executionId": x.ID})
 	default:
 		reply(ctx, 404, map[string]string{"error": "unknown path " + path, "code": "NOT_FOUND"})
@@ -241,11 +244,20 @@ func (f *fakeServer) handle(ctx *fasthttp.RequestCtx) {
 }
 
 // enqueue creates a QUEUED execution and wakes long polls; f.mu is held.
-func (f *fakeServer) enqueue(wf string, trigger *string, input json.RawMessage) *fakeExec {
-	x := &fakeExec{ID: f.nextID("ex"), WorkflowID: wf, TriggerID: trigger, Status: "QUEUED", Input: input}
+func (f *fakeServer) enqueue(wf, priority string, trigger *string, input json.RawMessage) *fakeExec {
+	if priority == "" {
+		priority = "NORMAL"
+	}
+	x := &fakeExec{ID: f.nextID("ex"), WorkflowID: wf, TriggerID: trigger, Status: "QUEUED", Priority: priority, Input: input}
 	f.execs[x.ID] = x
 	f.order = append(f.order, x.ID)
-	f.queue = append(f.queue, x.ID)
+	// HIGH before NORMAL before LOW, first in first out within a priority.
+	weight := map[string]int{"HIGH": 0, "NORMAL": 1, "LOW": 2}
+	at := len(f.queue)
+	for at > 0 && !f.ignorePriority && weight[f.execs[f.queue[at-1]].Priority] > weight[priority] {
+		at--
+	}
+	f.queue = append(f.queue[:at], append([]string{x.ID}, f.queue[at:]...)...)
 	close(f.waiters)
 	f.waiters = make(chan struct{})
 	return x

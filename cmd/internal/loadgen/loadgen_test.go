@@ -212,6 +212,29 @@ func TestScenariosAgainstFake(t *testing.T) {
 	}
 }
 
+// failedCheck reports whether the named check ran and failed.
+func failedCheck(r Result, name string) bool {
+	for _, c := range r.Checks {
+		if c.Name == name && !c.OK {
+			return true
+		}
+	}
+	return false
+}
+
+func TestPriorityOrder(t *testing.T) {
+	t.Parallel()
+	const name = "HIGH executions were handed out before NORMAL before LOW"
+	for _, fifo := range []bool{false, true} {
+		f := newFakeServer()
+		f.ignorePriority = fifo
+		code, r, text := runAgainstFake(t, f, "lifecycle", "--runners", "4", "--executions", "60", "--wait", "1s")
+		if fifo != failedCheck(r, name) || (code == 0) == fifo || !strings.Contains(text, name) {
+			t.Errorf("ignorePriority=%v: exit %d:\n%s", fifo, code, text)
+		}
+	}
+}
+
 func TestDoubleAssignmentIsCaught(t *testing.T) {
 	t.Parallel()
 	f := newFakeServer()

@@ -263,6 +263,8 @@ func runWebhook(e *env) error {
 type workBook struct {
 	mu         sync.Mutex
 	created    map[string]time.Time // own executions -> when the create was sent
+	priority   map[string]string    // own executions -> priority asked for
+	rank       map[string]int       // execution id -> order in which runners got it
 	assigned   map[string]int       // execution id -> runner index
 	assignedAt map[string]time.Time
 	finished   map[string]bool // execution id -> COMPLETED accepted (false: a report failed)
@@ -272,14 +274,15 @@ type workBook struct {
 }
 
 func newWorkBook() *workBook {
-	return &workBook{created: map[string]time.Time{}, assigned: map[string]int{},
-		assignedAt: map[string]time.Time{}, finished: map[string]bool{}}
+	return &workBook{created: map[string]time.Time{}, priority: map[string]string{}, rank: map[string]int{},
+		assigned: map[string]int{}, assignedAt: map[string]time.Time{}, finished: map[string]bool{}}
 }
 
 // noteCreated records an execution this run created.
-func (b *workBook) noteCreated(id string, sentAt time.Time) {
+func (b *workBook) noteCreated(id string, sentAt time.Time, priority string) {
 	b.mu.Lock()
 	b.created[id] = sentAt
+	b.priority[id] = priority
 	b.mu.Unlock()
 }
 
@@ -301,6 +304,7 @@ func (b *workBook) noteAssigned(id string, runner int) bool {
 	}
 	b.assigned[id] = runner
 	b.assignedAt[id] = time.Now()
+	b.rank[id] = len(b.rank)
 	return true
 }
 
@@ -428,16 +432,24 @@ func (e *env) checkWork(book *workBook, creds []runnerCred, before executionStat
 	return nil
 }
 
-// createExecutions creates n executions of wf from the given workers.
+// priorities are the execution priorities, in the order the queue serves them.
+var priorities = []string{"HIGH", "NORMAL", "LOW"}
+
+// createExecutions creates n executions of wf from the given workers, with
+// the priorities taken in turn (LOW, NORMAL, HIGH, LOW, ...).
 func (e *env) createExecutions(rec *Recorder, book *workBook, wf string, n, workers int) (time.Duration, error) {
-	body, _ := json.Marshal(map[string]string{"workflowId": wf})
+	bodies := map[string][]byte{}
+	for _, p := range priorities {
+		bodies[p], _ = json.Marshal(map[string]string{"workflowId": wf, "priority": p})
+	}
 	var mu sync.Mutex
 	var firstErr error
-	elapsed := runLoad(loadShape{Workers: workers, Duration: 10 * time.Minute, Requests: int64(n)}, func(int, int64) {
-		if e.createOne(rec, book, body) != nil {
+	elapsed := runLoad(loadShape{Workers: workers, Duration: 10 * time.Minute, Requests: int64(n)}, func(_ int, seq int64) {
+		p := priorities[2-seq%3]
+		if err := e.createOne(rec, book, bodies[p], p); err != nil {
 			mu.Lock()
 			if firstErr == nil {
-				firstErr = fmt.Errorf("create execution failed")
+				firstErr = err
 			}
 			mu.Unlock()
 		}
@@ -445,8 +457,31 @@ func (e *env) createExecutions(rec *Recorder, book *workBook, wf string, n, work
 	return elapsed, firstErr
 }
 
+// checkPriorityOrder compares the mean position at which runners got the
+// executions of each priority: with the whole queue filled before the
+// runners start, HIGH must come before NORMAL before LOW. Runner concurrency
+// blurs single positions, not the means.
+func (e *env) checkPriorityOrder(book *workBook, runners int) {
+	book.mu.Lock()
+	sum := map[string]float64{}
+	count := map[string]float64{}
+	for id, p := range book.priority {
+		if r, ok := book.rank[id]; ok {
+			sum[p] += float64(r)
+			count[p]++
+		}
+	}
+	book.mu.Unlock()
+	if count["HIGH"] < float64(runners) || count["NORMAL"] < float64(runners) || count["LOW"] < float64(runners) {
+		return // too few executions per priority to tell order from concurrency
+	}
+	high, normal, low := sum["HIGH"]/count["HIGH"], sum["NORMAL"]/count["NORMAL"], sum["LOW"]/count["LOW"]
+	e.res.check("HIGH executions were handed out before NORMAL before LOW", high < normal && normal < low,
+		"mean position HIGH %.0f, NORMAL %.0f, LOW %.0f", high, normal, low)
+}
+
 // createOne creates one execution and notes it in book.
-func (e *env) createOne(rec *Recorder, book *workBook, body []byte) error {
+func (e *env) createOne(rec *Recorder, book *workBook, body []byte, priority string) error {
 	sentAt := time.Now()
 	resp, err := e.t.client.Do(rec, "create", Request{Method: "POST", Path: "/api/executions", Body: body, Token: e.t.adminToken})
 	if err != nil || resp.Status != 201 {
@@ -460,7 +495,7 @@ func (e *env) createOne(rec *Recorder, book *workBook, body []byte) error {
 	if err := json.Unmarshal(resp.Body, &ans); err != nil || ans.Execution.ID == "" {
 		return fmt.Errorf("POST /api/executions: no execution.id")
 	}
-	book.noteCreated(ans.Execution.ID, sentAt)
+	book.noteCreated(ans.Execution.ID, sentAt, priority)
 	return nil
 }
 
@@ -536,6 +571,7 @@ func runLifecycle(e *env) error {
 		e.extra("long polls answered early without work", float64(early.Load()))
 	}
 	e.res.check("every poll answered 200", pollErrors.Load() == 0, "%d failed", pollErrors.Load())
+	e.checkPriorityOrder(book, len(creds))
 	return e.checkWork(book, creds, before)
 }
 
@@ -634,7 +670,7 @@ func runScale(e *env) error {
 	}
 
 	// The producer: --rate executions per second for the duration.
-	body, _ := json.Marshal(map[string]string{"workflowId": wf})
+	body, _ := json.Marshal(map[string]string{"workflowId": wf, "priority": "NORMAL"})
 	var createErrors atomic.Int64
 	var producers sync.WaitGroup
 	tick := time.NewTicker(time.Duration(float64(time.Second) / e.cfg.rate))
@@ -645,7 +681,7 @@ func runScale(e *env) error {
 		go func() {
 			defer producers.Done()
 			for range tickets {
-				if e.createOne(e.rec, book, body) != nil {
+				if e.createOne(e.rec, book, body, "NORMAL") != nil {
 					createErrors.Add(1)
 				}
 			}
