@@ -23,29 +23,32 @@ import (
 //   - bucketExecByWorkflow: workflow id + 0 + id → empty.
 //   - bucketExecByWfStatus: workflow id + 0 + status + 0 + id → empty.
 //   - bucketExecByRunner: runner id + 0 + id → empty (while runnerId is set).
+//   - bucketExecByRunStatus: runner id + 0 + status + 0 + id → empty (idem).
 //   - bucketExecFinished: completedAt (uint64 ms big-endian) + id → empty,
 //     for retention.
 //   - bucketExecDedupe: workflow id + 0 + key → uint64 ms created + id.
 //
 // Counters (bucketCounters): counterExecTotal, execStatusCounter(status),
 // workflowExecutionsCounter(wf), wfStatusCounter(wf, status),
-// runnerExecCounter(runner), activeCounter(wf). Every index entry and counter
+// runnerExecCounter(runner), runnerStatusCounter(runner, status),
+// activeCounter(wf). Every index entry and counter
 // changes in the transaction that changes the record, so a filtered page
 // walks one index prefix instead of every execution, and the totals of the
 // common filters are counter reads.
 var (
-	bucketExecLogs       = []byte("exec_logs")
-	bucketExecByStatus   = []byte("exec_by_status")
-	bucketExecByWorkflow = []byte("exec_by_workflow")
-	bucketExecByWfStatus = []byte("exec_by_wf_status")
-	bucketExecByRunner   = []byte("exec_by_runner")
-	bucketExecFinished   = []byte("exec_finished")
-	bucketExecDedupe     = []byte("exec_dedupe")
+	bucketExecLogs        = []byte("exec_logs")
+	bucketExecByStatus    = []byte("exec_by_status")
+	bucketExecByWorkflow  = []byte("exec_by_workflow")
+	bucketExecByWfStatus  = []byte("exec_by_wf_status")
+	bucketExecByRunner    = []byte("exec_by_runner")
+	bucketExecByRunStatus = []byte("exec_by_runner_status")
+	bucketExecFinished    = []byte("exec_finished")
+	bucketExecDedupe      = []byte("exec_dedupe")
 )
 
 func init() {
 	registerBuckets(bucketExecLogs, bucketExecByStatus, bucketExecByWorkflow, bucketExecByWfStatus,
-		bucketExecByRunner, bucketExecFinished, bucketExecDedupe)
+		bucketExecByRunner, bucketExecByRunStatus, bucketExecFinished, bucketExecDedupe)
 }
 
 // MaxLogBytes is how much of an execution's log is kept (the last MiB).
@@ -58,6 +61,9 @@ func wfStatusCounter(wf string, s messages.ExecutionStatus) string {
 	return "exec/wfstatus/" + wf + "/" + string(s)
 }
 func runnerExecCounter(runnerID string) string { return "exec/runner/" + runnerID }
+func runnerStatusCounter(runnerID string, s messages.ExecutionStatus) string {
+	return "exec/runnerstatus/" + runnerID + "/" + string(s)
+}
 
 func joinKey(parts ...string) []byte {
 	n := 0
@@ -82,7 +88,8 @@ func indexKeysOf(e *messages.Execution) [][2][]byte {
 		{bucketExecByWfStatus, joinKey(e.WorkflowID, string(e.Status), e.ID)},
 	}
 	if e.RunnerID != nil && *e.RunnerID != "" {
-		keys = append(keys, [2][]byte{bucketExecByRunner, joinKey(*e.RunnerID, e.ID)})
+		keys = append(keys, [2][]byte{bucketExecByRunner, joinKey(*e.RunnerID, e.ID)},
+			[2][]byte{bucketExecByRunStatus, joinKey(*e.RunnerID, string(e.Status), e.ID)})
 	}
 	if e.Status.Terminal() && !e.CompletedAt.IsZero() {
 		k := make([]byte, 8+len(e.ID))
@@ -98,7 +105,7 @@ func countersOf(e *messages.Execution) []string {
 	c := []string{counterExecTotal, execStatusCounter(e.Status), workflowExecutionsCounter(e.WorkflowID),
 		wfStatusCounter(e.WorkflowID, e.Status)}
 	if e.RunnerID != nil && *e.RunnerID != "" {
-		c = append(c, runnerExecCounter(*e.RunnerID))
+		c = append(c, runnerExecCounter(*e.RunnerID), runnerStatusCounter(*e.RunnerID, e.Status))
 	}
 	if !e.Status.Terminal() {
 		c = append(c, activeCounter(e.WorkflowID))
@@ -519,8 +526,9 @@ func idBound(t messages.Time, high bool) string {
 var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
 
 // ListExecutions returns one page of the executions matching f, newest
-// first, and how many match. It walks the narrowest index (workflow+status,
-// workflow, status, runner, or all) between the id bounds of the createdAt
+// first, and how many match. It walks the narrowest index (runner+status,
+// runner, workflow+status, workflow, status, or all; only runner+workflow
+// decodes records to filter) between the id bounds of the createdAt
 // range, so the cost follows the matching set, not the whole history; the
 // totals of filters without a time range are counter reads.
 func (s *Store) ListExecutions(f messages.ExecutionFilter, page messages.Page) ([]*messages.Execution, int, error) {
@@ -532,9 +540,13 @@ func (s *Store) ListExecutions(f messages.ExecutionFilter, page messages.Page) (
 		counter := ""
 		extra := false // records must be decoded to check the runner filter
 		switch {
+		case f.RunnerID != "" && f.Status != "":
+			bucket, prefix = bucketExecByRunStatus, joinKey(f.RunnerID, string(f.Status), "")
+			counter = runnerStatusCounter(f.RunnerID, f.Status)
+			extra = f.WorkflowID != ""
 		case f.RunnerID != "":
 			bucket, prefix, counter = bucketExecByRunner, joinKey(f.RunnerID, ""), runnerExecCounter(f.RunnerID)
-			extra = f.WorkflowID != "" || f.Status != ""
+			extra = f.WorkflowID != ""
 		case f.WorkflowID != "" && f.Status != "":
 			bucket, prefix = bucketExecByWfStatus, joinKey(f.WorkflowID, string(f.Status), "")
 			counter = wfStatusCounter(f.WorkflowID, f.Status)
