@@ -785,6 +785,15 @@ func (a *runnerActor) currentAssigned() *messages.Execution {
 // given up is still adopted: it is durable and the next poll returns it.
 func (a *runnerActor) claimAnswered(ctx actor.Context, e *messages.Execution) {
 	a.claiming = false
+	if a.entry.deleted.Load() {
+		// Deleted while a claim was in flight: hand back what it brought.
+		if e != nil {
+			a.lost(ctx, e.ID, "runner "+a.rec.Name+" was deleted")
+		}
+		a.answerWaiters(ctx, &messages.PollReply{StopExecutionIDs: []string{}})
+		ctx.Stop(ctx.Self())
+		return
+	}
 	if e != nil {
 		if a.rec.CurrentExecutionID != nil && *a.rec.CurrentExecutionID != e.ID {
 			// Never two executions for one runner: hand the newcomer back.
@@ -805,7 +814,11 @@ func (a *runnerActor) claimAnswered(ctx actor.Context, e *messages.Execution) {
 			}
 		}
 	}
-	reply := &messages.PollReply{Execution: e, StopExecutionIDs: a.stopIDs()}
+	a.answerWaiters(ctx, &messages.PollReply{Execution: e, StopExecutionIDs: a.stopIDs()})
+}
+
+// answerWaiters answers every poll waiting for the claim.
+func (a *runnerActor) answerWaiters(ctx actor.Context, reply *messages.PollReply) {
 	for _, w := range a.waiters {
 		if w.pid != nil {
 			ctx.Send(w.pid, reply)
@@ -913,10 +926,6 @@ func (a *runnerActor) delete(ctx actor.Context, msg *messages.DeleteRunner) {
 	a.entry.flushAt.Store(0)
 	a.sys.gaugeOf(a.entry.status.Load()).Add(-1)
 	a.sys.census.Runners.Add(-1)
-	if a.claiming {
-		a.claimAnswered(ctx, nil)
-		a.cancelClaim(ctx)
-	}
 	if a.rec.CurrentExecutionID != nil {
 		cmd := &messages.RunnerLost{ExecutionID: *a.rec.CurrentExecutionID, RunnerID: a.rec.ID,
 			Reason: "runner " + a.rec.Name + " was deleted"}
@@ -926,5 +935,12 @@ func (a *runnerActor) delete(ctx actor.Context, msg *messages.DeleteRunner) {
 	}
 	ctx.Respond(&messages.Ack{})
 	ctx.Send(ctx.Parent(), &runnerGone{id: a.rec.ID})
+	if a.claiming {
+		// Stay until the dispatcher answers the claim (claimAnswered stops
+		// the actor), so an execution it assigned meanwhile is handed back.
+		a.answerWaiters(ctx, &messages.PollReply{StopExecutionIDs: []string{}})
+		a.cancelClaim(ctx)
+		return
+	}
 	ctx.Stop(ctx.Self())
 }
