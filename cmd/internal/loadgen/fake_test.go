@@ -26,7 +26,9 @@ type fakeServer struct {
 	queue      []string
 	triggers   map[string]string // trigger id -> workflow id
 	published  map[string]bool
-	waiters    chan struct{} // closed and replaced when work is queued
+	// idempotency maps workflow id + "/" + Idempotency-Key to an execution.
+	idempotency map[string]string
+	waiters     chan struct{} // closed and replaced when work is queued
 
 	// doubleAssign makes the fake hand every execution to two runners, to
 	// prove the checks catch it.
@@ -56,7 +58,7 @@ func newFakeServer() *fakeServer {
 	return &fakeServer{
 		runners: map[string]*fakeRunner{}, runnerByID: map[string]*fakeRunner{}, secrets: map[string]string{},
 		keys: map[string]string{}, execs: map[string]*fakeExec{}, triggers: map[string]string{},
-		published: map[string]bool{}, waiters: make(chan struct{}),
+		published: map[string]bool{}, waiters: make(chan struct{}), idempotency: map[string]string{},
 	}
 }
 
@@ -177,7 +179,16 @@ func (f *fakeServer) handle(ctx *fasthttp.RequestCtx) {
 			reply(ctx, 409, map[string]string{"error": "no", "code": "NO_PUBLISHED_VERSION"})
 			return
 		}
-		reply(ctx, 201, map[string]any{"execution": f.enqueue(wf, str("priority"), nil, nil)})
+		key := string(ctx.Request.Header.Peek("Idempotency-Key"))
+		if id, seen := f.idempotency[wf+"/"+key]; seen && key != "" {
+			reply(ctx, 200, map[string]any{"execution": f.execs[id]})
+			return
+		}
+		x := f.enqueue(wf, str("priority"), nil, nil)
+		if key != "" {
+			f.idempotency[wf+"/"+key] = x.ID
+		}
+		reply(ctx, 201, map[string]any{"execution": x})
 	case path == "/api/executions/stats":
 		st := map[string]int{"total": len(f.execs)}
 		for _, s := range executionStatuses {

@@ -138,10 +138,20 @@ func runCreate(e *env) error {
 		bodies = append(bodies, b)
 	}
 	ids := newIDSet()
+	keys := newKeyBook()
 	var bad atomic.Int64
 	elapsed := runLoad(e.loadShape(e.res.Concurrency), func(_ int, seq int64) {
-		resp, err := e.t.client.Do(e.rec, "create", Request{Method: "POST", Path: "/api/executions", Body: bodies[seq%3], Token: e.t.adminToken})
-		if err != nil || resp.Status != 201 {
+		// Every tenth request carries an Idempotency-Key, shared by pairs of
+		// such requests (seq 0 and 10, 20 and 30, ...) that usually run on
+		// different workers at about the same time.
+		req := Request{Method: "POST", Path: "/api/executions", Body: bodies[seq%3], Token: e.t.adminToken}
+		key := ""
+		if seq%10 == 0 {
+			key = "load-" + e.runID + "-" + strconv.FormatInt(seq/20, 10)
+			req.Header = map[string]string{"Idempotency-Key": key}
+		}
+		resp, err := e.t.client.Do(e.rec, "create", req)
+		if err != nil || (resp.Status != 201 && (key == "" || resp.Status != 200)) {
 			return
 		}
 		var ans struct {
@@ -154,7 +164,12 @@ func runCreate(e *env) error {
 			bad.Add(1)
 			return
 		}
-		ids.add(ans.Execution.ID, 0)
+		if key != "" {
+			keys.note(key, ans.Execution.ID, resp.Status == 201)
+		}
+		if resp.Status == 201 {
+			ids.add(ans.Execution.ID, 0)
+		}
 	})
 	e.summarize(e.rec, elapsed)
 	created := int64(ids.len())
@@ -169,6 +184,10 @@ func runCreate(e *env) error {
 	e.extra("created", float64(created))
 	e.res.check("every 201 carries a QUEUED execution with an id", bad.Load() == 0, "%d malformed", bad.Load())
 	e.res.check("no execution id handed out twice", ids.dups == 0, "%d repeats", ids.dups)
+	if n, problems := keys.verify(); n > 0 {
+		e.res.check("an Idempotency-Key repeat returns the first execution (one 201 per key)", len(problems) == 0,
+			"%d keys; %v", n, sample(problems, 3))
+	}
 	e.res.check("stats total grew by the number created", after["total"]-before["total"] == created,
 		"created %d, total %d -> %d", created, before["total"], after["total"])
 	e.res.check("stats queued grew by the number created", after["queued"]-before["queued"] == created,
@@ -176,6 +195,44 @@ func runCreate(e *env) error {
 	e.res.check("the workflow's list holds every execution created", listed == created, "listed %d, created %d", listed, created)
 	e.checkStatsAgree()
 	return nil
+}
+
+// keyBook records the answers to requests that carried an Idempotency-Key.
+type keyBook struct {
+	mu      sync.Mutex
+	ids     map[string]map[string]bool // key -> execution ids answered
+	created map[string]int             // key -> 201 answers
+}
+
+func newKeyBook() *keyBook {
+	return &keyBook{ids: map[string]map[string]bool{}, created: map[string]int{}}
+}
+
+// note records one answer for key.
+func (k *keyBook) note(key, id string, created bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ids[key] == nil {
+		k.ids[key] = map[string]bool{}
+	}
+	k.ids[key][id] = true
+	if created {
+		k.created[key]++
+	}
+}
+
+// verify returns how many keys were used and what went wrong with them: a
+// key must map to one execution, created once.
+func (k *keyBook) verify() (int, []string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var problems []string
+	for key, ids := range k.ids {
+		if len(ids) != 1 || k.created[key] != 1 {
+			problems = append(problems, fmt.Sprintf("%s: %d executions, %d created", key, len(ids), k.created[key]))
+		}
+	}
+	return len(k.ids), problems
 }
 
 // runWebhook sends bursts of webhook invocations from many senders.
