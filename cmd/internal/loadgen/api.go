@@ -1,6 +1,9 @@
 package loadgen
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -352,15 +355,21 @@ func (t *target) execution(id string) (executionRecord, error) {
 	return ans.Execution, err
 }
 
-// createTrigger creates an enabled WEBHOOK trigger and returns its id.
-func (t *target) createWebhookTrigger(workflowID string) (string, error) {
+// createWebhookTrigger creates an enabled WEBHOOK trigger, signed with
+// secret when it is not empty, and returns its id.
+func (t *target) createWebhookTrigger(workflowID, secret string) (string, error) {
 	var ans struct {
 		Trigger struct {
 			ID string `json:"id"`
 		} `json:"trigger"`
 	}
+	config := "{}"
+	if secret != "" {
+		b, _ := json.Marshal(map[string]string{"secret": secret})
+		config = string(b)
+	}
 	if _, err := t.call(nil, "setup", "POST", "/api/triggers", t.adminToken, map[string]any{
-		"workflowId": workflowID, "type": "WEBHOOK", "config": "{}", "enabled": true,
+		"workflowId": workflowID, "type": "WEBHOOK", "config": config, "enabled": true,
 	}, &ans, 201, 200); err != nil {
 		return "", err
 	}
@@ -368,4 +377,11 @@ func (t *target) createWebhookTrigger(workflowID string) (string, error) {
 		return "", fmt.Errorf("POST /api/triggers: no trigger.id in the answer")
 	}
 	return ans.Trigger.ID, nil
+}
+
+// webhookSignature is the X-Exekra-Signature value for body under secret.
+func webhookSignature(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }

@@ -239,12 +239,22 @@ func (f *fakeServer) handle(ctx *fasthttp.RequestCtx) {
 	case path == "/api/triggers":
 		id := f.nextID("trg")
 		f.triggers[id] = str("workflowId")
+		var config struct {
+			Secret string `json:"secret"`
+		}
+		_ = json.Unmarshal([]byte(str("config")), &config)
+		f.secrets[id] = config.Secret
 		reply(ctx, 201, map[string]any{"trigger": map[string]string{"id": id}})
 	case strings.HasPrefix(path, "/api/triggers/webhook/"):
 		id := strings.TrimPrefix(path, "/api/triggers/webhook/")
 		wf, ok := f.triggers[id]
 		if !ok {
 			reply(ctx, 404, map[string]string{"error": "no", "code": "NOT_FOUND"})
+			return
+		}
+		if secret := f.secrets[id]; secret != "" &&
+			string(ctx.Request.Header.Peek("X-Exekra-Signature")) != webhookSignature(secret, ctx.PostBody()) {
+			reply(ctx, 401, map[string]string{"error": "bad signature", "code": "UNAUTHORIZED"})
 			return
 		}
 		x := f.enqueue(wf, "", &id, append(json.RawMessage(nil), ctx.PostBody()...))

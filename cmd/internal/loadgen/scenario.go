@@ -116,6 +116,8 @@ func runScenario(cfg config, name string, logf func(string, ...any)) Result {
 	logf("%s: running against %s", name, res.Target)
 	if err := sc.run(e); err != nil {
 		res.Error = err.Error()
+	} else {
+		res.check("no request answered an error or failed", len(res.Errors) == 0, "%s", formatErrors(res.Errors))
 	}
 	if err := closeTarget(); err != nil {
 		res.check("server stops cleanly on SIGTERM", false, "%v", err)

@@ -241,9 +241,14 @@ func runWebhook(e *env) error {
 	if err != nil {
 		return err
 	}
+	// Every other trigger has a secret, so half the requests are signed.
 	triggers := make([]string, e.cfg.triggers)
+	secrets := make([]string, e.cfg.triggers)
 	for i := range triggers {
-		if triggers[i], err = e.t.createWebhookTrigger(wf); err != nil {
+		if i%2 == 1 {
+			secrets[i] = "load-secret-" + randomHex(8)
+		}
+		if triggers[i], err = e.t.createWebhookTrigger(wf, secrets[i]); err != nil {
 			return err
 		}
 	}
@@ -261,7 +266,11 @@ func runWebhook(e *env) error {
 		for i := range e.cfg.burst {
 			ti := (w + i) % len(triggers)
 			body := []byte(`{"sender":` + strconv.Itoa(w) + `,"n":` + strconv.FormatInt(seq*int64(e.cfg.burst)+int64(i), 10) + `}`)
-			resp, err := e.t.client.Do(e.rec, "webhook", Request{Method: "POST", Path: "/api/triggers/webhook/" + triggers[ti], Body: body})
+			req := Request{Method: "POST", Path: "/api/triggers/webhook/" + triggers[ti], Body: body}
+			if secrets[ti] != "" {
+				req.Header = map[string]string{"X-Exekra-Signature": webhookSignature(secrets[ti], body)}
+			}
+			resp, err := e.t.client.Do(e.rec, "webhook", req)
 			if err != nil || resp.Status != 200 {
 				continue
 			}
