@@ -150,8 +150,8 @@ func (a *executionsActor) Receive(ctx actor.Context) {
 	case *actor.Terminated:
 		// A child that supervision gave up on: forget it, so the next
 		// message respawns it from storage.
-		id := msg.Who.Id[len(ctx.Self().Id)+1:]
-		if pid, ok := a.live[id]; ok && pid.Equal(msg.Who) {
+		id, ok := strings.CutPrefix(msg.Who.Id, ctx.Self().Id+"/")
+		if pid, live := a.live[id]; ok && live && pid.Equal(msg.Who) {
 			delete(a.live, id)
 			a.sys.gauges.ActiveExecutions.Add(-1)
 		}
