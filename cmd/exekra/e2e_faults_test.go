@@ -763,3 +763,164 @@ func TestFaultsFullDisk(t *testing.T) {
 		t.Errorf("license usage counts %v users, want %v: %s", r.num("usage.users"), usersBefore+1, r.body)
 	}
 }
+
+// login logs a user in on the process and returns the token.
+func (p *serverProc) login(email, password string) string {
+	p.t.Helper()
+	body, _ := json.Marshal(map[string]any{"email": email, "password": password})
+	resp, err := p.client.Post(p.base+"/api/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "token" && resp.StatusCode == 200 {
+			return c.Value
+		}
+	}
+	p.t.Fatalf("login %s: %d", email, resp.StatusCode)
+	return ""
+}
+
+// crash kills the process with SIGKILL right after the last answer and
+// starts it again on the same data dir.
+func (p *serverProc) crash() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		p.t.Fatal(err)
+	}
+	_ = p.waitExit(10 * time.Second)
+	p.start()
+}
+
+func TestFaultsKill9KeepsRevocationsAndVersionNumbers(t *testing.T) {
+	p := newServerProc(t)
+	p.start()
+	p.setup()
+	statusAs := func(token, method, path string, body any) int {
+		t.Helper()
+		status, _, err := p.callAs(token, method, path, body)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return status
+	}
+
+	// Users: a logout, a disable and a password change, each acknowledged
+	// and then the process killed at once.
+	for i, email := range []string{"logout@example.com", "disabled@example.com", "pwchange@example.com"} {
+		p.must("POST", "/api/auth/register", map[string]any{"email": email, "password": "password-123", "name": fmt.Sprint(i)}, 201)
+	}
+	loggedOut := p.login("logout@example.com", "password-123")
+	disabled := p.login("disabled@example.com", "password-123")
+	pwUser := p.login("pwchange@example.com", "password-123")
+	pwOther := p.login("pwchange@example.com", "password-123")
+	if s := statusAs(loggedOut, "POST", "/api/auth/logout", nil); s != 200 {
+		t.Fatalf("logout: %d", s)
+	}
+	p.crash()
+	if s := statusAs(loggedOut, "GET", "/api/auth/me", nil); s != 401 {
+		t.Errorf("a token revoked by logout works after kill -9: %d", s)
+	}
+	me := map[string]any{}
+	_, me, _ = p.callAs(disabled, "GET", "/api/auth/me", nil)
+	p.must("PATCH", "/api/users/"+dig2(me, "user.id"), map[string]any{"disabled": true}, 200)
+	p.crash()
+	if s := statusAs(disabled, "GET", "/api/auth/me", nil); s != 401 {
+		t.Errorf("a disabled user's token works after kill -9: %d", s)
+	}
+	if s := statusAs(pwUser, "POST", "/api/auth/password", map[string]any{"currentPassword": "password-123", "newPassword": "password-456"}); s != 200 {
+		t.Fatalf("password change: %d", s)
+	}
+	p.crash()
+	if s := statusAs(pwOther, "GET", "/api/auth/me", nil); s != 401 {
+		t.Errorf("another token of a user who changed their password works after kill -9: %d", s)
+	}
+	if s, _, _ := p.callAs("", "POST", "/api/auth/login", map[string]any{"email": "pwchange@example.com", "password": "password-123"}); s != 401 {
+		t.Errorf("the old password works after kill -9: %d", s)
+	}
+	p.login("pwchange@example.com", "password-456")
+
+	// Runners: a regenerated secret, then a deleted runner.
+	creds := p.must("POST", "/api/runners/register", map[string]any{"name": "crash-runner", "type": "UNATTENDED"}, 201)
+	rid, key, oldSecret := dig2(creds, "id"), dig2(creds, "machineKey"), dig2(creds, "machineSecret")
+	oldToken := dig2(p.must("POST", "/api/runners/authenticate", map[string]any{"machineKey": key, "machineSecret": oldSecret}, 200), "token")
+	newSecret := dig2(p.must("POST", "/api/runners/"+rid+"/regenerate-secret", nil, 200), "machineSecret")
+	p.crash()
+	if s := statusAs(oldToken, "POST", "/api/runners/heartbeat", map[string]any{}); s != 401 {
+		t.Errorf("a runner token from before regenerate-secret works after kill -9: %d", s)
+	}
+	if s := statusAs("", "POST", "/api/runners/authenticate", map[string]any{"machineKey": key, "machineSecret": oldSecret}); s != 401 {
+		t.Errorf("the old machine secret works after kill -9: %d", s)
+	}
+	newToken := dig2(p.must("POST", "/api/runners/authenticate", map[string]any{"machineKey": key, "machineSecret": newSecret}, 200), "token")
+	p.must("DELETE", "/api/runners/"+rid, nil, 200)
+	p.crash()
+	if s := statusAs(newToken, "POST", "/api/runners/heartbeat", map[string]any{}); s != 401 {
+		t.Errorf("a deleted runner's token works after kill -9: %d", s)
+	}
+
+	// Version numbers: concurrent draft saves, a crash, and the next save
+	// still gets a number above every acknowledged one (numbers never repeat).
+	wf := dig2(p.must("POST", "/api/workflows", map[string]any{"name": "numbers"}, 201), "workflow.id")
+	graph := `{"nodes":[{"id":"s","type":"start"}],"edges":[]}`
+	var (
+		mu      sync.Mutex
+		numbers = map[float64]string{}
+		wg      sync.WaitGroup
+	)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 60; i++ {
+				status, out, err := p.call("POST", "/api/workflows/"+wf+"/draft", map[string]any{"graphJson": graph})
+				if err != nil {
+					return
+				}
+				if status == 201 {
+					n, _ := dig(out, "version.number").(float64)
+					mu.Lock()
+					if prev, dup := numbers[n]; dup {
+						t.Errorf("version number %v given twice (%s and %s)", n, prev, dig2(out, "version.id"))
+					}
+					numbers[n] = dig2(out, "version.id")
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+		mu.Lock()
+		n := len(numbers)
+		mu.Unlock()
+		if n >= 150 {
+			break
+		}
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	wg.Wait()
+	_ = p.waitExit(10 * time.Second)
+	p.start()
+	maxAcked := 0.0
+	for n := range numbers {
+		maxAcked = max(maxAcked, n)
+	}
+	versions := p.must("GET", "/api/workflows/"+wf+"/versions", nil, 200)
+	list, _ := versions["versions"].([]any)
+	stored := map[string]bool{}
+	for _, v := range list {
+		stored[v.(map[string]any)["id"].(string)] = true
+	}
+	for n, id := range numbers {
+		if !stored[id] {
+			t.Errorf("acknowledged version %v (%s) is gone after kill -9", n, id)
+		}
+	}
+	next := p.must("POST", "/api/workflows/"+wf+"/draft", map[string]any{"graphJson": graph}, 201)
+	if n, _ := dig(next, "version.number").(float64); n <= maxAcked {
+		t.Errorf("after kill -9 the next version is number %v, not above the acknowledged %v", n, maxAcked)
+	}
+	t.Logf("%d drafts acknowledged before the kill, %d stored", len(numbers), len(list))
+	p.terminate()
+}
