@@ -587,7 +587,14 @@ func TestSecurityLoginFailuresIndistinguishable(t *testing.T) {
 	unknown := h.request(anon, "POST", "/api/auth/login", map[string]any{"email": "nobody@example.com", "password": "password-123"})
 	wrong := h.request(anon, "POST", "/api/auth/login", map[string]any{"email": email, "password": "password-124"})
 	wrongCase := h.request(anon, "POST", "/api/auth/login", map[string]any{"email": strings.ToUpper(email), "password": "password-124"})
-	for _, r := range []*response{unknown, wrong, wrongCase} {
+	// A disabled account with a wrong password tells nothing either.
+	off := h.userWithRole("DEVELOPER")
+	h.expect(h.admin, "PATCH", "/api/users/"+off.user["id"].(string), map[string]any{"disabled": true}, 200)
+	offWrong := h.request(anon, "POST", "/api/auth/login", map[string]any{"email": off.user["email"], "password": "password-124"})
+	if r := h.request(anon, "POST", "/api/auth/login", map[string]any{"email": off.user["email"], "password": "password-123"}); r.status != 401 || r.cookie("token") != "" {
+		t.Fatalf("a disabled user logged in: %d %s", r.status, r.body)
+	}
+	for _, r := range []*response{unknown, wrong, wrongCase, offWrong} {
 		if r.status != 401 || r.str("code") != "UNAUTHORIZED" {
 			t.Fatalf("failed login: %d %s", r.status, r.body)
 		}
