@@ -21,7 +21,7 @@ func (s *System) runnerEntryOf(id string) *runnerEntry {
 	if v == nil {
 		return nil
 	}
-	e := v.byID[id]
+	e := v.get(id)
 	if e == nil || e.deleted.Load() {
 		return nil
 	}
@@ -51,7 +51,9 @@ func (s *System) RunnerByCredentials(machineKey, machineSecret string) (string, 
 	h := sha256.Sum256([]byte(machineSecret))
 	var e *runnerEntry
 	if v := s.runnerReg.Load(); v != nil {
-		e = v.byKey[machineKey]
+		if x, ok := v.byKey.Load(machineKey); ok {
+			e = x.(*runnerEntry)
+		}
 	}
 	want := &dummySecretHash
 	if e != nil && !e.deleted.Load() {

@@ -59,16 +59,33 @@ type runnerEntry struct {
 	view       atomic.Pointer[messages.Runner]
 }
 
-// runnersView is the runners supervisor's published registry. The maps are
-// copied on write; the entries they point to are shared.
+// runnersView is the runners supervisor's published registry: lock-free
+// reads for the per-request checks (sync.Map suits keys written once and
+// read many times), written only by the supervisor.
 type runnersView struct {
-	byID  map[string]*runnerEntry
-	byKey map[string]*runnerEntry
+	byID  sync.Map // runner id → *runnerEntry
+	byKey sync.Map // machine key → *runnerEntry
+}
+
+// get is the entry of a runner id (nil when none).
+func (v *runnersView) get(id string) *runnerEntry {
+	if e, ok := v.byID.Load(id); ok {
+		return e.(*runnerEntry)
+	}
+	return nil
+}
+
+// each calls fn for every entry.
+func (v *runnersView) each(fn func(e *runnerEntry)) {
+	v.byID.Range(func(_, e any) bool {
+		fn(e.(*runnerEntry))
+		return true
+	})
 }
 
 // runnersActor supervises one runner actor per registered runner.
 //
-// Handles: *messages.RegisterRunner (itself), and forwards to the runner's
+// Handles: *messages.RegisterRunner and *runnerCreated (itself), and forwards to the runner's
 // actor *messages.RegenerateSecret, *messages.DeleteRunner,
 // *messages.Heartbeat, *messages.PollWork, *messages.ExecutionAssigned,
 // *messages.ExecutionReleased, *messages.StopRequested; *runnerGone,
@@ -77,8 +94,17 @@ type runnersView struct {
 // Timers: one ticker (runnersTick) checking heartbeat TTLs, the offline
 // grace and heartbeat flushes of every runner from the atomics.
 type runnersActor struct {
-	sys  *System
-	stop chan struct{}
+	sys     *System
+	stop    chan struct{}
+	pending int // registrations on their way to disk
+}
+
+// runnerCreated reports a registration's durable write.
+type runnerCreated struct {
+	rec    *messages.Runner
+	secret string
+	sender *actor.PID
+	err    error
 }
 
 // runnerGone tells the supervisor that a runner was deleted.
@@ -102,7 +128,11 @@ func (a *runnersActor) Receive(ctx actor.Context) {
 			a.stop = nil
 		}
 	case *messages.RegisterRunner:
-		ctx.Respond(a.register(ctx, msg))
+		if err := a.register(ctx, msg); err != nil {
+			ctx.Respond(err)
+		}
+	case *runnerCreated:
+		a.created(ctx, msg)
 	case *messages.RegenerateSecret:
 		a.forward(ctx, msg.ID)
 	case *messages.DeleteRunner:
@@ -126,7 +156,7 @@ func (a *runnersActor) Receive(ctx actor.Context) {
 
 // forward hands a message to the runner's actor, keeping the sender.
 func (a *runnersActor) forward(ctx actor.Context, id string) {
-	e := a.sys.runnerReg.Load().byID[id]
+	e := a.sys.runnerReg.Load().get(id)
 	if e == nil || e.deleted.Load() {
 		if ctx.Sender() != nil {
 			ctx.Respond(messages.NotFound("runner"))
@@ -141,7 +171,7 @@ func (a *runnersActor) load(ctx actor.Context) error {
 	if err != nil {
 		return err
 	}
-	view := &runnersView{byID: make(map[string]*runnerEntry, len(list)), byKey: make(map[string]*runnerEntry, len(list))}
+	view := &runnersView{}
 	g := &a.sys.gauges
 	g.RunnersOnline.Store(0)
 	g.RunnersBusy.Store(0)
@@ -164,14 +194,15 @@ func (a *runnersActor) load(ctx actor.Context) error {
 			})
 		}
 		e := a.spawn(ctx, r)
-		view.byID[r.ID], view.byKey[r.MachineKey] = e, e
+		view.byID.Store(r.ID, e)
+		view.byKey.Store(r.MachineKey, e)
 	}
 	saves.Wait()
 	if p := saveErr.Load(); p != nil {
 		return *p
 	}
 	a.sys.runnerReg.Store(view)
-	a.sys.census.Runners.Store(int64(len(view.byID)))
+	a.sys.census.Runners.Store(int64(len(list)))
 	return nil
 }
 
@@ -200,8 +231,11 @@ func (a *runnersActor) spawn(ctx actor.Context, r *messages.Runner) *runnerEntry
 	return e
 }
 
-func (a *runnersActor) register(ctx actor.Context, msg *messages.RegisterRunner) any {
-	if err := a.sys.CheckLimit("runners", a.sys.LicenseLimits().Runners, a.sys.census.Runners.Load()); err != nil {
+// register validates a registration and starts its durable write; the
+// answer goes out from created once the write is done, so concurrent
+// registrations share commits.
+func (a *runnersActor) register(ctx actor.Context, msg *messages.RegisterRunner) error {
+	if err := a.sys.CheckLimit("runners", a.sys.LicenseLimits().Runners, a.sys.census.Runners.Load()+int64(a.pending)); err != nil {
 		return err
 	}
 	name := strings.TrimSpace(msg.Name)
@@ -224,44 +258,45 @@ func (a *runnersActor) register(ctx actor.Context, msg *messages.RegisterRunner)
 		SecretHash: hashSecret(secret), SecretEpoch: 1,
 	}
 	audit := a.sys.auditEntry(msg.Origin, messages.AuditRunnerRegistered, "runner", r.ID, name+" "+string(typ))
-	if err := a.sys.store.CreateRunner(r, audit); err != nil {
-		return err
-	}
-	e := a.spawn(ctx, r)
-	old := a.sys.runnerReg.Load()
-	next := &runnersView{byID: make(map[string]*runnerEntry, len(old.byID)+1), byKey: make(map[string]*runnerEntry, len(old.byKey)+1)}
-	for k, v := range old.byID {
-		next.byID[k] = v
-	}
-	for k, v := range old.byKey {
-		next.byKey[k] = v
-	}
-	next.byID[r.ID], next.byKey[r.MachineKey] = e, e
-	a.sys.runnerReg.Store(next)
-	a.sys.census.Runners.Store(int64(len(next.byID)))
-	return &messages.RunnerCredentials{ID: r.ID, Name: r.Name, MachineKey: r.MachineKey, MachineSecret: secret, Type: r.Type}
+	a.pending++
+	self, root, sender := ctx.Self(), a.sys.actors.Root, ctx.Sender()
+	a.sys.store.CreateRunnerAsync(r, audit, func(err error) {
+		root.Send(self, &runnerCreated{rec: r, secret: secret, sender: sender, err: err})
+	})
+	return nil
 }
 
-// remove drops a deleted runner from the registry.
+// created publishes a durable registration, starts the runner's actor and
+// answers the registration.
+func (a *runnersActor) created(ctx actor.Context, msg *runnerCreated) {
+	a.pending--
+	if msg.err != nil {
+		if msg.sender != nil {
+			ctx.Send(msg.sender, msg.err)
+		}
+		return
+	}
+	r := msg.rec
+	e := a.spawn(ctx, r)
+	v := a.sys.runnerReg.Load()
+	v.byID.Store(r.ID, e)
+	v.byKey.Store(r.MachineKey, e)
+	a.sys.census.Runners.Add(1)
+	if msg.sender != nil {
+		ctx.Send(msg.sender, &messages.RunnerCredentials{ID: r.ID, Name: r.Name, MachineKey: r.MachineKey, MachineSecret: msg.secret, Type: r.Type})
+	}
+}
+
+// remove drops a deleted runner from the registry (its actor already
+// counted it out of the census).
 func (a *runnersActor) remove(id string) {
-	old := a.sys.runnerReg.Load()
-	e := old.byID[id]
+	v := a.sys.runnerReg.Load()
+	e := v.get(id)
 	if e == nil {
 		return
 	}
-	next := &runnersView{byID: make(map[string]*runnerEntry, len(old.byID)), byKey: make(map[string]*runnerEntry, len(old.byKey))}
-	for k, v := range old.byID {
-		if k != id {
-			next.byID[k] = v
-		}
-	}
-	for k, v := range old.byKey {
-		if v != e {
-			next.byKey[k] = v
-		}
-	}
-	a.sys.runnerReg.Store(next)
-	a.sys.census.Runners.Store(int64(len(next.byID)))
+	v.byID.CompareAndDelete(id, e)
+	v.byKey.CompareAndDelete(e.machineKey, e)
 }
 
 // tickInterval is how often the supervisor checks the runners' timers.
@@ -303,7 +338,7 @@ func (a *runnersActor) startTicker(ctx actor.Context) {
 func (a *runnersActor) tick(ctx actor.Context) {
 	now := a.sys.Now().UnixNano()
 	ttl, grace := int64(a.sys.runnerTTL()), int64(a.sys.cfg.OfflineGrace)
-	for _, e := range a.sys.runnerReg.Load().byID {
+	a.sys.runnerReg.Load().each(func(e *runnerEntry) {
 		st := e.status.Load()
 		due := false
 		switch {
@@ -318,7 +353,7 @@ func (a *runnersActor) tick(ctx actor.Context) {
 		if due {
 			ctx.Send(e.pid, &runnerTick{})
 		}
-	}
+	})
 }
 
 // runnerTTL is the heartbeat TTL (SPEC default when unset).
@@ -401,9 +436,7 @@ func (s *System) ReleasePolls() {
 	if v == nil {
 		return
 	}
-	for _, e := range v.byID {
-		s.actors.Root.Send(e.pid, &releasePolls{})
-	}
+	v.each(func(e *runnerEntry) { s.actors.Root.Send(e.pid, &releasePolls{}) })
 }
 
 // claimExpired bounds a claim the dispatcher never answered.

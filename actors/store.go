@@ -36,6 +36,7 @@ type Store interface {
 	AppendAudit(entries ...*messages.AuditEntry) error
 	// runners
 	CreateRunner(r *messages.Runner, audit *messages.AuditEntry) error
+	CreateRunnerAsync(r *messages.Runner, audit *messages.AuditEntry, done func(error))
 	SaveRunner(r *messages.Runner, audit *messages.AuditEntry) error
 	SaveRunnerAsync(r *messages.Runner, done func(error))
 	DeleteRunner(id string, audit *messages.AuditEntry) error

@@ -47,8 +47,19 @@ func NormalizeRunnerName(name string) string { return strings.ToLower(strings.Tr
 // CreateRunner inserts a new runner and its audit entry in one durable
 // transaction. A name already taken (case-insensitive) is CONFLICT.
 func (s *Store) CreateRunner(r *messages.Runner, audit *messages.AuditEntry) error {
+	return s.update(createRunnerFn(r, audit))
+}
+
+// CreateRunnerAsync is CreateRunner without the wait: done runs (on the
+// writer's goroutine) once the runner is durable or failed, so many
+// registrations share one commit.
+func (s *Store) CreateRunnerAsync(r *messages.Runner, audit *messages.AuditEntry, done func(error)) {
+	s.updateAsync(createRunnerFn(r, audit), done)
+}
+
+func createRunnerFn(r *messages.Runner, audit *messages.AuditEntry) func(tx *bbolt.Tx) error {
 	sr := toStoredRunner(r)
-	return s.update(func(tx *bbolt.Tx) error {
+	return func(tx *bbolt.Tx) error {
 		names := tx.Bucket(bucketRunnerNames)
 		key := []byte(NormalizeRunnerName(r.Name))
 		if id := names.Get(key); id != nil && string(id) != r.ID {
@@ -70,7 +81,7 @@ func (s *Store) CreateRunner(r *messages.Runner, audit *messages.AuditEntry) err
 			return err
 		}
 		return appendAuditTx(tx, audit)
-	})
+	}
 }
 
 // SaveRunner overwrites an existing runner (name and key unchanged) with an
