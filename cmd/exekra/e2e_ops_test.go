@@ -361,3 +361,51 @@ func TestE2EMetricsFollowExecutionsAndRunners(t *testing.T) {
 		t.Error(w)
 	}
 }
+
+// TestE2ECompactAfterRetention: executions with big logs fill the file,
+// retention removes them, the file does not shrink by itself, and
+// `exekra compact` on the stopped server gives the space back.
+func TestE2ECompactAfterRetention(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "bulky")
+	rn := h.registerOpsRunner("bulky-runner")
+	chunk := strings.Repeat("x", 900<<10)
+	for i := 0; i < 8; i++ {
+		h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+		var id string
+		for deadline := time.Now().Add(5 * time.Second); id == "" && time.Now().Before(deadline); {
+			id = h.expect(rn.c, "POST", "/api/runners/poll", nil, 200).str("execution.id")
+		}
+		h.expect(rn.c, "POST", "/api/executions/"+id+"/status", map[string]any{"status": "RUNNING", "logs": chunk}, 200)
+		h.expect(rn.c, "POST", "/api/executions/"+id+"/status", map[string]any{"status": "COMPLETED"}, 200)
+	}
+	db := filepath.Join(h.cfg.DataDir, "exekra.db")
+	size := func() int64 {
+		fi, err := os.Stat(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	h.clock.Advance(49 * time.Hour)
+	h.cfg.RetentionDays = 1
+	h.restart()
+	for deadline := time.Now().Add(10 * time.Second); h.expect(h.admin, "GET", "/api/executions/stats", nil, 200).num("total") != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("retention did not run")
+		}
+	}
+	h.stop()
+	before := size()
+	code, stdout, stderr := runCmd("compact", "--data-dir", h.cfg.DataDir)
+	if code != 0 {
+		t.Fatalf("compact: %d %s %s", code, stdout, stderr)
+	}
+	after := size()
+	t.Logf("after retention: %d bytes; compacted: %d bytes (%s)", before, after, strings.TrimSpace(stdout))
+	if after*4 > before {
+		t.Fatalf("compact did not shrink the file enough: %d → %d", before, after)
+	}
+	h.start()
+	h.expect(h.admin, "GET", "/api/workflows/"+wf, nil, 200)
+}
