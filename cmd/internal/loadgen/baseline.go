@@ -100,6 +100,9 @@ type BaselineResult struct {
 	P99ms       float64 `json:"p99Ms"`
 	MaxMs       float64 `json:"maxMs"`
 	Errors      int64   `json:"errors"`
+	// RPSRuns holds the rate of each baseline run (before and after the
+	// scenario); the figures above are those of the faster one.
+	RPSRuns []float64 `json:"rpsRuns,omitempty"`
 }
 
 // runBaseline starts the bare server, drives it with the shape given and the

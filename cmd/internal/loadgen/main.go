@@ -22,6 +22,7 @@ type config struct {
 	durationSet       bool
 	requests          int64
 	runners           int
+	scaleRunners      int
 	executions        int
 	triggers          int
 	burst             int
@@ -49,7 +50,8 @@ flags:
   --duration D            how long each load phase runs (default 5s; scale: 60s)
   --requests N            stop a load phase after N requests (default 0: duration only)
   --runners N             simulated runners (default: poll/heartbeat = concurrency,
-                          lifecycle 16, scale 10000)
+                          lifecycle 16, scale --scale-runners)
+  --scale-runners N       scale: runners when --runners is not given (default 10000)
   --executions N          lifecycle: executions queued and run (default 200)
   --triggers N            webhook: webhook triggers (default 8)
   --burst N               webhook: requests per burst per sender (default 20)
@@ -80,6 +82,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "")
 	fs.Int64Var(&cfg.requests, "requests", 0, "")
 	fs.IntVar(&cfg.runners, "runners", 0, "")
+	fs.IntVar(&cfg.scaleRunners, "scale-runners", 10000, "")
 	fs.IntVar(&cfg.executions, "executions", 200, "")
 	fs.IntVar(&cfg.triggers, "triggers", 8, "")
 	fs.IntVar(&cfg.burst, "burst", 20, "")
@@ -140,6 +143,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("--requests must not be negative, got %d", c.requests)
 	case c.runners < 0 || c.runners > 100000:
 		return fmt.Errorf("--runners must be 0..100000, got %d", c.runners)
+	case c.scaleRunners < 1 || c.scaleRunners > 100000:
+		return fmt.Errorf("--scale-runners must be 1..100000, got %d", c.scaleRunners)
 	case c.executions < 1:
 		return fmt.Errorf("--executions must be at least 1, got %d", c.executions)
 	case c.triggers < 1:

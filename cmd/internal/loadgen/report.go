@@ -109,6 +109,9 @@ func writeText(w io.Writer, r Result) {
 	}
 	fmt.Fprintf(w, "  throughput  %.0f req/s (%d requests)   baseline %.0f req/s at concurrency %d   ratio %.3f\n",
 		r.RPS, r.Requests, r.Baseline.RPS, r.Baseline.Concurrency, r.Ratio)
+	if runs := r.Baseline.RPSRuns; len(runs) == 2 && min(runs[0], runs[1]) > 0 && max(runs[0], runs[1])/min(runs[0], runs[1]) > 1.5 {
+		fmt.Fprintf(w, "  note        the baseline moved from %.0f to %.0f req/s during this run: the machine is busy, compare with care\n", runs[0], runs[1])
+	}
 	fmt.Fprintf(w, "  latency     p50 %.2fms  p99 %.2fms  max %.2fms   (baseline p50 %.2fms p99 %.2fms)\n",
 		r.P50ms, r.P99ms, r.MaxMs, r.Baseline.P50ms, r.Baseline.P99ms)
 	fmt.Fprintf(w, "  errors      %s\n", formatErrors(r.Errors))

@@ -57,8 +57,8 @@ var scenarios = map[string]scenario{
 		workers: func(c config) int { return runnersOr(c, 16) },
 		runners: func(c config) int { return runnersOr(c, 16) }, run: runLifecycle},
 	"scale": {baselineMethod: "POST",
-		workers: func(c config) int { return runnersOr(c, 10000) },
-		runners: func(c config) int { return runnersOr(c, 10000) }, run: runScale},
+		workers: func(c config) int { return runnersOr(c, c.scaleRunners) },
+		runners: func(c config) int { return runnersOr(c, c.scaleRunners) }, run: runScale},
 }
 
 // baselineCap keeps the baseline's connection count sane for huge runner
@@ -124,8 +124,29 @@ func runScenario(cfg config, name string, logf func(string, ...any)) Result {
 	} else if t.managed {
 		res.check("server stops cleanly on SIGTERM", true, "")
 	}
+	// A second baseline after the run: on a shared machine the ceiling moves,
+	// and the ratio uses the higher of the two so that a dip in one of them
+	// cannot flatter the scenario.
+	if res.Error == "" {
+		logf("%s: baseline again", name)
+		if after, err := runBaseline(bShape, sc.baselineMethod, sc.baselineBody, cfg.timeout); err == nil {
+			res.Baseline = combineBaselines(res.Baseline, after)
+		}
+	}
 	res.finish()
 	return res
+}
+
+// combineBaselines keeps the faster of two baseline runs and remembers both
+// rates.
+func combineBaselines(a, b BaselineResult) BaselineResult {
+	runs := []float64{a.RPS, b.RPS}
+	best := a
+	if b.RPS > a.RPS {
+		best = b
+	}
+	best.RPSRuns = runs
+	return best
 }
 
 // openTarget starts a managed server (or connects to --url) and returns it
