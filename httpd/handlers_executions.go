@@ -20,6 +20,12 @@ type createExecutionBody struct {
 	DedupeKey  *string            `json:"dedupeKey"`
 }
 
+// executionBody is the {"execution": ...} answer (a struct, not a map: it
+// encodes without reflection over interfaces on the hot create path).
+type executionBody struct {
+	Execution any `json:"execution"`
+}
+
 // executionListItem is an execution as lists show it: without input and logs.
 type executionListItem struct {
 	*messages.Execution
@@ -69,7 +75,7 @@ func (s *Server) createExecution(ctx *fasthttp.RequestCtx, r *request) error {
 	if created.Duplicate {
 		status = fasthttp.StatusOK
 	}
-	writeJSON(ctx, status, map[string]any{"execution": created.Execution})
+	writeJSON(ctx, status, executionBody{Execution: created.Execution})
 	return nil
 }
 
@@ -129,7 +135,7 @@ func (s *Server) getExecution(ctx *fasthttp.RequestCtx, _ *request) error {
 	if e == nil {
 		return messages.NotFound("execution")
 	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"execution": e})
+	writeJSON(ctx, fasthttp.StatusOK, executionBody{Execution: e})
 	return nil
 }
 
@@ -140,7 +146,7 @@ func (s *Server) stopExecution(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"execution": res})
+	writeJSON(ctx, fasthttp.StatusOK, executionBody{Execution: res})
 	return nil
 }
 
@@ -174,6 +180,6 @@ func (s *Server) reportStatus(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"execution": res})
+	writeJSON(ctx, fasthttp.StatusOK, executionBody{Execution: res})
 	return nil
 }
