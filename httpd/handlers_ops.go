@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/exekra/orchestrator/messages"
 )
 
 // openAPIDocument is the OpenAPI 3.1 description of every endpoint; a test
@@ -38,6 +40,11 @@ func (s *Server) backup(ctx *fasthttp.RequestCtx, r *request) error {
 		return err
 	}
 	name := backupFileName(s.core.Now())
+	// Who took a copy of everything is audited, durably, before the copy starts.
+	entry := s.core.AuditEntry(r.origin(), messages.AuditBackupDownloaded, "system", "", name)
+	if _, err := s.core.Ask(&messages.RecordAudit{Entry: *entry}); err != nil {
+		return err
+	}
 	reqID, subject := requestID(ctx), r.origin().ActorID
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/octet-stream")

@@ -73,6 +73,7 @@ const (
 	AuditTriggerFired     = "trigger.fired"
 	AuditExecutionStale   = "execution.stale"
 	AuditExecutionStopped = "execution.stopped"
+	AuditBackupDownloaded = "system.backup.downloaded"
 )
 
 // Actor types of audit entries.

@@ -153,6 +153,21 @@ func TestE2EHotBackupRestoresIntoANewServer(t *testing.T) {
 	if cd := resp.Header.Get("Content-Disposition"); !regexp.MustCompile(`^attachment; filename="exekra-\d{8}T\d{6}Z\.db"$`).MatchString(cd) {
 		t.Fatalf("Content-Disposition %q", cd)
 	}
+	// The download is audited (before the copy starts, so the copy has it too).
+	admin := h.admin
+	hasBackupAudit := func(h *harness) bool {
+		_, audit := h.do(admin, "GET", "/api/audit?limit=200", nil)
+		for _, e := range audit["entries"].([]any) {
+			e := e.(map[string]any)
+			if e["action"] == "system.backup.downloaded" && e["actorId"] == admin.user["id"] {
+				return true
+			}
+		}
+		return false
+	}
+	if !hasBackupAudit(h) {
+		t.Fatal("the backup download is not in the audit log")
+	}
 
 	h2 := h.restoreAndStart(path)
 	// Sessions survive (the JWT key lives in the database).
@@ -168,6 +183,9 @@ func TestE2EHotBackupRestoresIntoANewServer(t *testing.T) {
 		if !emails[c.user["email"].(string)] {
 			t.Errorf("user %s missing after restore", c.user["email"])
 		}
+	}
+	if !hasBackupAudit(h2) {
+		t.Error("the restored audit log lacks the backup's own entry")
 	}
 	_, audit2 := h2.do(h.admin, "GET", "/api/audit?limit=200", nil)
 	if got := len(audit2["entries"].([]any)); got < wantAudit {
