@@ -806,3 +806,114 @@ func TestSecurityNoSecretLeaks(t *testing.T) {
 		t.Fatalf("no file in the data dir %s", dir)
 	}
 }
+
+// secHostileBodies are bodies an attacker or a broken client sends.
+var secHostileBodies = []string{
+	``, `null`, `[]`, `"str"`, `42`, `{}`, `{"a":1}{"b":2}`, "\xff\xfe\xfd", `{"x":"\ud800"}`,
+	`{` + strings.Repeat(`"a":{`, 20000) + `}`,
+	`[` + strings.Repeat(`[`, 100000) + strings.Repeat(`]`, 100000) + `]`,
+	`{"name":` + strings.Repeat(`[`, 9990) + strings.Repeat(`]`, 9990) + `}`,
+	`{"name":"` + strings.Repeat("n", 900<<10) + `"}`,
+	`{"workflowId":{"$ne":null},"name":{"$gt":""},"email":["a"],"password":true}`,
+	`{"workflowId":"../../etc/passwd","priority":"HIGH","input":1e400}`,
+	`{"workflowId":"` + strings.Repeat("w", 64<<10) + `","dedupeKey":"` + strings.Repeat("k", 64<<10) + `"}`,
+	`{"email":"a@b.co\u0000admin","password":"password-123","role":"ADMIN ","name":"\u202e"}`,
+	`{"graphJson":"{\"nodes\":[{\"id\":\"a\",\"type\":\"x\",\"params\":{\"p\":` + strings.Repeat(`[`, 5000) + strings.Repeat(`]`, 5000) + `}}],\"edges\":[]}"}`,
+	`{"graphJson":"{\"nodes\":[{\"id\":\"a\",\"type\":\"start\"}],\"edges\":[{\"source\":\"a\",\"target\":\"a\"}]}","metadata":{"x":1}}`,
+	`{"type":"SCHEDULE","config":"{\"cron\":\"@every 0s\"}","workflowId":"x","enabled":"yes"}`,
+	`{"type":"SCHEDULE","config":{"cron":"TZ=","timezone":"\u0000"}}`,
+	`{"config":"{\"cron\":\"* * * * * * *\"}","enabled":null,"priority":7}`,
+	`{"status":"COMPLETED","logs":"` + strings.Repeat("L", 512<<10) + `","metrics":{"cpu":-1e308,"memoryMB":"NaN"}}`,
+	`{"status":"RUNNING","metrics":[1,2,3],"error":{"nested":true}}`,
+	`{"machineKey":"","machineSecret":"","metrics":{"cpu":1e309}}`,
+	`{"disabled":"true","role":"SUPERUSER"}`, `{"currentPassword":null,"newPassword":"` + strings.Repeat("p", 100) + `"}`,
+	`{"license":"` + strings.Repeat("A", 100<<10) + `"}`, `{"name":"ok","description":null,"unknownField":[{}]}`,
+}
+
+// TestSecurityHostileBodiesRealStack sends hostile bodies to every route
+// that takes one, on the real stack with real ids in the paths: never a
+// 5xx, always a JSON answer. (httpd's fuzz tests cover the decoders in
+// depth against a fake core; this covers what lies behind them.)
+func TestSecurityHostileBodiesRealStack(t *testing.T) {
+	h := newHarness(t)
+	served := h.secServed()
+	ids := map[string]string{}
+	dev := h.userWithRole("DEVELOPER")
+	ids["/api/users/"] = dev.user["id"].(string)
+	var rn *secRunnerClient
+	if served["POST /api/workflows/{id}/publish"] {
+		wf := h.publishedWorkflow(h.admin, "hostile")
+		ids["/api/workflows/"] = wf
+		if served["POST /api/triggers"] {
+			tr := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK", "config": "{}", "enabled": true}, 201)
+			ids["/api/triggers/"] = tr.str("trigger.id")
+			ids["/api/triggers/webhook/"] = tr.str("trigger.id")
+		}
+		if served["POST /api/executions"] {
+			ids["/api/executions/"] = h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201).str("execution.id")
+		}
+	}
+	if rn = h.secRunner("hostile-runner", "UNATTENDED"); rn != nil {
+		ids["/api/runners/"] = rn.id
+		h.expect(&client{token: rn.token}, "POST", "/api/runners/heartbeat", map[string]any{}, 200)
+		if _, ok := ids["/api/executions/"]; ok && served["POST /api/runners/poll"] {
+			h.expect(&client{token: rn.token}, "POST", "/api/runners/poll", map[string]any{}, 200) // the execution is now this runner's
+		}
+	}
+	pathFor := func(p string) string {
+		i := strings.Index(p, "{id}")
+		if i < 0 {
+			return p
+		}
+		id, ok := ids[p[:i]]
+		if !ok {
+			id = secMissingID
+		}
+		return p[:i] + id + p[i+len("{id}"):]
+	}
+	n := 0
+	for _, rt := range h.m.http.Routes() {
+		if rt.Method != "POST" && rt.Method != "PUT" && rt.Method != "PATCH" {
+			continue
+		}
+		path := pathFor(rt.Path)
+		for i, body := range secHostileBodies {
+			c := anon
+			switch rt.Access {
+			case httpd.AnyUser, httpd.Roles:
+				c = h.admin
+				if rt.Path == "/api/auth/logout" {
+					c = h.login(adminEmail, adminPassword)
+				}
+			case httpd.Runner, httpd.RunnerOrCredentials:
+				if rn != nil {
+					c = &client{token: rn.token}
+				}
+			}
+			r := h.request(c, rt.Method, path, body)
+			n++
+			if r.status >= 500 || r.status == 0 {
+				t.Errorf("%s %s hostile body #%d (%.80q): %d %.300s", rt.Method, rt.Path, i, body, r.status, r.body)
+				continue
+			}
+			if !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+				t.Errorf("%s %s hostile body #%d: content type %q", rt.Method, rt.Path, i, r.header.Get("Content-Type"))
+			}
+			if r.status >= 400 && (r.str("code") == "" || r.str("error") == "") {
+				t.Errorf("%s %s hostile body #%d: error without code: %d %.200s", rt.Method, rt.Path, i, r.status, r.body)
+			}
+			if rt.Path == "/api/runners/{id}/regenerate-secret" && r.status == 200 && rn != nil {
+				rn.token = h.secRunnerToken(rn.key, r.str("machineSecret"))
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no route takes a body")
+	}
+	// The server is still healthy and the admin still works.
+	h.expect(anon, "GET", "/api/health", nil, 200)
+	h.expect(h.admin, "GET", "/api/auth/me", nil, 200)
+	if strings.Contains(h.logs.String(), "panic") {
+		t.Errorf("a handler panicked:\n%s", h.logs.String())
+	}
+}
