@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -517,4 +518,69 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkCreateExecutionRatio alternates short bursts (64 clients each)
+// against a bare fasthttp constant handler and against durable creates on
+// the real server, so background load on a shared machine hits both alike;
+// it reports both rates and their ratio.
+//
+//	go test -run '^$' -bench CreateExecutionRatio -benchtime 1x ./cmd/exekra
+func BenchmarkCreateExecutionRatio(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"ok":true}`)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Shutdown()
+	bare := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: 64}
+	_, base, auth, wf := benchServer(b)
+	real := &fasthttp.HostClient{Addr: strings.TrimPrefix(base, "http://"), MaxConns: 64}
+	createBody := []byte(`{"workflowId":"` + wf + `","priority":"NORMAL","input":{"n":1}}`)
+	burst := func(do func() error) float64 {
+		var n atomic.Int64
+		stop := time.Now().Add(500 * time.Millisecond)
+		var wg sync.WaitGroup
+		for i := 0; i < 64; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(stop) {
+					if err := do(); err != nil {
+						b.Error(err)
+						return
+					}
+					n.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		return float64(n.Load()) / 0.5
+	}
+	var bareSum, createSum float64
+	rounds := 6 * b.N
+	for i := 0; i < rounds; i++ {
+		bareSum += burst(func() error { return post(bare, "http://"+bare.Addr+"/", "", createBody, 200) })
+		createSum += burst(func() error { return post(real, base+"/api/executions", auth, createBody, 201) })
+	}
+	b.ReportMetric(bareSum/float64(rounds), "bare-req/s")
+	b.ReportMetric(createSum/float64(rounds), "create-req/s")
+	b.ReportMetric(createSum/bareSum, "ratio")
+}
+
+func TestE2EExecutionsLicenseExpired(t *testing.T) {
+	h := newUnactivatedHarness(t)
+	h.activate(h.issueLicense(licenseOpts{expires: time.Now().Add(time.Hour)}))
+	h.admin = h.bootstrap(adminEmail, adminPassword)
+	wf := h.publishedWorkflow(h.admin, "licensed")
+	x := h.createExecution(h.admin, map[string]any{"workflowId": wf}, 201).str("execution.id")
+	h.clock.Advance(2 * time.Hour)
+	h.expectError(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 403, "LICENSE_EXPIRED")
+	// Reads and stops keep working.
+	h.expect(h.admin, "GET", "/api/executions/"+x, nil, 200)
+	h.expect(h.admin, "POST", "/api/executions/"+x+"/stop", nil, 200)
 }
