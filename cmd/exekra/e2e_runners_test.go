@@ -690,3 +690,35 @@ func BenchmarkIdlePollHandler(b *testing.B) {
 		}
 	})
 }
+
+func TestE2ERunnerLicenseAndGauges(t *testing.T) {
+	h := newUnactivatedHarness(t)
+	h.activate(h.issueLicense(licenseOpts{runners: 1}))
+	h.admin = h.bootstrap(adminEmail, adminPassword)
+	if s := h.expect(anon, "GET", "/api/status", nil, 200).str("state"); s != "BOOTSTRAPPED" {
+		t.Fatalf("state %s", s)
+	}
+	rr := h.rnOnline("only-one", "")
+	h.expectError(h.admin, "POST", "/api/runners/register", map[string]any{"name": "two"}, 403, "LICENSE_LIMIT")
+	if u := h.expect(h.admin, "GET", "/api/license/status", nil, 200).num("usage.runners"); u != 1 {
+		t.Fatalf("usage.runners %v", u)
+	}
+	m := string(h.expect(anon, "GET", "/metrics", nil, 200).body)
+	if !strings.Contains(m, `exekra_runners{status="ONLINE"} 1`) || !strings.Contains(m, `exekra_runners{status="OFFLINE"} 0`) {
+		t.Fatalf("metrics lack the runner gauges:\n%s", m)
+	}
+	// Deleting frees the seat.
+	h.expect(h.admin, "DELETE", "/api/runners/"+rr.id, nil, 200)
+	rr = h.rnOnline("replacement", "")
+	// Expired: no new runners, but the existing one keeps working.
+	h.clock.Advance(31 * 24 * time.Hour)
+	h.admin = h.login(adminEmail, adminPassword) // the old session expired meanwhile
+	h.expectError(rr.c, "POST", "/api/runners/heartbeat", nil, 401, "UNAUTHORIZED") // 24 h token expired
+	h.rnAuth(rr)
+	h.expectError(h.admin, "POST", "/api/runners/register", map[string]any{"name": "late"}, 403, "LICENSE_EXPIRED")
+	hb := h.expect(rr.c, "POST", "/api/runners/heartbeat", nil, 200)
+	if hb.str("status") != "ONLINE" {
+		t.Fatalf("heartbeat after expiry: %s", hb.body)
+	}
+	h.expect(rr.c, "GET", "/api/runners/poll", nil, 200)
+}
