@@ -712,7 +712,7 @@ func TestE2ERunnerLicenseAndGauges(t *testing.T) {
 	rr = h.rnOnline("replacement", "")
 	// Expired: no new runners, but the existing one keeps working.
 	h.clock.Advance(31 * 24 * time.Hour)
-	h.admin = h.login(adminEmail, adminPassword) // the old session expired meanwhile
+	h.admin = h.login(adminEmail, adminPassword)                                    // the old session expired meanwhile
 	h.expectError(rr.c, "POST", "/api/runners/heartbeat", nil, 401, "UNAUTHORIZED") // 24 h token expired
 	h.rnAuth(rr)
 	h.expectError(h.admin, "POST", "/api/runners/register", map[string]any{"name": "late"}, 403, "LICENSE_EXPIRED")
