@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -198,6 +197,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	raiseFileLimit()
+	stopSignals := cleanUpOnSignal(stderr)
+	defer stopSignals()
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(stderr, "loadtest: "+format+"\n", a...)
 	}
@@ -242,14 +243,4 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
-}
-
-// raiseFileLimit lifts the soft open-files limit to the hard one, so that
-// thousands of runner connections fit; the managed server inherits it.
-func raiseFileLimit() {
-	var lim syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	}
 }

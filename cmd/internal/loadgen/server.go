@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -108,6 +111,7 @@ func startManagedServer(bin string) (*managedServer, string, error) {
 		"--log-level", "warn")
 	m.cmd.Stdout = logFile
 	m.cmd.Stderr = logFile
+	m.cmd.SysProcAttr = childProcAttr()
 	if err := m.cmd.Start(); err != nil {
 		_ = logFile.Close()
 		return fail(fmt.Errorf("start %s serve: %w", bin, err))
@@ -117,7 +121,64 @@ func startManagedServer(bin string) (*managedServer, string, error) {
 		_ = logFile.Close()
 		close(m.exited)
 	}()
+	liveServers.add(m)
 	return m, string(text), nil
+}
+
+// liveServers are the managed servers running now, for the signal handler.
+var liveServers = &serverSet{set: map[*managedServer]bool{}}
+
+// serverSet is a set of managed servers safe for concurrent use.
+type serverSet struct {
+	mu  sync.Mutex
+	set map[*managedServer]bool
+}
+
+func (s *serverSet) add(m *managedServer) {
+	s.mu.Lock()
+	s.set[m] = true
+	s.mu.Unlock()
+}
+
+func (s *serverSet) remove(m *managedServer) {
+	s.mu.Lock()
+	delete(s.set, m)
+	s.mu.Unlock()
+}
+
+// closeAll stops every server still running and removes its temp dir.
+func (s *serverSet) closeAll() {
+	s.mu.Lock()
+	list := make([]*managedServer, 0, len(s.set))
+	for m := range s.set {
+		list = append(list, m)
+	}
+	s.mu.Unlock()
+	for _, m := range list {
+		_ = m.Close()
+	}
+}
+
+// cleanUpOnSignal stops the managed servers and exits when loadgen gets
+// SIGINT or SIGTERM, so an interrupted run leaves no server or temp dir
+// behind. The returned function uninstalls the handler.
+func cleanUpOnSignal(stderr io.Writer) func() {
+	sig := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case s := <-sig:
+			fmt.Fprintf(stderr, "exekra loadtest: %v: stopping the managed server\n", s)
+			liveServers.closeAll()
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sig)
+		close(done)
+	}
 }
 
 // alive reports an error once the server process has exited.
@@ -146,6 +207,7 @@ func (m *managedServer) logTail(n int) string {
 // Close sends SIGTERM, waits up to 20 s (then kills), and removes the temp
 // dir. It returns an error when the server did not stop cleanly with exit 0.
 func (m *managedServer) Close() error {
+	defer liveServers.remove(m)
 	defer os.RemoveAll(m.dir)
 	var stopErr error
 	select {
