@@ -39,6 +39,14 @@ type Figures struct {
 	CommitSeconds Histogram
 	// Executions are the stored executions by status (nil when unknown).
 	Executions *messages.ExecutionStats
+	// Retention is set when --retention-days is on: runs, failed runs and
+	// executions removed since start.
+	Retention *RetentionFigures
+}
+
+// RetentionFigures are the retention job's cumulative figures.
+type RetentionFigures struct {
+	Runs, Failures, Removed uint64
 }
 
 // Histogram is a histogram snapshot: Counts[i] counts the observations
@@ -199,6 +207,14 @@ func (s *Server) writeMetrics(b *bytes.Buffer) {
 		}{{"QUEUED", x.Queued}, {"ASSIGNED", x.Assigned}, {"RUNNING", x.Running}, {"COMPLETED", x.Completed}, {"FAILED", x.Failed}, {"STOPPED", x.Stopped}} {
 			e.sample("exekra_executions", labels("status", kv.status), float64(kv.n))
 		}
+	}
+	if r := f.Retention; r != nil {
+		e.family("exekra_retention_runs_total", "counter", "Runs of the retention job (at start, then hourly).")
+		e.sample("exekra_retention_runs_total", "", float64(r.Runs))
+		e.family("exekra_retention_failures_total", "counter", "Retention runs that failed (retried at the next run).")
+		e.sample("exekra_retention_failures_total", "", float64(r.Failures))
+		e.family("exekra_retention_removed_total", "counter", "Finished executions removed by retention since start.")
+		e.sample("exekra_retention_removed_total", "", float64(r.Removed))
 	}
 	e.family("exekra_actor_restarts_total", "counter", "Actor failures handled by a supervisor since start.")
 	e.sample("exekra_actor_restarts_total", "", float64(f.ActorRestarts))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,22 @@ type Retention struct {
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
+	removed  atomic.Uint64
+	runs     atomic.Uint64
+	failures atomic.Uint64
+}
+
+// RetentionStats are the job's cumulative figures since start.
+type RetentionStats struct {
+	Runs, Failures, Removed uint64
+}
+
+// Stats returns the job's figures (zero for a nil job).
+func (r *Retention) Stats() RetentionStats {
+	if r == nil {
+		return RetentionStats{}
+	}
+	return RetentionStats{Runs: r.runs.Load(), Failures: r.failures.Load(), Removed: r.removed.Load()}
 }
 
 // StartRetention runs the retention job at once and then every interval
@@ -65,6 +82,10 @@ func (r *Retention) runLogged() {
 	start := time.Now()
 	cutoff := r.now().Add(-time.Duration(r.days) * 24 * time.Hour)
 	n, err := r.RunOnce(cutoff)
+	r.runs.Add(1)
+	if err != nil {
+		r.failures.Add(1)
+	}
 	switch {
 	case err != nil:
 		r.log.Error("retention run failed", "removed", n, "cutoff", cutoff.UTC().Format(time.RFC3339), "err", err)
@@ -84,6 +105,7 @@ func (r *Retention) RunOnce(cutoff time.Time) (int, error) {
 	for {
 		n, err := r.store.DeleteExecutionsFinishedBefore(cutoff, RetentionBatch)
 		total += n
+		r.removed.Add(uint64(n))
 		if err != nil {
 			return total, fmt.Errorf("storage: retention: %w", err)
 		}

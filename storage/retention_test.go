@@ -107,6 +107,9 @@ func TestRetentionRemovesOldFinishedExecutions(t *testing.T) {
 	if e, _ := s.GetExecution(queued); e == nil {
 		t.Fatal("a QUEUED execution was removed")
 	}
+	if st := r.Stats(); st.Removed != uint64(len(old)+1) || st.Runs != 1 || st.Failures != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
 	r.Stop()
 	r.Stop() // idempotent
 }

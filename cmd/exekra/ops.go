@@ -111,8 +111,9 @@ func explainLocked(err error, advice string) error {
 }
 
 // figuresOf reads the live figures /metrics exposes from the actor system's
-// gauges and the store's group-commit statistics.
-func figuresOf(sys *actors.System, st *storage.Store) func() httpd.Figures {
+// gauges, the store's group-commit statistics and the retention job (nil
+// when off).
+func figuresOf(sys *actors.System, st *storage.Store, ret *storage.Retention) func() httpd.Figures {
 	return func() httpd.Figures {
 		var f httpd.Figures
 		if sys != nil {
@@ -141,6 +142,10 @@ func figuresOf(sys *actors.System, st *storage.Store) func() httpd.Figures {
 			if st, err := st.ExecutionStats(); err == nil {
 				f.Executions = &st
 			}
+		}
+		if ret != nil {
+			rs := ret.Stats()
+			f.Retention = &httpd.RetentionFigures{Runs: rs.Runs, Failures: rs.Failures, Removed: rs.Removed}
 		}
 		return f
 	}

@@ -191,7 +191,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.http = httpd.New(httpd.Config{
 		Logger: m.log, RateLimit: c.RateLimit, Secure: tlsCfg != nil, JWTSecret: secret, Version: version,
-		Figures: figuresOf(m.system, m.store),
+		Figures: figuresOf(m.system, m.store, m.retention),
 	}, m.system, m.store)
 
 	ln, err := net.Listen("tcp", c.Addr)
