@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -66,50 +67,87 @@ func openAPIPath(p string) string {
 // built. Remove an entry as soon as its route lands (the test says which).
 var pendingRoutes = map[string]bool{}
 
-// TestOpenAPIMatchesRouteTable fails when a route is added without being
-// documented in openapi.json, or the document lists an endpoint that has
-// no route, or they disagree on authentication, roles or rate limiting.
-func TestOpenAPIMatchesRouteTable(t *testing.T) {
-	ops := documentedOperations(t)
+// routeDocMismatches compares a route table with the documented operations.
+func routeDocMismatches(routes []Route, ops map[string]openAPIOperation, pending map[string]bool) (problems, notes []string) {
 	routed := map[string]bool{}
-	for _, rt := range (&Server{}).routeTable() {
+	for _, rt := range routes {
 		key := rt.Method + " " + openAPIPath(rt.Path)
 		if routed[key] {
-			t.Errorf("route %s appears twice in the route table", key)
+			problems = append(problems, fmt.Sprintf("route %s appears twice in the route table", key))
 		}
 		routed[key] = true
 		op, ok := ops[key]
 		if !ok {
-			t.Errorf("route %s is not documented in httpd/openapi.json (add the operation)", key)
+			problems = append(problems, fmt.Sprintf("route %s is not documented in httpd/openapi.json (add the operation)", key))
 			continue
 		}
 		public := op.Security != nil && len(*op.Security) == 0
 		if (rt.Access == Public) != public {
-			t.Errorf("%s: route access %v, but the document says public=%v (security)", key, rt.Access, public)
+			problems = append(problems, fmt.Sprintf("%s: route access %v, but the document says public=%v (security)", key, rt.Access, public))
 		}
 		var roles []string
 		for _, r := range rt.Roles {
 			roles = append(roles, string(r))
 		}
 		if rt.Access == Roles && !sameSet(roles, op.Roles) {
-			t.Errorf("%s: route roles %v, document x-roles %v", key, roles, op.Roles)
+			problems = append(problems, fmt.Sprintf("%s: route roles %v, document x-roles %v", key, roles, op.Roles))
 		}
 		if op.RateLimited != nil && *op.RateLimited != rt.Limited {
-			t.Errorf("%s: route rate limited=%v, document x-rate-limited=%v", key, rt.Limited, *op.RateLimited)
+			problems = append(problems, fmt.Sprintf("%s: route rate limited=%v, document x-rate-limited=%v", key, rt.Limited, *op.RateLimited))
 		}
 	}
 	var missing []string
 	for key := range ops {
 		switch {
-		case routed[key] && pendingRoutes[key]:
-			t.Logf("%s is routed now: remove it from pendingRoutes", key)
-		case !routed[key] && !pendingRoutes[key]:
+		case routed[key] && pending[key]:
+			notes = append(notes, key+" is routed now: remove it from pendingRoutes")
+		case !routed[key] && !pending[key]:
 			missing = append(missing, key)
 		}
 	}
 	sort.Strings(missing)
 	for _, key := range missing {
-		t.Errorf("httpd/openapi.json documents %s but the route table has no such route", key)
+		problems = append(problems, fmt.Sprintf("httpd/openapi.json documents %s but the route table has no such route", key))
+	}
+	return problems, notes
+}
+
+// TestOpenAPIMatchesRouteTable fails when a route is added without being
+// documented in openapi.json, or the document lists an endpoint that has
+// no route, or they disagree on authentication, roles or rate limiting.
+func TestOpenAPIMatchesRouteTable(t *testing.T) {
+	problems, notes := routeDocMismatches((&Server{}).routeTable(), documentedOperations(t), pendingRoutes)
+	for _, n := range notes {
+		t.Log(n)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+// TestRouteDocCheckCatchesDrift proves the check fails on each kind of drift.
+func TestRouteDocCheckCatchesDrift(t *testing.T) {
+	ops := documentedOperations(t)
+	base := (&Server{}).routeTable()
+	h := (*Server).health
+	for name, routes := range map[string][]Route{
+		"undocumented route": append(append([]Route(nil), base...), Route{Method: "GET", Path: "/api/undocumented/{id}", Access: AnyUser, Handle: h}),
+		"unrouted operation": base[1:],
+		"wrong access":       append([]Route{{Method: "GET", Path: "/api/health", Access: AnyUser, Handle: h}}, base[1:]...),
+		"wrong rate limit":   append([]Route{{Method: "GET", Path: "/api/health", Access: Public, Limited: true, Handle: h}}, base[1:]...),
+	} {
+		if problems, _ := routeDocMismatches(routes, ops, nil); len(problems) == 0 {
+			t.Errorf("%s: the check found nothing", name)
+		}
+	}
+	roles := append([]Route(nil), base...)
+	for i, rt := range roles {
+		if rt.Path == "/api/system/backup" {
+			roles[i].Roles = allRoles
+		}
+	}
+	if problems, _ := routeDocMismatches(roles, ops, nil); len(problems) != 1 {
+		t.Errorf("wrong roles: %v", problems)
 	}
 }
 
