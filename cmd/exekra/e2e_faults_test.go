@@ -924,3 +924,112 @@ func TestFaultsKill9KeepsRevocationsAndVersionNumbers(t *testing.T) {
 	t.Logf("%d drafts acknowledged before the kill, %d stored", len(numbers), len(list))
 	p.terminate()
 }
+
+// TestFaultsRealFullDiskTmpfs runs the binary on a tiny tmpfs and fills it
+// for real (ENOSPC from the kernel, not an injected error). It needs root
+// and mount rights: elsewhere it skips (TestFaultsFullDisk and
+// storage.TestFullDiskFailsCommitsAtomically cover the same ground with an
+// injected /dev/full descriptor).
+func TestFaultsRealFullDiskTmpfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	p := newServerProc(t)
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	if err := os.MkdirAll(mnt, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v: %s)", err, strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() {
+		p.kill()
+		if out, err := exec.Command("umount", "-l", mnt).CombinedOutput(); err != nil {
+			t.Logf("umount %s: %v %s", mnt, err, out)
+		}
+	})
+	p.dir = filepath.Join(mnt, "data")
+	p.start()
+	p.setup()
+	wf := dig2(p.must("POST", "/api/workflows", map[string]any{"name": "tmpfs"}, 201), "workflow.id")
+	graph := `{"nodes":[{"id":"s","type":"start"}],"edges":[]}`
+	p.must("POST", "/api/workflows/"+wf+"/draft", map[string]any{"graphJson": graph}, 201)
+	p.must("POST", "/api/workflows/"+wf+"/publish", nil, 200)
+
+	// Fill the file system to the last block.
+	filler := filepath.Join(mnt, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break
+		}
+	}
+	f.Close()
+
+	// Large writes until the server refuses one (bounded).
+	big := strings.Repeat("x", 512<<10)
+	var acked []string
+	failed := 0
+	for i := 0; i < 120 && failed == 0; i++ {
+		status, out, err := p.call("POST", "/api/executions", map[string]any{"workflowId": wf, "input": map[string]any{"blob": big, "i": i}})
+		if err != nil {
+			t.Fatalf("request %d: %v\n%s", i, err, p.stderr.String())
+		}
+		switch {
+		case status == 201:
+			acked = append(acked, dig2(out, "execution.id"))
+		case status >= 500:
+			failed++
+			t.Logf("refused on a full disk: %d %v (server log: %s)", status, out, lastLine(p.stderr.String()))
+			if dig2(out, "code") == "" || strings.Contains(fmt.Sprint(out), "no space") {
+				t.Errorf("full-disk answer: %d %v", status, out)
+			}
+		default:
+			t.Fatalf("request %d: %d %v", i, status, out)
+		}
+	}
+	if failed == 0 {
+		t.Fatalf("%d large writes all succeeded on a full 24 MiB file system", len(acked))
+	}
+	if status, _, err := p.call("GET", "/api/health", nil); err != nil || status != 503 {
+		t.Errorf("health on a full disk: %d %v", status, err)
+	}
+	t.Logf("%d writes acknowledged before the disk was full", len(acked))
+
+	// Free the space: writes work again, health follows.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	var recovered bool
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && !recovered; {
+		status, out, err := p.call("POST", "/api/executions", map[string]any{"workflowId": wf})
+		if err == nil && status == 201 {
+			recovered = true
+			acked = append(acked, dig2(out, "execution.id"))
+		} else {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if !recovered {
+		t.Fatalf("writes do not recover once space is freed\n%s", p.stderr.String())
+	}
+	if status, _, _ := p.call("GET", "/api/health", nil); status != 200 {
+		t.Errorf("health after recovery: %d", status)
+	}
+
+	// Kill -9 and restart: exactly the acknowledged executions.
+	p.crash()
+	for _, id := range acked {
+		if s := dig2(p.must("GET", "/api/executions/"+id, nil, 200), "execution.status"); s != "QUEUED" {
+			t.Errorf("execution %s is %s", id, s)
+		}
+	}
+	if total, _ := p.must("GET", "/api/executions/stats", nil, 200)["total"].(float64); int(total) != len(acked) {
+		t.Errorf("stats total %v after restart, want %d acknowledged", total, len(acked))
+	}
+	p.terminate()
+}
