@@ -197,20 +197,32 @@ func (d *dispatcherActor) enqueue(id string, p messages.Priority, at messages.Ti
 	if rank < 0 {
 		rank = 1
 	}
-	if counted {
-		d.sys.gauges.QueueDepth[rank].Add(-1)
-	}
+	// The gauge only ever moves by the net change, so a reader never sees a
+	// transient dip.
 	if e, ok := d.byID[id]; ok {
 		if e.enq == at {
+			if counted {
+				d.sys.gauges.QueueDepth[rank].Add(-1) // counted twice
+			}
 			return
 		}
-		d.remove(e)
+		heap.Remove(&d.queue, e.index)
+		delete(d.byID, e.id)
+		if e.rank != rank {
+			d.sys.gauges.QueueDepth[e.rank].Add(-1)
+			if !counted {
+				d.sys.gauges.QueueDepth[rank].Add(1)
+			}
+		} else if counted {
+			d.sys.gauges.QueueDepth[rank].Add(-1)
+		}
+	} else if !counted {
+		d.sys.gauges.QueueDepth[rank].Add(1)
 	}
 	d.seq++
 	e := &queueEntry{id: id, rank: rank, enq: at, seq: d.seq}
 	heap.Push(&d.queue, e)
 	d.byID[id] = e
-	d.sys.gauges.QueueDepth[rank].Add(1)
 }
 
 // remove takes an entry out of the queue.
