@@ -85,7 +85,12 @@ func runScenario(cfg config, name string, logf func(string, ...any)) Result {
 	if name == "lifecycle" || name == "scale" {
 		bDuration = min(bDuration, 10*time.Second)
 	}
-	bShape := loadShape{Workers: min(res.Concurrency, baselineCap), Duration: bDuration, Requests: cfg.requests}
+	// The baseline is always time-bound: a few thousand requests (--requests)
+	// are too few to measure a ceiling.
+	bShape := loadShape{Workers: min(res.Concurrency, baselineCap), Duration: bDuration}
+	if name == "baseline" {
+		bShape.Requests = cfg.requests // the baseline scenario itself honours --requests
+	}
 	logf("%s: baseline, %d workers for %s", name, bShape.Workers, bShape.Duration)
 	b, err := runBaseline(bShape, sc.baselineMethod, sc.baselineBody, cfg.timeout)
 	if err != nil {
