@@ -551,6 +551,7 @@ func TestFaultsTornDatabaseFile(t *testing.T) {
 		if !p.servesState(t, "BOOTSTRAPPED") {
 			return
 		}
+		t.Log("served the intact data from the second meta page")
 		p.terminate()
 	})
 
