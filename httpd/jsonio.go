@@ -150,4 +150,3 @@ func pathParam(ctx *fasthttp.RequestCtx, name string) string {
 	}
 	return ""
 }
-

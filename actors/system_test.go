@@ -1,0 +1,199 @@
+package actors_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/exekra/orchestrator/actors"
+	"github.com/exekra/orchestrator/messages"
+	"github.com/exekra/orchestrator/storage"
+)
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+type env struct {
+	t     *testing.T
+	dir   string
+	store *storage.Store
+	sys   *actors.System
+	clock *fakeClock
+	pub   ed25519.PublicKey
+	priv  ed25519.PrivateKey
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	e := &env{t: t, dir: t.TempDir(), clock: &fakeClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}, pub: pub, priv: priv}
+	e.start()
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *env) start() {
+	e.t.Helper()
+	st, err := storage.Open(e.dir, storage.Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sys, err := actors.Start(actors.Config{LicenseKey: e.pub, Now: e.clock.Now, RunnerTTL: 2 * time.Minute,
+		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: time.Second}, st)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.store, e.sys = st, sys
+}
+
+func (e *env) stop() {
+	if e.sys != nil {
+		e.sys.Stop()
+		_ = e.store.Close()
+		e.sys = nil
+	}
+}
+
+func (e *env) restart() { e.stop(); e.start() }
+
+func (e *env) license(email string, valid time.Duration, grace int, users int) string {
+	now := e.clock.Now()
+	text, err := messages.SignLicense(messages.License{ID: messages.NewID(now), Email: email, Organization: "T",
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(valid).Unix(), GraceDays: grace, Limits: messages.LicenseLimits{Users: users}}, e.priv)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return text
+}
+
+func (e *env) ask(cmd any) (any, error) { return e.sys.Ask(cmd) }
+
+func TestLicenseAndStateLifecycle(t *testing.T) {
+	e := newEnv(t)
+	if s := e.sys.State(); s != messages.StateUnactivated {
+		t.Fatalf("state %s", s)
+	}
+	if _, err := e.ask(&messages.Bootstrap{Email: "a@example.com", PasswordHash: "h"}); messages.ErrorCode(err) != messages.CodeConflict {
+		t.Fatalf("bootstrap before activation: %v", err)
+	}
+	res, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 1, 2)})
+	if err != nil || res.(*messages.LicenseStatus).Status != messages.LicenseActive {
+		t.Fatalf("activate: %v %v", res, err)
+	}
+	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", time.Hour, 0, 0)}); messages.ErrorCode(err) != messages.CodeConflict {
+		t.Fatalf("second activation: %v", err)
+	}
+	if s := e.sys.State(); s != messages.StateActivated {
+		t.Fatalf("state %s", s)
+	}
+	if _, err := e.ask(&messages.Bootstrap{Email: "b@example.com", PasswordHash: "h"}); messages.ErrorCode(err) != messages.CodeValidation {
+		t.Fatalf("bootstrap with another email: %v", err)
+	}
+	res, err = e.ask(&messages.Bootstrap{Email: "A@example.com", Name: "A", PasswordHash: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := res.(*messages.User)
+	if admin.Role != messages.RoleAdmin || e.sys.State() != messages.StateBootstrap {
+		t.Fatalf("bootstrap: %+v %s", admin, e.sys.State())
+	}
+	// Users limit 2: one more user fits, the next does not.
+	if _, err := e.ask(&messages.CreateUser{Email: "u@example.com", Role: messages.RoleOperator, PasswordHash: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ask(&messages.CreateUser{Email: "v@example.com", Role: messages.RoleOperator, PasswordHash: "h"}); messages.ErrorCode(err) != messages.CodeLicenseLimit {
+		t.Fatalf("over the limit: %v", err)
+	}
+	// The clock moves the license through grace into expiry; nothing else.
+	e.clock.Advance(49 * time.Hour)
+	if st := e.sys.LicenseStatus(); st.Status != messages.LicenseGrace || st.DaysRemaining != 0 {
+		t.Fatalf("grace: %+v", st)
+	}
+	e.clock.Advance(24 * time.Hour)
+	if st := e.sys.LicenseState(); st != messages.LicenseExpired {
+		t.Fatalf("expired: %s", st)
+	}
+	if err := e.sys.CheckCanCreate(); messages.ErrorCode(err) != messages.CodeLicenseExpired {
+		t.Fatalf("create while expired: %v", err)
+	}
+	// A renewal for someone else is refused; for the licensee it works.
+	if _, err := e.ask(&messages.ReplaceLicense{Text: e.license("x@example.com", time.Hour, 0, 0)}); messages.ErrorCode(err) != messages.CodeValidation {
+		t.Fatalf("foreign renewal: %v", err)
+	}
+	if _, err := e.ask(&messages.ReplaceLicense{Text: e.license("a@example.com", 24*time.Hour, 0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	// Everything survives a restart (and is rehydrated in Started).
+	e.restart()
+	if e.sys.State() != messages.StateBootstrap || e.sys.LicenseState() != messages.LicenseActive || e.sys.Census().Users.Load() != 2 {
+		t.Fatalf("after restart: %s %s %d", e.sys.State(), e.sys.LicenseState(), e.sys.Census().Users.Load())
+	}
+	if u := e.sys.User(admin.ID); u == nil || u.Email != "A@example.com" {
+		t.Fatalf("user after restart: %+v", u)
+	}
+}
+
+func TestSessionsRevocationAndEpochs(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := e.ask(&messages.Bootstrap{Email: "a@example.com", PasswordHash: "h"})
+	u := res.(*messages.User)
+	if _, err := e.sys.Session(u.ID, "tok1", u.SessionEpoch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ask(&messages.RevokeToken{TokenID: "tok1", ExpiresAt: messages.TimeOf(e.clock.Now().Add(time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sys.Session(u.ID, "tok1", u.SessionEpoch); messages.ErrorCode(err) != messages.CodeUnauthorized {
+		t.Fatalf("revoked token: %v", err)
+	}
+	// A password change kills other tokens of the old epoch but keeps the changing one.
+	if _, err := e.ask(&messages.ChangePassword{UserID: u.ID, PasswordHash: "h2", KeepTokenID: "tok2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sys.Session(u.ID, "tok2", u.SessionEpoch); err != nil {
+		t.Fatalf("changing token died: %v", err)
+	}
+	if _, err := e.sys.Session(u.ID, "tok3", u.SessionEpoch); err == nil {
+		t.Fatal("old-epoch token survived")
+	}
+	e.restart()
+	if _, err := e.sys.Session(u.ID, "tok1", u.SessionEpoch+1); err == nil {
+		t.Fatal("revocation lost on restart")
+	}
+	if _, err := e.sys.Session(u.ID, "tok2", u.SessionEpoch); err != nil {
+		t.Fatalf("survivor lost on restart: %v", err)
+	}
+	// Revocations end with the token's own expiry.
+	e.clock.Advance(2 * time.Hour)
+	if e.sys.TokenRevoked("tok1") {
+		t.Fatal("an expired revocation still counts")
+	}
+	// Disabling takes effect on the next check.
+	other, err := e.ask(&messages.CreateUser{Email: "o@example.com", Role: messages.RoleAdmin, PasswordHash: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := other.(*messages.User)
+	disabled := true
+	if _, err := e.ask(&messages.UpdateUser{ID: o.ID, Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sys.Session(o.ID, "t", o.SessionEpoch); messages.ErrorCode(err) != messages.CodeUnauthorized {
+		t.Fatalf("disabled user: %v", err)
+	}
+}
