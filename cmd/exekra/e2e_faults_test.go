@@ -794,7 +794,7 @@ func (p *serverProc) crash() {
 	p.start()
 }
 
-func TestFaultsKill9KeepsRevocationsAndVersionNumbers(t *testing.T) {
+func TestFaultsKill9KeepsAcknowledgedDecisions(t *testing.T) {
 	p := newServerProc(t)
 	p.start()
 	p.setup()
@@ -923,6 +923,25 @@ func TestFaultsKill9KeepsRevocationsAndVersionNumbers(t *testing.T) {
 		t.Errorf("after kill -9 the next version is number %v, not above the acknowledged %v", n, maxAcked)
 	}
 	t.Logf("%d drafts acknowledged before the kill, %d stored", len(numbers), len(list))
+
+	// Duplicate detection survives a crash: the same Idempotency-Key (or
+	// dedupeKey) answers the execution created before the kill.
+	p.must("POST", "/api/workflows/"+wf+"/publish", nil, 200)
+	status, out, err := p.call("POST", "/api/executions", map[string]any{"workflowId": wf}, "Idempotency-Key", "crash-key-1")
+	if err != nil || status != 201 {
+		t.Fatalf("create with Idempotency-Key: %d %v %v", status, out, err)
+	}
+	first := dig2(out, "execution.id")
+	byField := dig2(p.must("POST", "/api/executions", map[string]any{"workflowId": wf, "dedupeKey": "crash-key-2"}, 201), "execution.id")
+	p.crash()
+	status, out, err = p.call("POST", "/api/executions", map[string]any{"workflowId": wf}, "Idempotency-Key", "crash-key-1")
+	if err != nil || status != 200 || dig2(out, "execution.id") != first {
+		t.Errorf("idempotent repeat after kill -9: %d %v %v, want 200 with %s", status, out, err, first)
+	}
+	status, out, err = p.call("POST", "/api/executions", map[string]any{"workflowId": wf, "dedupeKey": "crash-key-2"})
+	if err != nil || status != 200 || dig2(out, "execution.id") != byField {
+		t.Errorf("dedupeKey repeat after kill -9: %d %v %v, want 200 with %s", status, out, err, byField)
+	}
 	p.terminate()
 }
 
