@@ -114,6 +114,9 @@ func writeText(w io.Writer, r Result) {
 	}
 	fmt.Fprintf(w, "  latency     p50 %.2fms  p99 %.2fms  max %.2fms   (baseline p50 %.2fms p99 %.2fms)\n",
 		r.P50ms, r.P99ms, r.MaxMs, r.Baseline.P50ms, r.Baseline.P99ms)
+	if r.Scenario == "lifecycle" || r.Scenario == "scale" {
+		fmt.Fprintf(w, "              (long polls included: their latency is mostly ?wait=; read the operations)\n")
+	}
 	fmt.Fprintf(w, "  errors      %s\n", formatErrors(r.Errors))
 	if len(r.Ops) > 1 || (len(r.Ops) == 1 && r.Ops[0].IsSample) {
 		fmt.Fprintf(w, "  %-12s %9s %9s %9s %9s %9s  %s\n", "operation", "count", "per s", "p50 ms", "p99 ms", "max ms", "errors")
