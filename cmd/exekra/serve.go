@@ -264,10 +264,29 @@ func (m *Main) Close() error {
 		m.retention = nil
 	}
 	if m.http != nil {
+		// Stop accepting and let in-flight requests finish. Parked long
+		// polls would hold that up for as long as their wait (up to 60 s),
+		// so they are answered "no work" now, and again until the server has
+		// stopped (a poll may still arrive on a kept-alive connection).
 		ctx, cancel := context.WithTimeout(context.Background(), 70*time.Second)
-		if err := m.http.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
+		done := make(chan error, 1)
+		go func() { done <- m.http.Shutdown(ctx) }()
+		tick := time.NewTicker(100 * time.Millisecond)
+	drain:
+		for {
+			if m.system != nil {
+				m.system.ReleasePolls()
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					errs = append(errs, err)
+				}
+				break drain
+			case <-tick.C:
+			}
 		}
+		tick.Stop()
 		cancel()
 		m.http = nil
 	}
