@@ -584,3 +584,26 @@ func TestE2EExecutionsLicenseExpired(t *testing.T) {
 	h.expect(h.admin, "GET", "/api/executions/"+x, nil, 200)
 	h.expect(h.admin, "POST", "/api/executions/"+x+"/stop", nil, 200)
 }
+
+func TestE2EExecutionsRepollAndLongPoll(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "repoll")
+	x := h.createExecution(h.admin, map[string]any{"workflowId": wf}, 201).str("execution.id")
+	rc, _ := h.execRunner("r1")
+	if a, b := h.pollID(rc), h.pollID(rc); a != x || b != x {
+		t.Fatalf("a poll before starting gets the same assignment back: %q %q, want %s", a, b, x)
+	}
+	r2, _ := h.execRunner("r2")
+	if got := h.pollID(r2); got != "" {
+		t.Fatalf("an execution went to two runners: %s", got)
+	}
+	// A long poll is answered by work created while it waits.
+	done := make(chan *response, 1)
+	go func() { done <- h.request(r2, "POST", "/api/runners/poll?wait=10", map[string]any{}) }()
+	time.Sleep(200 * time.Millisecond)
+	y := h.createExecution(h.admin, map[string]any{"workflowId": wf}, 201).str("execution.id")
+	r := <-done
+	if r.status != 200 || r.str("execution.id") != y {
+		t.Fatalf("long poll: %d %s, want %s", r.status, r.body, y)
+	}
+}
