@@ -410,6 +410,7 @@ type runnerActor struct {
 	lastFlush time.Time
 
 	claiming bool
+	wake     bool // parked polls should come back: the runner may claim now
 	claimGen int
 	waiters  []*pollWaiter
 	nextWait int
@@ -454,6 +455,7 @@ type lostResult struct {
 
 // Receive implements actor.Actor.
 func (a *runnerActor) Receive(ctx actor.Context) {
+	defer a.wakeWaiters(ctx)
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.load(ctx)
@@ -487,7 +489,7 @@ func (a *runnerActor) Receive(ctx actor.Context) {
 		a.released(msg.ExecutionID)
 		a.ack(ctx)
 	case *messages.StopRequested:
-		a.stopRequested(msg.ExecutionID)
+		a.stopRequested(ctx, msg.ExecutionID)
 		a.ack(ctx)
 	case *runnerTick:
 		a.tick(ctx)
@@ -496,6 +498,7 @@ func (a *runnerActor) Receive(ctx actor.Context) {
 			a.claimAnswered(ctx, nil)
 			a.cancelClaim(ctx)
 		}
+		a.answerWaiters(ctx, &messages.PollReply{StopExecutionIDs: a.stopIDs()})
 	case *lostResult:
 		if msg.err == nil && msg.exec != nil && msg.exec.Status == messages.ExecAssigned &&
 			msg.exec.RunnerID != nil && *msg.exec.RunnerID == a.rec.ID {
@@ -656,6 +659,7 @@ func (a *runnerActor) heartbeat(msg *messages.Heartbeat) any {
 		if err := a.settle(true); err != nil {
 			return err
 		}
+		a.wake = true
 	} else {
 		a.rec.UpdatedAt = messages.TimeOf(now)
 		if a.entry.flushAt.Load() == 0 {
@@ -741,7 +745,9 @@ func (a *runnerActor) lost(ctx actor.Context, execID, reason string) {
 // a time; later polls join it).
 func (a *runnerActor) poll(ctx actor.Context, msg *messages.PollWork) {
 	if !a.alive() || a.rec.Type == messages.RunnerAttended {
-		ctx.Respond(&messages.PollReply{StopExecutionIDs: a.stopIDs()})
+		// No queued work for it: a long poll waits for a stop request or
+		// its deadline, so such a runner does not spin.
+		a.answerOrPark(ctx, msg.Wait)
 		return
 	}
 	if a.rec.CurrentExecutionID != nil {
@@ -750,20 +756,13 @@ func (a *runnerActor) poll(ctx actor.Context, msg *messages.PollWork) {
 			return
 		}
 		if a.rec.CurrentExecutionID != nil {
-			ctx.Respond(&messages.PollReply{StopExecutionIDs: a.stopIDs()})
+			a.answerOrPark(ctx, msg.Wait) // RUNNING: nothing new until it ends
 			return
 		}
 	}
 	if a.claiming {
 		// A claim is parked: the queue was empty when it was made.
-		if msg.Wait <= 0 {
-			ctx.Respond(&messages.PollReply{StopExecutionIDs: a.stopIDs()})
-			return
-		}
-		a.nextWait++
-		w := &pollWaiter{id: a.nextWait, pid: ctx.Sender()}
-		a.waiters = append(a.waiters, w)
-		a.after(ctx, msg.Wait, &waiterExpired{id: w.id})
+		a.answerOrPark(ctx, msg.Wait)
 		return
 	}
 	pid := a.sys.runnerPeerPID(&messages.ClaimWork{})
@@ -774,9 +773,24 @@ func (a *runnerActor) poll(ctx actor.Context, msg *messages.PollWork) {
 	a.claiming = true
 	a.claimGen++
 	a.nextWait++
-	a.waiters = append(a.waiters[:0], &pollWaiter{id: a.nextWait, pid: ctx.Sender()})
+	a.waiters = append(a.waiters, &pollWaiter{id: a.nextWait, pid: ctx.Sender()})
 	ctx.Request(pid, &messages.ClaimWork{RunnerID: a.rec.ID, Wait: msg.Wait})
 	a.after(ctx, msg.Wait+5*time.Second, &claimExpired{gen: a.claimGen})
+}
+
+// answerOrPark answers a poll that gets no new work: at once when it has
+// no wait or stop requests are pending, else it waits (joining the claim
+// in flight, if any) until the claim is answered, a stop request arrives or
+// its wait passes.
+func (a *runnerActor) answerOrPark(ctx actor.Context, wait time.Duration) {
+	if wait <= 0 || len(a.stops) > 0 {
+		ctx.Respond(&messages.PollReply{StopExecutionIDs: a.stopIDs()})
+		return
+	}
+	a.nextWait++
+	w := &pollWaiter{id: a.nextWait, pid: ctx.Sender()}
+	a.waiters = append(a.waiters, w)
+	a.after(ctx, wait, &waiterExpired{id: w.id})
 }
 
 // after sends msg to the actor itself after d.
@@ -800,6 +814,7 @@ func (a *runnerActor) currentAssigned() *messages.Execution {
 	}
 	if e == nil || e.RunnerID == nil || *e.RunnerID != a.rec.ID || e.Status.Terminal() || e.Status == messages.ExecQueued {
 		a.released(id)
+		a.wake = false // this poll goes on to claim
 		return nil
 	}
 	a.curStatus = e.Status
@@ -848,6 +863,17 @@ func (a *runnerActor) claimAnswered(ctx actor.Context, e *messages.Execution) {
 		}
 	}
 	a.answerWaiters(ctx, &messages.PollReply{Execution: e, StopExecutionIDs: a.stopIDs()})
+}
+
+// wakeWaiters answers parked polls with no work when the runner may claim
+// now (it came back ONLINE, or its execution ended): they poll again.
+func (a *runnerActor) wakeWaiters(ctx actor.Context) {
+	if a.wake {
+		a.wake = false
+		if !a.claiming {
+			a.answerWaiters(ctx, &messages.PollReply{StopExecutionIDs: a.stopIDs()})
+		}
+	}
 }
 
 // answerWaiters answers every poll waiting for the claim.
@@ -909,6 +935,7 @@ func (a *runnerActor) released(execID string) {
 		a.rec.CurrentExecutionID = nil
 		a.current, a.curStatus = nil, ""
 		a.entry.lostSent.Store(false)
+		a.wake = true
 		if a.alive() {
 			a.rec.Status = messages.RunnerOnline
 		}
@@ -922,7 +949,7 @@ func (a *runnerActor) released(execID string) {
 	}
 }
 
-func (a *runnerActor) stopRequested(execID string) {
+func (a *runnerActor) stopRequested(ctx actor.Context, execID string) {
 	for _, id := range a.stops {
 		if id == execID {
 			return
@@ -933,6 +960,8 @@ func (a *runnerActor) stopRequested(execID string) {
 		a.curStatus = messages.ExecRunning
 	}
 	a.publish()
+	// Parked polls learn it now (a claim in flight, if any, goes on).
+	a.answerWaiters(ctx, &messages.PollReply{StopExecutionIDs: a.stopIDs()})
 }
 
 func (a *runnerActor) regenerate(msg *messages.RegenerateSecret) any {
@@ -968,10 +997,10 @@ func (a *runnerActor) delete(ctx actor.Context, msg *messages.DeleteRunner) {
 	}
 	ctx.Respond(&messages.Ack{})
 	ctx.Send(ctx.Parent(), &runnerGone{id: a.rec.ID})
+	a.answerWaiters(ctx, &messages.PollReply{StopExecutionIDs: []string{}})
 	if a.claiming {
 		// Stay until the dispatcher answers the claim (claimAnswered stops
 		// the actor), so an execution it assigned meanwhile is handed back.
-		a.answerWaiters(ctx, &messages.PollReply{StopExecutionIDs: []string{}})
 		a.cancelClaim(ctx)
 		return
 	}

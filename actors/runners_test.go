@@ -340,3 +340,68 @@ func TestRunnerLongPollJoinAndRelease(t *testing.T) {
 	}
 	e.eventually("claim cancelled", func() bool { return e.sys.Gauges().WaitingClaims.Load() == 0 })
 }
+
+func TestRunnerParkedPollsWake(t *testing.T) {
+	e := newRTEnv(t)
+	c := e.register("desk", messages.RunnerAttended)
+	poll := func(wait time.Duration) chan *messages.PollReply {
+		ch := make(chan *messages.PollReply, 1)
+		go func() {
+			res, err := e.sys.AskTimeout(&messages.PollWork{RunnerID: c.ID, Wait: wait}, wait+10*time.Second)
+			if err != nil {
+				t.Error(err)
+				ch <- nil
+				return
+			}
+			ch <- res.(*messages.PollReply)
+		}()
+		return ch
+	}
+	waitFor := func(ch chan *messages.PollReply, what string) *messages.PollReply {
+		t.Helper()
+		select {
+		case r := <-ch:
+			return r
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: poll not answered", what)
+		}
+		return nil
+	}
+	// OFFLINE: a long poll waits; the first heartbeat wakes it.
+	ch := poll(30 * time.Second)
+	time.Sleep(30 * time.Millisecond)
+	if _, err := e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if r := waitFor(ch, "offline then heartbeat"); r == nil || r.Execution != nil {
+		t.Fatalf("woken poll: %+v", r)
+	}
+	// ATTENDED and RUNNING: a long poll waits for the stop request.
+	execID := messages.NewID(e.clock.Now())
+	if _, err := e.sys.Ask(&messages.ExecutionAssigned{RunnerID: c.ID, ExecutionID: execID, Status: messages.ExecRunning}); err != nil {
+		t.Fatal(err)
+	}
+	ch = poll(30 * time.Second)
+	time.Sleep(30 * time.Millisecond)
+	select {
+	case r := <-ch:
+		t.Fatalf("answered before anything happened: %+v", r)
+	default:
+	}
+	if _, err := e.sys.Ask(&messages.StopRequested{RunnerID: c.ID, ExecutionID: execID}); err != nil {
+		t.Fatal(err)
+	}
+	if r := waitFor(ch, "stop request"); len(r.StopExecutionIDs) != 1 || r.StopExecutionIDs[0] != execID {
+		t.Fatalf("stop poll: %+v", r)
+	}
+	// With a stop pending, a long poll answers at once; a short wait expires.
+	if r := waitFor(poll(30*time.Second), "pending stop"); len(r.StopExecutionIDs) != 1 {
+		t.Fatalf("pending stop: %+v", r)
+	}
+	if _, err := e.sys.Ask(&messages.ExecutionReleased{RunnerID: c.ID, ExecutionID: execID, Status: messages.ExecStopped}); err != nil {
+		t.Fatal(err)
+	}
+	if r := waitFor(poll(time.Second), "wait expiry"); r.Execution != nil || len(r.StopExecutionIDs) != 0 {
+		t.Fatalf("expired poll: %+v", r)
+	}
+}
