@@ -722,3 +722,53 @@ func TestE2ERunnerLicenseAndGauges(t *testing.T) {
 	}
 	h.expect(rr.c, "GET", "/api/runners/poll", nil, 200)
 }
+
+func TestE2ERunnerConcurrentPollsOneExecution(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "conc-flow")
+	const runners, pollsEach = 5, 4
+	rs := make([]*rnRunner, runners)
+	for i := range rs {
+		rs[i] = h.rnOnline(fmt.Sprintf("conc-%d", i), "")
+	}
+	for i := 0; i < 2*runners; i++ {
+		h.rnQueue(wf)
+	}
+	var mu sync.Mutex
+	seen := map[string]map[string]bool{} // runner → execution ids it was given
+	owner := map[string]string{}         // execution → runner
+	var wg sync.WaitGroup
+	for _, rr := range rs {
+		seen[rr.id] = map[string]bool{}
+		for j := 0; j < pollsEach; j++ {
+			wg.Add(1)
+			go func(rr *rnRunner) {
+				defer wg.Done()
+				p := h.request(rr.c, "POST", "/api/runners/poll?wait=2", nil)
+				if p.status != 200 {
+					t.Errorf("poll: %d %s", p.status, p.body)
+					return
+				}
+				if id := p.str("execution.id"); id != "" {
+					mu.Lock()
+					seen[rr.id][id] = true
+					if o, ok := owner[id]; ok && o != rr.id {
+						t.Errorf("execution %s given to %s and %s", id, o, rr.id)
+					}
+					owner[id] = rr.id
+					mu.Unlock()
+				}
+			}(rr)
+		}
+	}
+	wg.Wait()
+	for id, got := range seen {
+		if len(got) != 1 {
+			t.Errorf("runner %s was given %d executions by concurrent polls, want exactly 1", id, len(got))
+		}
+	}
+	st := h.expect(h.admin, "GET", "/api/executions/stats", nil, 200)
+	if st.num("assigned") != runners || st.num("queued") != runners {
+		t.Fatalf("stats: %s", st.body)
+	}
+}
