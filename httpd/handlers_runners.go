@@ -156,7 +156,7 @@ func (s *Server) runnerHeartbeat(ctx *fasthttp.RequestCtx, r *request) error {
 	}
 	res, err := s.core.Ask(&messages.Heartbeat{RunnerID: id, IPAddress: ip, Metrics: metrics})
 	if err != nil {
-		return err
+		return runnerGoneIs401(err)
 	}
 	writeJSON(ctx, fasthttp.StatusOK, res)
 	return nil
@@ -204,7 +204,7 @@ func (s *Server) runnerPoll(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		var me *messages.Error
 		if errors.As(err, &me) {
-			return err
+			return runnerGoneIs401(err)
 		}
 		// The runner actor did not answer in time: nothing was handed out.
 		s.log.Warn("poll unanswered", "runner", id, "err", err)
@@ -233,6 +233,15 @@ func (s *Server) runnerPoll(ctx *fasthttp.RequestCtx, r *request) error {
 }
 
 var contentTypeJSON = []byte("application/json")
+
+// runnerGoneIs401 turns the NOT_FOUND of a runner deleted after its request
+// was authenticated into the 401 its next request gets anyway.
+func runnerGoneIs401(err error) error {
+	if messages.ErrorCode(err) == messages.CodeNotFound {
+		return messages.Errorf(messages.CodeUnauthorized, "runner token is no longer valid")
+	}
+	return err
+}
 
 func (s *Server) runnerStartExecution(ctx *fasthttp.RequestCtx, r *request) error {
 	runner := s.core.Runner(r.runner)
