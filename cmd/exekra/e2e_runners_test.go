@@ -293,8 +293,19 @@ func TestE2ERunnerCredentialsDie(t *testing.T) {
 	h.rnEventually("execution re-queued", func() bool {
 		return h.expect(h.admin, "GET", "/api/executions/"+ex, nil, 200).str("execution.status") == "QUEUED"
 	})
-	// the name is free again, and the audit log has the runner changes
-	h.rnRegister("cred-bot", "")
+	// the name is free again; deleting a runner with a RUNNING execution fails it
+	again := h.rnAuth(h.rnRegister("cred-bot", ""))
+	h.expect(again.c, "POST", "/api/runners/heartbeat", nil, 200)
+	if p := h.expect(again.c, "GET", "/api/runners/poll", nil, 200); p.str("execution.id") != ex {
+		t.Fatalf("poll of the re-queued execution: %s", p.body)
+	}
+	h.expect(again.c, "POST", "/api/executions/"+ex+"/status", map[string]any{"status": "RUNNING"}, 200)
+	h.expect(h.admin, "DELETE", "/api/runners/"+again.id, nil, 200)
+	h.rnEventually("running execution failed", func() bool {
+		e := h.expect(h.admin, "GET", "/api/executions/"+ex, nil, 200)
+		return e.str("execution.status") == "FAILED" && strings.Contains(e.str("execution.error"), "deleted")
+	})
+	// the audit log has the runner changes
 	a := h.expect(h.admin, "GET", "/api/audit?limit=200", nil, 200)
 	for _, action := range []string{"runner.registered", "runner.deleted", "runner.secret.regenerated"} {
 		if !strings.Contains(string(a.body), action) {
