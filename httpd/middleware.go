@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strconv"
 	"time"
@@ -82,11 +83,11 @@ func (s *Server) accessLog(ctx *fasthttp.RequestCtx, start time.Time) {
 	if quietRoutes[route] {
 		level = slog.LevelDebug
 	}
-	if !s.log.Enabled(nil, level) {
+	if !s.log.Enabled(context.Background(), level) {
 		return
 	}
 	subject, _ := ctx.UserValue(keySubject).(string)
-	s.log.Log(nil, level, "request",
+	s.log.Log(context.Background(), level, "request",
 		"requestId", requestID(ctx), "method", string(ctx.Method()), "route", route,
 		"status", ctx.Response.StatusCode(), "durationMs", float64(time.Since(start).Microseconds())/1000,
 		"ip", ctx.RemoteIP().String(), "subject", subject, "bytes", responseSize(ctx))

@@ -1,7 +1,6 @@
 package httpd
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -141,6 +140,3 @@ func (t *tokens) pruneLocked() {
 		t.cache = map[string]*claims{}
 	}
 }
-
-// errWrongKind is answered when a token of the other kind is presented.
-var errWrongKind = errors.New("token kind")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // FileName is the database file inside the data dir.
@@ -102,7 +103,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		InitialMmapSize: 64 << 20,
 	})
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("storage: %s is locked by another process (is a server already running on this data dir?)", path)
 		}
 		return nil, fmt.Errorf("storage: open %s: %w (the file may be damaged: restore it from a backup)", path, err)

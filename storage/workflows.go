@@ -175,8 +175,8 @@ func versionsTx(tx *bbolt.Tx, workflowID string) ([]*messages.Version, error) {
 	c := tx.Bucket(bucketWorkflowVersions).Cursor()
 	// Seek past the last key of the prefix, then walk backwards.
 	end := append(append([]byte(nil), prefix...), 0xff, 0xff, 0xff, 0xff, 0xff)
-	k, v := c.Seek(end)
-	if k == nil {
+	var k, v []byte
+	if k, _ = c.Seek(end); k == nil {
 		k, v = c.Last()
 	} else {
 		k, v = c.Prev()

@@ -114,11 +114,12 @@ func TestBinaryGracefulShutdownOnSIGTERM(t *testing.T) {
 				t.Fatalf("no clean stop logged:\n%s", logs.String())
 			}
 			// The database was closed: another process can open it at once.
-			cmd2 := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--insecure-http")
+			port2 := freePort(t)
+			cmd2 := exec.Command(bin, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port2), "--data-dir", dir, "--insecure-http")
 			if err := cmd2.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(300 * time.Millisecond)
+			waitHealthy(t, fmt.Sprintf("http://127.0.0.1:%d", port2))
 			_ = cmd2.Process.Signal(syscall.SIGTERM)
 			if err := cmd2.Wait(); err != nil {
 				t.Fatalf("restart on the same data dir: %v", err)
