@@ -811,9 +811,9 @@ func TestSecurityNoSecretLeaks(t *testing.T) {
 var secHostileBodies = []string{
 	``, `null`, `[]`, `"str"`, `42`, `{}`, `{"a":1}{"b":2}`, "\xff\xfe\xfd", `{"x":"\ud800"}`,
 	`{` + strings.Repeat(`"a":{`, 20000) + `}`,
-	`[` + strings.Repeat(`[`, 100000) + strings.Repeat(`]`, 100000) + `]`,
+	`[` + strings.Repeat(`[`, 20000) + strings.Repeat(`]`, 20000) + `]`,
 	`{"name":` + strings.Repeat(`[`, 9990) + strings.Repeat(`]`, 9990) + `}`,
-	`{"name":"` + strings.Repeat("n", 900<<10) + `"}`,
+	`{"name":"` + strings.Repeat("n", 200<<10) + `"}`,
 	`{"workflowId":{"$ne":null},"name":{"$gt":""},"email":["a"],"password":true}`,
 	`{"workflowId":"../../etc/passwd","priority":"HIGH","input":1e400}`,
 	`{"workflowId":"` + strings.Repeat("w", 64<<10) + `","dedupeKey":"` + strings.Repeat("k", 64<<10) + `"}`,
@@ -823,11 +823,11 @@ var secHostileBodies = []string{
 	`{"type":"SCHEDULE","config":"{\"cron\":\"@every 0s\"}","workflowId":"x","enabled":"yes"}`,
 	`{"type":"SCHEDULE","config":{"cron":"TZ=","timezone":"\u0000"}}`,
 	`{"config":"{\"cron\":\"* * * * * * *\"}","enabled":null,"priority":7}`,
-	`{"status":"COMPLETED","logs":"` + strings.Repeat("L", 512<<10) + `","metrics":{"cpu":-1e308,"memoryMB":"NaN"}}`,
+	`{"status":"COMPLETED","logs":"` + strings.Repeat("L", 128<<10) + `","metrics":{"cpu":-1e308,"memoryMB":"NaN"}}`,
 	`{"status":"RUNNING","metrics":[1,2,3],"error":{"nested":true}}`,
 	`{"machineKey":"","machineSecret":"","metrics":{"cpu":1e309}}`,
 	`{"disabled":"true","role":"SUPERUSER"}`, `{"currentPassword":null,"newPassword":"` + strings.Repeat("p", 100) + `"}`,
-	`{"license":"` + strings.Repeat("A", 100<<10) + `"}`, `{"name":"ok","description":null,"unknownField":[{}]}`,
+	`{"license":"` + strings.Repeat("A", 32<<10) + `"}`, `{"name":"ok","description":null,"unknownField":[{}]}`,
 }
 
 // TestSecurityHostileBodiesRealStack sends hostile bodies to every route
@@ -878,6 +878,9 @@ func TestSecurityHostileBodiesRealStack(t *testing.T) {
 		}
 		path := pathFor(rt.Path)
 		for i, body := range secHostileBodies {
+			if rt.Path == "/api/auth/logout" && i >= 4 {
+				break // each call costs a fresh login (bcrypt); logout reads no body
+			}
 			c := anon
 			switch rt.Access {
 			case httpd.AnyUser, httpd.Roles:
@@ -906,6 +909,7 @@ func TestSecurityHostileBodiesRealStack(t *testing.T) {
 				rn.token = h.secRunnerToken(rn.key, r.str("machineSecret"))
 			}
 		}
+
 	}
 	if n == 0 {
 		t.Fatal("no route takes a body")
