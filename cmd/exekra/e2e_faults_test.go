@@ -5,7 +5,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -35,36 +34,14 @@ import (
 // empty database; a full disk turns writes into errors and health into 503
 // with nothing half-written.
 
-var (
-	faultsBinOnce sync.Once
-	faultsBinPath string
-	faultsBinErr  error
-)
-
-// faultsBinary builds the exekra binary once per test run.
+// faultsBinary is the exekra binary, built once per test run (shared with
+// binary_test.go).
 func faultsBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	faultsBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "exekra-faults-bin")
-		if err != nil {
-			faultsBinErr = err
-			return
-		}
-		faultsBinPath = filepath.Join(dir, "exekra")
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", faultsBinPath, ".").CombinedOutput()
-		if err != nil {
-			faultsBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if faultsBinErr != nil {
-		t.Fatal(faultsBinErr)
-	}
-	return faultsBinPath
+	return testBinary(t)
 }
 
 // faultsFreePort is a free loopback port.
