@@ -166,6 +166,52 @@ func (a *runnersActor) forward(ctx actor.Context, id string) {
 	ctx.Forward(e.pid)
 }
 
+// assignmentsFromExecutions maps each runner to the active execution that
+// names it (RUNNING before ASSIGNED, then the oldest). Any further active
+// execution naming the same runner is returned in extra: it can only come
+// from a crash mid-assignment, and is handed back as lost.
+func (a *runnersActor) assignmentsFromExecutions() (work map[string]*messages.Execution, extra []*messages.Execution, err error) {
+	active, err := a.sys.store.ActiveExecutions()
+	if err != nil {
+		return nil, nil, err
+	}
+	work = map[string]*messages.Execution{}
+	for _, e := range active {
+		if e.RunnerID == nil || *e.RunnerID == "" || (e.Status != messages.ExecAssigned && e.Status != messages.ExecRunning) {
+			continue
+		}
+		cur := work[*e.RunnerID]
+		switch {
+		case cur == nil:
+			work[*e.RunnerID] = e
+		case e.Status == messages.ExecRunning && cur.Status != messages.ExecRunning,
+			e.Status == cur.Status && e.ID < cur.ID:
+			work[*e.RunnerID] = e
+			extra = append(extra, cur)
+		default:
+			extra = append(extra, e)
+		}
+	}
+	return work, extra, nil
+}
+
+// reconcileCurrent points r's current execution at e (nil: none) and
+// reports whether that changed the record.
+func reconcileCurrent(r *messages.Runner, e *messages.Execution) bool {
+	switch {
+	case e == nil && r.CurrentExecutionID == nil:
+		return false
+	case e == nil:
+		r.CurrentExecutionID = nil
+		return true
+	case r.CurrentExecutionID != nil && *r.CurrentExecutionID == e.ID:
+		return false
+	}
+	id := e.ID
+	r.CurrentExecutionID = &id
+	return true
+}
+
 func (a *runnersActor) load(ctx actor.Context) error {
 	list, err := a.sys.store.AllRunners()
 	if err != nil {
@@ -176,13 +222,22 @@ func (a *runnersActor) load(ctx actor.Context) error {
 	g.RunnersOnline.Store(0)
 	g.RunnersBusy.Store(0)
 	g.RunnersOffline.Store(0)
+	// The executions are the truth about assignments: a crash between an
+	// execution's durable ASSIGNED and its runner's record leaves the runner
+	// unaware of its work, so each runner takes its current execution from
+	// the active executions that name it.
+	work, extra, err := a.assignmentsFromExecutions()
+	if err != nil {
+		return err
+	}
 	// Rehydrate every runner's status from its last heartbeat; the changes
 	// are written together (group commit) before the tree reports ready.
 	now := a.sys.Now()
 	var saves sync.WaitGroup
 	var saveErr atomic.Pointer[error]
 	for _, r := range list {
-		if rehydrateRunner(r, now, a.sys.runnerTTL()) {
+		reconciled := reconcileCurrent(r, work[r.ID])
+		if rehydrateRunner(r, now, a.sys.runnerTTL()) || reconciled {
 			r.UpdatedAt = messages.TimeOf(now)
 			c := *r
 			saves.Add(1)
@@ -203,6 +258,10 @@ func (a *runnersActor) load(ctx actor.Context) error {
 	}
 	a.sys.runnerReg.Store(view)
 	a.sys.census.Runners.Store(int64(len(list)))
+	for _, e := range extra {
+		a.sys.Tell(&messages.RunnerLost{ExecutionID: e.ID, RunnerID: *e.RunnerID,
+			Reason: "its runner held another execution after a restart; handed back"})
+	}
 	return nil
 }
 

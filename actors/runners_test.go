@@ -246,7 +246,7 @@ func TestRunnerNotificationsAndGrace(t *testing.T) {
 	if _, err := e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID}); err != nil {
 		t.Fatal(err)
 	}
-	execID := messages.NewID(e.clock.Now())
+	execID := e.storedExecution(c.ID, messages.ExecRunning)
 	if _, err := e.sys.Ask(&messages.ExecutionAssigned{RunnerID: c.ID, ExecutionID: execID, Status: messages.ExecRunning}); err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +377,7 @@ func TestRunnerParkedPollsWake(t *testing.T) {
 		t.Fatalf("woken poll: %+v", r)
 	}
 	// ATTENDED and RUNNING: a long poll waits for the stop request.
-	execID := messages.NewID(e.clock.Now())
+	execID := e.storedExecution(c.ID, messages.ExecRunning)
 	if _, err := e.sys.Ask(&messages.ExecutionAssigned{RunnerID: c.ID, ExecutionID: execID, Status: messages.ExecRunning}); err != nil {
 		t.Fatal(err)
 	}
@@ -404,4 +404,34 @@ func TestRunnerParkedPollsWake(t *testing.T) {
 	if r := waitFor(poll(time.Second), "wait expiry"); r.Execution != nil || len(r.StopExecutionIDs) != 0 {
 		t.Fatalf("expired poll: %+v", r)
 	}
+}
+
+// storedExecution writes a real execution of a fresh published workflow,
+// with status and runner, straight to storage (as if an earlier run of the
+// server had made it).
+func (e *rtEnv) storedExecution(runnerID string, status messages.ExecutionStatus) string {
+	e.t.Helper()
+	now := e.clock.Now()
+	wf := &messages.Workflow{ID: messages.NewID(now), Name: "wf", CreatedAt: messages.TimeOf(now), UpdatedAt: messages.TimeOf(now)}
+	if err := e.store.CreateWorkflow(wf, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	graph := `{"nodes":[{"id":"s","type":"start"}],"edges":[]}`
+	if _, err := e.store.SaveDraft(&messages.Version{ID: messages.NewID(now), WorkflowID: wf.ID, GraphJSON: graph, CreatedAt: messages.TimeOf(now)}, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.store.PublishLatest(wf.ID, messages.TimeOf(now), nil); err != nil {
+		e.t.Fatal(err)
+	}
+	ex, _, err := e.store.CreateExecution(&messages.Execution{ID: messages.NewID(now), WorkflowID: wf.ID, Status: messages.ExecQueued,
+		Priority: messages.PriorityNormal, Attempt: 1, CreatedAt: messages.TimeOf(now), EnqueuedAt: messages.TimeOf(now)}, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	next := *ex
+	next.Status, next.RunnerID = status, &runnerID
+	if err := e.store.SaveExecution(&next, messages.ExecQueued, "", nil); err != nil {
+		e.t.Fatal(err)
+	}
+	return ex.ID
 }

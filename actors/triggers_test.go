@@ -133,11 +133,23 @@ func (f *fakeExecutions) Receive(ctx actor.Context) {
 func (f *fakeExecutions) count() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.got) }
 
 // trigParent hosts the triggers supervisor as a child (it ignores childReady).
-type trigParent struct{ props *actor.Props }
+// trigParent stands in for the orchestrator: it spawns the triggers
+// supervisor and closes ready once that has rehydrated (childReady).
+type trigParent struct {
+	props *actor.Props
+	ready chan struct{}
+}
 
 func (p *trigParent) Receive(ctx actor.Context) {
-	if _, ok := ctx.Message().(*actor.Started); ok {
+	switch ctx.Message().(type) {
+	case *actor.Started:
 		ctx.SpawnNamed(p.props, childTriggers)
+	case *childReady:
+		select {
+		case <-p.ready:
+		default:
+			close(p.ready)
+		}
 	}
 }
 
@@ -167,9 +179,15 @@ func newTrigEnv(t *testing.T) *trigEnv {
 	e.exec = &fakeExecutions{store: e.store}
 	execPID := as.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return e.exec }))
 	sup := actor.PropsFromProducer(func() actor.Actor { return &triggersActor{sys: e.sys, exec: execPID} })
-	parent, err := as.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &trigParent{props: sup} }), "orchestrator")
+	ready := make(chan struct{})
+	parent, err := as.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &trigParent{props: sup, ready: ready} }), "orchestrator")
 	if err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+		t.Fatal("triggers supervisor did not start")
 	}
 	e.sup = as.NewLocalPID(parent.Id + "/" + childTriggers)
 	t.Cleanup(func() {

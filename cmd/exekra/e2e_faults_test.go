@@ -254,17 +254,6 @@ func dig2(m map[string]any, path string) string {
 	return v
 }
 
-// faultsKnownLostAssignmentBug marks a reproduced bug that the burst test
-// logs instead of failing on (it shows in about one run in five, whenever
-// the kill lands between the durable ASSIGNED write of an execution and the
-// runner actor's own record): after the restart the runner's record does
-// not know the execution, so its next poll claims another one; the first
-// stays ASSIGNED to an ONLINE runner, which no stale rule ever releases
-// (SPEC §8: a lost poll response loses no work; one execution per runner).
-// Set it to false once actors/runners.go reconciles a runner with the
-// ASSIGNED/RUNNING executions that name it when it starts.
-const faultsKnownLostAssignmentBug = true
-
 func TestFaultsKill9DuringBurst(t *testing.T) {
 	p := newServerProc(t)
 	p.start()
@@ -447,13 +436,7 @@ func TestFaultsKill9DuringBurst(t *testing.T) {
 		if err != nil || dig2(out, "execution.id") != lostAssignment[0] {
 			lost := p.must("GET", "/api/executions/"+lostAssignment[0], nil, 200)
 			rec := p.must("GET", "/api/runners/"+dig2(creds, "id"), nil, 200)
-			report := t.Errorf
-			if faultsKnownLostAssignmentBug {
-				report = func(format string, args ...any) {
-					t.Logf("KNOWN BUG (see faultsKnownLostAssignmentBug): "+format, args...)
-				}
-			}
-			report("after the crash the runner's poll answers execution %s (%v), want its lost assignment %s (status %s, runner %s); runner record: %v",
+			t.Errorf("after the crash the runner's poll answers execution %s (%v), want its lost assignment %s (status %s, runner %s); runner record: %v",
 				dig2(out, "execution.id"), err, lostAssignment[0], dig2(lost, "execution.status"), dig2(lost, "execution.runnerId"), rec)
 		}
 	}
@@ -1129,12 +1112,6 @@ func TestFaultsLostAssignmentAfterCrash(t *testing.T) {
 	if got != x {
 		ys := h.expect(h.admin, "GET", "/api/executions/"+y, nil, 200).str("execution.status")
 		msg := fmt.Sprintf("after the crash the runner polled %q, want its durable assignment %s (the other execution %s is now %s: two executions ASSIGNED to one runner, and %s is stuck while the runner stays ONLINE)", got, x, y, ys, x)
-		if faultsKnownLostAssignmentBug {
-			t.Skip("KNOWN BUG (see faultsKnownLostAssignmentBug): " + msg)
-		}
 		t.Fatal(msg)
-	}
-	if faultsKnownLostAssignmentBug {
-		t.Error("the lost-assignment bug is fixed: set faultsKnownLostAssignmentBug to false so these checks are strict")
 	}
 }
