@@ -39,6 +39,7 @@ var (
 	metaLicense       = []byte("license")        // license text
 	metaJWTSecret     = []byte("jwt_secret")     // 32+ random bytes
 	metaCreatedAt     = []byte("created_at")     // uint64 ms
+	metaSealKey       = []byte("seal_key")       // AES-256 key of sealed secrets (seal.go)
 )
 
 // Counter names in bucketCounters.

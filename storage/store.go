@@ -143,6 +143,9 @@ func (s *Store) initSchema() error {
 				return fmt.Errorf("database schema %d is newer than this build's %d: upgrade exekra", got, SchemaVersion)
 			}
 		}
+		if err := ensureSealKeyTx(tx); err != nil {
+			return err
+		}
 		if meta.Get(metaCreatedAt) == nil {
 			if err := meta.Put(metaCreatedAt, u64(uint64(time.Now().UnixMilli()))); err != nil {
 				return err

@@ -21,28 +21,53 @@ const counterTriggers = "triggers"
 
 func init() { registerBuckets(bucketWorkflowTriggers) }
 
-// storedTrigger is a trigger as kept on disk.
+// storedTrigger is a trigger as kept on disk: the public record plus the
+// webhook secret, sealed (seal.go) so it is never in the file in plain text.
 type storedTrigger struct {
 	messages.Trigger
-	Secret string `json:"secret,omitempty"`
+	Sealed string `json:"sealedSecret,omitempty"`
+	// Secret is the plain secret in memory only: opened on read, sealed on write.
+	Secret string `json:"-"`
 }
 
 func (st *storedTrigger) public() *messages.Trigger {
 	t := st.Trigger
-	t.HasSecret = st.Secret != ""
+	t.HasSecret = st.Secret != "" || st.Sealed != ""
 	return &t
 }
 
-func getTriggerTx(tx *bbolt.Tx, id string) (*storedTrigger, error) {
+// putTriggerTx seals the secret and stores the trigger.
+func putTriggerTx(tx *bbolt.Tx, st *storedTrigger) error {
+	sealed, err := sealTx(tx, st.Secret)
+	if err != nil {
+		return err
+	}
+	rec := *st
+	rec.Sealed = sealed
+	rec.HasSecret = st.Secret != ""
+	return putTx(tx, bucketTriggers, rec.ID, &rec)
+}
+
+// decodeTriggerTx decodes a stored trigger and opens its secret.
+func decodeTriggerTx(tx *bbolt.Tx, v []byte) (*storedTrigger, error) {
 	var st storedTrigger
-	found, err := getTx(tx, bucketTriggers, id, &st)
+	if err := decode(v, &st); err != nil {
+		return nil, err
+	}
+	secret, err := openTx(tx, st.Sealed)
 	if err != nil {
 		return nil, err
 	}
-	if !found {
+	st.Secret = secret
+	return &st, nil
+}
+
+func getTriggerTx(tx *bbolt.Tx, id string) (*storedTrigger, error) {
+	v := tx.Bucket(bucketTriggers).Get([]byte(id))
+	if v == nil {
 		return nil, messages.NotFound("trigger")
 	}
-	return &st, nil
+	return decodeTriggerTx(tx, v)
 }
 
 func workflowTriggerKey(workflowID, triggerID string) []byte {
@@ -59,7 +84,7 @@ func (s *Store) CreateTrigger(t *messages.Trigger, secret string, audit *message
 		if _, err := getWorkflowTx(tx, st.WorkflowID); err != nil {
 			return err
 		}
-		if err := putTx(tx, bucketTriggers, st.ID, &st); err != nil {
+		if err := putTriggerTx(tx, &st); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketWorkflowTriggers).Put(workflowTriggerKey(st.WorkflowID, st.ID), []byte{}); err != nil {
@@ -96,7 +121,7 @@ func (s *Store) UpdateTrigger(id string, ch messages.TriggerChange, audit *messa
 		st.NextRunAt = ch.NextRunAt
 		st.UpdatedAt = ch.UpdatedAt
 		st.HasSecret = st.Secret != ""
-		if err := putTx(tx, bucketTriggers, id, st); err != nil {
+		if err := putTriggerTx(tx, st); err != nil {
 			return err
 		}
 		out = &messages.TriggerRecord{Trigger: st.public(), Secret: st.Secret}
@@ -119,7 +144,7 @@ func (s *Store) RecordTriggerFire(id string, firedAt messages.Time, result strin
 			st.LastResult = result
 		}
 		st.NextRunAt = nextRunAt
-		if err := putTx(tx, bucketTriggers, id, st); err != nil {
+		if err := putTriggerTx(tx, st); err != nil {
 			return err
 		}
 		return appendAuditTx(tx, audit)
@@ -251,8 +276,8 @@ func (s *Store) AllTriggers() ([]*messages.TriggerRecord, error) {
 	var out []*messages.TriggerRecord
 	err := s.view(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketTriggers).ForEach(func(_, v []byte) error {
-			var st storedTrigger
-			if err := decode(v, &st); err != nil {
+			st, err := decodeTriggerTx(tx, v)
+			if err != nil {
 				return err
 			}
 			out = append(out, &messages.TriggerRecord{Trigger: st.public(), Secret: st.Secret})

@@ -621,13 +621,6 @@ type secTour struct {
 	tokens  []string
 }
 
-// secKnownPlainOnDisk lists the secrets the server still keeps in clear in
-// its data dir, with the reason; the tour logs them as known gaps instead of
-// failing, and fails once one is fixed so the entry gets removed.
-var secKnownPlainOnDisk = map[string]string{
-	"webhook secret": "storage/triggers.go keeps the webhook HMAC key in clear (storedTrigger.Secret); SPEC §3 wants no secret in plain text on disk — sealing it (e.g. AES-GCM under a key kept in meta) is the owner's fix",
-}
-
 func TestSecurityNoSecretLeaks(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.LogLevel = "debug" })
 	secServed := h.secServed()
@@ -771,7 +764,6 @@ func TestSecurityNoSecretLeaks(t *testing.T) {
 	dir := h.cfg.DataDir
 	h.stop()
 	scanned := 0
-	plainKnown := map[string]bool{}
 	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
 		if err != nil || info.IsDir() {
 			return err
@@ -785,22 +777,12 @@ func TestSecurityNoSecretLeaks(t *testing.T) {
 			if s == "" || !strings.Contains(string(data), s) {
 				continue
 			}
-			if why, ok := secKnownPlainOnDisk[what]; ok {
-				t.Logf("KNOWN GAP: %s holds the %s in plain text: %s", filepath.Base(path), what, why)
-				plainKnown[what] = true
-				continue
-			}
 			t.Errorf("%s holds the %s in plain text", filepath.Base(path), what)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for what := range secKnownPlainOnDisk {
-		if _, made := tour.secrets[what]; made && !plainKnown[what] {
-			t.Errorf("the %s is no longer in plain text on disk: remove it from secKnownPlainOnDisk so the check is strict", what)
-		}
 	}
 	if scanned == 0 {
 		t.Fatalf("no file in the data dir %s", dir)
