@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"os"
+	"syscall"
 
 	"go.etcd.io/bbolt"
 )
@@ -56,11 +57,20 @@ func (s *Store) ensureHeadroom() error {
 		return fmt.Errorf("storage: preallocate: %w", err)
 	}
 	want := headroomFor(used)
-	if fi.Size()-used >= want/2 {
+	// Count the blocks really allocated, not the file size: bbolt's own
+	// growth (truncate) makes the file longer without allocating anything.
+	allocated := fi.Size()
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		allocated = st.Blocks * 512
+	}
+	if allocated-used >= want/2 {
 		return nil
 	}
+	// Everything past the high-water mark is unused by bbolt (it only
+	// writes there inside a commit, and this runs between commits), so it
+	// may be overwritten with zeros, holes included.
 	zeros := make([]byte, 1<<20)
-	for off := fi.Size(); off < used+want; off += int64(len(zeros)) {
+	for off := used; off < used+want; off += int64(len(zeros)) {
 		if _, err := f.WriteAt(zeros, off); err != nil {
 			return fmt.Errorf("storage: preallocate: %w", err)
 		}
