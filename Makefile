@@ -41,5 +41,11 @@ lint:
 bench: build
 	@scripts/bench.sh
 
+## fuzz: every fuzz target for FUZZTIME each (default 20s); make test runs
+## their seed corpora as plain tests
+FUZZTIME ?= 20s
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
 clean:
 	rm -rf bin

@@ -48,7 +48,7 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 		status = fasthttp.StatusInternalServerError
 	}
 	if status >= 500 && e.Code != messages.CodeInternal {
-		s.log.Warn("request unavailable", "requestId", requestID(ctx), "route", routeOf(ctx), "code", e.Code)
+		s.log.Warn("request unavailable", "requestId", requestID(ctx), "route", routeOf(ctx), "code", e.Code, "err", err)
 	}
 	writeJSON(ctx, status, errorBody{Error: e.Message, Code: e.Code})
 }

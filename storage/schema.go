@@ -40,6 +40,7 @@ var (
 	metaJWTSecret     = []byte("jwt_secret")     // 32+ random bytes
 	metaCreatedAt     = []byte("created_at")     // uint64 ms
 	metaSealKey       = []byte("seal_key")       // AES-256 key of sealed secrets (seal.go)
+	metaHealthProbe   = []byte("health_probe")   // written by Ping after a failed commit
 )
 
 // Counter names in bucketCounters.

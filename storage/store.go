@@ -13,10 +13,16 @@ import (
 
 	"go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/exekra/orchestrator/messages"
 )
 
 // FileName is the database file inside the data dir.
 const FileName = "exekra.db"
+
+// ErrUnavailable wraps a failed commit (I/O: a full or failing disk): the
+// caller gets 503 SERVICE_UNAVAILABLE and nothing of the write was kept.
+var ErrUnavailable = messages.Errorf(messages.CodeUnavailable, "storage is not accepting writes right now")
 
 // ErrClosed is returned by writes after Close.
 var ErrClosed = errors.New("storage: closed")
@@ -40,7 +46,8 @@ type Store struct {
 	closed bool
 
 	stats     CommitStats
-	unhealthy atomic.Bool
+	unhealthy atomic.Bool // the last commit failed
+	lowSpace  atomic.Bool // the last preallocation failed (disk full)
 }
 
 // CommitStats are cumulative figures of the group-commit writer.
@@ -182,11 +189,23 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping reports whether the database can be read and the last commit
-// succeeded; the health endpoint answers 503 when it cannot.
+// Ping reports whether the database can be read and written with room to
+// grow; the health endpoint answers 503 when it cannot. After a failed
+// commit or preallocation (a full disk, say) it probes with a tiny write —
+// after which the writer retries the preallocation — so an idle server
+// reports healthy again as soon as space is back, without waiting for
+// real traffic.
 func (s *Store) Ping() error {
-	if s.unhealthy.Load() {
-		return errors.New("storage: last commit failed")
+	if s.unhealthy.Load() || s.lowSpace.Load() {
+		err := s.update(func(tx *bbolt.Tx) error {
+			return tx.Bucket(bucketMeta).Put(metaHealthProbe, []byte{1})
+		})
+		if err != nil {
+			return fmt.Errorf("storage: writes are failing: %w", err)
+		}
+		if s.lowSpace.Load() {
+			return errors.New("storage: the disk is full (no room to grow the database)")
+		}
 	}
 	return s.bolt.View(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketMeta).Get(metaSchemaVersion) == nil {
@@ -276,10 +295,9 @@ func (s *Store) writer(maxBatch int) {
 			}
 		}
 		s.commit(batch)
-		if err := s.ensureHeadroom(); err != nil {
-			// Not fatal: bbolt grows the file itself, only more slowly.
-			s.stats.Failures.Add(0)
-		}
+		// A failure here is not fatal (bbolt grows the file itself, only
+		// more slowly), but it means the disk is full: health says so.
+		s.lowSpace.Store(s.ensureHeadroom() != nil)
 	}
 }
 
@@ -318,7 +336,7 @@ func (s *Store) commit(batch []*writeReq) {
 		if err != nil {
 			s.stats.Failures.Add(1)
 			s.unhealthy.Store(true)
-			err = fmt.Errorf("storage: commit: %w", err)
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		} else {
 			s.unhealthy.Store(false)
 			n := uint64(len(batch))
