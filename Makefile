@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 PKGS := ./...
 
-.PHONY: all build run test unit e2e vet check-imports lint bench fuzz clean
+.PHONY: all build run test vet check-imports lint bench fuzz clean
 
 all: build
 

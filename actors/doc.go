@@ -6,16 +6,27 @@
 // rehydrates from storage in Started, so a supervisor restart (or a process
 // restart) resumes from the last durable snapshot.
 //
-// The supervision tree:
+// The supervision tree (children start in this order, each after the one
+// before has rehydrated; see children in orchestrator.go):
 //
 //	orchestrator (top supervisor, one-for-one restarts)
 //	├── license          the license and the system state it implies
 //	├── accounts         users, sessions (token revocation), login audit
-//	├── workflows        workflows, versions, publishing
 //	├── dispatcher       the priority queue and the assignment of work to polling runners
 //	├── executions       → execution/<id>  one per active execution; stops when it finishes
 //	├── runners          → runner/<id>     status, metrics, heartbeat TTL, current execution
+//	├── workflows        workflows, versions, publishing
 //	└── triggers         → trigger/<id>    cron schedule, enabled flag, webhook firing
+//
+// How work flows: a handler's CreateExecution goes to executions, which
+// writes it (batched into group commits) and spawns execution/<id>; that
+// actor announces the QUEUED execution to the dispatcher. A runner's poll
+// goes to runner/<id>, which claims from the dispatcher; the dispatcher pops
+// the head and has execution/<id> persist ASSIGNED before the claim is
+// answered. Status reports go straight to execution/<id>, which tells
+// runner/<id> when the work is released. Trigger fires and webhooks send the
+// same CreateExecution, forwarded with the caller as sender so the answer
+// leaves as soon as the write is durable.
 //
 // Outside callers reach the tree through System.Ask, which routes a command
 // to its owner by the command's type. Read-mostly state that the HTTP layer
