@@ -18,6 +18,7 @@ type target struct {
 	client     *Client
 	adminToken string
 	managed    bool // loadgen started the server and owns all of its state
+	pid        int  // the managed server's process id (0 when not managed)
 }
 
 // apiError describes an unexpected answer in one line.

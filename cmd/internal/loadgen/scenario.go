@@ -124,6 +124,19 @@ func runScenario(cfg config, name string, logf func(string, ...any)) Result {
 	} else {
 		res.check("no request answered an error or failed", len(res.Errors) == 0, "%s", formatErrors(res.Errors))
 	}
+	if t.managed {
+		// The server's peak resident memory over the whole run (setup,
+		// load and checks), read before it stops.
+		if peak, err := peakRSSMiB(t.pid); err == nil {
+			if res.Extra == nil {
+				res.Extra = map[string]float64{}
+			}
+			res.Extra["server peak RSS MiB"] = peak
+			if name == "scale" {
+				res.check("server peak resident memory under 512 MiB", peak < 512, "%.0f MiB with %d runners", peak, res.Runners)
+			}
+		}
+	}
 	if err := closeTarget(); err != nil {
 		res.check("server stops cleanly on SIGTERM", false, "%v", err)
 	} else if t.managed {
@@ -178,7 +191,7 @@ func openTarget(cfg config, maxConns int, logf func(string, ...any)) (*target, f
 	if err != nil {
 		return nil, nil, err
 	}
-	t := &target{client: NewClient(m.addr, false, maxConns, cfg.timeout), managed: true}
+	t := &target{client: NewClient(m.addr, false, maxConns, cfg.timeout), managed: true, pid: m.cmd.Process.Pid}
 	closeFn := func() error { t.client.Close(); return m.Close() }
 	fail := func(err error) (*target, func() error, error) {
 		err = fmt.Errorf("%w; server log: %s", err, m.logTail(5))
