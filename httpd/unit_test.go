@@ -1,11 +1,14 @@
 package httpd
 
 import (
+	"bytes"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/valyala/fasthttp"
 )
 
 func TestLimiterTokenBucket(t *testing.T) {
@@ -95,5 +98,29 @@ func TestDecodeBytes(t *testing.T) {
 		if wantErr == "" && err != nil || wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)) {
 			t.Errorf("%q: %v (want %q)", in, err, wantErr)
 		}
+	}
+}
+
+func TestPanicInHandlerIs500JSONAndRequestID(t *testing.T) {
+	var logs bytes.Buffer
+	srv := New(Config{
+		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
+		JWTSecret: []byte("unit-secret-0123456789abcdef01234"),
+		Extra: []Route{{Method: "GET", Path: "/api/boom", Access: Public, BeforeReady: true,
+			Handle: func(*Server, *fasthttp.RequestCtx, *request) error { panic("kaboom: internal detail") }}},
+	}, &fuzzCore{now: time.Now()}, fuzzStore{})
+	var ctx fasthttp.RequestCtx
+	ctx.Request.SetRequestURI("/api/boom")
+	ctx.Request.Header.Set("X-Request-Id", "client-id-1")
+	srv.Handler()(&ctx)
+	body := string(ctx.Response.Body())
+	if ctx.Response.StatusCode() != 500 || !strings.Contains(body, `"code":"INTERNAL"`) || strings.Contains(body, "kaboom") {
+		t.Fatalf("panic answer: %d %s", ctx.Response.StatusCode(), body)
+	}
+	if string(ctx.Response.Header.Peek("X-Request-Id")) != "client-id-1" {
+		t.Fatalf("request id not echoed: %q", ctx.Response.Header.Peek("X-Request-Id"))
+	}
+	if !strings.Contains(logs.String(), "kaboom") || !strings.Contains(logs.String(), "client-id-1") {
+		t.Fatalf("the panic is not logged with its request id: %s", logs.String())
 	}
 }
