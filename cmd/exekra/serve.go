@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -310,13 +309,6 @@ func serveCommand(args []string, stdout, stderr io.Writer, getenv func(string) s
 	m.Stdout, m.Stderr = stdout, stderr
 	if err := m.ParseFlags(args, getenv); err != nil {
 		return err
-	}
-	// The server's heap is mostly short-lived request garbage, and memory is
-	// cheap next to the CPU that collecting it costs under load: collect at
-	// 3x the live heap instead of 2x unless GOGC says otherwise (measured:
-	// GC was a fifth of the CPU of durable creates at the default).
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
 	}
 	ctx, stop := signalContext()
 	defer stop()
