@@ -1,18 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -22,8 +13,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/exekra/orchestrator/messages"
 )
 
 // withStaleCheck sets --stale-check-interval (the queue timeout check).
@@ -365,63 +354,11 @@ func TestE2EExecutionsConcurrent(t *testing.T) {
 // returns the base URL, the admin's bearer header and the workflow id.
 func benchServer(b *testing.B) (m *Main, base, auth, workflowID string) {
 	b.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	keyDir := b.TempDir()
-	_, pubPEM, err := messages.MarshalKeyPairPEM(pub, priv)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(keyDir, "license.pub"), pubPEM, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	m = NewMain()
-	m.Config.Addr, m.Config.DataDir, m.Config.InsecureHTTP = "127.0.0.1:0", b.TempDir(), true
-	m.Config.LicensePublicKey, m.Config.RateLimit, m.Config.LogLevel = filepath.Join(keyDir, "license.pub"), 0, "error"
-	m.Stdout, m.Stderr = io.Discard, io.Discard
-	if err := m.Run(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = m.Close() })
-	base = "http://" + m.Addr().String()
-	now := time.Now()
-	lic, err := messages.SignLicense(messages.License{ID: messages.NewID(now), Email: adminEmail, Organization: "Bench",
-		IssuedAt: now.Unix(), ExpiresAt: now.Add(24 * time.Hour).Unix()}, priv)
-	if err != nil {
-		b.Fatal(err)
-	}
-	call := func(method, path, auth string, body any, want int) map[string]any {
-		data, _ := json.Marshal(body)
-		req, _ := http.NewRequest(method, base+path, bytes.NewReader(data))
-		req.Header.Set("Content-Type", "application/json")
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		if resp.StatusCode != want {
-			b.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, out)
-		}
-		if c := (&http.Response{Header: resp.Header}).Cookies(); len(c) > 0 && out != nil {
-			out["_token"] = c[0].Value
-		}
-		return out
-	}
-	call("POST", "/api/license/activate", "", map[string]any{"license": lic}, 200)
-	boot := call("POST", "/api/auth/bootstrap", "", map[string]any{"email": adminEmail, "password": adminPassword, "name": "A"}, 201)
-	auth = "Bearer " + boot["_token"].(string)
-	wf := call("POST", "/api/workflows", auth, map[string]any{"name": "bench"}, 201)
-	workflowID = wf["workflow"].(map[string]any)["id"].(string)
-	call("POST", "/api/workflows/"+workflowID+"/draft", auth, map[string]any{"graphJson": testGraph}, 201)
-	call("POST", "/api/workflows/"+workflowID+"/publish", auth, nil, 200)
-	return m, base, auth, workflowID
+	h := newHarness(b, func(c *Config) { c.LogLevel = "error" })
+	workflowID = h.expect(h.admin, "POST", "/api/workflows", map[string]any{"name": "bench"}, 201).str("workflow.id")
+	h.expect(h.admin, "POST", "/api/workflows/"+workflowID+"/draft", map[string]any{"graphJson": testGraph}, 201)
+	h.expect(h.admin, "POST", "/api/workflows/"+workflowID+"/publish", nil, 200)
+	return h.m, h.base, "Bearer " + h.admin.token, workflowID
 }
 
 // benchBareRPS is the bare handler's figure of the same run, for the ratio.

@@ -38,7 +38,7 @@ func (c *skewClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // harness is one running server and its test clients.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	m      *Main
 	cfg    Config
 	base   string
@@ -66,7 +66,7 @@ type harnessOption func(*Config)
 func withRateLimit(n int) harnessOption { return func(c *Config) { c.RateLimit = n } }
 
 // newHarness starts an activated and bootstrapped server.
-func newHarness(t *testing.T, opts ...harnessOption) *harness {
+func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
 	h := newUnactivatedHarness(t, opts...)
 	h.activate(h.issueLicense(licenseOpts{}))
@@ -75,7 +75,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 }
 
 // newUnactivatedHarness starts a server with no license.
-func newUnactivatedHarness(t *testing.T, opts ...harnessOption) *harness {
+func newUnactivatedHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {

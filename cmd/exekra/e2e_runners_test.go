@@ -1,17 +1,8 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,8 +10,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/exekra/orchestrator/messages"
 )
 
 // End-to-end tests of runners: credentials, liveness, polling and the
@@ -504,66 +493,12 @@ type rnBench struct {
 
 func rnStartBench(b *testing.B) *rnBench {
 	b.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	keyDir := b.TempDir()
-	_, pubPEM, err := messages.MarshalKeyPairPEM(pub, priv)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(keyDir, "license.pub"), pubPEM, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	m := NewMain()
-	m.Config.Addr, m.Config.DataDir, m.Config.InsecureHTTP = "127.0.0.1:0", b.TempDir(), true
-	m.Config.LicensePublicKey, m.Config.LogLevel = filepath.Join(keyDir, "license.pub"), "error"
-	m.Stdout, m.Stderr = io.Discard, io.Discard
-	if err := m.Run(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = m.Close() })
-	base := "http://" + m.Addr().String()
-	now := time.Now()
-	lic, err := messages.SignLicense(messages.License{ID: messages.NewID(now), Email: adminEmail, Organization: "Bench",
-		IssuedAt: now.Unix(), ExpiresAt: now.Add(24 * time.Hour).Unix()}, priv)
-	if err != nil {
-		b.Fatal(err)
-	}
-	post := func(path, token string, body any) map[string]any {
-		data, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(data))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		if resp.StatusCode >= 300 {
-			b.Fatalf("%s: %d %v", path, resp.StatusCode, out)
-		}
-		if path == "/api/auth/bootstrap" {
-			for _, c := range resp.Cookies() {
-				if c.Name == "token" {
-					out["token"] = c.Value
-				}
-			}
-		}
-		return out
-	}
-	post("/api/license/activate", "", map[string]any{"license": lic})
-	admin := post("/api/auth/bootstrap", "", map[string]any{"email": adminEmail, "password": adminPassword, "name": "A"})["token"].(string)
-	reg := post("/api/runners/register", admin, map[string]any{"name": "bench"})
-	auth := post("/api/runners/authenticate", "", map[string]any{"machineKey": reg["machineKey"], "machineSecret": reg["machineSecret"]})
-	token := auth["token"].(string)
-	post("/api/runners/heartbeat", token, map[string]any{})
-	return &rnBench{m: m, addr: m.Addr().String(), token: token}
+	h := newHarness(b, func(c *Config) { c.LogLevel = "error" })
+	reg := h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": "bench"}, 201)
+	token := h.expect(anon, "POST", "/api/runners/authenticate", map[string]any{
+		"machineKey": reg.str("machineKey"), "machineSecret": reg.str("machineSecret")}, 200).str("token")
+	h.expect(&client{token: token}, "POST", "/api/runners/heartbeat", map[string]any{}, 200)
+	return &rnBench{m: h.m, addr: h.m.Addr().String(), token: token}
 }
 
 // rnLoad sends GET path to addr from parallel clients until b.N requests
