@@ -837,8 +837,7 @@ func TestFaultsKill9KeepsAcknowledgedDecisions(t *testing.T) {
 	if s := statusAs(loggedOut, "GET", "/api/auth/me", nil); s != 401 {
 		t.Errorf("a token revoked by logout works after kill -9: %d", s)
 	}
-	me := map[string]any{}
-	_, me, _ = p.callAs(disabled, "GET", "/api/auth/me", nil)
+	_, me, _ := p.callAs(disabled, "GET", "/api/auth/me", nil)
 	p.must("PATCH", "/api/users/"+dig2(me, "user.id"), map[string]any{"disabled": true}, 200)
 	p.crash()
 	if s := statusAs(disabled, "GET", "/api/auth/me", nil); s != 401 {
