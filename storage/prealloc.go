@@ -47,11 +47,20 @@ func (s *Store) ensureHeadroom() error {
 	if err := s.bolt.View(func(tx *bbolt.Tx) error { used = tx.Size(); return nil }); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(s.path, os.O_WRONLY, 0)
-	if err != nil {
-		return fmt.Errorf("storage: preallocate: %w", err)
+	// Most commits reuse freed pages or fill pages already counted: only
+	// look at the file when the high-water mark moved (or the last try
+	// failed, when the disk may have room again).
+	if used == s.preallocUsed && !s.lowSpace.Load() {
+		return nil
 	}
-	defer f.Close()
+	if s.preallocFile == nil {
+		f, err := os.OpenFile(s.path, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("storage: preallocate: %w", err)
+		}
+		s.preallocFile = f
+	}
+	f := s.preallocFile
 	fi, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("storage: preallocate: %w", err)
@@ -64,6 +73,7 @@ func (s *Store) ensureHeadroom() error {
 		allocated = st.Blocks * 512
 	}
 	if allocated-used >= want/2 {
+		s.preallocUsed = used
 		return nil
 	}
 	// Everything past the high-water mark is unused by bbolt (it only
@@ -78,5 +88,6 @@ func (s *Store) ensureHeadroom() error {
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("storage: preallocate: %w", err)
 	}
+	s.preallocUsed = used
 	return nil
 }

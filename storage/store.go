@@ -48,6 +48,12 @@ type Store struct {
 	stats     CommitStats
 	unhealthy atomic.Bool // the last commit failed
 	lowSpace  atomic.Bool // the last preallocation failed (disk full)
+
+	// preallocFile and preallocUsed belong to the writer goroutine
+	// (prealloc.go): the file handle zeros are written through, and the
+	// high-water mark at the last successful check.
+	preallocFile *os.File
+	preallocUsed int64
 }
 
 // CommitStats are cumulative figures of the group-commit writer.
@@ -127,6 +133,9 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if err := s.ensureHeadroom(); err != nil {
+		if s.preallocFile != nil {
+			_ = s.preallocFile.Close()
+		}
 		_ = db.Close()
 		return nil, err
 	}
@@ -183,6 +192,9 @@ func (s *Store) Close() error {
 	close(s.stop)
 	s.mu.Unlock()
 	<-s.done
+	if s.preallocFile != nil {
+		_ = s.preallocFile.Close()
+	}
 	if err := s.bolt.Close(); err != nil {
 		return fmt.Errorf("storage: close: %w", err)
 	}
