@@ -20,17 +20,12 @@ func withStaleCheck(d time.Duration) harnessOption {
 	return func(c *Config) { c.StaleCheckInterval = d }
 }
 
-// execRunner registers an unattended runner and returns a client holding its
-// token, and its id.
-func (h *harness) execRunner(name string) (*client, string) {
+// onlineRunner registers, authenticates and heartbeats a runner and
+// returns its client and id.
+func (h *harness) onlineRunner(name string) (*client, string) {
 	h.t.Helper()
-	r := h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": name}, 201)
-	id := r.str("id")
-	a := h.expect(anon, "POST", "/api/runners/authenticate", map[string]any{
-		"machineKey": r.str("machineKey"), "machineSecret": r.str("machineSecret")}, 200)
-	c := &client{token: a.str("token")}
-	h.expect(c, "POST", "/api/runners/heartbeat", map[string]any{}, 200)
-	return c, id
+	r := h.rnOnline(name, "")
+	return r.c, r.id
 }
 
 // pollID polls once and returns the execution id handed out ("" for none).
@@ -139,7 +134,7 @@ func TestE2EExecutionsCreateListGet(t *testing.T) {
 	}
 
 	// the queue order over HTTP: HIGH, then NORMAL by age, then LOW
-	rc, rid := h.execRunner("runner-order")
+	rc, rid := h.onlineRunner("runner-order")
 	if got := h.pollID(rc); got != high {
 		t.Fatalf("first poll %s, want the HIGH one %s", got, high)
 	}
@@ -153,8 +148,8 @@ func TestE2EExecutionsLifecycle(t *testing.T) {
 	h := newHarness(t)
 	op := h.userWithRole("OPERATOR")
 	wf := h.publishedWorkflow(h.admin, "life")
-	r1, r1id := h.execRunner("runner-1")
-	r2, _ := h.execRunner("runner-2")
+	r1, r1id := h.onlineRunner("runner-1")
+	r2, _ := h.onlineRunner("runner-2")
 
 	// stop while QUEUED; again → 409
 	q := h.createExecution(op, map[string]any{"workflowId": wf}, 201).str("execution.id")
@@ -270,7 +265,7 @@ func TestE2EExecutionsRestart(t *testing.T) {
 		prio := strings.TrimSuffix(p, "2")
 		ids[p] = h.createExecution(h.admin, map[string]any{"workflowId": wf, "priority": prio}, 201).str("execution.id")
 	}
-	rc, _ := h.execRunner("restart-runner")
+	rc, _ := h.onlineRunner("restart-runner")
 	if got := h.pollID(rc); got != ids["HIGH"] {
 		t.Fatalf("first poll %s", got)
 	}
@@ -286,7 +281,7 @@ func TestE2EExecutionsRestart(t *testing.T) {
 	// The queue comes back in order.
 	var got []string
 	for i := 0; i < 4; i++ {
-		c, _ := h.execRunner(fmt.Sprintf("after-%d", i))
+		c, _ := h.onlineRunner(fmt.Sprintf("after-%d", i))
 		got = append(got, h.pollID(c))
 	}
 	want := []string{ids["HIGH2"], ids["NORMAL"], ids["NORMAL2"], ids["LOW"]}
@@ -526,11 +521,11 @@ func TestE2EExecutionsRepollAndLongPoll(t *testing.T) {
 	h := newHarness(t)
 	wf := h.publishedWorkflow(h.admin, "repoll")
 	x := h.createExecution(h.admin, map[string]any{"workflowId": wf}, 201).str("execution.id")
-	rc, _ := h.execRunner("r1")
+	rc, _ := h.onlineRunner("r1")
 	if a, b := h.pollID(rc), h.pollID(rc); a != x || b != x {
 		t.Fatalf("a poll before starting gets the same assignment back: %q %q, want %s", a, b, x)
 	}
-	r2, _ := h.execRunner("r2")
+	r2, _ := h.onlineRunner("r2")
 	if got := h.pollID(r2); got != "" {
 		t.Fatalf("an execution went to two runners: %s", got)
 	}

@@ -139,7 +139,7 @@ func TestE2EHotBackupRestoresIntoANewServer(t *testing.T) {
 	h.expectError(anon, "GET", "/api/system/backup", nil, 401, "UNAUTHORIZED")
 	h.expectError(op, "GET", "/api/system/backup", nil, 403, "FORBIDDEN")
 	wf := h.publishedWorkflow(h.admin, "backed-up")
-	rn := h.registerOpsRunner("backed-up-runner")
+	rn := h.rnOnline("backed-up-runner", "UNATTENDED")
 	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
 	finished := h.runToCompletion(rn, "COMPLETED")
 	queued := h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf, "priority": "HIGH"}, 201).str("execution.id")
@@ -264,25 +264,8 @@ func TestE2EHotBackupDuringWrites(t *testing.T) {
 	t.Logf("%d users acknowledged before the backup, %d in it", len(before), len(have))
 }
 
-// opsRunner is a registered, authenticated runner for the ops tests.
-type opsRunner struct {
-	id, key, secret string
-	c               *client
-}
-
-// registerOpsRunner registers an UNATTENDED runner and authenticates it.
-func (h *harness) registerOpsRunner(name string) *opsRunner {
-	h.t.Helper()
-	r := h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": name, "type": "UNATTENDED"}, 201)
-	o := &opsRunner{id: r.str("id"), key: r.str("machineKey"), secret: r.str("machineSecret")}
-	a := h.expect(anon, "POST", "/api/runners/authenticate", map[string]any{"machineKey": o.key, "machineSecret": o.secret}, 200)
-	o.c = &client{token: a.str("token")}
-	h.expect(o.c, "POST", "/api/runners/heartbeat", map[string]any{}, 200) // ONLINE
-	return o
-}
-
 // runToCompletion makes the runner take the head of the queue and finish it.
-func (h *harness) runToCompletion(rn *opsRunner, status string) string {
+func (h *harness) runToCompletion(rn *rnRunner, status string) string {
 	h.t.Helper()
 	p := h.expect(rn.c, "POST", "/api/runners/poll", nil, 200)
 	id := p.str("execution.id")
@@ -308,7 +291,7 @@ func (h *harness) runToCompletion(rn *opsRunner, status string) string {
 func TestE2ERetentionRemovesOldFinishedExecutions(t *testing.T) {
 	h := newHarness(t)
 	wf := h.publishedWorkflow(h.admin, "retained")
-	rn := h.registerOpsRunner("retention-runner")
+	rn := h.rnOnline("retention-runner", "UNATTENDED")
 	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
 	done := h.runToCompletion(rn, "COMPLETED")
 	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
@@ -340,7 +323,7 @@ func TestE2ERetentionRemovesOldFinishedExecutions(t *testing.T) {
 
 	// A recent execution survives a server with retention on.
 	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
-	rn2 := h.registerOpsRunner("retention-runner-2")
+	rn2 := h.rnOnline("retention-runner-2", "UNATTENDED")
 	recent := h.runToCompletion(rn2, "COMPLETED")
 	h.restart()
 	h.expect(h.admin, "GET", "/api/executions/"+recent, nil, 200)
@@ -349,7 +332,7 @@ func TestE2ERetentionRemovesOldFinishedExecutions(t *testing.T) {
 func TestE2EMetricsFollowExecutionsAndRunners(t *testing.T) {
 	h := newHarness(t)
 	wf := h.publishedWorkflow(h.admin, "metered")
-	rn := h.registerOpsRunner("metered-runner")
+	rn := h.rnOnline("metered-runner", "UNATTENDED")
 	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
 	h.runToCompletion(rn, "COMPLETED")
 	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf, "priority": "HIGH"}, 201)
@@ -389,7 +372,7 @@ func TestE2EMetricsFollowExecutionsAndRunners(t *testing.T) {
 func TestE2ECompactAfterRetention(t *testing.T) {
 	h := newHarness(t)
 	wf := h.publishedWorkflow(h.admin, "bulky")
-	rn := h.registerOpsRunner("bulky-runner")
+	rn := h.rnOnline("bulky-runner", "UNATTENDED")
 	chunk := strings.Repeat("x", 900<<10)
 	for i := 0; i < 8; i++ {
 		h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
