@@ -277,19 +277,7 @@ func (s *Server) changePassword(ctx *fasthttp.RequestCtx, r *request) error {
 
 // listUsers pages the users (ADMIN).
 func (s *Server) listUsers(ctx *fasthttp.RequestCtx, _ *request) error {
-	page, err := pageOf(ctx)
-	if err != nil {
-		return err
-	}
-	users, total, err := s.store.ListUsers(page)
-	if err != nil {
-		return err
-	}
-	if users == nil {
-		users = []*messages.User{}
-	}
-	writeJSON(ctx, fasthttp.StatusOK, listBody("users", users, page, total))
-	return nil
+	return writePage(ctx, "users", s.store.ListUsers)
 }
 
 type userPatchBody struct {
@@ -322,17 +310,5 @@ func (s *Server) updateUser(ctx *fasthttp.RequestCtx, r *request) error {
 
 // listAudit pages the audit log (ADMIN).
 func (s *Server) listAudit(ctx *fasthttp.RequestCtx, _ *request) error {
-	page, err := pageOf(ctx)
-	if err != nil {
-		return err
-	}
-	entries, total, err := s.store.ListAudit(page)
-	if err != nil {
-		return err
-	}
-	if entries == nil {
-		entries = []*messages.AuditEntry{}
-	}
-	writeJSON(ctx, fasthttp.StatusOK, listBody("entries", entries, page, total))
-	return nil
+	return writePage(ctx, "entries", s.store.ListAudit)
 }

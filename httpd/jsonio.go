@@ -130,6 +130,24 @@ func listBody(kinds string, items any, page messages.Page, total int) map[string
 	return map[string]any{kinds: items, "pagination": messages.NewPagination(page.Page, page.Limit, total)}
 }
 
+// writePage answers one page of an unfiltered list read by read, as the
+// list envelope of kinds (an empty page is [], never null).
+func writePage[T any](ctx *fasthttp.RequestCtx, kinds string, read func(messages.Page) ([]T, int, error)) error {
+	page, err := pageOf(ctx)
+	if err != nil {
+		return err
+	}
+	items, total, err := read(page)
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []T{}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, listBody(kinds, items, page, total))
+	return nil
+}
+
 // queryTime parses an optional time filter.
 func queryTime(ctx *fasthttp.RequestCtx, name string) (messages.Time, error) {
 	raw := ctx.QueryArgs().Peek(name)
