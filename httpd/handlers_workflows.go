@@ -29,19 +29,7 @@ func (s *Server) createWorkflow(ctx *fasthttp.RequestCtx, r *request) error {
 
 // listWorkflows pages the workflows newest first.
 func (s *Server) listWorkflows(ctx *fasthttp.RequestCtx, _ *request) error {
-	page, err := pageOf(ctx)
-	if err != nil {
-		return err
-	}
-	items, total, err := s.store.ListWorkflows(page)
-	if err != nil {
-		return err
-	}
-	if items == nil {
-		items = []*messages.Workflow{}
-	}
-	writeJSON(ctx, fasthttp.StatusOK, listBody("workflows", items, page, total))
-	return nil
+	return writePage(ctx, "workflows", s.store.ListWorkflows)
 }
 
 // getWorkflow answers a workflow with its versions, triggers and execution count.
