@@ -42,8 +42,6 @@ var (
 	adminOnly = []messages.Role{messages.RoleAdmin}
 	adminDev  = []messages.Role{messages.RoleAdmin, messages.RoleDeveloper}
 	allRoles  = []messages.Role{messages.RoleAdmin, messages.RoleDeveloper, messages.RoleOperator}
-	_         = allRoles
-	_         = adminDev
 )
 
 // routeTable is the one route table. Adding an endpoint adds a row here
