@@ -138,3 +138,27 @@ func TestBinaryBadFlagsExit2(t *testing.T) {
 		t.Fatalf("exit %v, output %q", err, out)
 	}
 }
+
+// TestCloseAnswersParkedLongPolls: a graceful stop does not wait out a
+// runner's 30-second long poll — it is answered "no work" and the server
+// stops at once, with the in-flight request completed (200).
+func TestCloseAnswersParkedLongPolls(t *testing.T) {
+	h := newHarness(t)
+	r := h.rnOnline("parked", "")
+	done := make(chan *response, 1)
+	go func() { done <- h.request(r.c, "GET", "/api/runners/poll?wait=30", nil) }()
+	time.Sleep(300 * time.Millisecond) // let the poll park
+	start := time.Now()
+	h.stop()
+	select {
+	case resp := <-done:
+		if resp.status != 200 || resp.json["hasWork"] != false {
+			t.Fatalf("parked poll answered %d %s", resp.status, resp.body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the parked poll was not answered")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("graceful stop took %v with a parked long poll", d)
+	}
+}
