@@ -321,8 +321,11 @@ func (d *dispatcherActor) assign(ctx actor.Context, c *workClaim, e *queueEntry)
 			return
 		case err != nil || r == nil:
 			// Unknown outcome (timeout): do not risk giving this runner a
-			// second execution; it polls again.
+			// second execution; it polls again. If the assignment did land
+			// (late), take it back, so no work waits on a runner that was
+			// told there was none.
 			ctx.Send(c.sender, &messages.NoWork{})
+			ctx.Send(pid, &unassignExecution{ID: e.id, RunnerID: c.runnerID})
 			return
 		}
 		// The execution was no longer QUEUED: serve the claim again, first

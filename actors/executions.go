@@ -28,6 +28,14 @@ type (
 		ID       string
 		RunnerID string
 	}
+	// unassignExecution takes back an assignment whose answer the
+	// dispatcher never got (its request timed out): if the execution is
+	// ASSIGNED to that runner, it goes back to QUEUED, so the runner —
+	// which was told "no work" — never holds work it does not know of.
+	unassignExecution struct {
+		ID       string
+		RunnerID string
+	}
 	// assignResult answers assignExecution: Execution on success, Err when
 	// the execution is no longer QUEUED (or the write failed).
 	assignResult struct {
@@ -138,6 +146,8 @@ func (a *executionsActor) Receive(ctx actor.Context) {
 	case *messages.RunnerLost:
 		a.route(ctx, msg.ExecutionID, msg)
 	case *assignExecution:
+		a.route(ctx, msg.ID, msg)
+	case *unassignExecution:
 		a.route(ctx, msg.ID, msg)
 	case *expireQueued:
 		a.route(ctx, msg.ID, msg)
@@ -480,6 +490,8 @@ func (a *executionActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *assignExecution:
 		ctx.Respond(a.assign(ctx, msg))
+	case *unassignExecution:
+		a.unassign(ctx, msg)
 	case *messages.ReportStatus:
 		respondIfAsked(ctx, a.report(ctx, msg))
 	case *messages.StopExecution:
@@ -549,6 +561,23 @@ func (a *executionActor) assign(ctx actor.Context, msg *assignExecution) *assign
 		return &assignResult{ID: a.id, Err: err}
 	}
 	return &assignResult{ID: a.id, Execution: a.reply()}
+}
+
+// unassign returns an execution still ASSIGNED to msg.RunnerID (and not
+// started) to the queue, without counting an attempt: the runner never
+// learnt of it.
+func (a *executionActor) unassign(ctx actor.Context, msg *unassignExecution) {
+	if a.exec.Status != messages.ExecAssigned || a.exec.RunnerID == nil || *a.exec.RunnerID != msg.RunnerID {
+		return
+	}
+	next := copyExecution(a.exec)
+	next.Status, next.RunnerID, next.AssignedAt, next.EnqueuedAt = messages.ExecQueued, nil, 0, messages.TimeOf(a.sys.Now())
+	if err := a.commit(ctx, next, messages.ExecAssigned, "", nil); err != nil {
+		a.sys.cfg.Logger.Warn("unassign not recorded", "execution", a.id, "err", err)
+		return
+	}
+	a.sys.notifyRunners(ctx, &messages.ExecutionReleased{RunnerID: msg.RunnerID, ExecutionID: a.id, Status: messages.ExecQueued})
+	a.announceQueued(ctx, true)
 }
 
 func (a *executionActor) report(ctx actor.Context, msg *messages.ReportStatus) any {

@@ -353,9 +353,8 @@ func TestLongPollClaims(t *testing.T) {
 	if y := e.claim("r3", 100*time.Millisecond); y != nil || time.Since(start) < 90*time.Millisecond {
 		t.Fatalf("expired claim: %v after %v", y, time.Since(start))
 	}
-	if e.sys.gauges.WaitingClaims.Load() != 0 {
-		t.Fatal("waiting claims gauge")
-	}
+	// The gauge is published right after the answer leaves.
+	eventually(t, "waiting claims gauge back to 0", func() bool { return e.sys.gauges.WaitingClaims.Load() == 0 })
 }
 
 func TestQueueTimeout(t *testing.T) {
@@ -488,5 +487,38 @@ func TestConcurrentCreateAndStop(t *testing.T) {
 	g := &e.sys.gauges
 	if n := g.QueueDepth[0].Load() + g.QueueDepth[1].Load() + g.QueueDepth[2].Load(); n != 0 {
 		t.Fatalf("queue depth gauge %d after draining", n)
+	}
+}
+
+// TestUnassignAfterLostClaimAnswer: when the dispatcher never got the answer
+// of an assignment (its request timed out) it takes the assignment back; the
+// execution returns to the queue without counting an attempt, and only an
+// execution still ASSIGNED to that runner moves.
+func TestUnassignAfterLostClaimAnswer(t *testing.T) {
+	e := newExecEnv(t)
+	wf := e.workflow("unassign")
+	x := e.create(wf, messages.PriorityNormal)
+	if got := e.claim("r1", 0); got == nil || got.ID != x.ID {
+		t.Fatalf("claim: %+v", got)
+	}
+	execs := e.sys.pids[childExecutions]
+	e.sys.actors.Root.Send(execs, &unassignExecution{ID: x.ID, RunnerID: "someone-else"})
+	e.sys.actors.Root.Send(execs, &unassignExecution{ID: x.ID, RunnerID: "r1"})
+	eventually(t, "back in the queue", func() bool { return e.get(x.ID).Status == messages.ExecQueued })
+	if y := e.get(x.ID); y.Attempt != 1 || y.RunnerID != nil {
+		t.Fatalf("after unassign: %+v", y)
+	}
+	if got := e.claim("r2", 0); got == nil || got.ID != x.ID || got.Status != messages.ExecAssigned {
+		t.Fatalf("not handed out again: %+v", got)
+	}
+	// A started execution is never taken back.
+	e.report(x.ID, "r2", messages.ExecRunning, "")
+	e.sys.actors.Root.Send(execs, &unassignExecution{ID: x.ID, RunnerID: "r2"})
+	// A progress report through the same mailbox is handled after it.
+	if _, err := e.report(x.ID, "r2", messages.ExecRunning, "progress"); err != nil {
+		t.Fatal(err)
+	}
+	if y := e.get(x.ID); y.Status != messages.ExecRunning {
+		t.Fatalf("a running execution moved: %+v", y)
 	}
 }
