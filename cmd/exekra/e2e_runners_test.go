@@ -565,27 +565,17 @@ func rnBurst(b *testing.B, hc *fasthttp.HostClient, addr, path, token string, n 
 // ratio (poll/constant).
 func BenchmarkIdlePollRatio(b *testing.B) {
 	s := rnStartBench(b)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	body := []byte(`{"hasWork":false,"stopExecutionIds":[]}` + "\n")
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("application/json")
-		ctx.SetBody(body)
-	}}
-	go func() { _ = srv.Serve(ln) }()
-	b.Cleanup(func() { _ = srv.Shutdown() })
+	constAddr := rnConstServer(b)
 	pollHC := &fasthttp.HostClient{Addr: s.addr, MaxConns: 256}
-	constHC := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: 256}
+	constHC := &fasthttp.HostClient{Addr: constAddr, MaxConns: 256}
 	rnBurst(b, pollHC, s.addr, "/api/runners/poll", s.token, 2000) // warm up
-	rnBurst(b, constHC, ln.Addr().String(), "/", "", 2000)
+	rnBurst(b, constHC, constAddr, "/", "", 2000)
 	b.ResetTimer()
 	slice := b.N/10 + 1
 	var pollT, constT time.Duration
 	for i := 0; i < 10; i++ {
 		pollT += rnBurst(b, pollHC, s.addr, "/api/runners/poll", s.token, slice)
-		constT += rnBurst(b, constHC, ln.Addr().String(), "/", "", slice)
+		constT += rnBurst(b, constHC, constAddr, "/", "", slice)
 	}
 	n := float64(10 * slice)
 	pollRate, constRate := n/pollT.Seconds(), n/constT.Seconds()
@@ -600,6 +590,13 @@ func BenchmarkIdlePollHTTP(b *testing.B) {
 }
 
 func BenchmarkConstantHTTP(b *testing.B) {
+	rnLoad(b, rnConstServer(b), "/api/runners/poll", "")
+}
+
+// rnConstServer starts a bare fasthttp server on 127.0.0.1 that answers
+// every request with the idle poll's constant body; it returns its address.
+func rnConstServer(b *testing.B) string {
+	b.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -611,7 +608,7 @@ func BenchmarkConstantHTTP(b *testing.B) {
 	}}
 	go func() { _ = srv.Serve(ln) }()
 	b.Cleanup(func() { _ = srv.Shutdown() })
-	rnLoad(b, ln.Addr().String(), "/api/runners/poll", "")
+	return ln.Addr().String()
 }
 
 func BenchmarkIdlePollHandler(b *testing.B) {
