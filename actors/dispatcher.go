@@ -24,15 +24,14 @@ import (
 // stale-check ticker (every Config.StaleCheckInterval) and one timer per
 // parked claim (its Wait).
 type dispatcherActor struct {
-	sys     *System
-	queue   execQueue
-	byID    map[string]*queueEntry
-	seq     uint64
-	parked  *list.List // of *workClaim, oldest first; O(1) removal at 10,000 parked polls
-	byRun   map[string]*workClaim
-	pending int
-	stop    chan struct{}
-	gen     uint64
+	sys    *System
+	queue  execQueue
+	byID   map[string]*queueEntry
+	seq    uint64
+	parked *list.List // of *workClaim, oldest first; O(1) removal at 10,000 parked polls
+	byRun  map[string]*workClaim
+	stop   chan struct{}
+	gen    uint64
 }
 
 type queueEntry struct {
@@ -310,10 +309,8 @@ func (d *dispatcherActor) assign(ctx actor.Context, c *workClaim, e *queueEntry)
 		ctx.Send(c.sender, &messages.NoWork{})
 		return
 	}
-	d.pending++
 	f := ctx.RequestFuture(pid, &assignExecution{ID: e.id, RunnerID: c.runnerID}, assignTimeout)
 	ctx.ReenterAfter(f, func(res any, err error) {
-		d.pending--
 		r, _ := res.(*assignResult)
 		switch {
 		case err == nil && r != nil && r.Err == nil && r.Execution != nil:
