@@ -12,11 +12,10 @@ import (
 )
 
 // Names of the execution-related top-level actors (children of the
-// orchestrator) and of the runner owner they notify.
+// orchestrator).
 const (
 	childExecutions = "executions"
 	childDispatcher = "dispatcher"
-	runnersName     = "runners"
 )
 
 // Internal messages between the dispatcher, the executions supervisor and
@@ -365,7 +364,7 @@ func (a *executionsActor) created(ctx actor.Context, msg *createBatchDone) {
 
 // notifyRunners sends a notification to the runners actor, when there is one.
 func (s *System) notifyRunners(ctx actor.Context, msg any) {
-	if pid, ok := s.pids[runnersName]; ok {
+	if pid, ok := s.pids[childRunners]; ok {
 		ctx.Send(pid, msg)
 	}
 }
