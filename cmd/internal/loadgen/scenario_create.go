@@ -88,29 +88,41 @@ func runCreate(e *env) error {
 		}
 	})
 	e.summarize(e.rec, elapsed)
-	created := int64(ids.len())
-	after, err := e.t.stats()
-	if err != nil {
-		return err
-	}
-	listed, err := e.t.listTotal("/api/executions?workflowId=" + wf)
-	if err != nil {
-		return err
-	}
-	e.extra("created", float64(created))
 	e.res.check("every 201 carries a QUEUED execution with an id", bad.Load() == 0, "%d malformed", bad.Load())
-	e.res.check("no execution id handed out twice", ids.dups == 0, "%d repeats", ids.dups)
 	if n, problems := keys.verify(); n > 0 {
 		e.res.check("an Idempotency-Key repeat returns the first execution (one 201 per key)", len(problems) == 0,
 			"%d keys; %v", n, sample(problems, 3))
 	}
-	e.res.check("stats total grew by the number created", after["total"]-before["total"] == created,
-		"created %d, total %d -> %d", created, before["total"], after["total"])
+	created, after, err := e.checkNewExecutions(wf, before, ids, "created")
+	if err != nil {
+		return err
+	}
 	e.res.check("stats queued grew by the number created", after["queued"]-before["queued"] == created,
 		"created %d, queued %d -> %d", created, before["queued"], after["queued"])
-	e.res.check("the workflow's list holds every execution created", listed == created, "listed %d, created %d", listed, created)
 	e.checkStatsAgree()
 	return nil
+}
+
+// checkNewExecutions reads the stats and the workflow's list after a load
+// phase and checks that they moved by exactly the executions the phase got
+// ids for (named verb in the checks: "created", "accepted"), none twice. It
+// returns that number and the stats after.
+func (e *env) checkNewExecutions(wf string, before executionStats, ids *idSet, verb string) (int64, executionStats, error) {
+	n := int64(ids.len())
+	after, err := e.t.stats()
+	if err != nil {
+		return 0, nil, err
+	}
+	listed, err := e.t.listTotal("/api/executions?workflowId=" + wf)
+	if err != nil {
+		return 0, nil, err
+	}
+	e.extra(verb, float64(n))
+	e.res.check("no execution id handed out twice", ids.dups == 0, "%d repeats", ids.dups)
+	e.res.check("stats total grew by the number "+verb, after["total"]-before["total"] == n,
+		"%s %d, total %d -> %d", verb, n, before["total"], after["total"])
+	e.res.check("the workflow's list holds every execution "+verb, listed == n, "listed %d, %s %d", listed, verb, n)
+	return n, after, nil
 }
 
 // keyBook records the answers to requests that carried an Idempotency-Key.
@@ -205,21 +217,10 @@ func runWebhook(e *env) error {
 		}
 	})
 	e.summarize(e.rec, elapsed)
-	accepted := int64(ids.len())
-	after, err := e.t.stats()
-	if err != nil {
-		return err
-	}
-	listed, err := e.t.listTotal("/api/executions?workflowId=" + wf)
-	if err != nil {
-		return err
-	}
-	e.extra("accepted", float64(accepted))
 	e.res.check("every 200 says success with an executionId", bad.Load() == 0, "%d malformed", bad.Load())
-	e.res.check("no execution id handed out twice", ids.dups == 0, "%d repeats", ids.dups)
-	e.res.check("stats total grew by the number accepted", after["total"]-before["total"] == accepted,
-		"accepted %d, total %d -> %d", accepted, before["total"], after["total"])
-	e.res.check("the workflow's list holds every execution accepted", listed == accepted, "listed %d, accepted %d", listed, accepted)
+	if _, _, err := e.checkNewExecutions(wf, before, ids, "accepted"); err != nil {
+		return err
+	}
 	var wrong []string
 	ids.mu.Lock()
 	order := sample(ids.order, 10)
