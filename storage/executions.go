@@ -302,6 +302,9 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution, cb *createBatch) (*messages
 	if wf.PublishedVersionID == "" || tx.Bucket(bucketVersions).Get([]byte(wf.PublishedVersionID)) == nil {
 		return nil, false, messages.Errorf(messages.CodeNoPublished, "the workflow has no published version")
 	}
+	if tx.Bucket(bucketExecutions).Get([]byte(e.ID)) != nil {
+		return nil, false, messages.Errorf(messages.CodeConflict, "execution id exists")
+	}
 	e.Workflow = messages.WorkflowRef{ID: wf.ID, Name: wf.Name}
 	e.VersionID = wf.PublishedVersionID
 	if n.DedupeKey != "" {
@@ -312,9 +315,6 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution, cb *createBatch) (*messages
 		if err := tx.Bucket(bucketExecDedupe).Put(dedupeKeyOf(e.WorkflowID, n.DedupeKey), v); err != nil {
 			return nil, false, err
 		}
-	}
-	if tx.Bucket(bucketExecutions).Get([]byte(e.ID)) != nil {
-		return nil, false, messages.Errorf(messages.CodeConflict, "execution id exists")
 	}
 	if err := putExecutionTx(tx, &e); err != nil {
 		return nil, false, err

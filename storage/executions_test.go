@@ -270,3 +270,38 @@ func TestExecutionLogCap(t *testing.T) {
 		t.Fatalf("terminal is final: %v", err)
 	}
 }
+
+// A batch creation refused for an id that exists writes nothing: the
+// dedupe key keeps pointing at the execution it was first given to.
+func TestCreateExecutionsAsyncConflictWritesNothing(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	wf := putWorkflowForTest(t, s, "wf", true)
+	now := time.Now()
+	first := newExec(wf.ID, now, messages.PriorityNormal)
+	if _, _, err := s.CreateExecution(first, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	other := newExec(wf.ID, now.Add(time.Millisecond), messages.PriorityNormal)
+	if _, _, err := s.CreateExecution(other, ""); err != nil {
+		t.Fatal(err)
+	}
+	clash := *other // same id as an existing execution, a new dedupe key
+	done := make(chan []messages.CreateOutcome, 1)
+	s.CreateExecutionsAsync([]*messages.Execution{&clash}, []string{"k2"}, func(o []messages.CreateOutcome, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		done <- o
+	})
+	out := <-done
+	if len(out) != 1 || messages.ErrorCode(out[0].Err) != messages.CodeConflict {
+		t.Fatalf("outcome = %+v, want CONFLICT", out)
+	}
+	// "k2" was not recorded: a creation with it is new, not a duplicate.
+	again := newExec(wf.ID, now.Add(2*time.Millisecond), messages.PriorityNormal)
+	got, dup, err := s.CreateExecution(again, "k2")
+	if err != nil || dup || got.ID != again.ID {
+		t.Fatalf("k2 reuse: got %v dup=%v err=%v", got, dup, err)
+	}
+}
