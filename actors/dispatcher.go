@@ -131,14 +131,12 @@ func (d *dispatcherActor) Receive(ctx actor.Context) {
 		d.claimWork(ctx, msg)
 	case *messages.CancelClaim:
 		if c, ok := d.byRun[msg.RunnerID]; ok {
-			d.unpark(c)
-			ctx.Send(c.sender, &messages.NoWork{})
+			d.answerNoWork(ctx, c)
 			d.publish()
 		}
 	case *workClaimExpired:
 		if c, ok := d.byRun[msg.runnerID]; ok && c.seq == msg.seq {
-			d.unpark(c)
-			ctx.Send(c.sender, &messages.NoWork{})
+			d.answerNoWork(ctx, c)
 			d.publish()
 		}
 	case *execEnqueued:
@@ -249,8 +247,7 @@ func (d *dispatcherActor) publish() {
 
 func (d *dispatcherActor) claimWork(ctx actor.Context, msg *messages.ClaimWork) {
 	if old, ok := d.byRun[msg.RunnerID]; ok {
-		d.unpark(old)
-		ctx.Send(old.sender, &messages.NoWork{})
+		d.answerNoWork(ctx, old)
 	}
 	sender := ctx.Sender()
 	if sender == nil {
@@ -261,15 +258,27 @@ func (d *dispatcherActor) claimWork(ctx actor.Context, msg *messages.ClaimWork) 
 	c.elem = d.parked.PushBack(c)
 	d.byRun[c.runnerID] = c
 	d.serve(ctx)
-	if _, still := d.byRun[c.runnerID]; still && d.byRun[c.runnerID] == c {
-		if c.wait <= 0 {
-			d.unpark(c)
-			ctx.Send(c.sender, &messages.NoWork{})
-		} else {
-			d.armExpiry(ctx, c)
-		}
-	}
+	d.waitOrAnswer(ctx, c)
 	d.publish()
+}
+
+// waitOrAnswer, after serve, lets a claim still parked wait until its
+// deadline, or answers it *messages.NoWork when it has no time left.
+func (d *dispatcherActor) waitOrAnswer(ctx actor.Context, c *workClaim) {
+	if d.byRun[c.runnerID] != c {
+		return
+	}
+	if c.wait <= 0 || !time.Now().Before(c.deadline) {
+		d.answerNoWork(ctx, c)
+		return
+	}
+	d.armExpiry(ctx, c)
+}
+
+// answerNoWork removes a parked claim and answers it *messages.NoWork.
+func (d *dispatcherActor) answerNoWork(ctx actor.Context, c *workClaim) {
+	d.unpark(c)
+	ctx.Send(c.sender, &messages.NoWork{})
 }
 
 // armExpiry answers a parked claim *messages.NoWork at its deadline.
@@ -334,14 +343,7 @@ func (d *dispatcherActor) assign(ctx actor.Context, c *workClaim, e *queueEntry)
 		c.elem = d.parked.PushFront(c)
 		d.byRun[c.runnerID] = c
 		d.serve(ctx)
-		if d.byRun[c.runnerID] == c {
-			if c.wait <= 0 || !time.Now().Before(c.deadline) {
-				d.unpark(c)
-				ctx.Send(c.sender, &messages.NoWork{})
-			} else {
-				d.armExpiry(ctx, c)
-			}
-		}
+		d.waitOrAnswer(ctx, c)
 		d.publish()
 	})
 }
