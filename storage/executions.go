@@ -655,15 +655,20 @@ func (s *Store) QueuedExecutions() ([]*messages.Execution, error) {
 }
 
 // ActiveExecutions returns every QUEUED, ASSIGNED or RUNNING execution
-// (without logs), oldest first.
+// (without logs), oldest first, read in one transaction so an execution
+// changing status meanwhile is seen exactly once.
 func (s *Store) ActiveExecutions() ([]*messages.Execution, error) {
 	var out []*messages.Execution
-	for _, st := range []messages.ExecutionStatus{messages.ExecQueued, messages.ExecAssigned, messages.ExecRunning} {
-		part, err := s.executionsWithStatus(st)
-		if err != nil {
-			return nil, err
+	err := s.view(func(tx *bbolt.Tx) (err error) {
+		for _, st := range []messages.ExecutionStatus{messages.ExecQueued, messages.ExecAssigned, messages.ExecRunning} {
+			if out, err = appendWithStatusTx(tx, out, st); err != nil {
+				return err
+			}
 		}
-		out = append(out, part...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
@@ -671,24 +676,31 @@ func (s *Store) ActiveExecutions() ([]*messages.Execution, error) {
 
 func (s *Store) executionsWithStatus(st messages.ExecutionStatus) ([]*messages.Execution, error) {
 	var out []*messages.Execution
-	err := s.view(func(tx *bbolt.Tx) error {
-		prefix := joinKey(string(st), "")
-		execs := tx.Bucket(bucketExecutions)
-		c := tx.Bucket(bucketExecByStatus).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			var e messages.Execution
-			v := execs.Get(k[len(prefix):])
-			if v == nil {
-				continue
-			}
-			if err := decode(v, &e); err != nil {
-				return err
-			}
-			out = append(out, &e)
-		}
-		return nil
+	err := s.view(func(tx *bbolt.Tx) (err error) {
+		out, err = appendWithStatusTx(tx, out, st)
+		return err
 	})
 	return out, err
+}
+
+// appendWithStatusTx appends the executions with status st to out, through
+// the status index.
+func appendWithStatusTx(tx *bbolt.Tx, out []*messages.Execution, st messages.ExecutionStatus) ([]*messages.Execution, error) {
+	prefix := joinKey(string(st), "")
+	execs := tx.Bucket(bucketExecutions)
+	c := tx.Bucket(bucketExecByStatus).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		v := execs.Get(k[len(prefix):])
+		if v == nil {
+			continue
+		}
+		var e messages.Execution
+		if err := decode(v, &e); err != nil {
+			return nil, err
+		}
+		out = append(out, &e)
+	}
+	return out, nil
 }
 
 // DeleteExecutionsFinishedBefore removes up to max finished executions whose
