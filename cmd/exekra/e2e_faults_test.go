@@ -657,9 +657,10 @@ func lastLine(s string) string {
 	return l[len(l)-1]
 }
 
-// faultsDiskFull swaps the descriptor this process holds on path for
-// /dev/full (every write fails with ENOSPC) until the returned function
-// runs. bbolt reads through its mmap, so reads keep working.
+// faultsDiskFull swaps every descriptor this process holds on path (the
+// database's own and the preallocator's) for /dev/full, so every write fails
+// with ENOSPC, until the returned function runs. bbolt reads through its
+// mmap, so reads keep working.
 func faultsDiskFull(t *testing.T, path string) (free func()) {
 	t.Helper()
 	want, err := filepath.EvalSymlinks(path)
@@ -670,39 +671,47 @@ func faultsDiskFull(t *testing.T, path string) (free func()) {
 	if err != nil {
 		t.Skipf("cannot simulate a full disk: %v", err)
 	}
-	fd := -1
+	var fds []int
 	for _, e := range entries {
 		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && target == want {
-			_, _ = fmt.Sscan(e.Name(), &fd)
-			break
+			var fd int
+			if _, err := fmt.Sscan(e.Name(), &fd); err == nil {
+				fds = append(fds, fd)
+			}
 		}
 	}
-	if fd < 0 {
+	if len(fds) == 0 {
 		t.Skipf("cannot simulate a full disk: no descriptor on %s", want)
-	}
-	saved, err := syscall.Dup(fd)
-	if err != nil {
-		t.Fatal(err)
 	}
 	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
 	if err != nil {
-		syscall.Close(saved)
 		t.Skipf("cannot simulate a full disk: %v", err)
 	}
 	defer full.Close()
-	if err := syscall.Dup3(int(full.Fd()), fd, syscall.O_CLOEXEC); err != nil {
-		syscall.Close(saved)
-		t.Skipf("cannot simulate a full disk: %v", err)
-	}
-	var once sync.Once
-	free = func() {
-		once.Do(func() {
-			if err := syscall.Dup3(saved, fd, syscall.O_CLOEXEC); err != nil {
+	saved := map[int]int{} // swapped descriptor → its saved duplicate
+	restore := func() {
+		for fd, dup := range saved {
+			if err := syscall.Dup3(dup, fd, syscall.O_CLOEXEC); err != nil {
 				t.Errorf("restore the database descriptor: %v", err)
 			}
-			syscall.Close(saved)
-		})
+			syscall.Close(dup)
+		}
 	}
+	for _, fd := range fds {
+		dup, err := syscall.Dup(fd)
+		if err != nil {
+			restore()
+			t.Fatal(err)
+		}
+		if err := syscall.Dup3(int(full.Fd()), fd, syscall.O_CLOEXEC); err != nil {
+			syscall.Close(dup)
+			restore()
+			t.Skipf("cannot simulate a full disk: %v", err)
+		}
+		saved[fd] = dup
+	}
+	var once sync.Once
+	free = func() { once.Do(restore) }
 	t.Cleanup(free)
 	return free
 }
