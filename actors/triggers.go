@@ -431,14 +431,9 @@ func (a *triggerActor) fire(ctx actor.Context) {
 	})
 }
 
+// stillQueued reports whether execution execID is still QUEUED.
 func (a *triggerActor) stillQueued(execID string) bool {
-	g, ok := a.sys.store.(interface {
-		GetExecution(id string) (*messages.Execution, error)
-	})
-	if !ok {
-		return false
-	}
-	e, err := g.GetExecution(execID)
+	e, err := a.sys.store.GetExecution(execID)
 	return err == nil && e != nil && e.Status == messages.ExecQueued
 }
 
