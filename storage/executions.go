@@ -114,60 +114,34 @@ func countersOf(e *messages.Execution) []string {
 }
 
 // reindexTx moves the index entries and counters of an execution from old
-// (nil when new) to e (nil when removed).
+// (nil when new) to e (nil when removed), touching only what changed.
 func reindexTx(tx *bbolt.Tx, old, e *messages.Execution) error {
-	if old == nil && e != nil {
-		for _, k := range indexKeysOf(e) {
-			if err := tx.Bucket(k[0]).Put(k[1], nil); err != nil {
-				return err
-			}
-		}
-		for _, c := range countersOf(e) {
-			if err := addCounterTx(tx, c, 1); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	oldKeys := map[string]bool{}
-	newKeys := map[string]bool{}
-	if old != nil {
-		for _, k := range indexKeysOf(old) {
-			oldKeys[string(k[0])+"\xff"+string(k[1])] = true
-		}
-	}
-	if e != nil {
-		for _, k := range indexKeysOf(e) {
-			newKeys[string(k[0])+"\xff"+string(k[1])] = true
-		}
-	}
-	if old != nil {
-		for _, k := range indexKeysOf(old) {
-			if !newKeys[string(k[0])+"\xff"+string(k[1])] {
-				if err := tx.Bucket(k[0]).Delete(k[1]); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	if e != nil {
-		for _, k := range indexKeysOf(e) {
-			if !oldKeys[string(k[0])+"\xff"+string(k[1])] {
-				if err := tx.Bucket(k[0]).Put(k[1], nil); err != nil {
-					return err
-				}
-			}
-		}
-	}
+	var oldKeys, newKeys [][2][]byte
 	delta := map[string]int64{}
 	if old != nil {
+		oldKeys = indexKeysOf(old)
 		for _, c := range countersOf(old) {
 			delta[c]--
 		}
 	}
 	if e != nil {
+		newKeys = indexKeysOf(e)
 		for _, c := range countersOf(e) {
 			delta[c]++
+		}
+	}
+	for _, k := range oldKeys {
+		if !hasIndexKey(newKeys, k) {
+			if err := tx.Bucket(k[0]).Delete(k[1]); err != nil {
+				return err
+			}
+		}
+	}
+	for _, k := range newKeys {
+		if !hasIndexKey(oldKeys, k) {
+			if err := tx.Bucket(k[0]).Put(k[1], nil); err != nil {
+				return err
+			}
 		}
 	}
 	for name, d := range delta {
@@ -178,6 +152,16 @@ func reindexTx(tx *bbolt.Tx, old, e *messages.Execution) error {
 		}
 	}
 	return nil
+}
+
+// hasIndexKey reports whether keys (a handful) holds k.
+func hasIndexKey(keys [][2][]byte, k [2][]byte) bool {
+	for _, x := range keys {
+		if bytes.Equal(x[0], k[0]) && bytes.Equal(x[1], k[1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // putExecutionTx stores e without its logs.
