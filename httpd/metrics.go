@@ -195,10 +195,8 @@ func (s *Server) writeMetrics(b *bytes.Buffer) {
 	for i, p := range []string{"HIGH", "NORMAL", "LOW"} {
 		e.sample("exekra_queue_depth", labels("priority", p), float64(f.QueueDepth[i]))
 	}
-	e.family("exekra_long_polls_waiting", "gauge", "Runner long polls parked waiting for work.")
-	e.sample("exekra_long_polls_waiting", "", float64(f.WaitingPolls))
-	e.family("exekra_execution_actors", "gauge", "Live execution actors (active executions held in memory).")
-	e.sample("exekra_execution_actors", "", float64(f.LiveExecutions))
+	e.single("exekra_long_polls_waiting", "gauge", "Runner long polls parked waiting for work.", float64(f.WaitingPolls))
+	e.single("exekra_execution_actors", "gauge", "Live execution actors (active executions held in memory).", float64(f.LiveExecutions))
 	if x := f.Executions; x != nil {
 		e.family("exekra_executions", "gauge", "Stored executions by status.")
 		for _, kv := range []struct {
@@ -209,35 +207,25 @@ func (s *Server) writeMetrics(b *bytes.Buffer) {
 		}
 	}
 	if r := f.Retention; r != nil {
-		e.family("exekra_retention_runs_total", "counter", "Runs of the retention job (at start, then hourly).")
-		e.sample("exekra_retention_runs_total", "", float64(r.Runs))
-		e.family("exekra_retention_failures_total", "counter", "Retention runs that failed (retried at the next run).")
-		e.sample("exekra_retention_failures_total", "", float64(r.Failures))
-		e.family("exekra_retention_removed_total", "counter", "Finished executions removed by retention since start.")
-		e.sample("exekra_retention_removed_total", "", float64(r.Removed))
+		e.single("exekra_retention_runs_total", "counter", "Runs of the retention job (at start, then hourly).", float64(r.Runs))
+		e.single("exekra_retention_failures_total", "counter", "Retention runs that failed (retried at the next run).", float64(r.Failures))
+		e.single("exekra_retention_removed_total", "counter", "Finished executions removed by retention since start.", float64(r.Removed))
 	}
-	e.family("exekra_actor_restarts_total", "counter", "Actor failures handled by a supervisor since start.")
-	e.sample("exekra_actor_restarts_total", "", float64(f.ActorRestarts))
+	e.single("exekra_actor_restarts_total", "counter", "Actor failures handled by a supervisor since start.", float64(f.ActorRestarts))
 
-	e.family("exekra_storage_commits_total", "counter", "Group-commit transactions (each one fsync), failed ones included.")
-	e.sample("exekra_storage_commits_total", "", float64(f.Commits))
-	e.family("exekra_storage_commit_failures_total", "counter", "Group-commit transactions whose commit failed.")
-	e.sample("exekra_storage_commit_failures_total", "", float64(f.CommitFailures))
-	e.family("exekra_storage_writes_total", "counter", "Write functions applied by committed transactions.")
-	e.sample("exekra_storage_writes_total", "", float64(f.CommitWrites))
+	e.single("exekra_storage_commits_total", "counter", "Group-commit transactions (each one fsync), failed ones included.", float64(f.Commits))
+	e.single("exekra_storage_commit_failures_total", "counter", "Group-commit transactions whose commit failed.", float64(f.CommitFailures))
+	e.single("exekra_storage_writes_total", "counter", "Write functions applied by committed transactions.", float64(f.CommitWrites))
 	e.family("exekra_storage_batch_size", "histogram", "Writes per committed group-commit transaction.")
 	e.histogram("exekra_storage_batch_size", "", f.BatchSizes)
 	e.family("exekra_storage_commit_duration_seconds", "histogram", "Duration of group-commit transactions, fsync included.")
 	e.histogram("exekra_storage_commit_duration_seconds", "", f.CommitSeconds)
 
-	e.family("go_goroutines", "gauge", "Goroutines that currently exist.")
-	e.sample("go_goroutines", "", float64(runtime.NumGoroutine()))
+	e.single("go_goroutines", "gauge", "Goroutines that currently exist.", float64(runtime.NumGoroutine()))
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	e.family("go_memstats_heap_alloc_bytes", "gauge", "Bytes of allocated heap objects.")
-	e.sample("go_memstats_heap_alloc_bytes", "", float64(ms.HeapAlloc))
-	e.family("go_memstats_sys_bytes", "gauge", "Bytes of memory obtained from the OS.")
-	e.sample("go_memstats_sys_bytes", "", float64(ms.Sys))
+	e.single("go_memstats_heap_alloc_bytes", "gauge", "Bytes of allocated heap objects.", float64(ms.HeapAlloc))
+	e.single("go_memstats_sys_bytes", "gauge", "Bytes of memory obtained from the OS.", float64(ms.Sys))
 }
 
 func boolValue(b bool) float64 {
@@ -252,6 +240,12 @@ type exposition struct{ b *bytes.Buffer }
 
 func (e *exposition) family(name, typ, help string) {
 	fmt.Fprintf(e.b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+}
+
+// single writes a family of one unlabelled sample.
+func (e *exposition) single(name, typ, help string, v float64) {
+	e.family(name, typ, help)
+	e.sample(name, "", v)
 }
 
 // sample writes one line; lbls is a rendered label list without braces.
