@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -90,8 +91,11 @@ func (a *triggersActor) spawn(ctx actor.Context, rec *messages.TriggerRecord) {
 	if exec == nil {
 		exec = a.sys.ownerPID(&messages.CreateExecution{})
 	}
+	// The first start takes rec; a restart reads storage again.
+	var initial atomic.Pointer[messages.TriggerRecord]
+	initial.Store(rec)
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &triggerActor{sys: a.sys, exec: exec, id: rec.Trigger.ID}
+		return &triggerActor{sys: a.sys, exec: exec, id: rec.Trigger.ID, initial: initial.Swap(nil)}
 	})
 	pid, err := ctx.SpawnNamed(props, rec.Trigger.ID)
 	if err != nil {
@@ -271,7 +275,8 @@ func parseTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*trig
 
 // triggerActor is one trigger: trigger/<id>.
 //
-// Handles: *actor.Started (reads its record, arms the schedule),
+// Handles: *actor.Started (takes its record from the supervisor, or from
+// storage after a restart; arms the schedule),
 // *triggerTick (a schedule fire), *messages.UpdateTrigger,
 // *messages.FireWebhook, and the executions owner's replies to its schedule
 // fires (*messages.ExecutionCreated, error, *actor.DeadLetterResponse).
@@ -282,9 +287,10 @@ func parseTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*trig
 // bucket. Timers: one (Config.AfterFunc) until the next activation, tagged
 // with a generation and cancelled in Stopping/Restarting.
 type triggerActor struct {
-	sys  *System
-	exec *actor.PID
-	id   string
+	sys     *System
+	exec    *actor.PID
+	id      string
+	initial *messages.TriggerRecord // the record at spawn (nil: read storage)
 
 	t       *messages.Trigger
 	set     *triggerSettings
@@ -328,9 +334,13 @@ func (a *triggerActor) Receive(ctx actor.Context) {
 }
 
 func (a *triggerActor) start(ctx actor.Context) {
-	rec, err := a.sys.store.TriggerWithSecret(a.id)
-	if err != nil {
-		panic(err)
+	rec := a.initial
+	a.initial = nil
+	if rec == nil {
+		var err error
+		if rec, err = a.sys.store.TriggerWithSecret(a.id); err != nil {
+			panic(err)
+		}
 	}
 	if rec == nil {
 		ctx.Stop(ctx.Self()) // deleted meanwhile
