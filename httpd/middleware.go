@@ -26,7 +26,6 @@ type request struct {
 	user   *messages.User // the caller, on user routes
 	claims *claims        // the verified token (user or runner), when one was sent
 	runner string         // the runner id, on runner routes with a token
-	token  string         // the raw token text
 }
 
 // origin is the request's audit origin.
@@ -187,16 +186,11 @@ func hasRole(u *messages.User, roles []messages.Role) bool {
 
 // bearerOrCookie returns the token text of the request: the Authorization
 // Bearer header wins over the cookie.
-func bearerOrCookie(ctx *fasthttp.RequestCtx, cookie bool) string {
-	if h := ctx.Request.Header.Peek("Authorization"); len(h) > 7 && bytes.EqualFold(h[:7], []byte("Bearer ")) {
-		return string(bytes.TrimSpace(h[7:]))
+func bearerOrCookie(ctx *fasthttp.RequestCtx) string {
+	if b := bearerBytes(ctx); len(b) > 0 {
+		return string(b)
 	}
-	if cookie {
-		if c := ctx.Request.Header.Cookie("token"); len(c) > 0 {
-			return string(c)
-		}
-	}
-	return ""
+	return string(ctx.Request.Header.Cookie("token"))
 }
 
 // bearerBytes is the Authorization Bearer token of the request, as bytes
@@ -216,7 +210,7 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt Route, req *request) 
 	case Public:
 		return nil
 	case AnyUser, Roles:
-		text := bearerOrCookie(ctx, true)
+		text := bearerOrCookie(ctx)
 		if text == "" {
 			return messages.Errorf(messages.CodeUnauthorized, "authentication required")
 		}
@@ -231,8 +225,8 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt Route, req *request) 
 		if err != nil {
 			return err
 		}
-		req.user, req.claims, req.token = u, c, text
-		ctx.SetUserValue(keySubject, "user:"+u.ID)
+		req.user, req.claims = u, c
+		ctx.SetUserValue(keySubject, c.subjectKey())
 		return nil
 	case Runner, RunnerOrCredentials:
 		// Runners call these routes all the time (the idle poll is the
