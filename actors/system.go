@@ -29,8 +29,6 @@ type Config struct {
 	OfflineGrace       time.Duration
 	QueueTimeout       time.Duration
 	StaleCheckInterval time.Duration
-	// RetentionDays removes finished executions older than that (0 = keep).
-	RetentionDays int
 	// AfterFunc arms a timer that calls f after d and returns its stop
 	// function (time.AfterFunc when nil); trigger tests inject a fake clock.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)

@@ -167,7 +167,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.system, err = actors.Start(actors.Config{
 		LicenseKey: licenseKey, Now: now, Logger: m.log,
 		RunnerTTL: c.RunnerTTL, OfflineGrace: c.OfflineGrace, QueueTimeout: c.QueueTimeout,
-		StaleCheckInterval: c.StaleCheckInterval, RetentionDays: c.RetentionDays,
+		StaleCheckInterval: c.StaleCheckInterval,
 	}, m.store)
 	if err != nil {
 		return err
