@@ -607,13 +607,7 @@ func (a *runnerActor) load(ctx actor.Context) {
 // one) is OFFLINE. It reports whether the record changed.
 func rehydrateRunner(r *messages.Runner, now time.Time, ttl time.Duration) bool {
 	last := r.LastHeartbeatAt
-	want := messages.RunnerOffline
-	if !last.IsZero() && now.Sub(last.Std()) < ttl {
-		want = messages.RunnerOnline
-		if r.CurrentExecutionID != nil {
-			want = messages.RunnerBusy
-		}
-	}
+	want := runnerStatus(!last.IsZero() && now.Sub(last.Std()) < ttl, r.CurrentExecutionID != nil)
 	changed := want != r.Status
 	r.Status = want
 	switch {
@@ -675,15 +669,21 @@ func (a *runnerActor) save(audit *messages.AuditEntry) error {
 	return nil
 }
 
-// setStatus derives the status from liveness and work and saves a change.
-func (a *runnerActor) settle(alive bool) error {
-	want := messages.RunnerOffline
-	if alive {
-		want = messages.RunnerOnline
-		if a.rec.CurrentExecutionID != nil {
-			want = messages.RunnerBusy
-		}
+// runnerStatus is the status of a runner that is alive or not, with work or
+// without.
+func runnerStatus(alive, hasWork bool) messages.RunnerStatus {
+	switch {
+	case !alive:
+		return messages.RunnerOffline
+	case hasWork:
+		return messages.RunnerBusy
 	}
+	return messages.RunnerOnline
+}
+
+// settle derives the status from liveness and work and saves a change.
+func (a *runnerActor) settle(alive bool) error {
+	want := runnerStatus(alive, a.rec.CurrentExecutionID != nil)
 	if want == a.rec.Status {
 		return nil
 	}
@@ -911,11 +911,9 @@ func (a *runnerActor) claimAnswered(ctx actor.Context, e *messages.Execution) {
 			a.current, a.curStatus = e, messages.ExecAssigned
 			a.rec.CurrentExecutionID = &id
 			a.entry.lostSent.Store(false)
-			want := a.rec.Status
 			if a.alive() {
-				want = messages.RunnerBusy
+				a.rec.Status = messages.RunnerBusy
 			}
-			a.rec.Status = want
 			if err := a.save(nil); err != nil {
 				a.sys.cfg.Logger.Error("runner busy", "runner", a.rec.ID, "err", err)
 			}
