@@ -112,7 +112,7 @@ func (s *Server) listExecutions(ctx *fasthttp.RequestCtx, _ *request) error {
 	for i, e := range list {
 		items[i] = executionListItem{Execution: e}
 	}
-	writeJSON(ctx, fasthttp.StatusOK, listBody("executions", items, page, total))
+	writeList(ctx, "executions", items, page, total)
 	return nil
 }
 

@@ -311,7 +311,7 @@ func (s *Server) listRunners(ctx *fasthttp.RequestCtx, r *request) error {
 		}
 		out = append(out, stored)
 	}
-	writeJSON(ctx, fasthttp.StatusOK, listBody("runners", out, page, total))
+	writeList(ctx, "runners", out, page, total)
 	return nil
 }
 

@@ -96,10 +96,7 @@ func (s *Server) listTriggers(ctx *fasthttp.RequestCtx, _ *request) error {
 	if err != nil {
 		return err
 	}
-	if items == nil {
-		items = []*messages.Trigger{}
-	}
-	writeJSON(ctx, fasthttp.StatusOK, listBody("triggers", items, page, total))
+	writeList(ctx, "triggers", items, page, total)
 	return nil
 }
 

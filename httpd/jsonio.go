@@ -141,11 +141,17 @@ func writePage[T any](ctx *fasthttp.RequestCtx, kinds string, read func(messages
 	if err != nil {
 		return err
 	}
+	writeList(ctx, kinds, items, page, total)
+	return nil
+}
+
+// writeList answers one page of items, total in all, as the list envelope
+// of kinds (an empty page is [], never null).
+func writeList[T any](ctx *fasthttp.RequestCtx, kinds string, items []T, page messages.Page, total int) {
 	if items == nil {
 		items = []T{}
 	}
 	writeJSON(ctx, fasthttp.StatusOK, listBody(kinds, items, page, total))
-	return nil
 }
 
 // queryTime parses an optional time filter.
