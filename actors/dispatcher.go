@@ -193,10 +193,7 @@ func (d *dispatcherActor) stopTicker() {
 // corrects the count when the announcement arrives and lowers it whenever an
 // execution leaves the queue.
 func (d *dispatcherActor) enqueue(id string, p messages.Priority, at messages.Time, counted bool) {
-	rank := p.Rank()
-	if rank < 0 {
-		rank = 1
-	}
+	rank := queueRank(p)
 	// The gauge only ever moves by the net change, so a reader never sees a
 	// transient dip.
 	if e, ok := d.byID[id]; ok {
@@ -223,6 +220,14 @@ func (d *dispatcherActor) enqueue(id string, p messages.Priority, at messages.Ti
 	e := &queueEntry{id: id, rank: rank, enq: at, seq: d.seq}
 	heap.Push(&d.queue, e)
 	d.byID[id] = e
+}
+
+// queueRank is p's rank in the queue; an invalid priority queues as NORMAL.
+func queueRank(p messages.Priority) int {
+	if rank := p.Rank(); rank >= 0 {
+		return rank
+	}
+	return 1
 }
 
 // remove takes an entry out of the queue.

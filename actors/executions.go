@@ -514,11 +514,7 @@ func (s *System) announceQueued(ctx actor.Context, e *messages.Execution, counte
 		return
 	}
 	if counted {
-		rank := e.Priority.Rank()
-		if rank < 0 {
-			rank = 1
-		}
-		s.gauges.QueueDepth[rank].Add(1)
+		s.gauges.QueueDepth[queueRank(e.Priority)].Add(1)
 	}
 	ctx.Send(pid, &execEnqueued{ID: e.ID, Priority: e.Priority, EnqueuedAt: e.EnqueuedAt, Counted: counted})
 }
