@@ -328,17 +328,9 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution, cb *createBatch) (*messages
 // NO_PUBLISHED_VERSION. With a dedupe key seen for the workflow within
 // messages.DedupeWindow it returns the earlier execution and true instead.
 func (s *Store) CreateExecution(e *messages.Execution, dedupeKey string) (*messages.Execution, bool, error) {
-	n := newExecution{Execution: e, DedupeKey: dedupeKey}
 	var out *messages.Execution
 	var dup bool
-	err := s.update(func(tx *bbolt.Tx) (err error) {
-		cb := newCreateBatch()
-		if out, dup, err = createExecutionTx(tx, n, cb); err != nil {
-			return err
-		}
-		return cb.applyTx(tx)
-	})
-	if err != nil {
+	if err := s.update(createOneFn(newExecution{Execution: e, DedupeKey: dedupeKey}, &out, &dup)); err != nil {
 		return nil, false, err
 	}
 	return out, dup, nil
@@ -347,22 +339,27 @@ func (s *Store) CreateExecution(e *messages.Execution, dedupeKey string) (*messa
 // CreateExecutionAsync is CreateExecution without the wait: done runs (on
 // a storage goroutine) once the execution is durable or the write failed.
 func (s *Store) CreateExecutionAsync(e *messages.Execution, dedupeKey string, done func(e *messages.Execution, duplicate bool, err error)) {
-	n := newExecution{Execution: e, DedupeKey: dedupeKey}
 	var out *messages.Execution
 	var dup bool
-	s.updateAsync(func(tx *bbolt.Tx) (err error) {
-		cb := newCreateBatch()
-		if out, dup, err = createExecutionTx(tx, n, cb); err != nil {
-			return err
-		}
-		return cb.applyTx(tx)
-	}, func(err error) {
+	s.updateAsync(createOneFn(newExecution{Execution: e, DedupeKey: dedupeKey}, &out, &dup), func(err error) {
 		if err != nil {
 			done(nil, false, err)
 			return
 		}
 		done(out, dup, nil)
 	})
+}
+
+// createOneFn is the write of one creation; it sets *out and *dup each
+// time it runs.
+func createOneFn(n newExecution, out **messages.Execution, dup *bool) func(tx *bbolt.Tx) error {
+	return func(tx *bbolt.Tx) (err error) {
+		cb := newCreateBatch()
+		if *out, *dup, err = createExecutionTx(tx, n, cb); err != nil {
+			return err
+		}
+		return cb.applyTx(tx)
+	}
 }
 
 // CreateExecutionsAsync creates many executions in one write (as
