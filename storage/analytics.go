@@ -70,38 +70,33 @@ func foldAnalyticsTx(tx *bbolt.Tx, e *messages.Execution) error {
 			return err
 		}
 	}
-	if e.Workflow.Name != "" {
-		agg.Name = e.Workflow.Name
-	}
-	agg.Total++
+	run := dayAggregate{Name: e.Workflow.Name, Total: 1}
 	switch e.Status {
 	case messages.ExecCompleted:
-		agg.Completed++
+		run.Completed = 1
 	case messages.ExecFailed:
-		agg.Failed++
+		run.Failed = 1
 	case messages.ExecStopped:
-		agg.Stopped++
+		run.Stopped = 1
 	}
 	if !e.StartedAt.IsZero() && !e.CompletedAt.IsZero() && e.CompletedAt >= e.StartedAt {
-		agg.DurationSum += int64(e.CompletedAt - e.StartedAt)
-		agg.DurationN++
+		run.DurationSum, run.DurationN = int64(e.CompletedAt-e.StartedAt), 1
 	}
 	if m := e.Metrics; m != nil {
 		if m.CPUAvg != nil {
-			agg.CPUAvgSum += *m.CPUAvg
-			agg.CPUAvgN++
+			run.CPUAvgSum, run.CPUAvgN = *m.CPUAvg, 1
 		}
-		if m.CPUPeak != nil && *m.CPUPeak > agg.CPUPeak {
-			agg.CPUPeak = *m.CPUPeak
+		if m.CPUPeak != nil {
+			run.CPUPeak = *m.CPUPeak
 		}
 		if m.MemAvgMB != nil {
-			agg.MemAvgSum += *m.MemAvgMB
-			agg.MemAvgN++
+			run.MemAvgSum, run.MemAvgN = *m.MemAvgMB, 1
 		}
-		if m.MemPeakMB != nil && *m.MemPeakMB > agg.MemPeak {
-			agg.MemPeak = *m.MemPeakMB
+		if m.MemPeakMB != nil {
+			run.MemPeak = *m.MemPeakMB
 		}
 	}
+	agg.add(&run)
 	return b.Put(key, agg.marshal())
 }
 
