@@ -503,6 +503,14 @@ func TestUnassignAfterLostClaimAnswer(t *testing.T) {
 	}
 	execs := e.sys.pids[childExecutions]
 	e.sys.actors.Root.Send(execs, &unassignExecution{ID: x.ID, RunnerID: "someone-else"})
+	// A RunnerLost naming another runner changes nothing and is handled
+	// after the unassign: once it is answered, x must still be ASSIGNED.
+	if _, err := e.sys.Ask(&messages.RunnerLost{ExecutionID: x.ID, RunnerID: "someone-else"}); err != nil {
+		t.Fatal(err)
+	}
+	if y := e.get(x.ID); y.Status != messages.ExecAssigned || y.RunnerID == nil || *y.RunnerID != "r1" {
+		t.Fatalf("another runner's unassign moved it: %+v", y)
+	}
 	e.sys.actors.Root.Send(execs, &unassignExecution{ID: x.ID, RunnerID: "r1"})
 	eventually(t, "back in the queue", func() bool { return e.get(x.ID).Status == messages.ExecQueued })
 	if y := e.get(x.ID); y.Attempt != 1 || y.RunnerID != nil {
