@@ -4,8 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/exekra/orchestrator/messages"
 )
 
@@ -97,15 +95,4 @@ func (s *System) RunnerIdle(id string) bool {
 		return q[0].Load()+q[1].Load()+q[2].Load() == 0
 	}
 	return false // BUSY: the actor knows whether its execution is still ASSIGNED
-}
-
-// runnerPeerPID is the pid of the top-level actor that owns cmd, or nil when no
-// actor owns that command in this build.
-func (s *System) runnerPeerPID(cmd any) (pid *actor.PID) {
-	defer func() {
-		if recover() != nil {
-			pid = nil
-		}
-	}()
-	return s.pids[route(cmd)]
 }

@@ -777,7 +777,7 @@ func (a *runnerActor) flushNow() {
 func (a *runnerActor) lost(ctx actor.Context, execID, reason string) {
 	a.entry.lostSent.Store(true)
 	cmd := &messages.RunnerLost{ExecutionID: execID, RunnerID: a.rec.ID, Reason: reason}
-	pid := a.sys.runnerPeerPID(cmd)
+	pid := a.sys.ownerPID(cmd)
 	if pid == nil {
 		return
 	}
@@ -824,7 +824,7 @@ func (a *runnerActor) poll(ctx actor.Context, msg *messages.PollWork) {
 		a.answerOrPark(ctx, msg.Wait)
 		return
 	}
-	pid := a.sys.runnerPeerPID(&messages.ClaimWork{})
+	pid := a.sys.ownerPID(&messages.ClaimWork{})
 	if pid == nil {
 		ctx.Respond(&messages.PollReply{StopExecutionIDs: a.stopIDs()})
 		return
@@ -957,7 +957,7 @@ func (a *runnerActor) expireWaiter(ctx actor.Context, id int) {
 
 func (a *runnerActor) cancelClaim(ctx actor.Context) {
 	cmd := &messages.CancelClaim{RunnerID: a.rec.ID}
-	if pid := a.sys.runnerPeerPID(cmd); pid != nil {
+	if pid := a.sys.ownerPID(cmd); pid != nil {
 		ctx.Send(pid, cmd)
 	}
 }
@@ -1048,7 +1048,7 @@ func (a *runnerActor) delete(ctx actor.Context, msg *messages.DeleteRunner) {
 	if a.rec.CurrentExecutionID != nil {
 		cmd := &messages.RunnerLost{ExecutionID: *a.rec.CurrentExecutionID, RunnerID: a.rec.ID,
 			Reason: "runner " + a.rec.Name + " was deleted"}
-		if pid := a.sys.runnerPeerPID(cmd); pid != nil {
+		if pid := a.sys.ownerPID(cmd); pid != nil {
 			ctx.Send(pid, cmd)
 		}
 	}
