@@ -792,9 +792,6 @@ func (a *runnerActor) lost(ctx actor.Context, execID, reason string) {
 		case error:
 			lr.err = r
 		}
-		if err != nil && lr.err == nil {
-			lr.err = err
-		}
 		root.Send(self, lr)
 	}()
 }
