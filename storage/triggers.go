@@ -242,21 +242,23 @@ func (s *Store) GetTrigger(id string) (*messages.Trigger, error) {
 	return out, err
 }
 
-// ListTriggers pages the triggers newest first, with the total.
+// ListTriggers pages the triggers newest first, with the total. A
+// workflow filter walks that workflow's index entries, not every trigger.
 func (s *Store) ListTriggers(f messages.TriggerFilter, page messages.Page) ([]*messages.Trigger, int, error) {
 	out := []*messages.Trigger{}
 	var total int
-	var keep func(v []byte) bool
-	if f.WorkflowID != "" || f.Type != "" {
-		keep = func(v []byte) bool {
-			var st storedTrigger
-			if decode(v, &st) != nil {
-				return false
-			}
-			return (f.WorkflowID == "" || st.WorkflowID == f.WorkflowID) && (f.Type == "" || st.Type == f.Type)
-		}
-	}
 	err := s.view(func(tx *bbolt.Tx) (err error) {
+		if f.WorkflowID != "" {
+			total = pageOfWorkflowTriggersTx(tx, f, page, func(st *storedTrigger) { out = append(out, st.public()) })
+			return nil
+		}
+		var keep func(v []byte) bool
+		if f.Type != "" {
+			keep = func(v []byte) bool {
+				var st storedTrigger
+				return decode(v, &st) == nil && st.Type == f.Type
+			}
+		}
 		total, err = pageNewestFirstTx(tx, bucketTriggers, page, counterTriggers, keep, func(v []byte) error {
 			var st storedTrigger
 			if err := decode(v, &st); err != nil {
@@ -268,6 +270,35 @@ func (s *Store) ListTriggers(f messages.TriggerFilter, page messages.Page) ([]*m
 		return err
 	})
 	return out, total, err
+}
+
+// pageOfWorkflowTriggersTx pages the triggers of f.WorkflowID (of type
+// f.Type when set) newest first through the workflow index, handing each
+// one of the page to each, and returns how many match.
+func pageOfWorkflowTriggersTx(tx *bbolt.Tx, f messages.TriggerFilter, page messages.Page, each func(*storedTrigger)) int {
+	ids := workflowTriggerIDsTx(tx, f.WorkflowID)
+	triggers := tx.Bucket(bucketTriggers)
+	total, skip, take := 0, page.Offset(), page.Limit
+	for i := len(ids) - 1; i >= 0; i-- {
+		v := triggers.Get([]byte(ids[i]))
+		if v == nil {
+			continue
+		}
+		var st storedTrigger
+		if decode(v, &st) != nil || st.WorkflowID != f.WorkflowID || (f.Type != "" && st.Type != f.Type) {
+			continue
+		}
+		total++
+		if skip > 0 {
+			skip--
+			continue
+		}
+		if take > 0 {
+			each(&st)
+			take--
+		}
+	}
+	return total
 }
 
 // AllTriggers reads every trigger with its secret, for the trigger actors'

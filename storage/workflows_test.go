@@ -248,8 +248,16 @@ func TestTriggerStore(t *testing.T) {
 		t.Fatalf("list all: %d", total)
 	}
 	list, total, _ = s.ListTriggers(messages.TriggerFilter{WorkflowID: w.ID}, page)
-	if total != 2 || len(list) != 2 {
-		t.Fatalf("by workflow: %d", total)
+	if total != 2 || len(list) != 2 || list[0].ID != ids[1] || list[1].ID != ids[0] {
+		t.Fatalf("by workflow: %d %+v", total, list)
+	}
+	list, total, _ = s.ListTriggers(messages.TriggerFilter{WorkflowID: w.ID}, messages.Page{Page: 2, Limit: 1})
+	if total != 2 || len(list) != 1 || list[0].ID != ids[0] {
+		t.Fatalf("by workflow page 2: %d %+v", total, list)
+	}
+	list, total, _ = s.ListTriggers(messages.TriggerFilter{WorkflowID: w.ID, Type: messages.TriggerWebhook}, page)
+	if total != 1 || len(list) != 1 || list[0].ID != ids[1] || !list[0].HasSecret {
+		t.Fatalf("by workflow and type: %d %+v", total, list)
 	}
 	list, total, _ = s.ListTriggers(messages.TriggerFilter{Type: messages.TriggerWebhook}, messages.Page{Page: 2, Limit: 1})
 	if total != 2 || len(list) != 1 || list[0].ID != ids[1] || !list[0].HasSecret {
