@@ -156,11 +156,9 @@ func (a *runnersActor) Receive(ctx actor.Context) {
 
 // forward hands a message to the runner's actor, keeping the sender.
 func (a *runnersActor) forward(ctx actor.Context, id string) {
-	e := a.sys.runnerReg.Load().get(id)
-	if e == nil || e.deleted.Load() {
-		if ctx.Sender() != nil {
-			ctx.Respond(messages.NotFound("runner"))
-		}
+	e := a.sys.runnerEntryOf(id)
+	if e == nil {
+		respondIfAsked(ctx, messages.NotFound("runner"))
 		return
 	}
 	ctx.Forward(e.pid)
