@@ -79,7 +79,6 @@ func workflowTriggerKey(workflowID, triggerID string) []byte {
 // so a trigger never outlives its workflow).
 func (s *Store) CreateTrigger(t *messages.Trigger, secret string, audit *messages.AuditEntry) error {
 	st := storedTrigger{Trigger: *t, Secret: secret}
-	st.HasSecret = secret != ""
 	return s.update(func(tx *bbolt.Tx) error {
 		if _, err := getWorkflowTx(tx, st.WorkflowID); err != nil {
 			return err
@@ -120,7 +119,6 @@ func (s *Store) UpdateTrigger(id string, ch messages.TriggerChange, audit *messa
 		}
 		st.NextRunAt = ch.NextRunAt
 		st.UpdatedAt = ch.UpdatedAt
-		st.HasSecret = st.Secret != ""
 		if err := putTriggerTx(tx, st); err != nil {
 			return err
 		}
