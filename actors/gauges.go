@@ -7,7 +7,10 @@ import "sync/atomic"
 // field); anyone may read them.
 type Gauges struct {
 	// QueueDepth is the number of QUEUED executions by priority rank
-	// (0 HIGH, 1 NORMAL, 2 LOW). Owner: dispatcher.
+	// (0 HIGH, 1 NORMAL, 2 LOW). Owner: dispatcher; the execution actors
+	// that announce a QUEUED execution add it ahead of the announcement
+	// (counted), and the dispatcher corrects that on arrival (see
+	// dispatcherActor.enqueue).
 	QueueDepth [3]atomic.Int64
 	// WaitingClaims is the number of long polls parked in the dispatcher.
 	// Owner: dispatcher.
