@@ -184,16 +184,19 @@ func workflowTriggerIDsTx(tx *bbolt.Tx, workflowID string) []string {
 	return ids
 }
 
-// triggersOfWorkflowTx reads a workflow's triggers, newest first.
+// triggersOfWorkflowTx reads a workflow's triggers' public records, newest
+// first (their secrets stay sealed).
 func triggersOfWorkflowTx(tx *bbolt.Tx, workflowID string) ([]*messages.Trigger, error) {
 	ids := workflowTriggerIDsTx(tx, workflowID)
+	triggers := tx.Bucket(bucketTriggers)
 	out := make([]*messages.Trigger, 0, len(ids))
 	for i := len(ids) - 1; i >= 0; i-- {
-		st, err := getTriggerTx(tx, ids[i])
-		if err != nil {
-			if messages.ErrorCode(err) == messages.CodeNotFound {
-				continue
-			}
+		v := triggers.Get([]byte(ids[i]))
+		if v == nil {
+			continue
+		}
+		var st storedTrigger
+		if err := decode(v, &st); err != nil {
 			return nil, err
 		}
 		out = append(out, st.public())
