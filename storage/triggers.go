@@ -226,21 +226,19 @@ func deleteTriggersOfWorkflowTx(tx *bbolt.Tx, workflowID string) ([]string, erro
 	return ids, nil
 }
 
-// GetTrigger reads one trigger's public record (nil, nil when absent).
+// GetTrigger reads one trigger's public record (nil, nil when absent); its
+// secret stays sealed.
 func (s *Store) GetTrigger(id string) (*messages.Trigger, error) {
-	var out *messages.Trigger
-	err := s.view(func(tx *bbolt.Tx) error {
-		st, err := getTriggerTx(tx, id)
-		if err != nil {
-			if messages.ErrorCode(err) == messages.CodeNotFound {
-				return nil
-			}
-			return err
-		}
-		out = st.public()
-		return nil
+	var st storedTrigger
+	var found bool
+	err := s.view(func(tx *bbolt.Tx) (err error) {
+		found, err = getTx(tx, bucketTriggers, id, &st)
+		return err
 	})
-	return out, err
+	if err != nil || !found {
+		return nil, err
+	}
+	return st.public(), nil
 }
 
 // ListTriggers pages the triggers newest first, with the total. A
