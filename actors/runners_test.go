@@ -323,6 +323,13 @@ func TestRunnerLongPollJoinAndRelease(t *testing.T) {
 	if n := e.sys.Gauges().WaitingClaims.Load(); n != 1 {
 		t.Fatalf("claims parked: %d, want 1 (joined)", n)
 	}
+	// A second claim would also leave one parked (it replaces the first),
+	// but would answer the first poll: joining leaves it waiting.
+	select {
+	case a := <-first:
+		t.Fatalf("first poll answered before the release: %+v", a)
+	default:
+	}
 	start := time.Now()
 	e.sys.ReleasePolls()
 	for _, ch := range []chan answer{first, second} {
