@@ -240,14 +240,9 @@ func (s *Store) RunnerProcesses() ([]messages.RunnerProcess, error) {
 // VersionGraph returns the graph JSON of a version ("" when absent), which
 // a poll answer hands to the runner.
 func (s *Store) VersionGraph(versionID string) (string, error) {
-	var ver messages.Version
-	var found bool
-	err := s.view(func(tx *bbolt.Tx) (err error) {
-		found, err = getTx(tx, bucketVersions, versionID, &ver)
-		return err
-	})
-	if err != nil || !found {
+	v, err := s.GetVersion(versionID)
+	if err != nil || v == nil {
 		return "", err
 	}
-	return ver.GraphJSON, nil
+	return v.GraphJSON, nil
 }
