@@ -356,7 +356,8 @@ func (a *runnersActor) remove(id string) {
 	v.byKey.CompareAndDelete(e.machineKey, e)
 }
 
-// tickInterval is how often the supervisor checks the runners' timers.
+// runnersTickInterval is how often the runners supervisor checks the
+// runners' timers.
 func (s *System) runnersTickInterval() time.Duration {
 	d := time.Second
 	for _, c := range []time.Duration{s.cfg.RunnerTTL / 4, s.cfg.OfflineGrace / 4, s.cfg.StaleCheckInterval} {
