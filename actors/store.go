@@ -35,7 +35,6 @@ type Store interface {
 	RevokedTokens(now time.Time) (map[string]time.Time, error)
 	AppendAudit(entries ...*messages.AuditEntry) error
 	// runners
-	CreateRunner(r *messages.Runner, audit *messages.AuditEntry) error
 	CreateRunnerAsync(r *messages.Runner, audit *messages.AuditEntry, done func(error))
 	SaveRunner(r *messages.Runner, audit *messages.AuditEntry) error
 	SaveRunnerAsync(r *messages.Runner, done func(error))
