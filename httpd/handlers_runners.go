@@ -140,7 +140,7 @@ func (s *Server) runnerHeartbeat(ctx *fasthttp.RequestCtx, r *request) error {
 			return err
 		}
 	}
-	ip := r.ip
+	ip := r.ip()
 	if b.IPAddress != nil && strings.TrimSpace(*b.IPAddress) != "" {
 		ip = strings.TrimSpace(*b.IPAddress)
 		if len(ip) > 100 {

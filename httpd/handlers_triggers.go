@@ -158,7 +158,7 @@ func (s *Server) fireWebhook(ctx *fasthttp.RequestCtx, r *request) error {
 		Body:      body,
 		Signature: string(ctx.Request.Header.Peek("X-Exekra-Signature")),
 		DedupeKey: string(ctx.Request.Header.Peek("Idempotency-Key")),
-		IP:        r.ip,
+		IP:        r.ip(),
 	})
 	if err != nil {
 		return err

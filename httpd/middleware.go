@@ -22,21 +22,31 @@ const (
 // request is what the middleware learned about a request, handed to the
 // handler.
 type request struct {
-	ip     string
-	user   *messages.User // the caller, on user routes
-	claims *claims        // the verified token (user or runner), when one was sent
-	runner string         // the runner id, on runner routes with a token
+	ctx    *fasthttp.RequestCtx // valid while the handler runs
+	ipText string               // the client IP as text, once asked for
+	user   *messages.User       // the caller, on user routes
+	claims *claims              // the verified token (user or runner), when one was sent
+	runner string               // the runner id, on runner routes with a token
+}
+
+// ip is the client's IP address as text. It is formatted on first use: the
+// hot runner paths (the idle poll) never need it.
+func (r *request) ip() string {
+	if r.ipText == "" {
+		r.ipText = r.ctx.RemoteIP().String()
+	}
+	return r.ipText
 }
 
 // origin is the request's audit origin.
 func (r *request) origin() messages.Origin {
 	switch {
 	case r.user != nil:
-		return messages.Origin{ActorType: messages.ActorUser, ActorID: r.user.ID, IP: r.ip}
+		return messages.Origin{ActorType: messages.ActorUser, ActorID: r.user.ID, IP: r.ip()}
 	case r.runner != "":
-		return messages.Origin{ActorType: messages.ActorRunner, ActorID: r.runner, IP: r.ip}
+		return messages.Origin{ActorType: messages.ActorRunner, ActorID: r.runner, IP: r.ip()}
 	}
-	return messages.Origin{ActorType: messages.ActorAnonymous, IP: r.ip}
+	return messages.Origin{ActorType: messages.ActorAnonymous, IP: r.ip()}
 }
 
 // outer runs around the router for every request, matched or not: request
@@ -139,10 +149,10 @@ func (s *Server) wrap(rt Route) fasthttp.RequestHandler {
 				"the system is %s: activate a license and bootstrap the first admin", s.core.State()))
 			return
 		}
-		req := &request{ip: ctx.RemoteIP().String()}
+		req := &request{ctx: ctx}
 		authErr := s.authenticate(ctx, rt, req)
 		if rt.Limited && s.limiter != nil {
-			client := "ip:" + req.ip
+			client := "ip:" + req.ip()
 			if req.user != nil {
 				client = "user:" + req.user.ID
 			}
