@@ -334,9 +334,5 @@ func (s *Server) regenerateRunnerSecret(ctx *fasthttp.RequestCtx, r *request) er
 }
 
 func (s *Server) deleteRunner(ctx *fasthttp.RequestCtx, r *request) error {
-	if _, err := s.core.Ask(&messages.DeleteRunner{ID: pathParam(ctx, "id"), Origin: r.origin()}); err != nil {
-		return err
-	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true})
-	return nil
+	return s.answerSuccess(ctx, &messages.DeleteRunner{ID: pathParam(ctx, "id"), Origin: r.origin()})
 }

@@ -93,3 +93,12 @@ func (s *Server) answerWrapped(ctx *fasthttp.RequestCtx, status int, kind string
 	writeJSON(ctx, status, map[string]any{kind: res})
 	return nil
 }
+
+// answerSuccess asks the owner actor and writes {"success": true}.
+func (s *Server) answerSuccess(ctx *fasthttp.RequestCtx, cmd any) error {
+	if _, err := s.core.Ask(cmd); err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true})
+	return nil
+}

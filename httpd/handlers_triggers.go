@@ -138,11 +138,7 @@ func (s *Server) updateTrigger(ctx *fasthttp.RequestCtx, r *request) error {
 
 // deleteTrigger removes a trigger; it stops firing at once (ADMIN).
 func (s *Server) deleteTrigger(ctx *fasthttp.RequestCtx, r *request) error {
-	if _, err := s.core.Ask(&messages.DeleteTrigger{ID: pathParam(ctx, "id"), Origin: r.origin()}); err != nil {
-		return err
-	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true})
-	return nil
+	return s.answerSuccess(ctx, &messages.DeleteTrigger{ID: pathParam(ctx, "id"), Origin: r.origin()})
 }
 
 // fireWebhook is the public webhook of a WEBHOOK trigger: the trigger's

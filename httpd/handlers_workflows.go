@@ -63,11 +63,7 @@ func (s *Server) updateWorkflow(ctx *fasthttp.RequestCtx, r *request) error {
 
 // deleteWorkflow removes a workflow with its versions and triggers (ADMIN).
 func (s *Server) deleteWorkflow(ctx *fasthttp.RequestCtx, r *request) error {
-	if _, err := s.core.Ask(&messages.DeleteWorkflow{ID: pathParam(ctx, "id"), Origin: r.origin()}); err != nil {
-		return err
-	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true})
-	return nil
+	return s.answerSuccess(ctx, &messages.DeleteWorkflow{ID: pathParam(ctx, "id"), Origin: r.origin()})
 }
 
 type draftBody struct {
