@@ -88,9 +88,21 @@ func bucketOf(bounds []float64, v float64) int {
 	return len(bounds)
 }
 
+// writeReq is one queued write and who hears its outcome: the caller of
+// update waiting on done, or the callback of updateAsync.
 type writeReq struct {
 	fn   func(tx *bbolt.Tx) error
-	done chan error
+	done chan error  // update's answer (nil for updateAsync)
+	cb   func(error) // updateAsync's callback (nil for update)
+}
+
+// finish hands the write's outcome to whoever waits for it.
+func (r *writeReq) finish(err error) {
+	if r.cb != nil {
+		r.cb(err)
+		return
+	}
+	r.done <- err
 }
 
 // Open opens (creating if needed) the database in dataDir, creates missing
@@ -257,19 +269,18 @@ func (s *Store) update(fn func(tx *bbolt.Tx) error) error {
 	return <-req.done
 }
 
-// updateAsync is update without the wait: done is called (from the writer
-// goroutine) once the write is durable or failed. done must not block.
+// updateAsync is update without the wait: done is called from the writer
+// goroutine once the write is durable or failed (no goroutine per write).
+// done must not block, nor wait on another write of this store.
 func (s *Store) updateAsync(fn func(tx *bbolt.Tx) error, done func(error)) {
-	ch := make(chan error, 1)
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
 		done(ErrClosed)
 		return
 	}
-	s.writes <- &writeReq{fn: fn, done: ch}
+	s.writes <- &writeReq{fn: fn, cb: done}
 	s.mu.RUnlock()
-	go func() { done(<-ch) }()
 }
 
 // view runs fn in a read transaction.
@@ -341,7 +352,7 @@ func (s *Store) commit(batch []*writeReq) {
 		s.stats.CommitDurations[bucketOf(CommitSecondsBounds[:], took.Seconds())].Add(1)
 		var skip *errSkip
 		if errors.As(err, &skip) {
-			batch[skip.index].done <- skip.err
+			batch[skip.index].finish(skip.err)
 			batch = append(batch[:skip.index:skip.index], batch[skip.index+1:]...)
 			continue
 		}
@@ -362,7 +373,7 @@ func (s *Store) commit(batch []*writeReq) {
 			}
 		}
 		for _, r := range batch {
-			r.done <- err
+			r.finish(err)
 		}
 		return
 	}
