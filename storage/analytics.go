@@ -117,9 +117,9 @@ func (s *Store) ProcessPerformance(from, to messages.Time) ([]messages.WorkflowP
 	err := s.view(func(tx *bbolt.Tx) error {
 		var cur []byte
 		var sum dayAggregate
-		flush := func() error {
+		flush := func() {
 			if cur == nil || sum.Total == 0 {
-				return nil
+				return
 			}
 			id := string(cur)
 			name := sum.Name
@@ -128,7 +128,6 @@ func (s *Store) ProcessPerformance(from, to messages.Time) ([]messages.WorkflowP
 				name = wf.Name
 			}
 			out = append(out, performanceOf(id, name, &sum))
-			return nil
 		}
 		c := tx.Bucket(bucketAnalytics).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -137,9 +136,7 @@ func (s *Store) ProcessPerformance(from, to messages.Time) ([]messages.WorkflowP
 			}
 			id, day := k[:len(k)-4], binary.BigEndian.Uint32(k[len(k)-4:])
 			if !bytes.Equal(id, cur) {
-				if err := flush(); err != nil {
-					return err
-				}
+				flush()
 				cur, sum = append([]byte(nil), id...), dayAggregate{}
 			}
 			if day < lo || day > hi {
@@ -151,7 +148,8 @@ func (s *Store) ProcessPerformance(from, to messages.Time) ([]messages.WorkflowP
 			}
 			sum.add(&agg)
 		}
-		return flush()
+		flush()
+		return nil
 	})
 	if err != nil {
 		return nil, err
