@@ -107,42 +107,33 @@ func TestGroupCommitManyWritersAllDurable(t *testing.T) {
 
 func TestBatchIsolatesFailingWrite(t *testing.T) {
 	s := openTest(t, t.TempDir())
-	// Hold the writer busy so the next writes land in one batch.
-	block := make(chan struct{})
-	go func() {
-		_ = s.update(func(tx *bbolt.Tx) error { <-block; return nil })
-	}()
-	time.Sleep(20 * time.Millisecond)
+	// One batch of three writes, handed to commit as the writer would: the
+	// middle one fails after writing, so the batch must be retried without
+	// it. (The writer is idle; bbolt serialises the transaction anyway.)
 	bad := errors.New("refused")
-	results := make(chan error, 3)
-	keys := []string{"a", "b", "c"}
-	for _, k := range keys {
+	var batch []*writeReq
+	for _, k := range []string{"a", "b", "c"} {
 		k := k
-		go func() {
-			results <- s.update(func(tx *bbolt.Tx) error {
-				if err := tx.Bucket(bucketMeta).Put([]byte("test-"+k), []byte(k)); err != nil {
-					return err
-				}
-				if k == "b" {
-					return bad
-				}
-				return nil
-			})
-		}()
-	}
-	time.Sleep(20 * time.Millisecond)
-	close(block)
-	var failed int
-	for range keys {
-		if err := <-results; err != nil {
-			if !errors.Is(err, bad) {
-				t.Fatalf("unexpected error %v", err)
+		batch = append(batch, &writeReq{done: make(chan error, 1), fn: func(tx *bbolt.Tx) error {
+			if err := tx.Bucket(bucketMeta).Put([]byte("test-"+k), []byte(k)); err != nil {
+				return err
 			}
-			failed++
+			if k == "b" {
+				return bad
+			}
+			return nil
+		}})
+	}
+	commits := s.Stats().Commits.Load()
+	s.commit(batch)
+	for i, r := range batch {
+		err := <-r.done
+		if want := i == 1; (err != nil) != want || (want && !errors.Is(err, bad)) {
+			t.Fatalf("write %d: %v", i, err)
 		}
 	}
-	if failed != 1 {
-		t.Fatalf("%d failed", failed)
+	if n := s.Stats().Commits.Load() - commits; n != 2 {
+		t.Fatalf("%d transactions, want 2 (the batch, then its retry without the failing write)", n)
 	}
 	_ = s.view(func(tx *bbolt.Tx) error {
 		m := tx.Bucket(bucketMeta)
