@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,38 +26,42 @@ import (
 // function is called.
 func diskFull(t *testing.T, s *Store) (free func()) {
 	t.Helper()
-	fd := fileFD(t, s.Path())
-	saved, err := syscall.Dup(fd)
-	if err != nil {
-		t.Fatalf("dup: %v", err)
-	}
 	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
 	if err != nil {
-		syscall.Close(saved)
 		t.Skipf("cannot simulate a full disk: %v", err)
 	}
 	defer full.Close()
-	if err := syscall.Dup3(int(full.Fd()), fd, syscall.O_CLOEXEC); err != nil {
-		syscall.Close(saved)
-		t.Skipf("cannot simulate a full disk: dup3: %v", err)
-	}
-	done := false
-	free = func() {
-		if done {
-			return
+	// Every descriptor on the file: bbolt's and the preallocator's.
+	saved := map[int]int{}
+	restore := func() {
+		for fd, dup := range saved {
+			if err := syscall.Dup3(dup, fd, syscall.O_CLOEXEC); err != nil {
+				t.Errorf("restore the database fd: %v", err)
+			}
+			syscall.Close(dup)
 		}
-		done = true
-		if err := syscall.Dup3(saved, fd, syscall.O_CLOEXEC); err != nil {
-			t.Fatalf("restore the database fd: %v", err)
-		}
-		syscall.Close(saved)
 	}
+	for _, fd := range fileFDs(t, s.Path()) {
+		dup, err := syscall.Dup(fd)
+		if err != nil {
+			restore()
+			t.Fatalf("dup: %v", err)
+		}
+		if err := syscall.Dup3(int(full.Fd()), fd, syscall.O_CLOEXEC); err != nil {
+			syscall.Close(dup)
+			restore()
+			t.Skipf("cannot simulate a full disk: dup3: %v", err)
+		}
+		saved[fd] = dup
+	}
+	var once sync.Once
+	free = func() { once.Do(restore) }
 	t.Cleanup(free)
 	return free
 }
 
-// fileFD finds the descriptor this process holds open on path.
-func fileFD(t *testing.T, path string) int {
+// fileFDs finds the descriptors this process holds open on path.
+func fileFDs(t *testing.T, path string) []int {
 	t.Helper()
 	want, err := filepath.EvalSymlinks(path)
 	if err != nil {
@@ -66,6 +71,7 @@ func fileFD(t *testing.T, path string) int {
 	if err != nil {
 		t.Skipf("cannot simulate a full disk: %v", err)
 	}
+	var fds []int
 	for _, e := range entries {
 		target, err := os.Readlink("/proc/self/fd/" + e.Name())
 		if err != nil || target != want {
@@ -73,11 +79,13 @@ func fileFD(t *testing.T, path string) int {
 		}
 		var fd int
 		if _, err := fmt.Sscan(e.Name(), &fd); err == nil {
-			return fd
+			fds = append(fds, fd)
 		}
 	}
-	t.Skipf("cannot simulate a full disk: no open descriptor on %s", want)
-	return -1
+	if len(fds) == 0 {
+		t.Skipf("cannot simulate a full disk: no open descriptor on %s", want)
+	}
+	return fds
 }
 
 // faultUser is a user record for these tests.
