@@ -26,11 +26,21 @@ type executionBody struct {
 	Execution any `json:"execution"`
 }
 
+// writeExecutionReply answers an actor's reply that holds an execution.
+func writeExecutionReply(ctx *fasthttp.RequestCtx, res any) {
+	if e, ok := res.(*messages.Execution); ok {
+		writeExecution(ctx, fasthttp.StatusOK, e)
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, executionBody{Execution: res})
+}
+
 // executionListItem is an execution as lists show it: without input and logs.
-type executionListItem struct {
-	*messages.Execution
-	Input json.RawMessage `json:"input,omitempty"`
-	Logs  *string         `json:"logs,omitempty"`
+type executionListItem struct{ e *messages.Execution }
+
+// MarshalJSON writes the summary form (no reflection).
+func (i executionListItem) MarshalJSON() ([]byte, error) {
+	return i.e.AppendSummaryJSON(make([]byte, 0, 512)), nil
 }
 
 // createExecution queues a run of a workflow's published version (ADMIN,
@@ -75,7 +85,7 @@ func (s *Server) createExecution(ctx *fasthttp.RequestCtx, r *request) error {
 	if created.Duplicate {
 		status = fasthttp.StatusOK
 	}
-	writeJSON(ctx, status, executionBody{Execution: created.Execution})
+	writeExecution(ctx, status, created.Execution)
 	return nil
 }
 
@@ -110,7 +120,7 @@ func (s *Server) listExecutions(ctx *fasthttp.RequestCtx, _ *request) error {
 	}
 	items := make([]executionListItem, len(list))
 	for i, e := range list {
-		items[i] = executionListItem{Execution: e}
+		items[i] = executionListItem{e: e}
 	}
 	writeList(ctx, "executions", items, page, total)
 	return nil
@@ -135,7 +145,7 @@ func (s *Server) getExecution(ctx *fasthttp.RequestCtx, _ *request) error {
 	if e == nil {
 		return messages.NotFound("execution")
 	}
-	writeJSON(ctx, fasthttp.StatusOK, executionBody{Execution: e})
+	writeExecution(ctx, fasthttp.StatusOK, e)
 	return nil
 }
 
@@ -146,7 +156,7 @@ func (s *Server) stopExecution(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, fasthttp.StatusOK, executionBody{Execution: res})
+	writeExecutionReply(ctx, res)
 	return nil
 }
 
@@ -180,6 +190,6 @@ func (s *Server) reportStatus(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(ctx, fasthttp.StatusOK, executionBody{Execution: res})
+	writeExecutionReply(ctx, res)
 	return nil
 }

@@ -42,13 +42,7 @@ func (t Time) String() string {
 
 // MarshalJSON encodes the time as an RFC 3339 string or null.
 func (t Time) MarshalJSON() ([]byte, error) {
-	if t == 0 {
-		return []byte("null"), nil
-	}
-	b := make([]byte, 0, 26)
-	b = append(b, '"')
-	b = t.Std().AppendFormat(b, "2006-01-02T15:04:05.000Z")
-	return append(b, '"'), nil
+	return t.AppendJSON(make([]byte, 0, 26)), nil
 }
 
 // UnmarshalJSON accepts null, an RFC 3339 string or a number of Unix ms.

@@ -168,7 +168,9 @@ func hasIndexKey(keys [][2][]byte, k [2][]byte) bool {
 func putExecutionTx(tx *bbolt.Tx, e *messages.Execution) error {
 	c := *e
 	c.Logs = nil
-	return putTx(tx, bucketExecutions, c.ID, &c)
+	// The hand-written encoder (no reflection); bbolt keeps the value until
+	// the commit, so every record gets its own buffer.
+	return tx.Bucket(bucketExecutions).Put([]byte(c.ID), c.AppendJSON(make([]byte, 0, 640)))
 }
 
 func getExecutionTx(tx *bbolt.Tx, id string) (*messages.Execution, error) {
