@@ -34,6 +34,8 @@ type Config struct {
 	RetentionDays      int
 	LogLevel           string
 	LogFormat          string
+	// GCHeapFloorMiB is --gc-heap-floor (see gcfloor.go); 0 = off.
+	GCHeapFloorMiB int
 }
 
 // Main is the server program: NewMain → ParseFlags → Run → Close.
@@ -52,6 +54,8 @@ type Main struct {
 	served chan error
 	// retention is the --retention-days job (nil when off).
 	retention *storage.Retention
+	// stopHeapFloor ends the --gc-heap-floor tuning (nil when off).
+	stopHeapFloor func()
 }
 
 // NewMain returns a Main with SPEC's defaults.
@@ -61,7 +65,7 @@ func NewMain() *Main {
 			Addr: ":4545", DataDir: "./data", RateLimit: 100,
 			RunnerTTL: 120 * time.Second, OfflineGrace: 60 * time.Second,
 			QueueTimeout: 30 * time.Minute, StaleCheckInterval: 5 * time.Second,
-			LogLevel: "info", LogFormat: "text",
+			LogLevel: "info", LogFormat: "text", GCHeapFloorMiB: 64,
 		},
 		Stdout: os.Stdout,
 		Stderr: os.Stderr,
@@ -87,6 +91,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.RetentionDays, "retention-days", 0, "remove finished executions older than this many days (0 = keep)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+	fs.IntVar(&c.GCHeapFloorMiB, "gc-heap-floor", c.GCHeapFloorMiB, "MiB the heap may reach before the garbage collector runs, while the live heap is small (0 = plain GOGC)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -109,6 +114,8 @@ func (c *Config) validate() error {
 		return usageErr("exekra serve: --runner-ttl, --queue-timeout and --stale-check-interval must be positive, --offline-grace not negative")
 	case c.RetentionDays < 0:
 		return usageErr("exekra serve: --retention-days must be 0 (keep) or more")
+	case c.GCHeapFloorMiB < 0 || c.GCHeapFloorMiB > 1<<20:
+		return usageErr("exekra serve: --gc-heap-floor must be between 0 (off) and 1048576 MiB")
 	case c.JWTSecret != "" && len(c.JWTSecret) < 16:
 		return usageErr("exekra serve: --jwt-secret must be at least 16 characters")
 	}
@@ -150,6 +157,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
+	if c.GCHeapFloorMiB > 0 {
+		m.stopHeapFloor = startHeapFloor(uint64(c.GCHeapFloorMiB) << 20)
+	}
 	licenseKey, err := loadLicenseKey(c.LicensePublicKey)
 	if err != nil {
 		return err
@@ -299,6 +309,10 @@ func (m *Main) Close() error {
 			errs = append(errs, err)
 		}
 		m.store = nil
+	}
+	if m.stopHeapFloor != nil {
+		m.stopHeapFloor()
+		m.stopHeapFloor = nil
 	}
 	return errors.Join(errs...)
 }
