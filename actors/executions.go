@@ -172,6 +172,16 @@ func (a *executionsActor) spawn(ctx actor.Context, e *messages.Execution) *actor
 	return a.spawnActor(ctx, e, false)
 }
 
+// executionProps configure every execution actor: one shared supervision
+// strategy (it keeps no per-child state; restart counts live in each child)
+// and the lock-free unbounded mailbox, which starts without the ring buffer
+// the default one allocates (an execution actor gets a handful of messages
+// in its life, and a backlog of queued executions keeps one actor each).
+var executionProps = []actor.PropsOption{
+	actor.WithSupervisor(childSupervision()),
+	actor.WithMailbox(actor.UnboundedLockfree()),
+}
+
 // spawnActor starts the actor of an active execution; quiet when the caller
 // announces a QUEUED one to the dispatcher itself.
 func (a *executionsActor) spawnActor(ctx actor.Context, e *messages.Execution, quiet bool) *actor.PID {
@@ -184,7 +194,7 @@ func (a *executionsActor) spawnActor(ctx actor.Context, e *messages.Execution, q
 	props := actor.PropsFromProducer(func() actor.Actor {
 		first := initial.Swap(nil)
 		return &executionActor{sys: a.sys, id: id, exec: first, quiet: quiet && first != nil}
-	}, actor.WithSupervisor(childSupervision()))
+	}, executionProps...)
 	pid, err := ctx.SpawnNamed(props, id)
 	if err != nil {
 		// The name is taken by a child still stopping: use it, it answers

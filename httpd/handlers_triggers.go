@@ -161,7 +161,7 @@ func (s *Server) fireWebhook(ctx *fasthttp.RequestCtx, r *request) error {
 	}
 	switch v := res.(type) {
 	case *messages.ExecutionCreated:
-		writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true, "executionId": v.Execution.ID})
+		writeWebhookAccepted(ctx, v.Execution.ID)
 		return nil
 	case *messages.WebhookThrottled:
 		secs := int((v.RetryAfter + time.Second - 1) / time.Second)

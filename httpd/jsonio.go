@@ -31,18 +31,33 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 // response copies them).
 var responseBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// writeExecution answers {"execution": e} (the form every single-execution
-// endpoint shares) through the execution's hand-written encoder.
-func writeExecution(ctx *fasthttp.RequestCtx, status int, e *messages.Execution) {
+// writeBuilt answers status with the JSON body build appends (a
+// hand-written encoder on a hot path) and a newline, as writeJSON ends.
+func writeBuilt(ctx *fasthttp.RequestCtx, status int, build func(b []byte) []byte) {
 	bp := responseBuffers.Get().(*[]byte)
-	b := append((*bp)[:0], `{"execution":`...)
-	b = e.AppendJSON(b)
-	b = append(b, '}', '\n')
+	b := append(build((*bp)[:0]), '\n')
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
 	*bp = b
 	responseBuffers.Put(bp)
+}
+
+// writeExecution answers {"execution": e} (the form every single-execution
+// endpoint shares) through the execution's hand-written encoder.
+func writeExecution(ctx *fasthttp.RequestCtx, status int, e *messages.Execution) {
+	writeBuilt(ctx, status, func(b []byte) []byte {
+		return append(e.AppendJSON(append(b, `{"execution":`...)), '}')
+	})
+}
+
+// writeWebhookAccepted answers a webhook call: 200 {"executionId": id,
+// "success": true} (the keys in encoding/json's map order).
+func writeWebhookAccepted(ctx *fasthttp.RequestCtx, id string) {
+	writeBuilt(ctx, fasthttp.StatusOK, func(b []byte) []byte {
+		b = strconv.AppendQuote(append(b, `{"executionId":`...), id)
+		return append(b, `,"success":true}`...)
+	})
 }
 
 // decodeJSON decodes the request body into v. The body must be present,
