@@ -64,9 +64,9 @@ func appendDigits(b []byte, v, width int) []byte {
 	return append(b, buf[:width]...)
 }
 
-// appendJSONString appends s as a JSON string exactly as encoding/json
-// writes it.
-func appendJSONString(b []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string exactly as encoding/json
+// writes it (HTML characters escaped).
+func AppendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 			q, _ := json.Marshal(s) // a string always encodes
@@ -83,13 +83,13 @@ func appendJSONStringPtr(b []byte, s *string) []byte {
 	if s == nil {
 		return append(b, "null"...)
 	}
-	return appendJSONString(b, *s)
+	return AppendJSONString(b, *s)
 }
 
-// appendRawJSON appends a RawMessage as encoding/json does: null when
+// AppendRawJSON appends a RawMessage as encoding/json does: null when
 // empty, else compacted with HTML characters escaped. Raw input that needs
 // neither is copied as it is.
-func appendRawJSON(b []byte, raw json.RawMessage) []byte {
+func AppendRawJSON(b []byte, raw json.RawMessage) []byte {
 	if len(raw) == 0 {
 		return append(b, "null"...)
 	}
@@ -110,7 +110,7 @@ func appendRawJSON(b []byte, raw json.RawMessage) []byte {
 	return append(b, raw...)
 }
 
-// appendFloatPtr appends *f as encoding/json formats a float64.
+// appendJSONFloat appends f as encoding/json formats a float64.
 func appendJSONFloat(b []byte, f float64) []byte {
 	q, err := json.Marshal(f)
 	if err != nil {
@@ -153,15 +153,15 @@ func (e *Execution) AppendSummaryJSON(b []byte) []byte { return e.appendJSON(b, 
 
 func (e *Execution) appendJSON(b []byte, summary bool) []byte {
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, e.ID)
+	b = AppendJSONString(b, e.ID)
 	b = append(b, `,"workflowId":`...)
-	b = appendJSONString(b, e.WorkflowID)
+	b = AppendJSONString(b, e.WorkflowID)
 	b = append(b, `,"workflow":{"id":`...)
-	b = appendJSONString(b, e.Workflow.ID)
+	b = AppendJSONString(b, e.Workflow.ID)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, e.Workflow.Name)
+	b = AppendJSONString(b, e.Workflow.Name)
 	b = append(b, `},"versionId":`...)
-	b = appendJSONString(b, e.VersionID)
+	b = AppendJSONString(b, e.VersionID)
 	b = append(b, `,"runnerId":`...)
 	b = appendJSONStringPtr(b, e.RunnerID)
 	b = append(b, `,"triggeredBy":`...)
@@ -169,12 +169,12 @@ func (e *Execution) appendJSON(b []byte, summary bool) []byte {
 	b = append(b, `,"triggerId":`...)
 	b = appendJSONStringPtr(b, e.TriggerID)
 	b = append(b, `,"status":`...)
-	b = appendJSONString(b, string(e.Status))
+	b = AppendJSONString(b, string(e.Status))
 	b = append(b, `,"priority":`...)
-	b = appendJSONString(b, string(e.Priority))
+	b = AppendJSONString(b, string(e.Priority))
 	if !summary {
 		b = append(b, `,"input":`...)
-		b = appendRawJSON(b, e.Input)
+		b = AppendRawJSON(b, e.Input)
 		b = append(b, `,"logs":`...)
 		b = appendJSONStringPtr(b, e.Logs)
 	}
@@ -188,7 +188,7 @@ func (e *Execution) appendJSON(b []byte, summary bool) []byte {
 	b = strconv.AppendBool(b, e.StopRequested)
 	if e.DedupeKey != "" {
 		b = append(b, `,"dedupeKey":`...)
-		b = appendJSONString(b, e.DedupeKey)
+		b = AppendJSONString(b, e.DedupeKey)
 	}
 	b = append(b, `,"enqueuedAt":`...)
 	b = e.EnqueuedAt.AppendJSON(b)

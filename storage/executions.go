@@ -17,6 +17,7 @@ import (
 // Executions layout.
 //
 //   - bucketExecutions: execution id (time-ordered) → messages.Execution JSON
+//     (the compact form of execcodec.go)
 //     without its logs (Logs is always nil on disk).
 //   - bucketExecLogs: execution id → the log text (its last MaxLogBytes).
 //   - bucketExecByStatus: status + 0 + id → empty.
@@ -165,12 +166,28 @@ func hasIndexKey(keys [][2][]byte, k [2][]byte) bool {
 }
 
 // putExecutionTx stores e without its logs.
+// appendFillPercent is how full bbolt packs the pages it splits in the
+// executions bucket and its indexes. Their keys are time-ordered ids, so new
+// entries land at the end of the bucket (or of a status's range) and a
+// split page is rarely written into again; bbolt's default (half full)
+// left every page half empty, doubling the pages each commit writes and the
+// file's size. 0.9 leaves room for a record to grow once (an execution
+// gains a runner, times and metrics as it runs) before its page splits.
+const appendFillPercent = 0.9
+
+// appendOnly returns the bucket set up for mostly appended keys.
+func appendOnly(tx *bbolt.Tx, name []byte) *bbolt.Bucket {
+	b := tx.Bucket(name)
+	b.FillPercent = appendFillPercent
+	return b
+}
+
 func putExecutionTx(tx *bbolt.Tx, e *messages.Execution) error {
 	c := *e
 	c.Logs = nil
-	// The hand-written encoder (no reflection); bbolt keeps the value until
-	// the commit, so every record gets its own buffer.
-	return tx.Bucket(bucketExecutions).Put([]byte(c.ID), c.AppendJSON(make([]byte, 0, 640)))
+	// The compact hand-written form (execcodec.go); bbolt keeps the value
+	// until the commit, so every record gets its own buffer.
+	return appendOnly(tx, bucketExecutions).Put([]byte(c.ID), appendStoredExecution(make([]byte, 0, 384), &c))
 }
 
 func getExecutionTx(tx *bbolt.Tx, id string) (*messages.Execution, error) {
@@ -309,7 +326,7 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution, cb *createBatch) (*messages
 		return nil, false, err
 	}
 	for _, k := range indexKeysOf(&e) {
-		if err := tx.Bucket(k[0]).Put(k[1], nil); err != nil {
+		if err := appendOnly(tx, k[0]).Put(k[1], nil); err != nil {
 			return nil, false, err
 		}
 	}
