@@ -187,7 +187,7 @@ func putExecutionTx(tx *bbolt.Tx, e *messages.Execution) error {
 	c.Logs = nil
 	// The compact hand-written form (execcodec.go); bbolt keeps the value
 	// until the commit, so every record gets its own buffer.
-	return appendOnly(tx, bucketExecutions).Put([]byte(c.ID), appendStoredExecution(make([]byte, 0, 384), &c))
+	return appendOnly(tx, bucketExecutions).Put([]byte(c.ID), appendStoredExecution(make([]byte, 0, 512), &c))
 }
 
 func getExecutionTx(tx *bbolt.Tx, id string) (*messages.Execution, error) {

@@ -26,6 +26,9 @@ const (
 	maxHeadroom = 256 << 20 // never extend by more than this at once
 )
 
+// zeros is what preallocation writes (never written to itself).
+var zeros = make([]byte, 1<<20)
+
 // headroomFor is how far past the used size the file should reach: a
 // quarter of the data, between the bounds.
 func headroomFor(used int64) int64 {
@@ -79,7 +82,6 @@ func (s *Store) ensureHeadroom() error {
 	// Everything past the high-water mark is unused by bbolt (it only
 	// writes there inside a commit, and this runs between commits), so it
 	// may be overwritten with zeros, holes included.
-	zeros := make([]byte, 1<<20)
 	for off := used; off < used+want; off += int64(len(zeros)) {
 		if _, err := f.WriteAt(zeros, off); err != nil {
 			return fmt.Errorf("storage: preallocate: %w", err)
