@@ -77,7 +77,7 @@ func Start(cfg Config, store Store) (*System, error) {
 	if cfg.AskTimeout <= 0 {
 		cfg.AskTimeout = 10 * time.Second
 	}
-	logger := cfg.Logger.With("component", "actors")
+	logger := slog.New(redactHandler{cfg.Logger.Handler()}).With("component", "actors")
 	as := actor.NewActorSystem(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quietLogger(logger) }),
 		actor.WithDeadLetterThrottleCount(10),
