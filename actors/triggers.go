@@ -353,7 +353,11 @@ func (a *triggerActor) start(ctx actor.Context) {
 	next := a.arm(ctx)
 	if next != a.t.NextRunAt {
 		a.t.NextRunAt = next
-		_ = a.sys.store.RecordTriggerFire(a.id, 0, "", next, nil)
+		if err := a.sys.store.RecordTriggerFire(a.id, 0, "", next, nil); err != nil && messages.ErrorCode(err) != messages.CodeNotFound {
+			// The schedule still fires; only the shown nextRunAt is stale
+			// until the next fire records it again.
+			a.sys.cfg.Logger.Warn("recording a trigger's next run failed", "trigger", logID(a.id), "err", err)
+		}
 	}
 }
 
