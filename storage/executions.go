@@ -81,24 +81,65 @@ func joinKey(parts ...string) []byte {
 	return k
 }
 
-// indexKeysOf lists the index entries of e (bucket, key).
-func indexKeysOf(e *messages.Execution) [][2][]byte {
-	keys := [][2][]byte{
-		{bucketExecByStatus, joinKey(string(e.Status), e.ID)},
-		{bucketExecByWorkflow, joinKey(e.WorkflowID, e.ID)},
-		{bucketExecByWfStatus, joinKey(e.WorkflowID, string(e.Status), e.ID)},
+// eachIndexKey calls emit with every index entry of e (bucket, key). The
+// key is built in buf and only valid during the call; it returns buf for
+// reuse.
+func eachIndexKey(e *messages.Execution, buf []byte, emit func(bucket, key []byte) error) ([]byte, error) {
+	sep := func(parts ...string) []byte {
+		buf = buf[:0]
+		for i, p := range parts {
+			if i > 0 {
+				buf = append(buf, 0)
+			}
+			buf = append(buf, p...)
+		}
+		return buf
+	}
+	if err := emit(bucketExecByStatus, sep(string(e.Status), e.ID)); err != nil {
+		return buf, err
+	}
+	if err := emit(bucketExecByWorkflow, sep(e.WorkflowID, e.ID)); err != nil {
+		return buf, err
+	}
+	if err := emit(bucketExecByWfStatus, sep(e.WorkflowID, string(e.Status), e.ID)); err != nil {
+		return buf, err
 	}
 	if e.RunnerID != nil && *e.RunnerID != "" {
-		keys = append(keys, [2][]byte{bucketExecByRunner, joinKey(*e.RunnerID, e.ID)},
-			[2][]byte{bucketExecByRunStatus, joinKey(*e.RunnerID, string(e.Status), e.ID)})
+		if err := emit(bucketExecByRunner, sep(*e.RunnerID, e.ID)); err != nil {
+			return buf, err
+		}
+		if err := emit(bucketExecByRunStatus, sep(*e.RunnerID, string(e.Status), e.ID)); err != nil {
+			return buf, err
+		}
 	}
 	if e.Status.Terminal() && !e.CompletedAt.IsZero() {
-		k := make([]byte, 8+len(e.ID))
-		binary.BigEndian.PutUint64(k, uint64(e.CompletedAt))
-		copy(k[8:], e.ID)
-		keys = append(keys, [2][]byte{bucketExecFinished, k})
+		buf = binary.BigEndian.AppendUint64(buf[:0], uint64(e.CompletedAt))
+		buf = append(buf, e.ID...)
+		if err := emit(bucketExecFinished, buf); err != nil {
+			return buf, err
+		}
 	}
+	return buf, nil
+}
+
+// indexKeysOf lists the index entries of e (bucket, key), each key its own
+// copy (reindexTx compares old and new entries).
+func indexKeysOf(e *messages.Execution) [][2][]byte {
+	var keys [][2][]byte
+	_, _ = eachIndexKey(e, make([]byte, 0, 96), func(bucket, key []byte) error {
+		keys = append(keys, [2][]byte{bucket, append([]byte(nil), key...)})
+		return nil
+	})
 	return keys
+}
+
+// putIndexKeysTx writes the index entries of a new execution, building the
+// keys in the batch's scratch buffer (bbolt copies keys on Put).
+func putIndexKeysTx(tx *bbolt.Tx, e *messages.Execution, cb *createBatch) (err error) {
+	cb.keyBuf, err = eachIndexKey(e, cb.keyBuf, func(bucket, key []byte) error {
+		return appendOnly(tx, bucket).Put(key, nil)
+	})
+	return err
 }
 
 // countersOf lists the counters e contributes one to.
@@ -229,14 +270,51 @@ func appendLogsTx(tx *bbolt.Tx, id, text string) error {
 func dedupeKeyOf(workflowID, key string) []byte { return joinKey(workflowID, key) }
 
 // createBatch carries what the creations of one write share: the
-// workflows read so far and the counter changes, applied once at the end.
+// workflows read so far (and whether their published version exists), the
+// counter names per kind of creation, the counter changes (applied once at
+// the end) and a scratch buffer for index keys (bbolt copies keys on Put).
 type createBatch struct {
-	workflows map[string]*messages.Workflow
-	counters  map[string]int64
+	workflows    map[string]*messages.Workflow
+	published    map[string]bool
+	counterNames map[counterKind][]string
+	counters     map[string]int64
+	keyBuf       []byte
+}
+
+// counterKind is what decides the counters a new execution counts in.
+type counterKind struct {
+	workflowID string
+	status     messages.ExecutionStatus
+	runnerID   string
 }
 
 func newCreateBatch() *createBatch {
-	return &createBatch{workflows: map[string]*messages.Workflow{}, counters: map[string]int64{}}
+	return &createBatch{workflows: map[string]*messages.Workflow{}, published: map[string]bool{},
+		counterNames: map[counterKind][]string{}, counters: map[string]int64{}}
+}
+
+// publishedTx reports once per batch whether the version exists.
+func (cb *createBatch) publishedTx(tx *bbolt.Tx, versionID string) bool {
+	ok, seen := cb.published[versionID]
+	if !seen {
+		ok = tx.Bucket(bucketVersions).Get([]byte(versionID)) != nil
+		cb.published[versionID] = ok
+	}
+	return ok
+}
+
+// countersOf is the package's countersOf, named once per batch and kind.
+func (cb *createBatch) countersOf(e *messages.Execution) []string {
+	k := counterKind{workflowID: e.WorkflowID, status: e.Status}
+	if e.RunnerID != nil {
+		k.runnerID = *e.RunnerID
+	}
+	names, ok := cb.counterNames[k]
+	if !ok {
+		names = countersOf(e)
+		cb.counterNames[k] = names
+	}
+	return names
 }
 
 // workflowTx reads a workflow once per batch (nil when absent).
@@ -302,7 +380,7 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution, cb *createBatch) (*messages
 	if wf == nil {
 		return nil, false, messages.NotFound("workflow")
 	}
-	if wf.PublishedVersionID == "" || tx.Bucket(bucketVersions).Get([]byte(wf.PublishedVersionID)) == nil {
+	if wf.PublishedVersionID == "" || !cb.publishedTx(tx, wf.PublishedVersionID) {
 		return nil, false, messages.Errorf(messages.CodeNoPublished, "the workflow has no published version")
 	}
 	if tx.Bucket(bucketExecutions).Get([]byte(e.ID)) != nil {
@@ -325,12 +403,10 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution, cb *createBatch) (*messages
 	if err := appendLogsTx(tx, e.ID, n.Logs); err != nil {
 		return nil, false, err
 	}
-	for _, k := range indexKeysOf(&e) {
-		if err := appendOnly(tx, k[0]).Put(k[1], nil); err != nil {
-			return nil, false, err
-		}
+	if err := putIndexKeysTx(tx, &e, cb); err != nil {
+		return nil, false, err
 	}
-	for _, c := range countersOf(&e) {
+	for _, c := range cb.countersOf(&e) {
 		cb.counters[c]++
 	}
 	if e.Status.Terminal() {
