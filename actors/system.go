@@ -60,6 +60,8 @@ type System struct {
 
 	// runnerReg is the runners supervisor's published registry.
 	runnerReg atomic.Pointer[runnersView]
+	// slots are Ask's reusable return addresses (ask.go).
+	slots replySlots
 }
 
 // Restarts counts supervision decisions (actor failures) since start.
@@ -161,13 +163,9 @@ func (s *System) AskTimeout(cmd any, timeout time.Duration) (any, error) {
 	if s.stopped.Load() {
 		return nil, ErrStopped
 	}
-	pid := s.pids[route(cmd)]
-	res, err := s.actors.Root.RequestFuture(pid, cmd, timeout).Result()
+	res, err := s.ask(s.pids[route(cmd)], cmd, timeout)
 	if err != nil {
-		if errors.Is(err, actor.ErrTimeout) {
-			return nil, fmt.Errorf("actors: %T timed out: %w", cmd, err)
-		}
-		return nil, fmt.Errorf("actors: %T: %w", cmd, err)
+		return nil, err
 	}
 	switch r := res.(type) {
 	case error:
