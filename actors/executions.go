@@ -3,7 +3,6 @@ package actors
 import (
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -111,6 +110,12 @@ type executionsActor struct {
 	lingering bool
 	lingerGen uint64
 	target    int // flush the lingering batch as soon as it is this big
+
+	// props are the children's props (childProps); handoff and
+	// handoffQuiet are the first state of the child being spawned.
+	props        *actor.Props
+	handoff      *messages.Execution
+	handoffQuiet bool
 }
 
 // Receive implements actor.Actor.
@@ -172,14 +177,28 @@ func (a *executionsActor) spawn(ctx actor.Context, e *messages.Execution) *actor
 	return a.spawnActor(ctx, e, false)
 }
 
-// executionProps configure every execution actor: one shared supervision
-// strategy (it keeps no per-child state; restart counts live in each child)
-// and the lock-free unbounded mailbox, which starts without the ring buffer
-// the default one allocates (an execution actor gets a handful of messages
-// in its life, and a backlog of queued executions keeps one actor each).
-var executionProps = []actor.PropsOption{
-	actor.WithSupervisor(childSupervision()),
-	actor.WithMailbox(actor.UnboundedLockfree()),
+// childProps are the props of every execution actor, made once per
+// supervisor instance: one producer, one supervision strategy (it keeps no
+// per-child state; restart counts live in each child) and the lock-free
+// unbounded mailbox, which starts without the ring buffer the default one
+// allocates (an execution actor gets a handful of messages in its life, and
+// a backlog of queued executions keeps one actor each). The first state of
+// a new child is handed over by the init hook, which protoactor runs inside
+// SpawnNamed — on this supervisor's goroutine, so the handoff fields need no
+// lock — and never on a restart: a restarted child starts empty and reads
+// its execution from storage.
+func (a *executionsActor) childProps() *actor.Props {
+	if a.props == nil {
+		sys := a.sys
+		a.props = actor.PropsFromProducer(func() actor.Actor { return &executionActor{sys: sys} },
+			actor.WithSupervisor(childSupervision()),
+			actor.WithMailbox(actor.UnboundedLockfree()),
+			actor.WithOnInit(func(ctx actor.Context) {
+				x := ctx.Actor().(*executionActor)
+				x.id, x.exec, x.quiet = a.handoff.ID, a.handoff, a.handoffQuiet
+			}))
+	}
+	return a.props
 }
 
 // spawnActor starts the actor of an active execution; quiet when the caller
@@ -188,14 +207,11 @@ func (a *executionsActor) spawnActor(ctx actor.Context, e *messages.Execution, q
 	if pid, ok := a.live[e.ID]; ok {
 		return pid
 	}
-	var initial atomic.Pointer[messages.Execution]
-	initial.Store(e)
 	id := e.ID
-	props := actor.PropsFromProducer(func() actor.Actor {
-		first := initial.Swap(nil)
-		return &executionActor{sys: a.sys, id: id, exec: first, quiet: quiet && first != nil}
-	}, executionProps...)
+	a.handoff, a.handoffQuiet = e, quiet
+	props := a.childProps()
 	pid, err := ctx.SpawnNamed(props, id)
+	a.handoff = nil
 	if err != nil {
 		// The name is taken by a child still stopping: use it, it answers
 		// from its own (terminal) state.
@@ -461,6 +477,10 @@ type executionActor struct {
 // Receive implements actor.Actor.
 func (a *executionActor) Receive(ctx actor.Context) {
 	if _, ok := ctx.Message().(*actor.Started); ok {
+		if a.id == "" { // restarted: the name is the execution id
+			self := ctx.Self().Id
+			a.id = self[strings.LastIndexByte(self, '/')+1:]
+		}
 		if a.exec == nil {
 			e, err := a.sys.store.GetExecution(a.id)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"github.com/asynkron/protoactor-go/actor"
 	"sync"
 	"testing"
 	"time"
@@ -528,5 +529,33 @@ func TestUnassignAfterLostClaimAnswer(t *testing.T) {
 	}
 	if y := e.get(x.ID); y.Status != messages.ExecRunning {
 		t.Fatalf("a running execution moved: %+v", y)
+	}
+}
+
+// TestExecutionActorRestartReloads: a supervised restart of an execution
+// actor starts a fresh instance, which finds its execution by its own name
+// in storage and goes on with the state machine (the first instance got its
+// state from the supervisor at spawn, which a restart does not repeat).
+func TestExecutionActorRestartReloads(t *testing.T) {
+	e := newExecEnv(t)
+	wf := e.workflow("restart-actor")
+	x := e.create(wf, messages.PriorityNormal)
+	execs := e.sys.pids[childExecutions]
+	pid := actor.NewPID(execs.Address, execs.Id+"/"+x.ID)
+	proc, ok := e.sys.actors.ProcessRegistry.Get(pid)
+	if !ok {
+		t.Fatalf("no live actor for %s", x.ID)
+	}
+	proc.SendSystemMessage(pid, &actor.Restart{})
+	// The restarted actor answers from the stored state: a stop works.
+	res, err := e.sys.Ask(&messages.StopExecution{ID: x.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.(*messages.Execution); got.Status != messages.ExecStopped || got.ID != x.ID {
+		t.Fatalf("after a restart: %+v", got)
+	}
+	if e.get(x.ID).Status != messages.ExecStopped {
+		t.Fatal("the stop was not stored")
 	}
 }
