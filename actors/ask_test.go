@@ -29,11 +29,11 @@ func TestAskReusesSlotsAndDropsTimedOutOnes(t *testing.T) {
 			t.Fatalf("ask %d: %v %v", i, res, err)
 		}
 	}
-	if s.slots.next != 1 || len(s.slots.free) != 1 {
-		t.Fatalf("sequential asks should share one slot: made %d, free %d", s.slots.next, len(s.slots.free))
+	if n := len(*s.slots.all.Load()); n != 1 || len(s.slots.free) != 1 {
+		t.Fatalf("sequential asks should share one slot: made %d, free %d", n, len(s.slots.free))
 	}
-	// A slow answer times out; its slot is not reused, so the late answer
-	// cannot reach the next caller.
+	// A slow answer times out; the slot is reused, and the late answer
+	// (an older generation) is dropped instead of reaching the next caller.
 	if _, err := s.ask(pid, 200*time.Millisecond, 20*time.Millisecond); err == nil {
 		t.Fatal("want a timeout")
 	}
@@ -46,6 +46,20 @@ func TestAskReusesSlotsAndDropsTimedOutOnes(t *testing.T) {
 	if err != nil || res != "re:z" {
 		t.Fatalf("a late answer leaked into the next ask: %v %v", res, err)
 	}
+	if n := len(*s.slots.all.Load()); n != 1 {
+		t.Fatalf("the slot was not reused after a timeout: %d slots", n)
+	}
+	// A repeated answer to an old use is dropped too.
+	old := &actor.PID{Address: askAddress, Id: "0.1"}
+	proc, ok := s.slots.resolve(old)
+	if !ok {
+		t.Fatal("the resolver does not know slot 0")
+	}
+	proc.SendUserMessage(old, "stale")
+	res, err = s.ask(pid, "w", time.Second)
+	if err != nil || res != "re:w" {
+		t.Fatalf("a stale answer leaked: %v %v", res, err)
+	}
 	// A stopped actor: the dead-letter answer comes back, not a hang.
 	if err := s.actors.Root.StopFuture(pid).Wait(); err != nil {
 		t.Fatal(err)
@@ -54,5 +68,28 @@ func TestAskReusesSlotsAndDropsTimedOutOnes(t *testing.T) {
 	res, err = s.ask(pid, "gone", 5*time.Second)
 	if _, dead := res.(*actor.DeadLetterResponse); err != nil || !dead || time.Since(start) > 2*time.Second {
 		t.Fatalf("ask of a stopped actor: %T %v after %v", res, err, time.Since(start))
+	}
+}
+
+// TestReplySlotGenerations: while a new use of a slot waits, an answer
+// addressed to an older use is dropped and the new one gets its own.
+func TestReplySlotGenerations(t *testing.T) {
+	r := &replySlot{index: "0", ch: make(chan any, 1)}
+	first := r.begin()
+	r.abandon()
+	second := r.begin()
+	r.SendUserMessage(first, "stale")
+	r.SendUserMessage(second, "fresh")
+	r.SendUserMessage(second, "again") // a repeated answer: dropped, no block
+	if got := <-r.ch; got != "fresh" {
+		t.Fatalf("got %v", got)
+	}
+	select {
+	case extra := <-r.ch:
+		t.Fatalf("a second delivery: %v", extra)
+	default:
+	}
+	if _, ok := slotGeneration(&actor.PID{Id: "nodot"}); ok {
+		t.Fatal("a malformed address parsed")
 	}
 }
