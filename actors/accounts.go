@@ -50,7 +50,11 @@ func (a *accountsActor) Receive(ctx actor.Context) {
 	case *messages.RevokeToken:
 		ctx.Respond(a.revoke(msg))
 	case *messages.RecordLogin:
-		a.recordLogin(msg)
+		var reply any = &messages.Ack{}
+		if err := a.recordLogin(msg); err != nil {
+			reply = err
+		}
+		respondIfAsked(ctx, reply)
 	case *messages.RecordAudit:
 		var reply any = &messages.Ack{}
 		e := msg.Entry
@@ -215,7 +219,9 @@ func (a *accountsActor) revoke(msg *messages.RevokeToken) any {
 	return &messages.Ack{}
 }
 
-func (a *accountsActor) recordLogin(msg *messages.RecordLogin) {
+// recordLogin writes a login attempt's audit entry (and a user's
+// lastLoginAt) durably; the login answer waits for it.
+func (a *accountsActor) recordLogin(msg *messages.RecordLogin) error {
 	action := messages.AuditLoginFailed
 	if msg.Success {
 		action = messages.AuditLoginSucceeded
@@ -228,16 +234,18 @@ func (a *accountsActor) recordLogin(msg *messages.RecordLogin) {
 	if cur := a.sys.accounts.Load().byID[msg.UserID]; msg.Success && cur != nil {
 		u := *cur
 		u.LastLoginAt = messages.TimeOf(a.sys.Now())
-		if err := a.sys.store.SaveUser(&u, audit); err == nil {
-			a.put(&u)
-		} else {
+		if err := a.sys.store.SaveUser(&u, audit); err != nil {
 			a.sys.cfg.Logger.Error("record login", "err", err)
+			return err
 		}
-		return
+		a.put(&u)
+		return nil
 	}
 	if err := a.sys.store.AppendAudit(audit); err != nil {
 		a.sys.cfg.Logger.Error("record login", "err", err)
+		return err
 	}
+	return nil
 }
 
 // User returns the current snapshot of a user (nil when none). The value is

@@ -197,3 +197,36 @@ func TestSessionsRevocationAndEpochs(t *testing.T) {
 		t.Fatalf("disabled user: %v", err)
 	}
 }
+
+// TestRecordLoginIsDurableWhenAnswered: a login attempt's audit entry (and a
+// successful one's lastLoginAt) is stored when RecordLogin answers, so the
+// login answer that waits for it never leaves before its record.
+func TestRecordLoginIsDurableWhenAnswered(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := e.ask(&messages.Bootstrap{Email: "a@example.com", PasswordHash: "h"})
+	u := res.(*messages.User)
+	if _, err := e.ask(&messages.RecordLogin{Email: "nobody@example.com", Success: false}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ask(&messages.RecordLogin{UserID: u.ID, Email: u.Email, Success: true}); err != nil {
+		t.Fatal(err)
+	}
+	entries, _, err := e.store.ListAudit(messages.Page{Page: 1, Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, a := range entries {
+		seen[a.Action] = true
+	}
+	if !seen[messages.AuditLoginFailed] || !seen[messages.AuditLoginSucceeded] {
+		t.Fatalf("audit right after the answers: %v", seen)
+	}
+	stored, err := e.store.GetUser(u.ID)
+	if err != nil || stored == nil || stored.LastLoginAt.IsZero() {
+		t.Fatalf("lastLoginAt not stored: %+v %v", stored, err)
+	}
+}

@@ -137,20 +137,27 @@ func (s *Server) login(ctx *fasthttp.RequestCtx, r *request) error {
 		if u != nil {
 			id = u.ID
 		}
-		s.core.Tell(&messages.RecordLogin{UserID: id, Email: *b.Email, Success: false, Origin: r.origin()})
+		if _, err := s.core.Ask(&messages.RecordLogin{UserID: id, Email: *b.Email, Success: false, Origin: r.origin()}); err != nil {
+			return err
+		}
 		return errBadLogin
 	}
 	// The live user decides (a disable or role change may be newer than
 	// the copy read above).
 	live := s.core.User(u.ID)
 	if live == nil || live.Disabled {
-		s.core.Tell(&messages.RecordLogin{UserID: u.ID, Email: *b.Email, Success: false, Origin: r.origin()})
+		if _, err := s.core.Ask(&messages.RecordLogin{UserID: u.ID, Email: *b.Email, Success: false, Origin: r.origin()}); err != nil {
+			return err
+		}
 		return messages.Errorf(messages.CodeUnauthorized, "this account is disabled")
+	}
+	// The attempt is on record (durably) before a token leaves.
+	if _, err := s.core.Ask(&messages.RecordLogin{UserID: u.ID, Email: live.Email, Success: true, Origin: r.origin()}); err != nil {
+		return err
 	}
 	if err := s.setSession(ctx, live); err != nil {
 		return err
 	}
-	s.core.Tell(&messages.RecordLogin{UserID: u.ID, Email: live.Email, Success: true, Origin: r.origin()})
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"user": live})
 	return nil
 }
