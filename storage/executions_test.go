@@ -23,7 +23,7 @@ func putWorkflowForTest(t testing.TB, s *Store, name string, published bool) *me
 		wf.PublishedVersionID = v.ID
 		wf.LatestVersionNumber = 1
 	}
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.updateCatalog(func(tx *bbolt.Tx) error {
 		if v != nil {
 			if err := putTx(tx, bucketVersions, v.ID, v); err != nil {
 				return err

@@ -205,38 +205,6 @@ func (s *Store) ListRunners(f messages.RunnerFilter, page messages.Page) ([]*mes
 	return out, total, err
 }
 
-// RunnerProcesses lists the published workflows (GET /api/runners/processes),
-// newest workflow first.
-func (s *Store) RunnerProcesses() ([]messages.RunnerProcess, error) {
-	out := []messages.RunnerProcess{}
-	err := s.view(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketWorkflows).Cursor()
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			var w messages.Workflow
-			if err := decode(v, &w); err != nil {
-				return err
-			}
-			if w.PublishedVersionID == "" {
-				continue
-			}
-			var ver messages.Version
-			found, err := getTx(tx, bucketVersions, w.PublishedVersionID, &ver)
-			if err != nil {
-				return err
-			}
-			if !found {
-				continue
-			}
-			out = append(out, messages.RunnerProcess{
-				WorkflowID: w.ID, Name: w.Name, Description: w.Description,
-				VersionID: ver.ID, VersionNumber: ver.Number, PublishedAt: ver.PublishedAt,
-			})
-		}
-		return nil
-	})
-	return out, err
-}
-
 // VersionGraph returns the graph JSON of a version ("" when absent), which
 // a poll answer hands to the runner.
 func (s *Store) VersionGraph(versionID string) (string, error) {

@@ -54,6 +54,11 @@ type Store struct {
 	// high-water mark at the last successful check.
 	preallocFile *os.File
 	preallocUsed int64
+
+	// processes caches RunnerProcesses (nil when stale); catalogGen counts
+	// the writes to workflows and versions (processes.go).
+	processes  atomic.Pointer[[]messages.RunnerProcess]
+	catalogGen atomic.Uint64
 }
 
 // CommitStats are cumulative figures of the group-commit writer.

@@ -46,7 +46,7 @@ func getWorkflowTx(tx *bbolt.Tx, id string) (*messages.Workflow, error) {
 // CreateWorkflow inserts a new workflow with its audit entry.
 func (s *Store) CreateWorkflow(w *messages.Workflow, audit *messages.AuditEntry) error {
 	rec := *w
-	return s.update(func(tx *bbolt.Tx) error {
+	return s.updateCatalog(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketWorkflows).Get([]byte(rec.ID)) != nil {
 			return messages.Errorf(messages.CodeConflict, "workflow id already exists")
 		}
@@ -64,7 +64,7 @@ func (s *Store) CreateWorkflow(w *messages.Workflow, audit *messages.AuditEntry)
 // an existing workflow at now, and returns the new record.
 func (s *Store) UpdateWorkflow(id string, name, description *string, now messages.Time, audit *messages.AuditEntry) (*messages.Workflow, error) {
 	var out *messages.Workflow
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.updateCatalog(func(tx *bbolt.Tx) error {
 		w, err := getWorkflowTx(tx, id)
 		if err != nil {
 			return err
@@ -91,7 +91,7 @@ func (s *Store) UpdateWorkflow(id string, name, description *string, now message
 // analytics are kept.
 func (s *Store) DeleteWorkflow(id string, audit *messages.AuditEntry) ([]string, error) {
 	var triggerIDs []string
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.updateCatalog(func(tx *bbolt.Tx) error {
 		triggerIDs = nil
 		if _, err := getWorkflowTx(tx, id); err != nil {
 			return err
@@ -220,7 +220,7 @@ func latestVersionTx(tx *bbolt.Tx, w *messages.Workflow) (*messages.Version, err
 // stored version. An unknown workflow is NOT_FOUND.
 func (s *Store) SaveDraft(v *messages.Version, audit *messages.AuditEntry) (*messages.Version, error) {
 	var out *messages.Version
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.updateCatalog(func(tx *bbolt.Tx) error {
 		w, err := getWorkflowTx(tx, v.WorkflowID)
 		if err != nil {
 			return err
@@ -252,7 +252,7 @@ func (s *Store) SaveDraft(v *messages.Version, audit *messages.AuditEntry) (*mes
 // workflow's PublishedVersionID points at it — all in one transaction.
 func (s *Store) PublishLatest(workflowID string, now messages.Time, audit *messages.AuditEntry) (*messages.Version, error) {
 	var out *messages.Version
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.updateCatalog(func(tx *bbolt.Tx) error {
 		w, err := getWorkflowTx(tx, workflowID)
 		if err != nil {
 			return err
