@@ -3,6 +3,8 @@ package actors
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"slices"
+	"strings"
 
 	"github.com/exekra/orchestrator/messages"
 )
@@ -95,4 +97,32 @@ func (s *System) RunnerIdle(id string) bool {
 		return q[0].Load()+q[1].Load()+q[2].Load() == 0
 	}
 	return false // BUSY: the actor knows whether its execution is still ASSIGNED
+}
+
+// ListRunners pages the registered runners matching f (status and type as
+// the runners supervisor knows them now), newest first, and counts them
+// all. It reads the published registry, never storage: a filtered list of
+// 10,000 runners used to decode every stored runner on each request.
+// The records are shared and must not be mutated.
+func (s *System) ListRunners(f messages.RunnerFilter, page messages.Page) ([]*messages.Runner, int) {
+	v := s.runnerReg.Load()
+	if v == nil {
+		return nil, 0
+	}
+	var match []*messages.Runner
+	v.each(func(e *runnerEntry) {
+		r := e.view.Load()
+		if r == nil || e.deleted.Load() {
+			return
+		}
+		if (f.Status == "" || r.Status == f.Status) && (f.Type == "" || r.Type == f.Type) {
+			match = append(match, r)
+		}
+	})
+	// Runner ids are time-ordered: the greatest is the newest.
+	slices.SortFunc(match, func(a, b *messages.Runner) int { return strings.Compare(b.ID, a.ID) })
+	total := len(match)
+	from := min(page.Offset(), total)
+	to := min(from+page.Limit, total)
+	return match[from:to], total
 }

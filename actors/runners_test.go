@@ -3,6 +3,7 @@ package actors
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -441,4 +442,46 @@ func (e *rtEnv) storedExecution(runnerID string, status messages.ExecutionStatus
 		e.t.Fatal(err)
 	}
 	return ex.ID
+}
+
+// TestListRunnersFromRegistry: filtered lists come from the live registry,
+// newest first, paged, with deleted runners gone.
+func TestListRunnersFromRegistry(t *testing.T) {
+	e := newRTEnv(t)
+	a := e.register("a", messages.RunnerUnattended)
+	e.clock.Advance(time.Millisecond)
+	b := e.register("b", messages.RunnerAttended)
+	e.clock.Advance(time.Millisecond)
+	c := e.register("c", messages.RunnerUnattended)
+	for _, id := range []string{a.ID, c.ID} {
+		if _, err := e.sys.Ask(&messages.Heartbeat{RunnerID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(rs []*messages.Runner) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	page := messages.Page{Page: 1, Limit: 50}
+	if got, total := e.sys.ListRunners(messages.RunnerFilter{Status: messages.RunnerOnline}, page); total != 2 || !slices.Equal(ids(got), []string{c.ID, a.ID}) {
+		t.Fatalf("online: %v %d", ids(got), total)
+	}
+	if got, total := e.sys.ListRunners(messages.RunnerFilter{Status: messages.RunnerOffline}, page); total != 1 || got[0].ID != b.ID {
+		t.Fatalf("offline: %v %d", ids(got), total)
+	}
+	if got, total := e.sys.ListRunners(messages.RunnerFilter{Type: messages.RunnerUnattended}, messages.Page{Page: 2, Limit: 1}); total != 2 || !slices.Equal(ids(got), []string{a.ID}) {
+		t.Fatalf("page 2: %v %d", ids(got), total)
+	}
+	if got, total := e.sys.ListRunners(messages.RunnerFilter{Type: messages.RunnerUnattended}, messages.Page{Page: 3, Limit: 1}); total != 2 || len(got) != 0 {
+		t.Fatalf("past the end: %v %d", ids(got), total)
+	}
+	if _, err := e.sys.Ask(&messages.DeleteRunner{ID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got, total := e.sys.ListRunners(messages.RunnerFilter{Status: messages.RunnerOnline}, page); total != 1 || got[0].ID != a.ID {
+		t.Fatalf("after delete: %v %d", ids(got), total)
+	}
 }

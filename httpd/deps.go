@@ -39,6 +39,9 @@ type Core interface {
 	RunnerByCredentials(machineKey, machineSecret string) (string, int64, error)
 	// Runner is the live public record of a runner (nil when none); never mutate it.
 	Runner(id string) *messages.Runner
+	// ListRunners pages the live records of the runners matching f, newest
+	// first, with the total; never mutate them.
+	ListRunners(f messages.RunnerFilter, page messages.Page) ([]*messages.Runner, int)
 	// RunnerIdle reports whether a poll by the runner certainly finds no
 	// work and no stop requests (the allocation-free idle poll).
 	RunnerIdle(id string) bool

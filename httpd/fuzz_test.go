@@ -50,6 +50,9 @@ func (f *fuzzCore) RunnerByCredentials(string, string) (string, int64, error) {
 func (f *fuzzCore) Runner(id string) *messages.Runner {
 	return &messages.Runner{ID: id, Name: "fuzz", Type: messages.RunnerAttended, Status: messages.RunnerOnline}
 }
+func (f *fuzzCore) ListRunners(messages.RunnerFilter, messages.Page) ([]*messages.Runner, int) {
+	return nil, 0
+}
 func (f *fuzzCore) Session(userID, _ string, _ int64) (*messages.User, error) {
 	return fuzzUser(userID), nil
 }

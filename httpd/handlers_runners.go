@@ -298,6 +298,13 @@ func (s *Server) listRunners(ctx *fasthttp.RequestCtx, r *request) error {
 			return messages.Invalid("type must be ATTENDED or UNATTENDED")
 		}
 	}
+	if f.Status != "" || f.Type != "" {
+		// A filter needs every runner's live status: the runners
+		// supervisor's registry has them, storage would decode them all.
+		list, total := s.core.ListRunners(f, page)
+		writeList(ctx, "runners", list, page, total)
+		return nil
+	}
 	list, total, err := s.store.ListRunners(f, page)
 	if err != nil {
 		return err
