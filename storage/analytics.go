@@ -115,40 +115,43 @@ func (s *Store) ProcessPerformance(from, to messages.Time) ([]messages.WorkflowP
 	}
 	out := []messages.WorkflowPerformance{}
 	err := s.view(func(tx *bbolt.Tx) error {
-		var cur []byte
-		var sum dayAggregate
-		flush := func() {
-			if cur == nil || sum.Total == 0 {
-				return
-			}
-			id := string(cur)
-			name := sum.Name
-			var wf messages.Workflow
-			if found, err := getTx(tx, bucketWorkflows, id, &wf); err == nil && found {
-				name = wf.Name
-			}
-			out = append(out, performanceOf(id, name, &sum))
-		}
+		// One seek to each workflow's first day in range, then its days
+		// up to the last one in range, then a seek past its keys: a range
+		// costs the workflows plus the days inside it, not every aggregate
+		// ever kept. The seek past goes to id+0x01: a workflow's own keys
+		// continue with a day number whose first byte is 0 (days below
+		// 2^24, i.e. before the year 47,000), while the keys of a longer id
+		// that starts with this one continue with an id character, so they
+		// are not skipped.
 		c := tx.Bucket(bucketAnalytics).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+		k, _ := c.First()
+		for k != nil {
 			if len(k) < 4 {
+				k, _ = c.Next()
 				continue
 			}
-			id, day := k[:len(k)-4], binary.BigEndian.Uint32(k[len(k)-4:])
-			if !bytes.Equal(id, cur) {
-				flush()
-				cur, sum = append([]byte(nil), id...), dayAggregate{}
+			id := append([]byte(nil), k[:len(k)-4]...)
+			var sum dayAggregate
+			for dk, v := c.Seek(analyticsKey(string(id), lo)); dk != nil && len(dk) == len(id)+4 && bytes.HasPrefix(dk, id); dk, v = c.Next() {
+				if binary.BigEndian.Uint32(dk[len(id):]) > hi {
+					break
+				}
+				var agg dayAggregate
+				if err := agg.unmarshal(v); err != nil {
+					return err
+				}
+				sum.add(&agg)
 			}
-			if day < lo || day > hi {
-				continue
+			if sum.Total > 0 {
+				name := sum.Name
+				var wf messages.Workflow
+				if found, err := getTx(tx, bucketWorkflows, string(id), &wf); err == nil && found {
+					name = wf.Name
+				}
+				out = append(out, performanceOf(string(id), name, &sum))
 			}
-			var agg dayAggregate
-			if err := agg.unmarshal(v); err != nil {
-				return err
-			}
-			sum.add(&agg)
+			k, _ = c.Seek(append(id, 0x01))
 		}
-		flush()
 		return nil
 	})
 	if err != nil {

@@ -45,6 +45,9 @@ func TestAnalyticsFoldAndRead(t *testing.T) {
 		finishedExec("wfA", "Alpha", messages.ExecFailed, day2, 2000, nil),
 		finishedExec("wfA", "Alpha", messages.ExecStopped, day2, -1, nil), // never started
 		finishedExec("wfB", "Beta", messages.ExecCompleted, day2, 500, nil),
+		// An id that extends another one sorts among its keys' neighbours.
+		finishedExec("wfAB", "AlphaBeta", messages.ExecCompleted, day1, 100, nil),
+		finishedExec("wfAB", "AlphaBeta", messages.ExecCompleted, day2.Add(48*time.Hour), 100, nil),
 		{ID: "x", WorkflowID: "wfB", Status: messages.ExecRunning, CreatedAt: messages.TimeOf(day2)}, // ignored
 	}
 	for _, e := range execs {
@@ -63,9 +66,10 @@ func TestAnalyticsFoldAndRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 2 {
-		t.Fatalf("got %d rows, want 2: %+v", len(all), all)
+	if len(all) != 3 || all[1].WorkflowID != "wfAB" || all[1].Total != 2 {
+		t.Fatalf("got %d rows, want 3 (wfAB with 2): %+v", len(all), all)
 	}
+	all = []messages.WorkflowPerformance{all[0], all[2]}
 	a := all[0]
 	want := messages.WorkflowPerformance{WorkflowID: "wfA", WorkflowName: "Alpha", Total: 4, Completed: 2, Failed: 1, Stopped: 1,
 		SuccessRate: 0.5, FailureRate: 0.25, AvgDurationMs: 2000, CPUAvg: 15, CPUPeak: 50, MemAvgMB: 150, MemPeakMB: 150}
@@ -81,7 +85,8 @@ func TestAnalyticsFoldAndRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(only1) != 1 || only1[0].Total != 2 || math.Abs(only1[0].AvgDurationMs-2000) > 1e-9 {
+	if len(only1) != 2 || only1[0].Total != 2 || math.Abs(only1[0].AvgDurationMs-2000) > 1e-9 ||
+		only1[1].WorkflowID != "wfAB" || only1[1].Total != 1 {
 		t.Fatalf("day1 = %+v", only1)
 	}
 	// From day2 on.
@@ -89,8 +94,17 @@ func TestAnalyticsFoldAndRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(from2) != 2 || from2[0].Total != 2 || from2[0].CPUAvg != 0 || from2[1].Total != 1 {
+	if len(from2) != 3 || from2[0].Total != 2 || from2[0].CPUAvg != 0 || from2[1].WorkflowID != "wfAB" ||
+		from2[1].Total != 1 || from2[2].Total != 1 {
 		t.Fatalf("from day2 = %+v", from2)
+	}
+	// Up to day2: wfAB's later day is left out.
+	to2, err := s.ProcessPerformance(0, messages.TimeOf(day2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(to2) != 3 || to2[0].Total != 4 || to2[1].Total != 1 || to2[2].Total != 1 {
+		t.Fatalf("to day2 = %+v", to2)
 	}
 }
 
@@ -127,18 +141,30 @@ func BenchmarkProcessPerformance(b *testing.B) {
 		}
 		done += n
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		rows, err := s.ProcessPerformance(0, 0)
-		if err != nil || len(rows) != workflows {
-			b.Fatalf("%d rows, %v", len(rows), err)
+	b.Run("year", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			rows, err := s.ProcessPerformance(0, 0)
+			if err != nil || len(rows) != workflows {
+				b.Fatalf("%d rows, %v", len(rows), err)
+			}
+			sum := 0
+			for _, r := range rows {
+				sum += r.Total
+			}
+			if sum != total {
+				b.Fatalf("total %d", sum)
+			}
 		}
-		sum := 0
-		for _, r := range rows {
-			sum += r.Total
+	})
+	// A week in March: each workflow's seven days, not its whole year.
+	b.Run("week", func(b *testing.B) {
+		from := messages.TimeOf(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
+		to := messages.TimeOf(time.Date(2026, 3, 8, 23, 0, 0, 0, time.UTC))
+		for i := 0; i < b.N; i++ {
+			rows, err := s.ProcessPerformance(from, to)
+			if err != nil || len(rows) != workflows {
+				b.Fatalf("%d rows, %v", len(rows), err)
+			}
 		}
-		if sum != total {
-			b.Fatalf("total %d", sum)
-		}
-	}
+	})
 }
