@@ -372,8 +372,12 @@ func (a *executionsActor) created(ctx actor.Context, msg *createBatchDone) {
 			ctx.Send(p.sender, reply)
 		}
 	}
+	// The actor shares the record the creator's answer carries: nothing
+	// changes a record in place (every transition makes a new one with
+	// copyExecution), and a queued execution's actor then keeps no second
+	// copy alive.
 	for _, x := range spawn {
-		a.spawnActor(ctx, copyExecution(x), true)
+		a.spawnActor(ctx, x, true)
 	}
 	// The callers just answered are likely to come back with more: wait
 	// for them briefly so they share the next commit.
@@ -462,8 +466,10 @@ func checkReport(e *messages.Execution, m *messages.ReportStatus) error {
 // *execEnqueued/*execDequeued to the dispatcher, *messages.ExecutionReleased
 // and *messages.StopRequested to runners, *passivate to its parent when it
 // reaches a terminal state. State: the execution (every transition is
-// durable before it is answered or announced). Timers: none (the dispatcher
-// drives the queue timeout).
+// durable before it is answered or announced), never changed in place —
+// each transition makes a new record (copyExecution) — so the record may be
+// shared with answers already sent. Timers: none (the dispatcher drives the
+// queue timeout).
 type executionActor struct {
 	sys  *System
 	id   string
