@@ -485,3 +485,27 @@ func TestListRunnersFromRegistry(t *testing.T) {
 		t.Fatalf("after delete: %v %d", ids(got), total)
 	}
 }
+
+// BenchmarkListRunnersFiltered pages a filtered list over 10,000 runners
+// from the registry (what GET /api/runners?status= costs).
+func BenchmarkListRunnersFiltered(b *testing.B) {
+	view := &runnersView{}
+	now := time.Now()
+	for i := 0; i < 10000; i++ {
+		e := &runnerEntry{id: messages.NewID(now.Add(time.Duration(i) * time.Millisecond))}
+		st := messages.RunnerOnline
+		if i%3 == 0 {
+			st = messages.RunnerOffline
+		}
+		e.view.Store(&messages.Runner{ID: e.id, Status: st, Type: messages.RunnerUnattended})
+		view.byID.Store(e.id, e)
+	}
+	s := &System{}
+	s.runnerReg.Store(view)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, total := s.ListRunners(messages.RunnerFilter{Status: messages.RunnerOnline}, messages.Page{Page: 1, Limit: 50}); total != 6666 {
+			b.Fatalf("total %d", total)
+		}
+	}
+}
