@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"runtime"
 	"strings"
@@ -388,17 +387,7 @@ func runLoad(b *testing.B, do func(c *fasthttp.HostClient) error, c *fasthttp.Ho
 //	go test -run '^$' -bench CreateExecution -benchtime 5s ./cmd/exekra
 func BenchmarkCreateExecution(b *testing.B) {
 	b.Run("bare", func(b *testing.B) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-			ctx.SetContentType("application/json")
-			ctx.SetBodyString(`{"ok":true}`)
-		}}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Shutdown()
-		c := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: 64}
+		c := &fasthttp.HostClient{Addr: constServer(b, `{"ok":true}`), MaxConns: 64}
 		body := []byte(`{"workflowId":"x"}`)
 		benchBareRPS = runLoad(b, func(c *fasthttp.HostClient) error {
 			return post(c, "http://"+c.Addr+"/", "", body, 200)
@@ -459,17 +448,7 @@ func cpuTime() time.Duration {
 //
 //	go test -run '^$' -bench CreateExecutionRatio -benchtime 1x ./cmd/exekra
 func BenchmarkCreateExecutionRatio(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"ok":true}`)
-	}}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Shutdown()
-	bare := &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: 64}
+	bare := &fasthttp.HostClient{Addr: constServer(b, `{"ok":true}`), MaxConns: 64}
 	_, base, auth, wf := benchServer(b)
 	real := &fasthttp.HostClient{Addr: strings.TrimPrefix(base, "http://"), MaxConns: 64}
 	createBody := []byte(`{"workflowId":"` + wf + `","priority":"NORMAL","input":{"n":1}}`)

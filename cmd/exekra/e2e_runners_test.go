@@ -593,15 +593,21 @@ func BenchmarkConstantHTTP(b *testing.B) {
 	rnLoad(b, rnConstServer(b), "/api/runners/poll", "")
 }
 
-// rnConstServer starts a bare fasthttp server on 127.0.0.1 that answers
-// every request with the idle poll's constant body; it returns its address.
+// rnConstServer starts the bare server with the idle poll's constant body.
 func rnConstServer(b *testing.B) string {
+	return constServer(b, `{"hasWork":false,"stopExecutionIds":[]}`+"\n")
+}
+
+// constServer starts a bare fasthttp server on 127.0.0.1 that answers every
+// request with the constant JSON body (the baseline of the ratio
+// benchmarks); it returns its address and stops with the benchmark.
+func constServer(b *testing.B, constBody string) string {
 	b.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	body := []byte(`{"hasWork":false,"stopExecutionIds":[]}` + "\n")
+	body := []byte(constBody)
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		ctx.SetBody(body)
