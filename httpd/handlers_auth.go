@@ -77,6 +77,23 @@ type credentialsBody struct {
 	Role     *messages.Role `json:"role"`
 }
 
+// readNewUser decodes the credentials of a user to create (bootstrap,
+// register) and checks the email, the password and the name (defaulted
+// from the email).
+func readNewUser(ctx *fasthttp.RequestCtx) (b credentialsBody, name string, err error) {
+	if err = decodeJSON(ctx, &b); err != nil {
+		return b, "", err
+	}
+	if err = checkEmail(b.Email); err != nil {
+		return b, "", err
+	}
+	if err = checkPassword("password", b.Password); err != nil {
+		return b, "", err
+	}
+	name, err = nameOr(b.Name, *b.Email)
+	return b, name, err
+}
+
 // setSession issues a user token and sets it as the cookie.
 func (s *Server) setSession(ctx *fasthttp.RequestCtx, u *messages.User) error {
 	text, _, err := s.tokens.issue(kindUser, u.ID, u.SessionEpoch, userTokenTTL)
@@ -171,17 +188,7 @@ func (s *Server) bootstrap(ctx *fasthttp.RequestCtx, r *request) error {
 	default:
 		return messages.Errorf(messages.CodeConflict, "the system is already bootstrapped")
 	}
-	var b credentialsBody
-	if err := decodeJSON(ctx, &b); err != nil {
-		return err
-	}
-	if err := checkEmail(b.Email); err != nil {
-		return err
-	}
-	if err := checkPassword("password", b.Password); err != nil {
-		return err
-	}
-	name, err := nameOr(b.Name, *b.Email)
+	b, name, err := readNewUser(ctx)
 	if err != nil {
 		return err
 	}
@@ -203,17 +210,7 @@ func (s *Server) bootstrap(ctx *fasthttp.RequestCtx, r *request) error {
 
 // register creates a user (ADMIN).
 func (s *Server) register(ctx *fasthttp.RequestCtx, r *request) error {
-	var b credentialsBody
-	if err := decodeJSON(ctx, &b); err != nil {
-		return err
-	}
-	if err := checkEmail(b.Email); err != nil {
-		return err
-	}
-	if err := checkPassword("password", b.Password); err != nil {
-		return err
-	}
-	name, err := nameOr(b.Name, *b.Email)
+	b, name, err := readNewUser(ctx)
 	if err != nil {
 		return err
 	}
