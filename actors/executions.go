@@ -399,8 +399,9 @@ func (s *System) notifyRunners(ctx actor.Context, msg any) {
 	}
 }
 
-// copyExecution returns a copy of e whose pointer fields are not shared, so
-// an actor may change its copy while the reply it sent is read elsewhere.
+// copyExecution returns a copy of e whose pointer fields are not shared: a
+// transition changes the copy and commits it as the new state, so a record
+// already sent out (or shared with an answer) is never changed in place.
 func copyExecution(e *messages.Execution) *messages.Execution {
 	c := *e
 	if e.RunnerID != nil {
@@ -577,8 +578,9 @@ func (a *executionActor) commit(ctx actor.Context, next *messages.Execution, exp
 	return nil
 }
 
-// reply is the copy of the state sent out.
-func (a *executionActor) reply() *messages.Execution { return copyExecution(a.exec) }
+// reply is the state sent out: the record itself, since transitions replace
+// it instead of changing it.
+func (a *executionActor) reply() *messages.Execution { return a.exec }
 
 func (a *executionActor) assign(ctx actor.Context, msg *assignExecution) *assignResult {
 	if a.exec.Status != messages.ExecQueued {

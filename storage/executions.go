@@ -16,9 +16,9 @@ import (
 
 // Executions layout.
 //
-//   - bucketExecutions: execution id (time-ordered) → messages.Execution JSON
-//     (the compact form of execcodec.go)
-//     without its logs (Logs is always nil on disk).
+//   - bucketExecutions: execution id (time-ordered) → messages.Execution in
+//     the compact JSON form of execcodec.go, without its logs (Logs is
+//     always nil on disk).
 //   - bucketExecLogs: execution id → the log text (its last MaxLogBytes).
 //   - bucketExecByStatus: status + 0 + id → empty.
 //   - bucketExecByWorkflow: workflow id + 0 + id → empty.
@@ -206,7 +206,6 @@ func hasIndexKey(keys [][2][]byte, k [2][]byte) bool {
 	return false
 }
 
-// putExecutionTx stores e without its logs.
 // appendFillPercent is how full bbolt packs the pages it splits in the
 // executions bucket and its indexes. Their keys are time-ordered ids, so new
 // entries land at the end of the bucket (or of a status's range) and a
@@ -223,6 +222,7 @@ func appendOnly(tx *bbolt.Tx, name []byte) *bbolt.Bucket {
 	return b
 }
 
+// putExecutionTx stores e without its logs.
 func putExecutionTx(tx *bbolt.Tx, e *messages.Execution) error {
 	c := *e
 	c.Logs = nil
