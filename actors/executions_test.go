@@ -4,10 +4,11 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
-	"github.com/asynkron/protoactor-go/actor"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/exekra/orchestrator/messages"
 	"github.com/exekra/orchestrator/storage"
