@@ -310,7 +310,13 @@ func TestE2ERetentionRemovesOldFinishedExecutions(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	h.expectError(h.admin, "GET", "/api/executions/"+done, nil, 404, "NOT_FOUND")
-	if m := h.scrape(); m["exekra_retention_removed_total"] != 2 || m["exekra_retention_runs_total"] < 1 {
+	// The job counts its run once its last batch is durable, a moment
+	// after the deletions are visible: wait (bounded) for the count.
+	m := h.scrape()
+	for deadline := time.Now().Add(5 * time.Second); m["exekra_retention_runs_total"] < 1 && time.Now().Before(deadline); m = h.scrape() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if m["exekra_retention_removed_total"] != 2 || m["exekra_retention_runs_total"] < 1 {
 		t.Errorf("retention metrics: removed %v, runs %v", m["exekra_retention_removed_total"], m["exekra_retention_runs_total"])
 	}
 	if st := h.expect(h.admin, "GET", "/api/executions/stats", nil, 200); st.num("total") != 0 || st.num("completed") != 0 {
