@@ -351,7 +351,12 @@ func TestE2ERunnerStaleRules(t *testing.T) {
 		e := h.expect(h.admin, "GET", "/api/executions/"+ex, nil, 200)
 		return e.str("execution.status") == "FAILED" && e.str("execution.error") != ""
 	})
-	// a heartbeat brings it back ONLINE with no work
+	// The runner hears of the failure a moment after it is stored (as in
+	// the re-queue above): once released, a heartbeat brings it back
+	// ONLINE with no work.
+	h.rnEventually("runner b released", func() bool {
+		return dig(h.expect(h.admin, "GET", "/api/runners/"+b.id, nil, 200).json, "runner.currentExecutionId") == nil
+	})
 	hb := h.expect(b.c, "POST", "/api/runners/heartbeat", nil, 200)
 	if hb.str("status") != "ONLINE" {
 		t.Fatalf("back online: %s", hb.body)
