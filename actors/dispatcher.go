@@ -82,6 +82,7 @@ type workClaim struct {
 	deadline time.Time // real time: it bounds an HTTP long poll
 	seq      uint64
 	elem     *list.Element // its place in parked while parked
+	timer    *time.Timer   // its expiry while parked (stopped by unpark)
 }
 
 // workClaimExpired fires when a parked claim's Wait has passed.
@@ -289,7 +290,7 @@ func (d *dispatcherActor) answerNoWork(ctx actor.Context, c *workClaim) {
 // armExpiry answers a parked claim *messages.NoWork at its deadline.
 func (d *dispatcherActor) armExpiry(ctx actor.Context, c *workClaim) {
 	self, root, runner, seq := ctx.Self(), d.sys.actors.Root, c.runnerID, c.seq
-	time.AfterFunc(time.Until(c.deadline), func() { root.Send(self, &workClaimExpired{runnerID: runner, seq: seq}) })
+	c.timer = time.AfterFunc(time.Until(c.deadline), func() { root.Send(self, &workClaimExpired{runnerID: runner, seq: seq}) })
 }
 
 // unpark removes a parked claim.
@@ -300,6 +301,11 @@ func (d *dispatcherActor) unpark(c *workClaim) {
 	if c.elem != nil {
 		d.parked.Remove(c.elem)
 		c.elem = nil
+	}
+	if c.timer != nil {
+		// Served or replaced before its deadline: nothing left to expire.
+		c.timer.Stop()
+		c.timer = nil
 	}
 }
 

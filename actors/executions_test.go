@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"container/list"
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
@@ -558,5 +559,25 @@ func TestExecutionActorRestartReloads(t *testing.T) {
 	}
 	if e.get(x.ID).Status != messages.ExecStopped {
 		t.Fatal("the stop was not stored")
+	}
+}
+
+// A claim that leaves the parked line before its deadline (served, or
+// replaced by the runner's next claim) stops its expiry timer: with
+// thousands of runners long-polling, dead timers would otherwise pile up in
+// the runtime until their deadlines.
+func TestUnparkStopsTheClaimExpiry(t *testing.T) {
+	d := &dispatcherActor{parked: list.New(), byRun: map[string]*workClaim{}}
+	c := &workClaim{runnerID: "r1"}
+	c.elem = d.parked.PushBack(c)
+	d.byRun[c.runnerID] = c
+	timer := time.AfterFunc(time.Hour, func() {})
+	c.timer = timer
+	d.unpark(c)
+	if timer.Stop() {
+		t.Fatal("unpark left the claim's expiry timer armed")
+	}
+	if d.parked.Len() != 0 || d.byRun["r1"] != nil {
+		t.Fatal("unpark left the claim parked")
 	}
 }

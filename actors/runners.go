@@ -470,14 +470,17 @@ type runnerActor struct {
 	claiming bool
 	wake     bool // parked polls should come back: the runner may claim now
 	claimGen int
-	waiters  []*pollWaiter
-	nextWait int
+	// claimTimer bounds the claim in flight (stopped once it is answered).
+	claimTimer *time.Timer
+	waiters    []*pollWaiter
+	nextWait   int
 }
 
 // pollWaiter is a poll waiting for the claim in flight.
 type pollWaiter struct {
-	id  int
-	pid *actor.PID
+	id    int
+	pid   *actor.PID
+	timer *time.Timer // its wait (nil when it waits for the claim); stopped once answered
 }
 
 // runnerTick asks a runner actor to check its timers.
@@ -830,7 +833,7 @@ func (a *runnerActor) poll(ctx actor.Context, msg *messages.PollWork) {
 	a.nextWait++
 	a.waiters = append(a.waiters, &pollWaiter{id: a.nextWait, pid: ctx.Sender()})
 	ctx.Request(pid, &messages.ClaimWork{RunnerID: a.rec.ID, Wait: msg.Wait})
-	a.after(ctx, msg.Wait+5*time.Second, &claimExpired{gen: a.claimGen})
+	a.claimTimer = a.after(ctx, msg.Wait+5*time.Second, &claimExpired{gen: a.claimGen})
 }
 
 // answerOrPark answers a poll that gets no new work: at once when it has
@@ -845,13 +848,16 @@ func (a *runnerActor) answerOrPark(ctx actor.Context, wait time.Duration) {
 	a.nextWait++
 	w := &pollWaiter{id: a.nextWait, pid: ctx.Sender()}
 	a.waiters = append(a.waiters, w)
-	a.after(ctx, wait, &waiterExpired{id: w.id})
+	w.timer = a.after(ctx, wait, &waiterExpired{id: w.id})
 }
 
-// after sends msg to the actor itself after d.
-func (a *runnerActor) after(ctx actor.Context, d time.Duration, msg any) {
+// after sends msg to the actor itself after d. The caller stops the timer
+// once what it bounds is over, so thousands of runners long-polling leave no
+// dead timers behind in the runtime's heap (each would fire into an actor
+// that no longer cares, or into dead letters after a delete).
+func (a *runnerActor) after(ctx actor.Context, d time.Duration, msg any) *time.Timer {
 	self, root := ctx.Self(), a.sys.actors.Root
-	time.AfterFunc(d, func() { root.Send(self, msg) })
+	return time.AfterFunc(d, func() { root.Send(self, msg) })
 }
 
 // currentAssigned returns the current execution when it is still ASSIGNED
@@ -888,6 +894,10 @@ func (a *runnerActor) currentAssigned() *messages.Execution {
 // given up is still adopted: it is durable and the next poll returns it.
 func (a *runnerActor) claimAnswered(ctx actor.Context, e *messages.Execution) {
 	a.claiming = false
+	if a.claimTimer != nil {
+		a.claimTimer.Stop()
+		a.claimTimer = nil
+	}
 	if a.entry.deleted.Load() {
 		// Deleted while a claim was in flight: hand back what it brought.
 		if e != nil {
@@ -932,10 +942,14 @@ func (a *runnerActor) wakeWaiters(ctx actor.Context) {
 // answerWaiters answers every poll waiting for the claim.
 func (a *runnerActor) answerWaiters(ctx actor.Context, reply *messages.PollReply) {
 	for _, w := range a.waiters {
+		if w.timer != nil {
+			w.timer.Stop()
+		}
 		if w.pid != nil {
 			ctx.Send(w.pid, reply)
 		}
 	}
+	clear(a.waiters)
 	a.waiters = a.waiters[:0]
 }
 

@@ -509,3 +509,18 @@ func BenchmarkListRunnersFiltered(b *testing.B) {
 		}
 	}
 }
+
+// Polls answered before their wait ends, and a claim answered before its
+// bound, stop their timers (see TestUnparkStopsTheClaimExpiry).
+func TestAnsweredPollsStopTheirTimers(t *testing.T) {
+	a := &runnerActor{}
+	wt := time.AfterFunc(time.Hour, func() {})
+	a.waiters = []*pollWaiter{{id: 1, timer: wt}, {id: 2}}
+	a.answerWaiters(nil, &messages.PollReply{})
+	if wt.Stop() {
+		t.Fatal("an answered poll left its wait timer armed")
+	}
+	if len(a.waiters) != 0 {
+		t.Fatal("answered polls are still waiting")
+	}
+}
