@@ -56,6 +56,8 @@ type Server struct {
 	srv     *fasthttp.Server
 	// reqMetrics are the request figures of GET /metrics.
 	reqMetrics httpMetrics
+	// reqIDs numbers the requests that come without an X-Request-Id.
+	reqIDs requestIDs
 }
 
 // New builds the server and its route table.
@@ -70,6 +72,7 @@ func New(cfg Config, core Core, store Store) *Server {
 		log:    cfg.Logger.With("component", "httpd"),
 		tokens: newTokens(cfg.JWTSecret, core.Now),
 	}
+	s.reqIDs.prefix = messages.RandomHex(6) + "-"
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit)
 	}

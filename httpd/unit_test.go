@@ -124,3 +124,24 @@ func TestPanicInHandlerIs500JSONAndRequestID(t *testing.T) {
 		t.Fatalf("the panic is not logged with its request id: %s", logs.String())
 	}
 }
+
+// Requests without an X-Request-Id get one: unique within a server and
+// across two servers (restarts), and sent back in the header.
+func TestGeneratedRequestIDsAreUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for range 2 {
+		srv := New(Config{Logger: slog.New(slog.DiscardHandler), JWTSecret: []byte("unit-secret-0123456789abcdef01234")},
+			&fuzzCore{now: time.Now()}, fuzzStore{})
+		h := srv.Handler()
+		for range 1000 {
+			var ctx fasthttp.RequestCtx
+			ctx.Request.SetRequestURI("/api/health")
+			h(&ctx)
+			id := string(ctx.Response.Header.Peek("X-Request-Id"))
+			if id == "" || seen[id] {
+				t.Fatalf("request id %q missing or repeated", id)
+			}
+			seen[id] = true
+		}
+	}
+}
