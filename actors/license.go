@@ -190,6 +190,13 @@ func (s *System) CheckLimit(kind string, limit int, current int64) error {
 	if err := s.CheckCanCreate(); err != nil {
 		return err
 	}
+	return checkLimitOnly(kind, limit, current)
+}
+
+// checkLimitOnly is CheckLimit without the license standing: SPEC §4 lists
+// what an EXPIRED or INVALID license refuses (executions, runners, users,
+// publishing), and workflows are not on the list — only their limit holds.
+func checkLimitOnly(kind string, limit int, current int64) error {
 	if limit > 0 && current >= int64(limit) {
 		return messages.Errorf(messages.CodeLicenseLimit, "the license allows %d %s", limit, kind)
 	}

@@ -70,7 +70,7 @@ func (a *workflowsActor) create(msg *messages.CreateWorkflow) any {
 	if err != nil {
 		return err
 	}
-	if err := a.sys.CheckLimit("workflows", a.sys.LicenseLimits().Workflows, a.sys.census.Workflows.Load()); err != nil {
+	if err := checkLimitOnly("workflows", a.sys.LicenseLimits().Workflows, a.sys.census.Workflows.Load()); err != nil {
 		return err
 	}
 	now := a.sys.Now()

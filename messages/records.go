@@ -86,14 +86,28 @@ const (
 
 // Workflow is an automation with its versions (SPEC §7).
 type Workflow struct {
-	ID                  string `json:"id"`
-	Name                string `json:"name"`
-	Description         string `json:"description"`
-	CreatedBy           string `json:"createdBy"`
-	CreatedAt           Time   `json:"createdAt"`
-	UpdatedAt           Time   `json:"updatedAt"`
-	PublishedVersionID  string `json:"publishedVersionId"`
-	LatestVersionNumber int    `json:"latestVersionNumber"`
+	ID                  string     `json:"id"`
+	Name                string     `json:"name"`
+	Description         string     `json:"description"`
+	CreatedBy           string     `json:"createdBy"`
+	CreatedAt           Time       `json:"createdAt"`
+	UpdatedAt           Time       `json:"updatedAt"`
+	PublishedVersionID  NullableID `json:"publishedVersionId"`
+	LatestVersionNumber int        `json:"latestVersionNumber"`
+}
+
+// NullableID is an id that is absent until something sets it (a
+// workflow's published version): JSON null while empty, like every other
+// "none" in the API (runnerId, publishedAt). Reading null leaves it empty,
+// so stored records of either form decode alike.
+type NullableID string
+
+// MarshalJSON implements json.Marshaler.
+func (id NullableID) MarshalJSON() ([]byte, error) {
+	if id == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(string(id))
 }
 
 // VersionStatus is the lifecycle of a workflow version.

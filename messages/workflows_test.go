@@ -1,6 +1,7 @@
 package messages
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -52,5 +53,27 @@ func TestValidateGraph(t *testing.T) {
 				t.Fatalf("error %v, want VALIDATION_ERROR containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// publishedVersionId is null until a version is published, and both forms
+// read back into the record.
+func TestWorkflowPublishedVersionIDJSON(t *testing.T) {
+	w := Workflow{ID: "w1", Name: "n"}
+	b, err := json.Marshal(w)
+	if err != nil || !strings.Contains(string(b), `"publishedVersionId":null`) || strings.Count(string(b), "publishedVersionId") != 1 {
+		t.Fatalf("unpublished: %s %v", b, err)
+	}
+	var back Workflow
+	if err := json.Unmarshal(b, &back); err != nil || back != w {
+		t.Fatalf("round trip: %+v %v", back, err)
+	}
+	w.PublishedVersionID = "v1"
+	b, _ = json.Marshal(&w)
+	if !strings.Contains(string(b), `"publishedVersionId":"v1"`) || strings.Count(string(b), "publishedVersionId") != 1 {
+		t.Fatalf("published: %s", b)
+	}
+	if err := json.Unmarshal([]byte(`{"id":"w1","publishedVersionId":""}`), &back); err != nil || back.PublishedVersionID != "" {
+		t.Fatalf("older stored form: %+v %v", back, err)
 	}
 }

@@ -380,14 +380,14 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution, cb *createBatch) (*messages
 	if wf == nil {
 		return nil, false, messages.NotFound("workflow")
 	}
-	if wf.PublishedVersionID == "" || !cb.publishedTx(tx, wf.PublishedVersionID) {
+	if wf.PublishedVersionID == "" || !cb.publishedTx(tx, string(wf.PublishedVersionID)) {
 		return nil, false, messages.Errorf(messages.CodeNoPublished, "the workflow has no published version")
 	}
 	if tx.Bucket(bucketExecutions).Get([]byte(e.ID)) != nil {
 		return nil, false, messages.Errorf(messages.CodeConflict, "execution id exists")
 	}
 	e.Workflow = messages.WorkflowRef{ID: wf.ID, Name: wf.Name}
-	e.VersionID = wf.PublishedVersionID
+	e.VersionID = string(wf.PublishedVersionID)
 	if n.DedupeKey != "" {
 		e.DedupeKey = n.DedupeKey
 		v := make([]byte, 8+len(e.ID))

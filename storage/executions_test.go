@@ -20,7 +20,7 @@ func putWorkflowForTest(t testing.TB, s *Store, name string, published bool) *me
 	var v *messages.Version
 	if published {
 		v = &messages.Version{ID: messages.NewID(now), WorkflowID: wf.ID, Number: 1, Status: messages.VersionPublished, GraphJSON: `{"nodes":[],"edges":[]}`}
-		wf.PublishedVersionID = v.ID
+		wf.PublishedVersionID = messages.NullableID(v.ID)
 		wf.LatestVersionNumber = 1
 	}
 	err := s.updateCatalog(func(tx *bbolt.Tx) error {
@@ -62,7 +62,7 @@ func TestExecutionCreateAndErrors(t *testing.T) {
 	if err != nil || dup {
 		t.Fatalf("create: %v %v", err, dup)
 	}
-	if e.VersionID != wf.PublishedVersionID || e.Workflow.Name != "wf" {
+	if e.VersionID != string(wf.PublishedVersionID) || e.Workflow.Name != "wf" {
 		t.Fatalf("binding: %+v", e)
 	}
 	again, dup, err := s.CreateExecution(newExec(wf.ID, time.Now(), messages.PriorityNormal), "k1")

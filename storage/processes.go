@@ -54,7 +54,7 @@ func (s *Store) readRunnerProcesses() ([]messages.RunnerProcess, error) {
 				continue
 			}
 			var ver messages.Version
-			found, err := getTx(tx, bucketVersions, w.PublishedVersionID, &ver)
+			found, err := getTx(tx, bucketVersions, string(w.PublishedVersionID), &ver)
 			if err != nil {
 				return err
 			}

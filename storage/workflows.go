@@ -267,7 +267,7 @@ func (s *Store) PublishLatest(workflowID string, now messages.Time, audit *messa
 		if v.Status != messages.VersionDraft {
 			return messages.Invalid("the latest version (%d) is %s, not a DRAFT: save a new draft first", v.Number, v.Status)
 		}
-		if prev := w.PublishedVersionID; prev != "" && prev != v.ID {
+		if prev := string(w.PublishedVersionID); prev != "" && prev != v.ID {
 			var pv messages.Version
 			found, err := getTx(tx, bucketVersions, prev, &pv)
 			if err != nil {
@@ -285,7 +285,7 @@ func (s *Store) PublishLatest(workflowID string, now messages.Time, audit *messa
 		if err := putTx(tx, bucketVersions, v.ID, v); err != nil {
 			return err
 		}
-		w.PublishedVersionID = v.ID
+		w.PublishedVersionID = messages.NullableID(v.ID)
 		w.UpdatedAt = now
 		if err := putTx(tx, bucketWorkflows, w.ID, w); err != nil {
 			return err

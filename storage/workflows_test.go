@@ -118,7 +118,7 @@ func TestWorkflowPublishLifecycle(t *testing.T) {
 	s = openAnalyticsStore(t, dir)
 	defer s.Close()
 	got, _ := s.GetWorkflow(w.ID)
-	if got.PublishedVersionID != v2.ID || got.LatestVersionNumber != 2 {
+	if string(got.PublishedVersionID) != v2.ID || got.LatestVersionNumber != 2 {
 		t.Fatalf("workflow = %+v", got)
 	}
 	old, _ := s.GetVersion(v1.ID)
@@ -131,7 +131,7 @@ func TestWorkflowPublishLifecycle(t *testing.T) {
 	}
 	name := "renamed"
 	up, err := s.UpdateWorkflow(w.ID, &name, nil, 300, nil)
-	if err != nil || up.Name != "renamed" || up.PublishedVersionID != v2.ID {
+	if err != nil || up.Name != "renamed" || string(up.PublishedVersionID) != v2.ID {
 		t.Fatalf("update = %+v %v", up, err)
 	}
 }
