@@ -172,6 +172,10 @@ func (s *Server) login(ctx *fasthttp.RequestCtx, r *request) error {
 	if _, err := s.core.Ask(&messages.RecordLogin{UserID: u.ID, Email: live.Email, Success: true, Origin: r.origin()}); err != nil {
 		return err
 	}
+	// Answer with the user as recorded, so lastLoginAt is this login.
+	if fresh := s.core.User(u.ID); fresh != nil {
+		live = fresh
+	}
 	if err := s.setSession(ctx, live); err != nil {
 		return err
 	}

@@ -78,6 +78,11 @@ func TestLoginCookieAndNoEnumeration(t *testing.T) {
 	if strings.Contains(string(r.body), "password") || strings.Contains(string(r.body), "$2a$") {
 		t.Fatalf("login answer leaks a password field: %s", r.body)
 	}
+	// The answer shows this login as the last one, as GET /api/auth/me does.
+	me := h.expect(&client{token: r.cookie("token")}, "GET", "/api/auth/me", nil, 200)
+	if at := r.str("user.lastLoginAt"); at == "" || at != me.str("user.lastLoginAt") {
+		t.Fatalf("login answer's lastLoginAt %q, me's %q", at, me.str("user.lastLoginAt"))
+	}
 	// The cookie works as well as the Bearer header.
 	req, _ := http.NewRequest("GET", h.base+"/api/auth/me", nil)
 	req.AddCookie(&http.Cookie{Name: "token", Value: r.cookie("token")})
