@@ -3,6 +3,7 @@ package messages
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -114,10 +115,19 @@ func TestIDsSortByTimeAndAreUnique(t *testing.T) {
 	base := time.Now()
 	for i := 0; i < 1000; i++ {
 		id := NewID(base.Add(time.Duration(i) * time.Millisecond))
-		if len(id) != 36 || seen[id] || id <= prev {
+		if len(id) != 42 || seen[id] || id <= prev {
 			t.Fatalf("id %q (prev %q)", id, prev)
 		}
 		seen[id], prev = true, id
+	}
+	// Made in the same millisecond, they still sort in creation order.
+	prev = ""
+	for i := 0; i < 1000; i++ {
+		id := NewID(base)
+		if id <= prev {
+			t.Fatalf("same millisecond: %q after %q", id, prev)
+		}
+		prev = id
 	}
 	if h := RandomHex(32); len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
 		t.Fatalf("hex %q", h)
@@ -146,5 +156,28 @@ func TestExecutionStateMachine(t *testing.T) {
 	}
 	if p := NewPagination(2, 50, 123); p.TotalPages != 3 {
 		t.Fatalf("pagination %+v", p)
+	}
+}
+
+// Ids of earlier builds (22 bytes: time and 128 random bits) sort among
+// today's by their time, so lists and createdAt ranges keep working over a
+// database that holds both.
+func TestOldAndNewIDsSortByTime(t *testing.T) {
+	old := func(ms int64, fill byte) string {
+		var b [22]byte
+		binary.BigEndian.PutUint16(b[0:2], uint16(uint64(ms)>>32))
+		binary.BigEndian.PutUint32(b[2:6], uint32(ms))
+		for i := 6; i < len(b); i++ {
+			b[i] = fill
+		}
+		return idEncoding.EncodeToString(b[:])
+	}
+	base := time.Now()
+	ms := base.UnixMilli()
+	for _, fill := range []byte{0x00, 0x5a, 0xff} {
+		o := old(ms, fill)
+		if before, after := NewID(base.Add(-time.Millisecond)), NewID(base.Add(time.Millisecond)); !(before < o && o < after) {
+			t.Fatalf("old id %q does not sort between %q and %q", o, before, after)
+		}
 	}
 }

@@ -585,7 +585,7 @@ func (s *Store) ExecutionStats() (st messages.ExecutionStats, err error) {
 // idBound is the smallest (high=false) or largest (high=true) id created at
 // t, for seeking an id range by creation time.
 func idBound(t messages.Time, high bool) string {
-	var b [22]byte
+	var b [messages.IDBytes]byte
 	ms := uint64(t)
 	binary.BigEndian.PutUint16(b[0:2], uint16(ms>>32))
 	binary.BigEndian.PutUint32(b[2:6], uint32(ms))

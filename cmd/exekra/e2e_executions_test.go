@@ -518,3 +518,37 @@ func TestE2EExecutionsRepollAndLongPoll(t *testing.T) {
 		t.Fatalf("long poll: %d %s, want %s", r.status, r.body, y)
 	}
 }
+
+// Lists are newest first even for items made in the same millisecond
+// (creations back to back often share one): the ids order them, and they
+// carry a sequence as well as the time. Before the sequence, this failed on
+// the first few positions almost every run.
+func TestE2EListsNewestFirstWithinAMillisecond(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "order-wf")
+	var made []string
+	for range 30 {
+		made = append(made, h.createExecution(h.admin, map[string]any{"workflowId": wf}, 201).str("execution.id"))
+	}
+	r := h.expect(h.admin, "GET", "/api/executions?workflowId="+wf+"&limit=200", nil, 200)
+	list := dig(r.json, "executions").([]any)
+	if len(list) != len(made) {
+		t.Fatalf("listed %d of %d", len(list), len(made))
+	}
+	for i, it := range list {
+		if got, want := it.(map[string]any)["id"], made[len(made)-1-i]; got != want {
+			t.Fatalf("position %d: %v, want %s (newest first)", i, got, want)
+		}
+	}
+	var wfs []string
+	for i := range 10 {
+		wfs = append(wfs, h.createWorkflow(h.admin, fmt.Sprintf("order-%d", i)))
+	}
+	r = h.expect(h.admin, "GET", "/api/workflows?limit=200", nil, 200)
+	list = dig(r.json, "workflows").([]any)
+	for i := range wfs {
+		if got, want := list[i].(map[string]any)["id"], wfs[len(wfs)-1-i]; got != want {
+			t.Fatalf("workflows position %d: %v, want %s", i, got, want)
+		}
+	}
+}
