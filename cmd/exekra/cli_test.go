@@ -19,6 +19,7 @@ func runCLI(args []string, env map[string]string) (code int, stdout, stderr stri
 
 func TestCLIUsageErrorsAreOneLineExit2(t *testing.T) {
 	for _, args := range [][]string{
+		{},
 		{"bogus"},
 		{"serve", "--no-such-flag"},
 		{"serve", "--rate-limit", "many"},

@@ -903,3 +903,10 @@ func TestSecurityHostileBodiesRealStack(t *testing.T) {
 		t.Errorf("a handler panicked:\n%s", h.logs.String())
 	}
 }
+
+// SPEC sets no minimum for --jwt-secret: a short one starts the server
+// (with a warning in the log) and signs working tokens.
+func TestE2EShortJWTSecretIsAccepted(t *testing.T) {
+	h := newHarness(t, secWithJWTSecret("testsecret"))
+	h.expect(h.admin, "GET", "/api/auth/me", nil, 200)
+}

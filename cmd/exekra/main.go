@@ -48,7 +48,9 @@ func main() {
 // run dispatches a command line and returns the exit code.
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, topUsage)
+		// One line, as for every other wrong command line (SPEC §13);
+		// `exekra help` prints the whole usage.
+		fmt.Fprintln(stderr, "exekra: missing command (serve, license, runner, backup, restore, compact, version); see 'exekra help'")
 		return 2
 	}
 	var err error
