@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/robfig/cron/v3"
@@ -578,8 +579,15 @@ func (a *triggerActor) checkWebhook(msg *messages.FireWebhook) error {
 			return messages.Errorf(messages.CodeUnauthorized, "the signature does not match the body")
 		}
 	}
-	if len(bytes.TrimSpace(msg.Body)) > 0 && !json.Valid(msg.Body) {
-		return messages.Invalid("the webhook body must be valid JSON")
+	if len(bytes.TrimSpace(msg.Body)) > 0 {
+		// encoding/json lets invalid UTF-8 through inside strings; SPEC §13
+		// makes it invalid JSON, as httpd's decodeBytes does (same message).
+		if !utf8.Valid(msg.Body) {
+			return messages.Invalid("request body is not valid UTF-8")
+		}
+		if !json.Valid(msg.Body) {
+			return messages.Invalid("the webhook body must be valid JSON")
+		}
 	}
 	return nil
 }

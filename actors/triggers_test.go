@@ -493,3 +493,24 @@ func TestParseTriggerConfig(t *testing.T) {
 		t.Fatalf("cleared secret %q", set.secret)
 	}
 }
+
+// TestTriggerWebhookInvalidUTF8 checks SPEC §13: a webhook body that is not
+// valid UTF-8 is invalid JSON (encoding/json alone lets it through inside a
+// string), refused before anything is sent to the executions owner.
+func TestTriggerWebhookInvalidUTF8(t *testing.T) {
+	e := newTrigEnv(t)
+	wf := e.workflow(true)
+	hook := e.create(&messages.CreateTrigger{WorkflowID: wf, Type: messages.TriggerWebhook, Config: `{}`, Enabled: true})
+	for _, body := range []string{"{\"a\":\"\xff\xfe\"}", "\"\xc3\x28\"", "[\"\xed\xa0\x80\"]", " {\"a\":\"\xf4\x90\x80\x80\"} "} {
+		_, err := e.ask(&messages.FireWebhook{TriggerID: hook.ID, Body: []byte(body)})
+		if messages.ErrorCode(err) != messages.CodeValidation {
+			t.Errorf("body %q: %v, want VALIDATION_ERROR", body, err)
+		}
+	}
+	if n := e.exec.count(); n != 0 {
+		t.Fatalf("%d executions requested for invalid UTF-8 bodies", n)
+	}
+	if _, err := e.ask(&messages.FireWebhook{TriggerID: hook.ID, Body: []byte(`{"a":"Zoë ✓"}`)}); err != nil {
+		t.Fatalf("valid UTF-8: %v", err)
+	}
+}

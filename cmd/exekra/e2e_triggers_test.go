@@ -421,3 +421,27 @@ func TestE2EWorkflowDeleteWithActiveExecution(t *testing.T) {
 	}
 	h.expectError(anon, "POST", "/api/triggers/webhook/"+hook, nil, 404, "NOT_FOUND")
 }
+
+// TestE2EWebhookInvalidUTF8 checks SPEC §13 on the webhook: a body that is
+// not valid UTF-8 is invalid JSON → 400, and no execution is created.
+func TestE2EWebhookInvalidUTF8(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "utf8")
+	const secret = "utf8-key"
+	open := "/api/triggers/webhook/" + h.expect(h.admin, "POST", "/api/triggers",
+		map[string]any{"workflowId": wf, "type": "WEBHOOK"}, 201).str("trigger.id")
+	signed := "/api/triggers/webhook/" + h.expect(h.admin, "POST", "/api/triggers",
+		map[string]any{"workflowId": wf, "type": "WEBHOOK", "config": map[string]any{"secret": secret}}, 201).str("trigger.id")
+	total := func() float64 { return h.expect(h.admin, "GET", "/api/executions", nil, 200).num("pagination.total") }
+	before := total()
+	for _, body := range []string{"{\"a\":\"\xff\xfe\"}", "\"\xc3\x28\"", "[\"\xed\xa0\x80\"]"} {
+		h.expectError(anon, "POST", open, body, 400, "VALIDATION_ERROR")
+		h.expectError(anon, "POST", signed, body, 400, "VALIDATION_ERROR", "X-Exekra-Signature", sign(secret, body))
+		h.expectError(anon, "POST", open, body, 400, "VALIDATION_ERROR", "Idempotency-Key", "utf8")
+	}
+	if after := total(); after != before {
+		t.Fatalf("invalid UTF-8 bodies created executions: %v → %v", before, after)
+	}
+	// Valid UTF-8 beyond ASCII is fine.
+	h.expect(anon, "POST", open, `{"name":"Zoë ✓"}`, 200)
+}
