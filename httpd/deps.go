@@ -78,6 +78,8 @@ type Store interface {
 	ListTriggers(f messages.TriggerFilter, page messages.Page) ([]*messages.Trigger, int, error)
 	// GetExecution reads an execution with its logs (nil when absent).
 	GetExecution(id string) (*messages.Execution, error)
+	// ExecutionLogs reads the stored log of an execution (nil when none).
+	ExecutionLogs(id string) (*string, error)
 	// ListExecutions pages executions newest first through an index.
 	ListExecutions(f messages.ExecutionFilter, page messages.Page) ([]*messages.Execution, int, error)
 	// ExecutionStats reads the execution counters.

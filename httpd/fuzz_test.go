@@ -89,6 +89,7 @@ func (fuzzStore) ListTriggers(messages.TriggerFilter, messages.Page) ([]*message
 	return nil, 0, nil
 }
 func (fuzzStore) GetExecution(string) (*messages.Execution, error) { return nil, nil }
+func (fuzzStore) ExecutionLogs(string) (*string, error)            { return nil, nil }
 func (fuzzStore) ListExecutions(messages.ExecutionFilter, messages.Page) ([]*messages.Execution, int, error) {
 	return nil, 0, nil
 }

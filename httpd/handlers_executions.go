@@ -35,6 +35,23 @@ func writeExecutionReply(ctx *fasthttp.RequestCtx, res any) {
 	writeJSON(ctx, fasthttp.StatusOK, executionBody{Execution: res})
 }
 
+// withLogs is the answer of a stop or a status report: the execution as its
+// actor holds it (actors keep no logs, so memory follows the work, not the
+// log text) with its stored log, as GET /api/executions/:id shows it.
+func (s *Server) withLogs(res any) (any, error) {
+	e, ok := res.(*messages.Execution)
+	if !ok || e.Logs != nil {
+		return res, nil
+	}
+	logs, err := s.store.ExecutionLogs(e.ID)
+	if err != nil || logs == nil {
+		return res, err
+	}
+	c := *e // the actor's record is shared: never changed in place
+	c.Logs = logs
+	return &c, nil
+}
+
 // executionListItem is an execution as lists show it: without input and logs.
 type executionListItem struct{ e *messages.Execution }
 
@@ -156,6 +173,9 @@ func (s *Server) stopExecution(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
+	if res, err = s.withLogs(res); err != nil {
+		return err
+	}
 	writeExecutionReply(ctx, res)
 	return nil
 }
@@ -188,6 +208,9 @@ func (s *Server) reportStatus(ctx *fasthttp.RequestCtx, r *request) error {
 		Logs: b.Logs, Metrics: b.Metrics, Error: b.Error, Origin: r.origin(),
 	})
 	if err != nil {
+		return err
+	}
+	if res, err = s.withLogs(res); err != nil {
 		return err
 	}
 	writeExecutionReply(ctx, res)

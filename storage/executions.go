@@ -567,6 +567,19 @@ func (s *Store) GetExecution(id string) (*messages.Execution, error) {
 	return out, err
 }
 
+// ExecutionLogs reads the stored log of an execution (nil when it has none).
+func (s *Store) ExecutionLogs(id string) (*string, error) {
+	var out *string
+	err := s.view(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketExecLogs).Get([]byte(id)); v != nil {
+			l := string(v)
+			out = &l
+		}
+		return nil
+	})
+	return out, err
+}
+
 // ExecutionStats reads the counters of GET /api/executions/stats.
 func (s *Store) ExecutionStats() (st messages.ExecutionStats, err error) {
 	err = s.view(func(tx *bbolt.Tx) error {

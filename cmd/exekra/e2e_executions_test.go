@@ -179,14 +179,15 @@ func TestE2EExecutionsLifecycle(t *testing.T) {
 	h.expectError(r1, "POST", status, map[string]any{"status": "COMPLETED"}, 409, "INVALID_TRANSITION")
 	h.expectError(r1, "POST", "/api/executions/nope/status", map[string]any{"status": "RUNNING"}, 404, "NOT_FOUND")
 	run := h.expect(r1, "POST", status, map[string]any{"status": "RUNNING", "logs": "start\n"}, 200)
-	if run.str("execution.status") != "RUNNING" || run.str("execution.startedAt") == "" {
+	if run.str("execution.status") != "RUNNING" || run.str("execution.startedAt") == "" || run.str("execution.logs") != "start\n" {
 		t.Fatalf("running: %s", run.body)
 	}
 	h.expect(r1, "POST", status, map[string]any{"status": "RUNNING", "logs": "step\n",
 		"metrics": map[string]any{"cpuAvg": 10.5, "cpuPeak": 40, "memAvgMB": 100, "memPeakMB": 150}}, 200)
 	h.expectError(r1, "POST", status, map[string]any{"status": "RUNNING", "metrics": map[string]any{"cpuAvg": "high"}}, 400, "VALIDATION_ERROR")
 	done := h.expect(r1, "POST", status, map[string]any{"status": "COMPLETED", "logs": "end\n"}, 200)
-	if done.str("execution.status") != "COMPLETED" || done.str("execution.completedAt") == "" || done.num("execution.metrics.cpuPeak") != 40 {
+	if done.str("execution.status") != "COMPLETED" || done.str("execution.completedAt") == "" || done.num("execution.metrics.cpuPeak") != 40 ||
+		done.str("execution.logs") != "start\nstep\nend\n" {
 		t.Fatalf("completed: %s", done.body)
 	}
 	h.expect(r1, "POST", status, map[string]any{"status": "COMPLETED"}, 200) // idempotent repeat
