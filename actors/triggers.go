@@ -552,9 +552,11 @@ func (a *triggerActor) webhook(ctx actor.Context, msg *messages.FireWebhook) {
 		ctx.Respond(messages.Errorf(messages.CodeUnavailable, "executions are not available"))
 		return
 	}
+	// The signature covered the raw body; the input is its JSON value (none
+	// for a blank body).
 	id := a.id
 	ctx.RequestWithCustomSender(a.exec, &messages.CreateExecution{
-		WorkflowID: a.t.WorkflowID, Priority: a.t.Priority, Input: messages.WebhookInput(msg.Body),
+		WorkflowID: a.t.WorkflowID, Priority: a.t.Priority, Input: messages.WebhookInput(bytes.TrimSpace(msg.Body)),
 		TriggerID: &id, DedupeKey: msg.DedupeKey,
 		Origin: messages.Origin{ActorType: messages.ActorAnonymous, ActorID: "webhook:" + id, IP: msg.IP},
 	}, ctx.Sender())

@@ -514,3 +514,30 @@ func TestTriggerWebhookInvalidUTF8(t *testing.T) {
 		t.Fatalf("valid UTF-8: %v", err)
 	}
 }
+
+// TestTriggerWebhookSignsRawBody checks SPEC §10: the HMAC is over the raw
+// body, whitespace included; a blank body is no input.
+func TestTriggerWebhookSignsRawBody(t *testing.T) {
+	e := newTrigEnv(t)
+	wf := e.workflow(true)
+	hook := e.create(&messages.CreateTrigger{WorkflowID: wf, Type: messages.TriggerWebhook, Config: `{"secret":"k"}`, Enabled: true})
+	sig := func(body string) string {
+		m := hmac.New(sha256.New, []byte("k"))
+		m.Write([]byte(body))
+		return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	}
+	for _, c := range []struct{ body, input string }{
+		{" ", ""}, {"\r\n\t", ""}, {" {\"a\":1}\n", `{"a":1}`},
+	} {
+		res, err := e.ask(&messages.FireWebhook{TriggerID: hook.ID, Body: []byte(c.body), Signature: sig(c.body)})
+		if err != nil {
+			t.Fatalf("body %q: %v", c.body, err)
+		}
+		if got := res.(*messages.ExecutionCreated).Execution.Input; string(got) != c.input || (c.input == "" && got != nil) {
+			t.Fatalf("body %q: input %q, want %q", c.body, got, c.input)
+		}
+	}
+	if _, err := e.ask(&messages.FireWebhook{TriggerID: hook.ID, Body: []byte(" "), Signature: sig("")}); messages.ErrorCode(err) != messages.CodeUnauthorized {
+		t.Fatalf("signature of the trimmed body: %v, want UNAUTHORIZED", err)
+	}
+}

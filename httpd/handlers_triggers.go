@@ -145,9 +145,11 @@ func (s *Server) deleteTrigger(ctx *fasthttp.RequestCtx, r *request) error {
 // actor checks it (enabled, signature, rate limit, published version) and
 // the executions owner answers once the execution is durable.
 func (s *Server) fireWebhook(ctx *fasthttp.RequestCtx, r *request) error {
+	// The raw body, untrimmed: the HMAC is over the bytes as received
+	// (SPEC §10), a body of only whitespace included.
 	var body []byte
-	if b := bytes.TrimSpace(ctx.PostBody()); len(b) > 0 {
-		body = append([]byte(nil), ctx.PostBody()...) // fasthttp reuses its buffers
+	if b := ctx.PostBody(); len(b) > 0 {
+		body = append([]byte(nil), b...) // fasthttp reuses its buffers
 	}
 	res, err := s.core.Ask(&messages.FireWebhook{
 		TriggerID: pathParam(ctx, "id"),

@@ -445,3 +445,25 @@ func TestE2EWebhookInvalidUTF8(t *testing.T) {
 	// Valid UTF-8 beyond ASCII is fine.
 	h.expect(anon, "POST", open, `{"name":"Zoë ✓"}`, 200)
 }
+
+// TestE2EWebhookSignatureOverRawBody checks SPEC §10: the HMAC is over the
+// raw body as received, a body of only whitespace included.
+func TestE2EWebhookSignatureOverRawBody(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "raw")
+	const secret = "raw-key"
+	hook := "/api/triggers/webhook/" + h.expect(h.admin, "POST", "/api/triggers",
+		map[string]any{"workflowId": wf, "type": "WEBHOOK", "config": map[string]any{"secret": secret}}, 201).str("trigger.id")
+	for _, body := range []string{" ", "\n", " \r\n\t ", "  {\"a\":1}\n"} {
+		r := h.expect(anon, "POST", hook, body, 200, "X-Exekra-Signature", sign(secret, body))
+		er := h.expect(h.admin, "GET", "/api/executions/"+r.str("executionId"), nil, 200)
+		if strings.TrimSpace(body) == "" && dig(er.json, "execution.input") != nil {
+			t.Fatalf("blank body %q: input %s", body, er.body)
+		}
+		if strings.TrimSpace(body) != "" && dig(er.json, "execution.input.a") != float64(1) {
+			t.Fatalf("body %q: input %s", body, er.body)
+		}
+	}
+	// The signature of the trimmed body is not the signature of the body.
+	h.expectError(anon, "POST", hook, " ", 401, "UNAUTHORIZED", "X-Exekra-Signature", sign(secret, ""))
+}
