@@ -111,6 +111,14 @@ type executionsActor struct {
 	lingerGen uint64
 	target    int // flush the lingering batch as soon as it is this big
 
+	// attended maps a runner to the execution it runs outside the queue
+	// (started by POST /api/runners/executions, or any ASSIGNED/RUNNING one
+	// found at start), and attendedOf the reverse: an attended runner runs
+	// one execution at a time, which this actor — where those creations
+	// are serialised — enforces.
+	attended   map[string]string
+	attendedOf map[string]string
+
 	// props are the children's props (childProps); handoff and
 	// handoffQuiet are the first state of the child being spawned.
 	props        *actor.Props
@@ -128,8 +136,12 @@ func (a *executionsActor) Receive(ctx actor.Context) {
 		if err != nil {
 			panic(err)
 		}
+		a.attended, a.attendedOf = map[string]string{}, map[string]string{}
 		for _, e := range active {
 			a.spawn(ctx, e)
+			if e.RunnerID != nil && *e.RunnerID != "" {
+				a.holdRunner(*e.RunnerID, e.ID)
+			}
 		}
 		reportReady(ctx, childExecutions)
 	case *messages.CreateExecution:
@@ -156,6 +168,7 @@ func (a *executionsActor) Receive(ctx actor.Context) {
 	case *expireQueued:
 		a.route(ctx, msg.ID, msg)
 	case *passivate:
+		a.releaseRunner(msg.ID)
 		if pid, ok := a.live[msg.ID]; ok {
 			delete(a.live, msg.ID)
 			a.sys.gauges.ActiveExecutions.Add(-1)
@@ -288,9 +301,14 @@ func (a *executionsActor) startAttended(ctx actor.Context, msg *messages.StartAt
 		respondIfAsked(ctx, err)
 		return
 	}
+	runner := msg.RunnerID
+	if id, busy := a.attended[runner]; busy {
+		respondIfAsked(ctx, messages.Errorf(messages.CodeConflict,
+			"this runner is already running execution %s: report it finished (or stopped) first", id))
+		return
+	}
 	now := a.sys.Now()
 	ts := messages.TimeOf(now)
-	runner := msg.RunnerID
 	var by *string
 	if msg.Origin.ActorType == messages.ActorUser && msg.Origin.ActorID != "" {
 		id := msg.Origin.ActorID
@@ -301,7 +319,24 @@ func (a *executionsActor) startAttended(ctx actor.Context, msg *messages.StartAt
 		Priority: messages.PriorityNormal, Input: msg.Input, RunnerID: &runner, TriggeredBy: by, Attempt: 1,
 		AssignedAt: ts, StartedAt: ts, CreatedAt: ts, UpdatedAt: ts,
 	}
+	a.holdRunner(runner, e.ID) // until it finishes, or its creation fails
 	a.persistNew(ctx, e, "", true, func(e *messages.Execution, _ bool) any { return e })
+}
+
+// holdRunner records that runner runs execution id.
+func (a *executionsActor) holdRunner(runner, id string) {
+	a.attended[runner], a.attendedOf[id] = id, runner
+}
+
+// releaseRunner forgets the runner of execution id, once it finished or
+// was never created.
+func (a *executionsActor) releaseRunner(id string) {
+	if runner, ok := a.attendedOf[id]; ok {
+		delete(a.attendedOf, id)
+		if a.attended[runner] == id {
+			delete(a.attended, runner)
+		}
+	}
 }
 
 // persistNew queues e for the next batch of creations.
@@ -346,8 +381,10 @@ func (a *executionsActor) created(ctx actor.Context, msg *createBatchDone) {
 		switch {
 		case msg.err != nil:
 			reply = msg.err
+			a.releaseRunner(p.exec.ID)
 		case msg.outcomes[i].Err != nil:
 			reply = msg.outcomes[i].Err
+			a.releaseRunner(p.exec.ID)
 		default:
 			o := msg.outcomes[i]
 			if !o.Duplicate && !o.Execution.Status.Terminal() {

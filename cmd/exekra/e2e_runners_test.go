@@ -455,6 +455,10 @@ func TestE2EAttendedRunner(t *testing.T) {
 	if r.str("execution.status") != "RUNNING" || r.str("execution.runnerId") != at.id {
 		t.Fatalf("attended start: %s", r.body)
 	}
+	// One at a time: a second start right away is refused until the first
+	// is reported finished (else the first would be left RUNNING, out of
+	// the runner's sight, by the stale rules and by a delete).
+	h.expectError(at.c, "POST", "/api/runners/executions", map[string]any{"workflowId": wf}, 409, "CONFLICT")
 	h.rnEventually("attended runner busy", func() bool {
 		g := h.expect(h.admin, "GET", "/api/runners/"+at.id, nil, 200)
 		return g.str("runner.status") == "BUSY" && g.str("runner.currentExecutionId") == ex
@@ -467,6 +471,16 @@ func TestE2EAttendedRunner(t *testing.T) {
 	h.expect(at.c, "POST", "/api/executions/"+ex+"/status", map[string]any{"status": "COMPLETED"}, 200)
 	h.rnEventually("attended runner online", func() bool {
 		return h.expect(h.admin, "GET", "/api/runners/"+at.id, nil, 200).str("runner.status") == "ONLINE"
+	})
+	// Finished: the next one starts; after a restart the running one still
+	// holds the runner.
+	next := h.expect(at.c, "POST", "/api/runners/executions", map[string]any{"workflowId": wf}, 201).str("execution.id")
+	h.restart()
+	h.expect(at.c, "POST", "/api/runners/heartbeat", map[string]any{}, 200)
+	h.expectError(at.c, "POST", "/api/runners/executions", map[string]any{"workflowId": wf}, 409, "CONFLICT")
+	h.expect(at.c, "POST", "/api/executions/"+next+"/status", map[string]any{"status": "FAILED", "error": "closed by the user"}, 200)
+	h.rnEventually("attended runner free again", func() bool {
+		return h.request(at.c, "POST", "/api/runners/executions", map[string]any{"workflowId": wf}).status == 201
 	})
 }
 
