@@ -78,9 +78,9 @@ func (s *System) Runner(id string) *messages.Runner {
 }
 
 // RunnerIdle reports whether a poll by the runner certainly finds nothing:
-// no stop requests pending, and the runner is OFFLINE, ATTENDED, or ONLINE
-// without work while the queue is empty. The idle poll is answered from
-// this without an actor round trip.
+// no stop requests pending, and the runner is OFFLINE holding no execution,
+// ATTENDED, or ONLINE without work while the queue is empty. The idle poll
+// is answered from this without an actor round trip.
 func (s *System) RunnerIdle(id string) bool {
 	e := s.runnerEntryOf(id)
 	if e == nil || e.stops.Load() != 0 {
@@ -88,7 +88,7 @@ func (s *System) RunnerIdle(id string) bool {
 	}
 	switch e.status.Load() {
 	case stOffline:
-		return true
+		return !e.hasCurrent.Load() // else its ASSIGNED execution comes again
 	case stOnline:
 		if e.typ == messages.RunnerAttended {
 			return true

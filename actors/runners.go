@@ -798,16 +798,12 @@ func (a *runnerActor) lost(ctx actor.Context, execID, reason string) {
 	}()
 }
 
-// poll answers a poll: no work when OFFLINE or ATTENDED, the ASSIGNED
-// execution again when there is one, else a claim on the dispatcher (one at
-// a time; later polls join it).
+// poll answers a poll: the ASSIGNED execution again when there is one
+// (even while OFFLINE: it is this runner's until the stale rules take it
+// back, and a lost poll answer must lose no work), no new work when OFFLINE
+// or ATTENDED, else a claim on the dispatcher (one at a time; later polls
+// join it).
 func (a *runnerActor) poll(ctx actor.Context, msg *messages.PollWork) {
-	if !a.alive() || a.rec.Type == messages.RunnerAttended {
-		// No queued work for it: a long poll waits for a stop request or
-		// its deadline, so such a runner does not spin.
-		a.answerOrPark(ctx, msg.Wait)
-		return
-	}
 	if a.rec.CurrentExecutionID != nil {
 		if e := a.currentAssigned(); e != nil {
 			ctx.Respond(&messages.PollReply{Execution: e, StopExecutionIDs: a.stopIDs()})
@@ -817,6 +813,12 @@ func (a *runnerActor) poll(ctx actor.Context, msg *messages.PollWork) {
 			a.answerOrPark(ctx, msg.Wait) // RUNNING: nothing new until it ends
 			return
 		}
+	}
+	if !a.alive() || a.rec.Type == messages.RunnerAttended {
+		// No queued work for it: a long poll waits for a stop request or
+		// its deadline, so such a runner does not spin.
+		a.answerOrPark(ctx, msg.Wait)
+		return
 	}
 	if a.claiming {
 		// A claim is parked: the queue was empty when it was made.

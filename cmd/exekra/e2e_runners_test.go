@@ -324,6 +324,11 @@ func TestE2ERunnerStaleRules(t *testing.T) {
 	if s := h.expect(h.admin, "GET", "/api/executions/"+ex, nil, 200).str("execution.status"); s != "ASSIGNED" {
 		t.Fatalf("before the grace: %s", s)
 	}
+	// Still its own until the grace ends: a poll (a lost answer, say) gets
+	// the same assignment back even while OFFLINE.
+	if p := h.expect(a.c, "GET", "/api/runners/poll", nil, 200); p.str("execution.id") != ex {
+		t.Fatalf("poll while OFFLINE before the grace: %s", p.body)
+	}
 	h.clock.Advance(31 * time.Second)
 	h.rnEventually("re-queued", func() bool {
 		e := h.expect(h.admin, "GET", "/api/executions/"+ex, nil, 200)
