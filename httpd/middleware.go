@@ -61,13 +61,15 @@ func (s *Server) outer(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		}
 		ctx.SetUserValue(keyRequestID, id)
 		ctx.Response.Header.Set("X-Request-Id", id)
-		if s.core.LicenseState() == messages.LicenseGrace {
-			ctx.Response.Header.Set("X-License-Warning", s.graceWarning())
-		}
 		if len(ctx.Request.Body()) > MaxBodySize {
 			s.writeError(ctx, errTooLarge)
 		} else {
 			next(ctx)
+		}
+		// After the handler (fasthttp sends nothing before it returns), so
+		// the answer that activates or renews into GRACE_PERIOD carries it.
+		if s.core.LicenseState() == messages.LicenseGrace {
+			ctx.Response.Header.Set("X-License-Warning", s.graceWarning())
 		}
 		s.observeRequest(ctx, start)
 		s.accessLog(ctx, start)

@@ -429,3 +429,14 @@ func TestConcurrentRegistrations(t *testing.T) {
 		t.Fatalf("total: %s", u.body)
 	}
 }
+
+// The very answer that activates a license already in its grace period
+// carries the warning, as every later one does.
+func TestE2EActivateIntoGraceWarns(t *testing.T) {
+	h := newUnactivatedHarness(t)
+	lic := h.issueLicense(licenseOpts{expires: h.clock.Now().Add(-24 * time.Hour), graceDays: 14})
+	r := h.expect(anon, "POST", "/api/license/activate", map[string]any{"license": lic}, 200)
+	if r.str("status") != "GRACE_PERIOD" || r.header.Get("X-License-Warning") == "" {
+		t.Fatalf("activate into grace: %s %v", r.body, r.header)
+	}
+}
