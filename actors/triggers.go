@@ -175,7 +175,7 @@ func (s *System) ownerPID(cmd any) (pid *actor.PID) {
 
 // triggerSettings is a parsed trigger configuration.
 type triggerSettings struct {
-	public    string // the config's JSON text without the secret
+	public    string // the config's JSON text as sent, without the secret
 	secret    string // webhook HMAC secret ("" = none)
 	rateLimit int    // webhook calls per minute (0 = unlimited)
 	priority  messages.Priority
@@ -190,7 +190,9 @@ func (s *triggerSettings) next(now time.Time) time.Time {
 
 // parseTriggerConfig checks a trigger's config text for its type. A webhook
 // config without a "secret" key keeps oldSecret; "secret": null or "" clears
-// it.
+// it. The public text is the config text as given (SPEC §10: it comes back
+// as sent); a webhook's secret is write-only, so a config that names one
+// comes back compacted, without it, the other members in their order.
 func parseTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*triggerSettings, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(text), &obj); err != nil || obj == nil {
@@ -256,8 +258,12 @@ func parseTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*trig
 		}
 		if ok {
 			set.secret = s
+			public, err := withoutMember(text, "secret")
+			if err != nil {
+				return nil, messages.Invalid("config is not valid JSON")
+			}
+			set.public = public
 		}
-		delete(obj, "secret")
 		if raw, ok := obj["rateLimit"]; ok && !bytes.Equal(raw, []byte("null")) {
 			var n float64
 			if err := json.Unmarshal(raw, &n); err != nil || n < 0 || n != math.Trunc(n) || n > 1e9 {
@@ -266,12 +272,58 @@ func parseTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*trig
 			set.rateLimit = int(n)
 		}
 	}
-	pub, err := json.Marshal(obj)
-	if err != nil {
-		return nil, messages.Invalid("config is not valid JSON")
+	if set.public == "" {
+		set.public = text
 	}
-	set.public = string(pub)
 	return set, nil
+}
+
+// withoutMember returns the JSON object text without its members named
+// name (however the key is escaped), compacted; the other members keep
+// their order and their keys' spelling.
+func withoutMember(text, name string) (string, error) {
+	dec := json.NewDecoder(strings.NewReader(text))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", fmt.Errorf("config: not a JSON object")
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	first := true
+	for dec.More() {
+		from := dec.InputOffset() // just after '{' or the previous value
+		tok, err := dec.Token()
+		if err != nil {
+			return "", err
+		}
+		key, _ := tok.(string)
+		// Between the previous value and the key's end: blanks, a comma, the key.
+		rawKey := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(text[from:dec.InputOffset()]), ","))
+		var val json.RawMessage
+		if err := dec.Decode(&val); err != nil {
+			return "", err
+		}
+		if key == name {
+			continue
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		if !json.Valid([]byte(rawKey)) {
+			q, _ := json.Marshal(key)
+			rawKey = string(q)
+		}
+		b.WriteString(rawKey)
+		b.WriteByte(':')
+		if err := json.Compact(&b, val); err != nil {
+			return "", err
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return "", fmt.Errorf("config: unterminated JSON object")
+	}
+	b.WriteByte('}')
+	return b.String(), nil
 }
 
 // triggerActor is one trigger: trigger/<id>.

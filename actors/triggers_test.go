@@ -541,3 +541,38 @@ func TestTriggerWebhookSignsRawBody(t *testing.T) {
 		t.Fatalf("signature of the trimmed body: %v, want UNAUTHORIZED", err)
 	}
 }
+
+// TestTriggerConfigKeptAsSent checks SPEC §10: the config comes back as the
+// client sent it, except that a webhook's write-only secret is taken out
+// (the rest compacted, in its order, keys spelt as sent).
+func TestTriggerConfigKeptAsSent(t *testing.T) {
+	for _, c := range []struct {
+		typ          messages.TriggerType
+		config, want string
+	}{
+		{messages.TriggerSchedule, `{"cron": "0 9 * * 1-5"}`, `{"cron": "0 9 * * 1-5"}`},
+		{messages.TriggerSchedule, "{\"timezone\":\"UTC\",\n \"cron\":\"@daily\" } ", "{\"timezone\":\"UTC\",\n \"cron\":\"@daily\" } "},
+		{messages.TriggerWebhook, `{"rateLimit": 5, "zeta": {"b": 1, "a": [1, 2]}}`, `{"rateLimit": 5, "zeta": {"b": 1, "a": [1, 2]}}`},
+		{messages.TriggerWebhook, `{"secret":"s"}`, `{}`},
+		{messages.TriggerWebhook, `{ "secret" : null }`, `{}`},
+		{messages.TriggerWebhook, `{"rateLimit": 5, "secret": "s", "priority": "HIGH"}`, `{"rateLimit":5,"priority":"HIGH"}`},
+		{messages.TriggerWebhook, `{"secret": "s", "z\u00e9": {"b": 1, "a": [1, 2]}, "a":1}`, `{"z\u00e9":{"b":1,"a":[1,2]},"a":1}`},
+		{messages.TriggerWebhook, `{"secr\u0065t": "s", "x": "secret", "secret": "t"}`, `{"x":"secret"}`},
+	} {
+		set, err := parseTriggerConfig(c.typ, c.config, "")
+		if err != nil {
+			t.Fatalf("%s: %v", c.config, err)
+		}
+		if set.public != c.want {
+			t.Errorf("%s: public %q, want %q", c.config, set.public, c.want)
+		}
+	}
+	// The actor answers and stores the text so.
+	e := newTrigEnv(t)
+	wf := e.workflow(false)
+	tr := e.create(&messages.CreateTrigger{WorkflowID: wf, Type: messages.TriggerSchedule, Config: `{"cron": "0 9 * * 1-5"}`, Enabled: true})
+	got, err := e.store.GetTrigger(tr.ID)
+	if err != nil || tr.Config != `{"cron": "0 9 * * 1-5"}` || got.Config != tr.Config {
+		t.Fatalf("answered %q, stored %+v %v", tr.Config, got, err)
+	}
+}

@@ -20,8 +20,10 @@ type triggerBody struct {
 	Priority   *messages.Priority    `json:"priority"`
 }
 
-// configText turns a trigger's config (a JSON string or an object) into the
-// configuration's JSON text; absent or null is "{}".
+// configText turns a trigger's config into the configuration's JSON text,
+// as the client sent it (SPEC §10): a JSON string is its content exactly,
+// an object its compact form in the client's key order; absent or null is
+// "{}".
 func configText(raw json.RawMessage) (string, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
@@ -35,7 +37,11 @@ func configText(raw json.RawMessage) (string, error) {
 		}
 		return s, nil
 	case '{':
-		return string(raw), nil
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			return "", messages.Invalid("config must be a JSON string or object")
+		}
+		return b.String(), nil
 	}
 	return "", messages.Invalid("config must be a JSON string or object")
 }

@@ -467,3 +467,59 @@ func TestE2EWebhookSignatureOverRawBody(t *testing.T) {
 	// The signature of the trimmed body is not the signature of the body.
 	h.expectError(anon, "POST", hook, " ", 401, "UNAUTHORIZED", "X-Exekra-Signature", sign(secret, ""))
 }
+
+// TestE2ETriggerConfigRoundTrip checks SPEC §10: config comes back as sent
+// (a string exactly; an object compacted in the client's key order), minus
+// the write-only secret, and so after a restart.
+func TestE2ETriggerConfigRoundTrip(t *testing.T) {
+	h := newHarness(t)
+	wf := h.createWorkflow(h.admin, "config")
+	create := func(typ, config string) *response {
+		t.Helper()
+		body := `{"workflowId":"` + wf + `","type":"` + typ + `","config":` + config + `}`
+		return h.expect(h.admin, "POST", "/api/triggers", body, 201)
+	}
+	cases := []struct {
+		typ, config, want string
+	}{
+		{"SCHEDULE", `"{\"cron\": \"0 9 * * 1-5\"}"`, `{"cron": "0 9 * * 1-5"}`},
+		{"SCHEDULE", `"{\"timezone\":\"Europe/Paris\",\n \"cron\":\"@daily\"}"`, "{\"timezone\":\"Europe/Paris\",\n \"cron\":\"@daily\"}"},
+		{"SCHEDULE", `{ "timezone" : "UTC", "cron" : "0 9 * * 1-5", "priority": "LOW" }`, `{"timezone":"UTC","cron":"0 9 * * 1-5","priority":"LOW"}`},
+		{"WEBHOOK", `{"rateLimit": 5, "priority": "HIGH"}`, `{"rateLimit":5,"priority":"HIGH"}`},
+		{"WEBHOOK", `{"rateLimit": 5, "secret": "round-trip-secret", "priority": "HIGH"}`, `{"rateLimit":5,"priority":"HIGH"}`},
+		{"WEBHOOK", `"{\"secret\": \"round-trip-secret\", \"zeta\": 1, \"alpha\": [1, 2]}"`, `{"zeta":1,"alpha":[1,2]}`},
+		{"WEBHOOK", `"{}"`, `{}`},
+		{"WEBHOOK", `null`, `{}`},
+	}
+	ids := make([]string, len(cases))
+	for i, c := range cases {
+		r := create(c.typ, c.config)
+		if got := r.str("trigger.config"); got != c.want {
+			t.Fatalf("create %s %s: config %q, want %q", c.typ, c.config, got, c.want)
+		}
+		ids[i] = r.str("trigger.id")
+	}
+	// A PATCH of the config answers and stores it as sent too.
+	r := h.expect(h.admin, "PATCH", "/api/triggers/"+ids[0], map[string]any{"config": `{"cron":  "0 10 * * 1-5" }`}, 200)
+	if got := r.str("trigger.config"); got != `{"cron":  "0 10 * * 1-5" }` {
+		t.Fatalf("patch: config %q", got)
+	}
+	cases[0].want = `{"cron":  "0 10 * * 1-5" }`
+	check := func() {
+		t.Helper()
+		for i, c := range cases {
+			if got := h.expect(h.admin, "GET", "/api/triggers/"+ids[i], nil, 200).str("trigger.config"); got != c.want {
+				t.Fatalf("get %s: config %q, want %q", ids[i], got, c.want)
+			}
+		}
+		if r := h.expect(h.admin, "GET", "/api/triggers?limit=200", nil, 200); strings.Contains(string(r.body), "round-trip-secret") {
+			t.Fatalf("the list leaks the secret: %s", r.body)
+		}
+	}
+	check()
+	h.restart()
+	check()
+	if strings.Contains(h.logs.String(), "round-trip-secret") {
+		t.Fatal("the logs leak the secret")
+	}
+}
