@@ -3,8 +3,6 @@ package actors
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"slices"
-	"strings"
 
 	"github.com/exekra/orchestrator/messages"
 )
@@ -109,20 +107,21 @@ func (s *System) ListRunners(f messages.RunnerFilter, page messages.Page) ([]*me
 	if v == nil {
 		return nil, 0
 	}
-	var match []*messages.Runner
-	v.each(func(e *runnerEntry) {
+	// Newest first: the registry's order backwards, filtered as it goes.
+	from := page.Offset()
+	out := make([]*messages.Runner, 0, page.Limit)
+	total := 0
+	order := v.ordered()
+	for i := len(order) - 1; i >= 0; i-- {
+		e := order[i]
 		r := e.view.Load()
-		if r == nil || e.deleted.Load() {
-			return
+		if r == nil || e.deleted.Load() || f.Status != "" && r.Status != f.Status || f.Type != "" && r.Type != f.Type {
+			continue
 		}
-		if (f.Status == "" || r.Status == f.Status) && (f.Type == "" || r.Type == f.Type) {
-			match = append(match, r)
+		if total >= from && len(out) < page.Limit {
+			out = append(out, r)
 		}
-	})
-	// Runner ids are time-ordered: the greatest is the newest.
-	slices.SortFunc(match, func(a, b *messages.Runner) int { return strings.Compare(b.ID, a.ID) })
-	total := len(match)
-	from := min(page.Offset(), total)
-	to := min(from+page.Limit, total)
-	return match[from:to], total
+		total++
+	}
+	return out, total
 }

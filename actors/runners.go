@@ -3,6 +3,7 @@ package actors
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,41 @@ type runnerEntry struct {
 type runnersView struct {
 	byID  sync.Map // runner id → *runnerEntry
 	byKey sync.Map // machine key → *runnerEntry
+	// order holds every entry by id, oldest first (ids are time-ordered):
+	// an immutable slice the supervisor replaces on each registration, so
+	// lists page it without sorting the registry on every request.
+	order atomic.Pointer[[]*runnerEntry]
+}
+
+// add publishes a new entry (supervisor only).
+func (v *runnersView) add(e *runnerEntry) {
+	v.byID.Store(e.id, e)
+	var old []*runnerEntry
+	if p := v.order.Load(); p != nil {
+		old = *p
+	}
+	pos, _ := slices.BinarySearchFunc(old, e.id, func(x *runnerEntry, id string) int { return strings.Compare(x.id, id) })
+	next := slices.Insert(slices.Clip(old), pos, e) // a copy: readers keep theirs
+	v.order.Store(&next)
+}
+
+// addAll publishes the entries found at start, sorted once (add per entry
+// would copy the order n times).
+func (v *runnersView) addAll(es []*runnerEntry) {
+	order := append(slices.Clip(v.ordered()), es...)
+	for _, e := range es {
+		v.byID.Store(e.id, e)
+	}
+	slices.SortFunc(order, func(a, b *runnerEntry) int { return strings.Compare(a.id, b.id) })
+	v.order.Store(&order)
+}
+
+// ordered is every entry, oldest first.
+func (v *runnersView) ordered() []*runnerEntry {
+	if p := v.order.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // get is the entry of a runner id (nil when none).
@@ -233,6 +269,7 @@ func (a *runnersActor) load(ctx actor.Context) error {
 	now := a.sys.Now()
 	var saves sync.WaitGroup
 	var saveErr atomic.Pointer[error]
+	entries := make([]*runnerEntry, 0, len(list))
 	for _, r := range list {
 		reconciled := reconcileCurrent(r, work[r.ID])
 		if rehydrateRunner(r, now, a.sys.runnerTTL()) || reconciled {
@@ -247,9 +284,10 @@ func (a *runnersActor) load(ctx actor.Context) error {
 			})
 		}
 		e := a.spawn(ctx, r)
-		view.byID.Store(r.ID, e)
+		entries = append(entries, e)
 		view.byKey.Store(r.MachineKey, e)
 	}
+	view.addAll(entries)
 	saves.Wait()
 	if p := saveErr.Load(); p != nil {
 		return *p
@@ -336,7 +374,7 @@ func (a *runnersActor) created(ctx actor.Context, msg *runnerCreated) {
 	r := msg.rec
 	e := a.spawn(ctx, r)
 	v := a.sys.runnerReg.Load()
-	v.byID.Store(r.ID, e)
+	v.add(e)
 	v.byKey.Store(r.MachineKey, e)
 	a.sys.census.Runners.Add(1)
 	if msg.sender != nil {

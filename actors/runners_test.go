@@ -491,6 +491,7 @@ func TestListRunnersFromRegistry(t *testing.T) {
 func BenchmarkListRunnersFiltered(b *testing.B) {
 	view := &runnersView{}
 	now := time.Now()
+	var entries []*runnerEntry
 	for i := 0; i < 10000; i++ {
 		e := &runnerEntry{id: messages.NewID(now.Add(time.Duration(i) * time.Millisecond))}
 		st := messages.RunnerOnline
@@ -498,11 +499,13 @@ func BenchmarkListRunnersFiltered(b *testing.B) {
 			st = messages.RunnerOffline
 		}
 		e.view.Store(&messages.Runner{ID: e.id, Status: st, Type: messages.RunnerUnattended})
-		view.byID.Store(e.id, e)
+		entries = append(entries, e)
 	}
+	view.addAll(entries)
 	s := &System{}
 	s.runnerReg.Store(view)
 	b.ReportAllocs()
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, total := s.ListRunners(messages.RunnerFilter{Status: messages.RunnerOnline}, messages.Page{Page: 1, Limit: 50}); total != 6666 {
 			b.Fatalf("total %d", total)
@@ -522,5 +525,33 @@ func TestAnsweredPollsStopTheirTimers(t *testing.T) {
 	}
 	if len(a.waiters) != 0 {
 		t.Fatal("answered polls are still waiting")
+	}
+}
+
+// The registry keeps its entries in id order whatever order they are added
+// in (a clock stepping back makes an older-looking id), and a reader keeps
+// the slice it loaded.
+func TestRunnersViewOrder(t *testing.T) {
+	v := &runnersView{}
+	base := time.Now()
+	var want []string
+	v.addAll(nil)
+	for _, d := range []int{5, 1, 9, 3, 7} {
+		id := messages.NewID(base.Add(time.Duration(d) * time.Second))
+		want = append(want, id)
+		v.add(&runnerEntry{id: id})
+	}
+	before := v.ordered()
+	v.addAll([]*runnerEntry{{id: messages.NewID(base)}})
+	slices.Sort(want)
+	var got []string
+	for _, e := range before {
+		got = append(got, e.id)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+	if len(v.ordered()) != 6 || v.ordered()[0].id >= v.ordered()[1].id {
+		t.Fatal("the inserted entry is not first")
 	}
 }
