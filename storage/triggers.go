@@ -36,16 +36,17 @@ func (st *storedTrigger) public() *messages.Trigger {
 	return &t
 }
 
-// putTriggerTx seals the secret and stores the trigger.
+// putTriggerTx seals the secret and stores the trigger; st is updated to
+// what was stored (its sealed secret and hasSecret), so an answer built
+// from it afterwards reflects the write.
 func putTriggerTx(tx *bbolt.Tx, st *storedTrigger) error {
 	sealed, err := sealTx(tx, st.Secret)
 	if err != nil {
 		return err
 	}
-	rec := *st
-	rec.Sealed = sealed
-	rec.HasSecret = st.Secret != ""
-	return putTx(tx, bucketTriggers, rec.ID, &rec)
+	st.Sealed = sealed
+	st.HasSecret = st.Secret != ""
+	return putTx(tx, bucketTriggers, st.ID, st)
 }
 
 // decodeTriggerTx decodes a stored trigger and opens its secret.

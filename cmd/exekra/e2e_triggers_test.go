@@ -523,3 +523,28 @@ func TestE2ETriggerConfigRoundTrip(t *testing.T) {
 		t.Fatal("the logs leak the secret")
 	}
 }
+
+// TestE2ETriggerSecretClearedHasSecret checks that clearing a webhook's
+// secret answers "hasSecret": false at once, as later reads do.
+func TestE2ETriggerSecretClearedHasSecret(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "cleared")
+	for _, clear := range []any{"", nil} {
+		r := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK",
+			"config": map[string]any{"secret": "to-be-cleared"}}, 201)
+		id := r.str("trigger.id")
+		r = h.expect(h.admin, "PATCH", "/api/triggers/"+id, map[string]any{"config": map[string]any{"secret": clear}}, 200)
+		if dig(r.json, "trigger.hasSecret") != false {
+			t.Fatalf("secret %v: PATCH answers %s", clear, r.body)
+		}
+		if r := h.expect(h.admin, "GET", "/api/triggers/"+id, nil, 200); dig(r.json, "trigger.hasSecret") != false {
+			t.Fatalf("secret %v: GET answers %s", clear, r.body)
+		}
+		h.expect(anon, "POST", "/api/triggers/webhook/"+id, `{"x":1}`, 200)
+		// Setting one again answers true.
+		r = h.expect(h.admin, "PATCH", "/api/triggers/"+id, map[string]any{"config": map[string]any{"secret": "again"}}, 200)
+		if dig(r.json, "trigger.hasSecret") != true {
+			t.Fatalf("secret set again: PATCH answers %s", r.body)
+		}
+	}
+}
