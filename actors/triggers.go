@@ -175,12 +175,13 @@ func (s *System) ownerPID(cmd any) (pid *actor.PID) {
 
 // triggerSettings is a parsed trigger configuration.
 type triggerSettings struct {
-	public    string // the config's JSON text as sent, without the secret
-	secret    string // webhook HMAC secret ("" = none)
-	rateLimit int    // webhook calls per minute (0 = unlimited)
-	priority  messages.Priority
-	schedule  cron.Schedule // nil for webhooks
-	loc       *time.Location
+	public      string // the config's JSON text as sent, without the secret
+	secret      string // webhook HMAC secret ("" = none)
+	rateLimit   int    // webhook calls per minute (0 = unlimited)
+	priority    messages.Priority
+	prioritySet bool          // the config names a priority (else priority is NORMAL)
+	schedule    cron.Schedule // nil for webhooks
+	loc         *time.Location
 }
 
 // next is the schedule's first activation after now.
@@ -219,6 +220,7 @@ func parseTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*trig
 		if set.priority.Rank() < 0 {
 			return nil, messages.Invalid("config.priority must be HIGH, NORMAL or LOW")
 		}
+		set.prioritySet = true
 	}
 	switch typ {
 	case messages.TriggerSchedule:
@@ -549,8 +551,12 @@ func (a *triggerActor) update(ctx actor.Context, msg *messages.UpdateTrigger) an
 		}
 		set = s
 		ch.Config, ch.Secret = &s.public, &s.secret
-		prio := s.priority
-		ch.Priority = &prio
+		// A config without a priority keeps the trigger's (it may have been
+		// set top-level); a top-level priority below wins over the config's.
+		if s.prioritySet {
+			prio := s.priority
+			ch.Priority = &prio
+		}
 		changes = append(changes, "config")
 	}
 	if msg.Priority != nil {

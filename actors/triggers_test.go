@@ -576,3 +576,44 @@ func TestTriggerConfigKeptAsSent(t *testing.T) {
 		t.Fatalf("answered %q, stored %+v %v", tr.Config, got, err)
 	}
 }
+
+// TestTriggerConfigUpdateKeepsPriority checks that a config update keeps
+// the trigger's priority unless the update (top-level or in the config)
+// sets one, and that schedule fires use the kept priority.
+func TestTriggerConfigUpdateKeepsPriority(t *testing.T) {
+	e := newTrigEnv(t)
+	wf := e.workflow(true)
+	high, normal := messages.PriorityHigh, messages.PriorityNormal
+	hook := e.create(&messages.CreateTrigger{WorkflowID: wf, Type: messages.TriggerWebhook, Config: `{"rateLimit":10}`, Enabled: true, Priority: &high})
+	cfg := func(s string) *string { return &s }
+	for i, c := range []struct {
+		msg  *messages.UpdateTrigger
+		want messages.Priority
+	}{
+		{&messages.UpdateTrigger{Config: cfg(`{"rateLimit":20}`)}, messages.PriorityHigh},
+		{&messages.UpdateTrigger{Config: cfg(`{"rateLimit":20,"priority":null}`)}, messages.PriorityHigh},
+		{&messages.UpdateTrigger{Config: cfg(`{"rateLimit":20,"priority":"low"}`)}, messages.PriorityLow},
+		{&messages.UpdateTrigger{Config: cfg(`{}`)}, messages.PriorityLow},
+		{&messages.UpdateTrigger{Config: cfg(`{"priority":"LOW"}`), Priority: &normal}, messages.PriorityNormal},
+	} {
+		c.msg.ID = hook.ID
+		res, err := e.ask(c.msg)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		stored, err := e.store.GetTrigger(hook.ID)
+		if err != nil || res.(*messages.Trigger).Priority != c.want || stored.Priority != c.want {
+			t.Fatalf("step %d: answered %s, stored %+v %v, want %s", i, res.(*messages.Trigger).Priority, stored, err, c.want)
+		}
+	}
+	sched := e.create(&messages.CreateTrigger{WorkflowID: wf, Type: messages.TriggerSchedule, Config: `{"cron":"*/5 * * * *"}`, Enabled: true, Priority: &high})
+	if _, err := e.ask(&messages.UpdateTrigger{ID: sched.ID, Config: cfg(`{"cron":"*/10 * * * *"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	e.settle(1)
+	e.clock.Advance(8 * time.Minute) // 10:10
+	e.waitResult(sched.ID, "queued exec-a")
+	if p := e.exec.got[0].Priority; p != messages.PriorityHigh {
+		t.Fatalf("schedule fired with priority %s, want HIGH", p)
+	}
+}

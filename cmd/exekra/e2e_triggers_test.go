@@ -548,3 +548,39 @@ func TestE2ETriggerSecretClearedHasSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestE2ETriggerConfigUpdateKeepsPriority checks that a config update keeps
+// the trigger's priority unless the request sets one.
+func TestE2ETriggerConfigUpdateKeepsPriority(t *testing.T) {
+	h := newHarness(t)
+	wf := h.createWorkflow(h.admin, "prio")
+	prio := func(r *response) string { return r.str("trigger.priority") }
+	hook := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK",
+		"priority": "HIGH", "config": map[string]any{"rateLimit": 10}}, 201)
+	id := hook.str("trigger.id")
+	steps := []struct {
+		body map[string]any
+		want string
+	}{
+		{map[string]any{"config": map[string]any{"rateLimit": 20}}, "HIGH"},
+		{map[string]any{"config": `{"rateLimit":30}`, "enabled": false}, "HIGH"},
+		{map[string]any{"config": map[string]any{"rateLimit": 20, "priority": "LOW"}}, "LOW"},
+		{map[string]any{"config": map[string]any{"rateLimit": 20}}, "LOW"},
+		{map[string]any{"config": map[string]any{"rateLimit": 20, "priority": "LOW"}, "priority": "NORMAL"}, "NORMAL"},
+		{map[string]any{"priority": "HIGH"}, "HIGH"},
+		{map[string]any{"config": map[string]any{}}, "HIGH"},
+	}
+	for i, s := range steps {
+		if got := prio(h.expect(h.admin, "PATCH", "/api/triggers/"+id, s.body, 200)); got != s.want {
+			t.Fatalf("step %d %v: priority %s, want %s", i, s.body, got, s.want)
+		}
+		if got := prio(h.expect(h.admin, "GET", "/api/triggers/"+id, nil, 200)); got != s.want {
+			t.Fatalf("step %d %v: stored priority %s, want %s", i, s.body, got, s.want)
+		}
+	}
+	sched := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "SCHEDULE",
+		"config": `{"cron":"@daily","priority":"HIGH"}`}, 201).str("trigger.id")
+	if got := prio(h.expect(h.admin, "PUT", "/api/triggers/"+sched, map[string]any{"config": `{"cron":"@hourly"}`}, 200)); got != "HIGH" {
+		t.Fatalf("schedule: priority %s after a cron change", got)
+	}
+}
