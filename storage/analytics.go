@@ -16,7 +16,9 @@ import (
 // UTC day number (days since the Unix epoch) of the executions' createdAt;
 // value = a binary dayAggregate (see marshal). A workflow's days are one prefix scan, and
 // the aggregates outlive deleted workflows and executions removed by
-// retention: they are only ever added to.
+// retention: they are only ever added to. They answer the whole days of a
+// from/to range; analytics_runs.go keeps the per-execution rows that answer
+// its partial edge days.
 
 // dayAggregate is the running total of one workflow's finished executions
 // created on one UTC day.
@@ -55,12 +57,17 @@ func analyticsKey(workflowID string, day uint32) []byte {
 }
 
 // foldAnalyticsTx adds a finished execution to its workflow's aggregate of
-// the execution's createdAt day. executions.go calls it inside the
-// transaction that moves an execution to a terminal state (exactly once per
-// execution). Non-terminal executions are ignored.
+// the execution's createdAt day and records its run (analytics_runs.go).
+// executions.go calls it inside the transaction that moves an execution to
+// a terminal state (exactly once per execution). Non-terminal executions
+// are ignored.
 func foldAnalyticsTx(tx *bbolt.Tx, e *messages.Execution) error {
 	if e == nil || !e.Status.Terminal() {
 		return nil
+	}
+	run := runOf(e)
+	if err := putRunTx(tx, e, &run); err != nil {
+		return err
 	}
 	b := tx.Bucket(bucketAnalytics)
 	key := analyticsKey(e.WorkflowID, dayNumber(e.CreatedAt))
@@ -70,6 +77,12 @@ func foldAnalyticsTx(tx *bbolt.Tx, e *messages.Execution) error {
 			return err
 		}
 	}
+	agg.add(&run)
+	return b.Put(key, agg.marshal())
+}
+
+// runOf is the contribution of one finished execution to the analytics.
+func runOf(e *messages.Execution) dayAggregate {
 	run := dayAggregate{Name: e.Workflow.Name, Total: 1}
 	switch e.Status {
 	case messages.ExecCompleted:
@@ -96,33 +109,38 @@ func foldAnalyticsTx(tx *bbolt.Tx, e *messages.Execution) error {
 			run.MemPeak = *m.MemPeakMB
 		}
 	}
-	agg.add(&run)
-	return b.Put(key, agg.marshal())
+	return run
 }
 
-// ProcessPerformance sums the aggregates of the days from..to (createdAt,
-// inclusive, by UTC day; zero = open) per workflow. It reads only the
-// aggregates, never the executions. Workflows are listed in the order of
-// their ids (creation order); the name is the workflow's current one, or
-// the last one seen for a deleted workflow.
+// ProcessPerformance returns, per workflow, the figures of the finished
+// executions whose createdAt is in [from, to] (Unix ms, both inclusive, as
+// in ListExecutions; zero = open). Whole UTC days inside the range are
+// read from the day aggregates; the partial days at its edges from the
+// runs (analytics_runs.go), or, before exactFrom, from the aggregate of
+// the whole day. It never reads the executions. Workflows are listed in
+// the order of their ids (creation order); the name is the workflow's
+// current one, or the last one seen for a deleted workflow.
 func (s *Store) ProcessPerformance(from, to messages.Time) ([]messages.WorkflowPerformance, error) {
-	lo, hi := uint32(0), ^uint32(0)
-	if !from.IsZero() {
-		lo = dayNumber(from)
-	}
-	if !to.IsZero() {
-		hi = dayNumber(to)
-	}
 	out := []messages.WorkflowPerformance{}
+	lo, hi := max(int64(from), 0), int64(math.MaxInt64)
+	if !to.IsZero() {
+		hi = int64(to)
+	}
+	if hi < lo {
+		return out, nil
+	}
+	loDay, hiDay := uint32(lo/msPerDay), uint32(min(hi/msPerDay, math.MaxUint32))
 	err := s.view(func(tx *bbolt.Tx) error {
+		exactFrom := exactFromTx(tx)
+		runs := tx.Bucket(bucketAnalyticsRuns).Cursor()
 		// One seek to each workflow's first day in range, then its days
 		// up to the last one in range, then a seek past its keys: a range
-		// costs the workflows plus the days inside it, not every aggregate
-		// ever kept. The seek past goes to id+0x01: a workflow's own keys
-		// continue with a day number whose first byte is 0 (days below
-		// 2^24, i.e. before the year 47,000), while the keys of a longer id
-		// that starts with this one continue with an id character, so they
-		// are not skipped.
+		// costs the workflows plus the days inside it (and the runs of at
+		// most two edge days), not every aggregate ever kept. The seek
+		// past goes to id+0x01: a workflow's own keys continue with a day
+		// number whose first byte is 0 (days below 2^24, i.e. before the
+		// year 47,000), while the keys of a longer id that starts with
+		// this one continue with an id character, so they are not skipped.
 		c := tx.Bucket(bucketAnalytics).Cursor()
 		k, _ := c.First()
 		for k != nil {
@@ -132,15 +150,28 @@ func (s *Store) ProcessPerformance(from, to messages.Time) ([]messages.WorkflowP
 			}
 			id := append([]byte(nil), k[:len(k)-4]...)
 			var sum dayAggregate
-			for dk, v := c.Seek(analyticsKey(string(id), lo)); dk != nil && len(dk) == len(id)+4 && bytes.HasPrefix(dk, id); dk, v = c.Next() {
-				if binary.BigEndian.Uint32(dk[len(id):]) > hi {
+			for dk, v := c.Seek(analyticsKey(string(id), loDay)); dk != nil && len(dk) == len(id)+4 && bytes.HasPrefix(dk, id); dk, v = c.Next() {
+				day := binary.BigEndian.Uint32(dk[len(id):])
+				if day > hiDay {
 					break
 				}
 				var agg dayAggregate
 				if err := agg.unmarshal(v); err != nil {
 					return err
 				}
-				sum.add(&agg)
+				start := int64(day) * msPerDay
+				end := start + msPerDay - 1
+				if (lo <= start && end <= hi) || start < exactFrom {
+					sum.add(&agg)
+					continue
+				}
+				n, err := addRunsTx(runs, string(id), max(lo, start), min(hi, end), &sum)
+				if err != nil {
+					return err
+				}
+				if n > 0 {
+					sum.Name = agg.Name
+				}
 			}
 			if sum.Total > 0 {
 				name := sum.Name
