@@ -388,7 +388,7 @@ func TestE2EProcessPerformance(t *testing.T) {
 	// createdAt ranges: today holds them, tomorrow does not.
 	today := h.clock.Now().UTC().Format("2006-01-02")
 	tomorrow := h.clock.Now().UTC().Add(24 * time.Hour).Format("2006-01-02")
-	if r := row(today, today+"T23:59:59Z"); r == nil || r["total"] != float64(4) {
+	if r := row(today, today+"T23:59:59.999Z"); r == nil || r["total"] != float64(4) {
 		t.Errorf("today: %v", r)
 	}
 	if r := row(tomorrow, ""); r != nil {
