@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"time"
 
 	"go.etcd.io/bbolt"
 
@@ -211,4 +212,63 @@ func addRunsTx(c *bbolt.Cursor, workflowID string, lo, hi int64, sum *dayAggrega
 		n++
 	}
 	return n, nil
+}
+
+// PruneAnalyticsRunsBefore removes, in transactions of at most max keys,
+// the analytics rows of executions created before boundary (rounded down
+// to its UTC day) and moves exactFrom up to that day, so edge days before
+// it count whole again (day precision) while every later day stays exact.
+// Retention calls it with its cut-off: without it the rows, unlike the
+// executions, would grow for the life of the database (~170 bytes each).
+// It returns how many rows it removed.
+func (s *Store) PruneAnalyticsRunsBefore(boundary time.Time, max int) (int, error) {
+	if max <= 0 {
+		max = 1000
+	}
+	day := boundary.UTC().UnixMilli() / msPerDay * msPerDay
+	total := 0
+	for {
+		n := 0
+		err := s.update(func(tx *bbolt.Tx) error {
+			n = 0
+			b := tx.Bucket(bucketAnalyticsRuns)
+			from := b.Get(exactFromKey)
+			if len(from) != 8 {
+				return nil // no rows were ever written
+			}
+			if int64(binary.BigEndian.Uint64(from)) < day {
+				if err := b.Put(exactFromKey, binary.BigEndian.AppendUint64(nil, uint64(day))); err != nil {
+					return err
+				}
+			}
+			var doomed [][]byte
+			c := b.Cursor()
+			k, _ := c.Seek([]byte{1}) // past exactFromKey
+			for k != nil && len(doomed) < max {
+				sep := bytes.IndexByte(k, 0)
+				if sep < 0 || len(k) < sep+9 {
+					k, _ = c.Next()
+					continue
+				}
+				if int64(binary.BigEndian.Uint64(k[sep+1:])) < day {
+					doomed = append(doomed, append([]byte(nil), k...))
+					k, _ = c.Next()
+					continue
+				}
+				// The rest of this workflow's rows are newer: skip to the next workflow.
+				k, _ = c.Seek(append(append([]byte(nil), k[:sep]...), 1))
+			}
+			for _, k := range doomed {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			n = len(doomed)
+			return nil
+		})
+		total += n
+		if err != nil || n < max {
+			return total, err
+		}
+	}
 }

@@ -547,3 +547,54 @@ func TestAnalyticsRangesSurviveRetention(t *testing.T) {
 		}
 	}
 }
+
+// Retention prunes the analytics rows of days before its cut-off's day:
+// totals stay, ranges with an edge on a pruned day count that whole day,
+// later days stay exact, and pruning again finds nothing.
+func TestAnalyticsRunsPrunedBeforeRetentionDay(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	wf := putWorkflowForTest(t, s, "pruned", true)
+	d1 := time.Date(2026, 2, 3, 10, 0, 0, 0, time.UTC)
+	d2 := d1.Add(24 * time.Hour)
+	for i := 0; i < 3; i++ {
+		finishAt(t, s, wf.ID, messages.ExecCompleted, d1.Add(time.Duration(i)*time.Hour)) // created 09:59, 10:59, 11:59
+		finishAt(t, s, wf.ID, messages.ExecFailed, d2.Add(time.Duration(i)*time.Hour))
+	}
+	total := func(from, to time.Time) int {
+		t.Helper()
+		var f, tt messages.Time
+		if !from.IsZero() {
+			f = messages.TimeOf(from)
+		}
+		if !to.IsZero() {
+			tt = messages.TimeOf(to)
+		}
+		rows, err := s.ProcessPerformance(f, tt)
+		if err != nil || len(rows) > 1 {
+			t.Fatalf("%v %v", rows, err)
+		}
+		if len(rows) == 0 {
+			return 0
+		}
+		return rows[0].Total
+	}
+	inD1 := [2]time.Time{d1.Add(30 * time.Minute), d1.Add(90 * time.Minute)} // holds the 10:59 run only
+	inD2 := [2]time.Time{d2.Add(30 * time.Minute), d2.Add(90 * time.Minute)}
+	if total(inD1[0], inD1[1]) != 1 || total(inD2[0], inD2[1]) != 1 || total(time.Time{}, time.Time{}) != 6 {
+		t.Fatal("exact before pruning")
+	}
+	n, err := s.PruneAnalyticsRunsBefore(d2.Add(2*time.Hour), 2) // batches of 2: several transactions
+	if err != nil || n != 3 {
+		t.Fatalf("pruned %d, %v; want the 3 rows of the first day", n, err)
+	}
+	if got := total(inD1[0], inD1[1]); got != 3 {
+		t.Fatalf("a range inside the pruned day counts %d, want the whole day's 3", got)
+	}
+	if total(inD2[0], inD2[1]) != 1 || total(time.Time{}, time.Time{}) != 6 {
+		t.Fatal("later days or totals changed")
+	}
+	if n, err := s.PruneAnalyticsRunsBefore(d2.Add(2*time.Hour), 2); err != nil || n != 0 {
+		t.Fatalf("second prune: %d %v", n, err)
+	}
+}

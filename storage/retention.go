@@ -98,8 +98,10 @@ func (r *Retention) runLogged() {
 }
 
 // RunOnce removes every finished execution completed before cutoff, in
-// transactions of RetentionBatch, and returns how many it removed. It stops
-// early (without error) when the job is stopped.
+// transactions of RetentionBatch, then the analytics rows of executions
+// created before cutoff's UTC day (PruneAnalyticsRunsBefore: the day
+// aggregates keep counting them), and returns how many executions it
+// removed. It stops early (without error) when the job is stopped.
 func (r *Retention) RunOnce(cutoff time.Time) (int, error) {
 	total := 0
 	for {
@@ -110,6 +112,9 @@ func (r *Retention) RunOnce(cutoff time.Time) (int, error) {
 			return total, fmt.Errorf("storage: retention: %w", err)
 		}
 		if n < RetentionBatch {
+			if _, err := r.store.PruneAnalyticsRunsBefore(cutoff, 5*RetentionBatch); err != nil {
+				return total, fmt.Errorf("storage: retention: analytics rows: %w", err)
+			}
 			return total, nil
 		}
 		select {
