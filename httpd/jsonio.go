@@ -6,7 +6,9 @@ import (
 	"errors"
 
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
@@ -194,15 +196,22 @@ func writeList[T any](ctx *fasthttp.RequestCtx, kinds string, items []T, page me
 	writeJSON(ctx, fasthttp.StatusOK, listBody(kinds, items, page, total))
 }
 
-// queryTime parses an optional time filter.
+// queryTime parses an optional time filter. A plain date (YYYY-MM-DD) is
+// its whole day: from its first millisecond for "from", to its last for
+// "to" (so from=D&to=D is day D, as a reader of the query expects). A "+"
+// of an offset sent unencoded arrives as a space and is read back as "+".
 func queryTime(ctx *fasthttp.RequestCtx, name string) (messages.Time, error) {
-	raw := ctx.QueryArgs().Peek(name)
-	if len(raw) == 0 {
+	raw := string(ctx.QueryArgs().Peek(name))
+	if raw == "" {
 		return 0, nil
 	}
-	t, err := messages.ParseTime(string(raw))
+	raw = strings.ReplaceAll(raw, " ", "+")
+	t, err := messages.ParseTime(raw)
 	if err != nil {
 		return 0, messages.Invalid("%s: %s", name, messages.ErrorMessage(err))
+	}
+	if name == "to" && len(raw) == len("2006-01-02") {
+		t += messages.Time(24*time.Hour/time.Millisecond) - 1
 	}
 	return t, nil
 }

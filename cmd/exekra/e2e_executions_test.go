@@ -125,6 +125,17 @@ func TestE2EExecutionsCreateListGet(t *testing.T) {
 	if q := h.expect(op, "GET", "/api/executions?from="+past+"&to="+future, nil, 200); q.num("pagination.total") != 5 {
 		t.Fatalf("range filter: %s", q.body)
 	}
+	// A plain date is its whole day ("to" included), and an offset's "+"
+	// sent unencoded (read as a space) still parses.
+	// (The day of a minute ago as "from": the creations may straddle midnight.)
+	today, started := h.clock.Now().UTC().Format("2006-01-02"), h.clock.Now().Add(-time.Minute).UTC().Format("2006-01-02")
+	if q := h.expect(op, "GET", "/api/executions?from="+started+"&to="+today, nil, 200); q.num("pagination.total") != 5 {
+		t.Fatalf("whole days up to today: %s", q.body)
+	}
+	plus := h.clock.Now().Add(time.Hour).In(time.FixedZone("", 2*3600)).Format(time.RFC3339)
+	if q := h.expect(op, "GET", "/api/executions?to="+strings.Replace(plus, "+", "%20", 1), nil, 200); q.num("pagination.total") != 5 {
+		t.Fatalf("to with a bare +02:00: %s", q.body)
+	}
 
 	// stats, unwrapped
 	s := h.expect(op, "GET", "/api/executions/stats", nil, 200)
