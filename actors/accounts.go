@@ -120,6 +120,7 @@ func (a *accountsActor) bootstrap(msg *messages.Bootstrap) any {
 		return messages.Invalid("the first admin's email must be the licensee's email")
 	}
 	u := a.newUser(msg.Email, msg.Name, messages.RoleAdmin, msg.PasswordHash)
+	u.LastLoginAt = u.CreatedAt // bootstrap logs the admin in
 	audit := a.sys.auditEntry(messages.Origin{ActorType: messages.ActorUser, ActorID: u.ID, IP: msg.Origin.IP},
 		messages.AuditBootstrap, "user", u.ID, u.Email)
 	if err := a.sys.store.CreateUser(u, audit); err != nil {

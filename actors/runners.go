@@ -749,7 +749,7 @@ func (a *runnerActor) heartbeat(msg *messages.Heartbeat) any {
 	a.rec.LastHeartbeatAt = messages.TimeOf(now)
 	a.entry.lastBeat.Store(now.UnixNano())
 	if msg.IPAddress != "" {
-		a.rec.IPAddress = msg.IPAddress
+		a.rec.IPAddress = messages.NullString(msg.IPAddress)
 	}
 	if msg.Metrics != nil {
 		a.rec.Metrics = msg.Metrics

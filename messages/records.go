@@ -92,18 +92,19 @@ type Workflow struct {
 	CreatedBy           string     `json:"createdBy"`
 	CreatedAt           Time       `json:"createdAt"`
 	UpdatedAt           Time       `json:"updatedAt"`
-	PublishedVersionID  NullableID `json:"publishedVersionId"`
+	PublishedVersionID  NullString `json:"publishedVersionId"`
 	LatestVersionNumber int        `json:"latestVersionNumber"`
 }
 
-// NullableID is an id that is absent until something sets it (a
-// workflow's published version): JSON null while empty, like every other
-// "none" in the API (runnerId, publishedAt). Reading null leaves it empty,
+// NullString is a value that is absent until something sets it (a
+// workflow's published version, a runner's address before its first
+// heartbeat): JSON null while empty, like every other "none" in the API
+// (runnerId, publishedAt, lastHeartbeatAt). Reading null leaves it empty,
 // so stored records of either form decode alike.
-type NullableID string
+type NullString string
 
 // MarshalJSON implements json.Marshaler.
-func (id NullableID) MarshalJSON() ([]byte, error) {
+func (id NullString) MarshalJSON() ([]byte, error) {
 	if id == "" {
 		return []byte("null"), nil
 	}
@@ -265,7 +266,7 @@ type Runner struct {
 	Type               RunnerType      `json:"type"`
 	Status             RunnerStatus    `json:"status"`
 	LastHeartbeatAt    Time            `json:"lastHeartbeatAt"`
-	IPAddress          string          `json:"ipAddress"`
+	IPAddress          NullString      `json:"ipAddress"`
 	Metrics            json.RawMessage `json:"metrics"`
 	CurrentExecutionID *string         `json:"currentExecutionId"`
 	OfflineSince       Time            `json:"offlineSince"`

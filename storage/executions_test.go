@@ -20,7 +20,7 @@ func putWorkflowForTest(t testing.TB, s *Store, name string, published bool) *me
 	var v *messages.Version
 	if published {
 		v = &messages.Version{ID: messages.NewID(now), WorkflowID: wf.ID, Number: 1, Status: messages.VersionPublished, GraphJSON: `{"nodes":[],"edges":[]}`}
-		wf.PublishedVersionID = messages.NullableID(v.ID)
+		wf.PublishedVersionID = messages.NullString(v.ID)
 		wf.LatestVersionNumber = 1
 	}
 	err := s.updateCatalog(func(tx *bbolt.Tx) error {

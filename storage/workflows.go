@@ -285,7 +285,7 @@ func (s *Store) PublishLatest(workflowID string, now messages.Time, audit *messa
 		if err := putTx(tx, bucketVersions, v.ID, v); err != nil {
 			return err
 		}
-		w.PublishedVersionID = messages.NullableID(v.ID)
+		w.PublishedVersionID = messages.NullString(v.ID)
 		w.UpdatedAt = now
 		if err := putTx(tx, bucketWorkflows, w.ID, w); err != nil {
 			return err

@@ -44,7 +44,7 @@ func TestSystemStatesAndGate(t *testing.T) {
 	h.expectError(anon, "POST", "/api/auth/bootstrap", map[string]any{"email": "other@example.com", "password": adminPassword, "name": "X"}, 400, "VALIDATION_ERROR")
 	h.expectError(anon, "POST", "/api/auth/bootstrap", map[string]any{"email": adminEmail, "password": "short", "name": "X"}, 400, "VALIDATION_ERROR")
 	br := h.request(anon, "POST", "/api/auth/bootstrap", map[string]any{"email": strings.ToUpper(adminEmail), "password": adminPassword, "name": "Admin"})
-	if br.status != 201 || br.str("user.role") != "ADMIN" || br.cookie("token") == "" {
+	if br.status != 201 || br.str("user.role") != "ADMIN" || br.cookie("token") == "" || br.str("user.lastLoginAt") == "" {
 		t.Fatalf("bootstrap: %d %s", br.status, br.body)
 	}
 	h.expectError(anon, "POST", "/api/auth/bootstrap", map[string]any{"email": adminEmail, "password": adminPassword, "name": "X"}, 409, "CONFLICT")

@@ -109,6 +109,11 @@ func TestE2ERunnerProtocol(t *testing.T) {
 	if g.str("runner.status") != "OFFLINE" || strings.Contains(string(g.body), rr.secret) || strings.Contains(string(g.body), "secret") {
 		t.Fatalf("get: %s", g.body)
 	}
+	for _, none := range []string{"ipAddress", "lastHeartbeatAt", "metrics"} {
+		if v, ok := g.json["runner"].(map[string]any)[none]; !ok || v != nil {
+			t.Fatalf("%s before the first heartbeat: %v (want null)", none, v)
+		}
+	}
 	if _, ok := g.json["runner"].(map[string]any)["currentExecutionId"]; !ok {
 		t.Fatalf("no currentExecutionId: %s", g.body)
 	}
