@@ -316,11 +316,17 @@ func TestRunnerLongPollJoinAndRelease(t *testing.T) {
 		t.Fatalf("short poll: %v %v", res, err)
 	}
 	// A second long poll joins the claim in flight.
+	// Enqueued here, then a heartbeat through the same mailbox as a
+	// barrier: the poll has joined before ReleasePolls (sent to the runner
+	// actor directly) can overtake it.
+	f2 := e.sys.actors.Root.RequestFuture(e.sys.pids[childRunners], &messages.PollWork{RunnerID: c.ID, Wait: 30 * time.Second}, 40*time.Second)
 	go func() {
-		res, err := e.sys.AskTimeout(&messages.PollWork{RunnerID: c.ID, Wait: 30 * time.Second}, 40*time.Second)
+		res, err := f2.Result()
 		second <- answer{res, err}
 	}()
-	time.Sleep(20 * time.Millisecond)
+	if _, err := e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
 	if n := e.sys.Gauges().WaitingClaims.Load(); n != 1 {
 		t.Fatalf("claims parked: %d, want 1 (joined)", n)
 	}
@@ -354,8 +360,11 @@ func TestRunnerParkedPollsWake(t *testing.T) {
 	c := e.register("desk", messages.RunnerAttended)
 	poll := func(wait time.Duration) chan *messages.PollReply {
 		ch := make(chan *messages.PollReply, 1)
+		// Enqueued before poll returns: a later Ask (heartbeat, stop) goes
+		// through the same supervisor mailbox behind it.
+		f := e.sys.actors.Root.RequestFuture(e.sys.pids[childRunners], &messages.PollWork{RunnerID: c.ID, Wait: wait}, wait+10*time.Second)
 		go func() {
-			res, err := e.sys.AskTimeout(&messages.PollWork{RunnerID: c.ID, Wait: wait}, wait+10*time.Second)
+			res, err := f.Result()
 			if err != nil {
 				t.Error(err)
 				ch <- nil

@@ -147,7 +147,7 @@ func TestCloseAnswersParkedLongPolls(t *testing.T) {
 	r := h.rnOnline("parked", "")
 	done := make(chan *response, 1)
 	go func() { done <- h.request(r.c, "GET", "/api/runners/poll?wait=30", nil) }()
-	time.Sleep(300 * time.Millisecond) // let the poll park
+	h.rnEventually("the poll to park", func() bool { return h.scrape()["exekra_long_polls_waiting"] == 1 })
 	start := time.Now()
 	h.stop()
 	select {

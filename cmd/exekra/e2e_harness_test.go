@@ -36,6 +36,16 @@ type skewClock struct{ offset atomic.Int64 }
 func (c *skewClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *skewClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
+// clearOfMidnight moves the server clock past the next UTC midnight when
+// that is less than margin away, so what a test creates next shares one
+// UTC day (analytics answer whole days at the edges).
+func (h *harness) clearOfMidnight(margin time.Duration) {
+	now := h.clock.Now().UTC()
+	if left := now.Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(now); left < margin {
+		h.clock.Advance(left + time.Second)
+	}
+}
+
 // harness is one running server and its test clients.
 type harness struct {
 	t      testing.TB

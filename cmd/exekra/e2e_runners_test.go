@@ -290,7 +290,7 @@ func TestE2ERunnerCredentialsDie(t *testing.T) {
 	// the name is free again; deleting a runner with a RUNNING execution fails it
 	again := h.rnAuth(h.rnRegister("cred-bot", ""))
 	h.expect(again.c, "POST", "/api/runners/heartbeat", nil, 200)
-	if p := h.expect(again.c, "GET", "/api/runners/poll", nil, 200); p.str("execution.id") != ex {
+	if p := h.expect(again.c, "GET", "/api/runners/poll?wait=10", nil, 200); p.str("execution.id") != ex {
 		t.Fatalf("poll of the re-queued execution: %s", p.body)
 	}
 	h.expect(again.c, "POST", "/api/executions/"+ex+"/status", map[string]any{"status": "RUNNING"}, 200)
@@ -348,7 +348,7 @@ func TestE2ERunnerStaleRules(t *testing.T) {
 	}
 	// another runner takes it and goes silent while RUNNING: FAILED
 	b := h.rnOnline("stale-b", "")
-	if p := h.expect(b.c, "GET", "/api/runners/poll", nil, 200); p.str("execution.id") != ex {
+	if p := h.expect(b.c, "GET", "/api/runners/poll?wait=10", nil, 200); p.str("execution.id") != ex {
 		t.Fatalf("second poll: %s", p.body)
 	}
 	h.expect(b.c, "POST", "/api/executions/"+ex+"/status", map[string]any{"status": "RUNNING"}, 200)

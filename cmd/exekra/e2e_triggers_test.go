@@ -319,6 +319,7 @@ func TestE2EProcessPerformance(t *testing.T) {
 	h.expectError(op, "GET", "/api/analytics/process-performance?to=2026-13-45", nil, 400, "VALIDATION_ERROR")
 	h.expectError(anon, "GET", "/api/analytics/process-performance", nil, 401, "UNAUTHORIZED")
 
+	h.clearOfMidnight(5 * time.Minute)
 	wf := h.publishedWorkflow(h.admin, "Analyzed")
 	reg := h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": "r1", "type": "UNATTENDED"}, 201)
 	auth := h.expect(anon, "POST", "/api/runners/authenticate", map[string]any{

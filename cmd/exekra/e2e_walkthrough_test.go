@@ -91,7 +91,12 @@ func TestREADMEWalkthrough(t *testing.T) {
 		t.Fatalf("no metrics: %s", done.body)
 	}
 	// The runner is back to ONLINE and heartbeating; the analytics saw the run.
-	r := h.expect(h.admin, "GET", "/api/runners/"+reg.str("id"), nil, 200)
+	// The runner hears of the end a moment after it is stored.
+	var r *response
+	h.rnEventually("the runner back ONLINE", func() bool {
+		r = h.expect(h.admin, "GET", "/api/runners/"+reg.str("id"), nil, 200)
+		return r.str("runner.status") == "ONLINE"
+	})
 	if r.str("runner.status") != "ONLINE" || r.str("runner.lastHeartbeatAt") == "" || strings.Contains(string(r.body), reg.str("machineSecret")) {
 		t.Fatalf("runner: %s", r.body)
 	}
