@@ -72,12 +72,19 @@ type runnersView struct {
 	order atomic.Pointer[[]*runnerEntry]
 }
 
-// add publishes a new entry (supervisor only).
+// add publishes a new entry (supervisor only). The newest id — nearly
+// always the case — is appended in place when the array has room: readers
+// hold slices of the old length and never look past it, so the write is
+// invisible to them until the new slice is published (copying the whole
+// order per registration made 10,000 registrations allocate ~400 MB).
+// An id that sorts earlier (a clock stepped back) is inserted into a copy.
 func (v *runnersView) add(e *runnerEntry) {
 	v.byID.Store(e.id, e)
-	var old []*runnerEntry
-	if p := v.order.Load(); p != nil {
-		old = *p
+	old := v.ordered()
+	if n := len(old); n == 0 || old[n-1].id < e.id {
+		next := append(old, e)
+		v.order.Store(&next)
+		return
 	}
 	pos, _ := slices.BinarySearchFunc(old, e.id, func(x *runnerEntry, id string) int { return strings.Compare(x.id, id) })
 	next := slices.Insert(slices.Clip(old), pos, e) // a copy: readers keep theirs

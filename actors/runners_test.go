@@ -564,3 +564,38 @@ func TestRunnersViewOrder(t *testing.T) {
 		t.Fatal("the inserted entry is not first")
 	}
 }
+
+// Lists read the order while registrations append to it in place: each
+// reader sees a consistent prefix (run under -race).
+func TestRunnersViewConcurrentAppendAndList(t *testing.T) {
+	v := &runnersView{}
+	v.addAll(nil)
+	s := &System{}
+	s.runnerReg.Store(v)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		base := time.Now()
+		for i := range 2000 {
+			e := &runnerEntry{id: messages.NewID(base.Add(time.Duration(i) * time.Millisecond))}
+			e.view.Store(&messages.Runner{ID: e.id, Status: messages.RunnerOffline})
+			v.add(e)
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			if _, total := s.ListRunners(messages.RunnerFilter{}, messages.Page{Page: 1, Limit: 10}); total != 2000 {
+				t.Fatalf("total %d", total)
+			}
+			return
+		default:
+			rs, total := s.ListRunners(messages.RunnerFilter{}, messages.Page{Page: 1, Limit: 10})
+			for i := 1; i < len(rs); i++ {
+				if rs[i-1].ID <= rs[i].ID {
+					t.Fatalf("not newest first at %d of %d", i, total)
+				}
+			}
+		}
+	}
+}
