@@ -10,8 +10,10 @@ import (
 	"github.com/exekra/orchestrator/messages"
 )
 
-func TestWebhookSecretSealedOnDisk(t *testing.T) {
-	dir := t.TempDir()
+// webhookForTest opens a store in dir holding one workflow and one enabled
+// webhook trigger with secret.
+func webhookForTest(t *testing.T, dir, secret string) (*Store, *messages.Trigger) {
+	t.Helper()
 	s, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -21,11 +23,17 @@ func TestWebhookSecretSealedOnDisk(t *testing.T) {
 	if err := s.CreateWorkflow(wf, nil); err != nil {
 		t.Fatal(err)
 	}
-	const secret = "plain-webhook-secret-value"
 	tr := &messages.Trigger{ID: messages.NewID(now), WorkflowID: wf.ID, Type: messages.TriggerWebhook, Config: "{}", Enabled: true}
 	if err := s.CreateTrigger(tr, secret, nil); err != nil {
 		t.Fatal(err)
 	}
+	return s, tr
+}
+
+func TestWebhookSecretSealedOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	const secret = "plain-webhook-secret-value"
+	s, tr := webhookForTest(t, dir, secret)
 	_ = s.Close()
 	data, err := os.ReadFile(filepath.Join(dir, FileName))
 	if err != nil {
@@ -54,19 +62,7 @@ func TestWebhookSecretSealedOnDisk(t *testing.T) {
 // hasSecret false at once, as later reads (and a reopen) do.
 func TestUpdateTriggerSecretChangeAnswersStoredResult(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	wf := &messages.Workflow{ID: messages.NewID(now), Name: "w", CreatedAt: messages.TimeOf(now)}
-	if err := s.CreateWorkflow(wf, nil); err != nil {
-		t.Fatal(err)
-	}
-	tr := &messages.Trigger{ID: messages.NewID(now), WorkflowID: wf.ID, Type: messages.TriggerWebhook, Config: "{}", Enabled: true}
-	if err := s.CreateTrigger(tr, "first-secret", nil); err != nil {
-		t.Fatal(err)
-	}
+	s, tr := webhookForTest(t, dir, "first-secret")
 	check := func(step string, want bool, rec *messages.TriggerRecord) {
 		t.Helper()
 		if rec.Trigger.HasSecret != want || (rec.Secret != "") != want {
@@ -89,13 +85,14 @@ func TestUpdateTriggerSecretChangeAnswersStoredResult(t *testing.T) {
 		{"kept", nil, true},
 		{"cleared again", &empty, false},
 	} {
-		rec, err := s.UpdateTrigger(tr.ID, messages.TriggerChange{Secret: c.secret, UpdatedAt: messages.TimeOf(now)}, nil)
+		rec, err := s.UpdateTrigger(tr.ID, messages.TriggerChange{Secret: c.secret, UpdatedAt: messages.TimeOf(time.Now())}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		check(c.step, c.want, rec)
 	}
 	_ = s.Close()
+	var err error
 	if s, err = Open(dir, Options{}); err != nil {
 		t.Fatal(err)
 	}
