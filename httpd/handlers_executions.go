@@ -203,6 +203,11 @@ func (s *Server) reportStatus(ctx *fasthttp.RequestCtx, r *request) error {
 	if *b.Status == messages.ExecQueued || *b.Status == messages.ExecAssigned {
 		return messages.Invalid("a runner may not report %s", *b.Status)
 	}
+	if b.Metrics != nil {
+		if err := b.Metrics.Validate(); err != nil {
+			return err
+		}
+	}
 	res, err := s.core.Ask(&messages.ReportStatus{
 		ExecutionID: pathParam(ctx, "id"), RunnerID: r.runner, Status: *b.Status,
 		Logs: b.Logs, Metrics: b.Metrics, Error: b.Error, Origin: r.origin(),

@@ -206,6 +206,26 @@ type ExecutionMetrics struct {
 	MemPeakMB *float64 `json:"memPeakMB,omitempty"`
 }
 
+// MaxMetric bounds every reported metric (a CPU percentage or megabytes):
+// far above any real machine, and small enough that sums over any number
+// of executions stay finite in the analytics.
+const MaxMetric = 1e9
+
+// Validate refuses metrics that are not finite numbers in [0, MaxMetric]:
+// an Inf or NaN cannot be written as JSON, and two huge values summed to
+// +Inf broke every later analytics answer.
+func (m *ExecutionMetrics) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    *float64
+	}{{"cpuAvg", m.CPUAvg}, {"cpuPeak", m.CPUPeak}, {"memAvgMB", m.MemAvgMB}, {"memPeakMB", m.MemPeakMB}} {
+		if f.v != nil && !(*f.v >= 0 && *f.v <= MaxMetric) {
+			return Invalid("metrics.%s must be a number from 0 to %g", f.name, float64(MaxMetric))
+		}
+	}
+	return nil
+}
+
 // WorkflowRef is the embedded {id, name} of an execution's workflow.
 type WorkflowRef struct {
 	ID   string `json:"id"`

@@ -196,6 +196,10 @@ func TestE2EExecutionsLifecycle(t *testing.T) {
 	h.expect(r1, "POST", status, map[string]any{"status": "RUNNING", "logs": "step\n",
 		"metrics": map[string]any{"cpuAvg": 10.5, "cpuPeak": 40, "memAvgMB": 100, "memPeakMB": 150}}, 200)
 	h.expectError(r1, "POST", status, map[string]any{"status": "RUNNING", "metrics": map[string]any{"cpuAvg": "high"}}, 400, "VALIDATION_ERROR")
+	// Metrics must be finite, from 0 to 1e9: two huge ones summed to +Inf
+	// used to break every later analytics answer with a 500.
+	h.expectError(r1, "POST", status, map[string]any{"status": "RUNNING", "metrics": map[string]any{"cpuAvg": 1e308}}, 400, "VALIDATION_ERROR")
+	h.expectError(r1, "POST", status, map[string]any{"status": "RUNNING", "metrics": map[string]any{"memPeakMB": -5}}, 400, "VALIDATION_ERROR")
 	done := h.expect(r1, "POST", status, map[string]any{"status": "COMPLETED", "logs": "end\n"}, 200)
 	if done.str("execution.status") != "COMPLETED" || done.str("execution.completedAt") == "" || done.num("execution.metrics.cpuPeak") != 40 ||
 		done.str("execution.logs") != "start\nstep\nend\n" {
