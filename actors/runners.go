@@ -200,7 +200,7 @@ func (a *runnersActor) Receive(ctx actor.Context) {
 // forward hands a message to the runner's actor, keeping the sender.
 func (a *runnersActor) forward(ctx actor.Context, id string) {
 	e := a.sys.runnerEntryOf(id)
-	if e == nil {
+	if e == nil || e.deleted.Load() {
 		respondIfAsked(ctx, messages.NotFound("runner"))
 		return
 	}
@@ -562,6 +562,16 @@ type lostResult struct {
 // Receive implements actor.Actor.
 func (a *runnerActor) Receive(ctx actor.Context) {
 	defer a.wakeWaiters(ctx)
+	if a.entry != nil && a.entry.deleted.Load() {
+		// Deleted: commands that reached the mailbox before the delete took
+		// effect are answered "not found" (the HTTP layer makes that 401
+		// for the runner's own calls), never left to time out.
+		switch ctx.Message().(type) {
+		case *messages.Heartbeat, *messages.PollWork, *messages.RegenerateSecret, *messages.DeleteRunner:
+			respondIfAsked(ctx, messages.NotFound("runner"))
+			return
+		}
+	}
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.load(ctx)
@@ -951,7 +961,7 @@ func (a *runnerActor) claimAnswered(ctx actor.Context, e *messages.Execution) {
 			a.lost(ctx, e.ID, "runner "+a.rec.Name+" was deleted")
 		}
 		a.answerWaiters(ctx, &messages.PollReply{StopExecutionIDs: []string{}})
-		ctx.Stop(ctx.Self())
+		ctx.Poison(ctx.Self())
 		return
 	}
 	if e != nil {
@@ -1118,5 +1128,7 @@ func (a *runnerActor) delete(ctx actor.Context, msg *messages.DeleteRunner) {
 		a.cancelClaim(ctx)
 		return
 	}
-	ctx.Stop(ctx.Self())
+	// Poison, not Stop: the commands already queued behind the delete are
+	// answered (not found) before the actor stops.
+	ctx.Poison(ctx.Self())
 }

@@ -171,6 +171,10 @@ func (s *System) AskTimeout(cmd any, timeout time.Duration) (any, error) {
 	case error:
 		return nil, r
 	case *actor.DeadLetterResponse:
+		if route(cmd) == childRunners {
+			// The runner's actor stopped (deleted) between routing and delivery.
+			return nil, messages.NotFound("runner")
+		}
 		return nil, fmt.Errorf("actors: %T reached no actor", cmd)
 	}
 	return res, nil

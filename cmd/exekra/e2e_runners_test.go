@@ -750,3 +750,47 @@ func TestE2ERunnerConcurrentPollsOneExecution(t *testing.T) {
 		t.Fatalf("stats: %s", st.body)
 	}
 }
+
+// Commands racing a runner's delete are answered at once: one delete wins,
+// the others are 404, and the runner's own calls are 200 (before) or 401
+// (after) — never a 500 after a 10 s wait for an actor that had stopped.
+func TestE2ERunnerDeleteRaces(t *testing.T) {
+	h := newHarness(t)
+	for round := range 3 {
+		rr := h.rnOnline(fmt.Sprintf("racing-%d", round), "")
+		var wg sync.WaitGroup
+		codes := make(chan string, 40)
+		start := time.Now()
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				switch i % 4 {
+				case 0:
+					codes <- fmt.Sprintf("delete %d", h.request(h.admin, "DELETE", "/api/runners/"+rr.id, nil).status)
+				case 1:
+					codes <- fmt.Sprintf("regenerate %d", h.request(h.admin, "POST", "/api/runners/"+rr.id+"/regenerate-secret", nil).status)
+				case 2:
+					codes <- fmt.Sprintf("heartbeat %d", h.request(rr.c, "POST", "/api/runners/heartbeat", map[string]any{}).status)
+				default:
+					codes <- fmt.Sprintf("poll %d", h.request(rr.c, "POST", "/api/runners/poll", map[string]any{}).status)
+				}
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		deleted := 0
+		for c := range codes {
+			switch c {
+			case "delete 200":
+				deleted++
+			case "delete 404", "regenerate 200", "regenerate 404", "heartbeat 200", "heartbeat 401", "poll 200", "poll 401":
+			default:
+				t.Errorf("round %d: %s", round, c)
+			}
+		}
+		if deleted != 1 || time.Since(start) > 8*time.Second {
+			t.Fatalf("round %d: %d deletes won, took %v", round, deleted, time.Since(start))
+		}
+	}
+}
