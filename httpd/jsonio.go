@@ -67,7 +67,7 @@ func writeWebhookAccepted(ctx *fasthttp.RequestCtx, id string) {
 // anything else is a VALIDATION_ERROR naming what is wrong. Unknown fields
 // are ignored, as clients of a growing API expect.
 func decodeJSON(ctx *fasthttp.RequestCtx, v any) error {
-	body := bytes.TrimSpace(ctx.PostBody())
+	body := trimJSONSpace(ctx.PostBody())
 	if len(body) == 0 {
 		return messages.Invalid("request body is required (a JSON object)")
 	}
@@ -76,7 +76,7 @@ func decodeJSON(ctx *fasthttp.RequestCtx, v any) error {
 
 // decodeOptionalJSON is decodeJSON for endpoints whose body may be empty.
 func decodeOptionalJSON(ctx *fasthttp.RequestCtx, v any) error {
-	body := bytes.TrimSpace(ctx.PostBody())
+	body := trimJSONSpace(ctx.PostBody())
 	if len(body) == 0 {
 		return nil
 	}
@@ -112,10 +112,17 @@ func decodeBytes(body []byte, v any) error {
 		}
 		return messages.Invalid("request body is not valid JSON")
 	}
-	if dec.More() {
-		return messages.Invalid("request body must hold a single JSON object")
-	}
-	return nil
+	// One object decoded, yet the whole body is not valid JSON: something
+	// follows it (a second value, or a stray "}" or "]", which dec.More
+	// does not report).
+	return messages.Invalid("request body must hold a single JSON object")
+}
+
+// trimJSONSpace drops the whitespace JSON allows around a value (space,
+// tab, CR, LF) — not Unicode spaces such as U+00A0 or U+0085, which make
+// the body invalid JSON.
+func trimJSONSpace(b []byte) []byte {
+	return bytes.Trim(b, " \t\r\n")
 }
 
 func jsonKind(k string) string {

@@ -78,6 +78,25 @@ func TestTokensPinnedAndExpiring(t *testing.T) {
 	}
 }
 
+// Only JSON's own whitespace may surround the body: a Unicode space (NBSP,
+// NEL) makes it invalid JSON, as the decoder would say.
+func TestTrimJSONSpace(t *testing.T) {
+	for in, want := range map[string]string{
+		" \t\r\n{}\n":     "{}",
+		"\u00a0{}":        "\u00a0{}",
+		"{}\u0085":        "{}\u0085",
+		"\u2003{\"a\":1}": "\u2003{\"a\":1}",
+	} {
+		if got := string(trimJSONSpace([]byte(in))); got != want {
+			t.Errorf("trimJSONSpace(%q) = %q, want %q", in, got, want)
+		}
+	}
+	var v struct{}
+	if err := decodeBytes(trimJSONSpace([]byte("{}\u0085")), &v); err == nil {
+		t.Error("a body followed by NEL decoded")
+	}
+}
+
 func TestDecodeBytes(t *testing.T) {
 	type body struct {
 		Name *string `json:"name"`
@@ -91,6 +110,8 @@ func TestDecodeBytes(t *testing.T) {
 		`[1]`:                 "JSON object",
 		"{\"name\":\"\xff\"}": "UTF-8",
 		`{"name":"a"} {}`:     "single JSON object",
+		`{"name":"a"}}`:       "single JSON object",
+		`{"name":"a"}]`:       "single JSON object",
 		`{"name":`:            "not valid JSON",
 	} {
 		var b body
