@@ -238,6 +238,13 @@ func parseTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*trig
 		if err != nil {
 			return nil, messages.Invalid("config.cron %q is not a valid 5-field cron expression or @descriptor: %v", spec, err)
 		}
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(spec), "@every "); ok {
+			// The cron library rounds @every 0s, -1h or 1ns up to a second:
+			// refuse them instead of firing every second.
+			if d, err := time.ParseDuration(strings.TrimSpace(rest)); err != nil || d < time.Second {
+				return nil, messages.Invalid("config.cron %q: an @every interval must be at least 1s", spec)
+			}
+		}
 		set.schedule = sched
 		tz, _, err := str("timezone")
 		if err != nil {
