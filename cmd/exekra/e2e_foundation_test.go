@@ -440,3 +440,16 @@ func TestE2EActivateIntoGraceWarns(t *testing.T) {
 		t.Fatalf("activate into grace: %s %v", r.body, r.header)
 	}
 }
+
+// Addresses no account can have are refused before bcrypt and the audit
+// log: over 254 characters at login, control characters at registration.
+func TestE2EEmailBounds(t *testing.T) {
+	h := newHarness(t)
+	long := strings.Repeat("x", 300) + "@example.com"
+	h.expectError(anon, "POST", "/api/auth/login", map[string]any{"email": long, "password": "whatever-1"}, 400, "VALIDATION_ERROR")
+	h.expectError(h.admin, "POST", "/api/auth/register", map[string]any{"email": "x\u0000@example.com", "password": "password-1"}, 400, "VALIDATION_ERROR")
+	audit := h.expect(h.admin, "GET", "/api/audit?limit=200", nil, 200)
+	if strings.Contains(string(audit.body), strings.Repeat("x", 300)) {
+		t.Fatal("the over-long address reached the audit log")
+	}
+}
