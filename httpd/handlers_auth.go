@@ -2,8 +2,8 @@ package httpd
 
 import (
 	"strings"
-	"unicode"
 	"time"
+	"unicode"
 
 	"github.com/valyala/fasthttp"
 	"golang.org/x/crypto/bcrypt"

@@ -157,11 +157,15 @@ func (s *Server) fireWebhook(ctx *fasthttp.RequestCtx, r *request) error {
 	if b := ctx.PostBody(); len(b) > 0 {
 		body = append([]byte(nil), b...) // fasthttp reuses its buffers
 	}
+	key := string(bytes.TrimSpace(ctx.Request.Header.Peek("Idempotency-Key")))
+	if len(key) > maxDedupeKey {
+		return messages.Invalid("the idempotency key must be at most %d characters", maxDedupeKey)
+	}
 	res, err := s.core.Ask(&messages.FireWebhook{
 		TriggerID: pathParam(ctx, "id"),
 		Body:      body,
 		Signature: string(ctx.Request.Header.Peek("X-Exekra-Signature")),
-		DedupeKey: string(ctx.Request.Header.Peek("Idempotency-Key")),
+		DedupeKey: key,
 		IP:        r.ip(),
 	})
 	if err != nil {

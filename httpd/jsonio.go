@@ -217,6 +217,11 @@ func queryTime(ctx *fasthttp.RequestCtx, name string) (messages.Time, error) {
 	if err != nil {
 		return 0, messages.Invalid("%s: %s", name, messages.ErrorMessage(err))
 	}
+	if t < 0 {
+		// Times are Unix milliseconds; an earlier bound wrapped around in
+		// the index seek and selected the opposite of what it said.
+		return 0, messages.Invalid("%s: %q is before 1970", name, raw)
+	}
 	if name == "to" && len(raw) == len("2006-01-02") {
 		t += messages.Time(24*time.Hour/time.Millisecond) - 1
 	}

@@ -1,6 +1,9 @@
 package messages
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"math"
+)
 
 // Role is a user's role (SPEC §5).
 type Role string
@@ -351,4 +354,9 @@ type Page struct {
 }
 
 // Offset is the number of items before the page.
-func (p Page) Offset() int { return (p.Page - 1) * p.Limit }
+func (p Page) Offset() int {
+	if p.Limit > 0 && p.Page-1 > math.MaxInt/p.Limit {
+		return math.MaxInt // past any list (page=9223372036854775807 overflowed to page 1)
+	}
+	return (p.Page - 1) * p.Limit
+}

@@ -568,3 +568,22 @@ func TestE2EListsNewestFirstWithinAMillisecond(t *testing.T) {
 		}
 	}
 }
+
+// Bounds that used to wrap around: time filters before 1970 (the index
+// seek selected the opposite set) and page numbers whose offset overflowed
+// (the last int64 page answered page 1).
+func TestE2EQueryBoundsDoNotWrap(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "bounds")
+	h.createExecution(h.admin, map[string]any{"workflowId": wf}, 201)
+	h.expectError(h.admin, "GET", "/api/executions?from=1969-12-31", nil, 400, "VALIDATION_ERROR")
+	h.expectError(h.admin, "GET", "/api/executions?to=0001-01-02T00:00:00Z", nil, 400, "VALIDATION_ERROR")
+	r := h.expect(h.admin, "GET", "/api/workflows?page=9223372036854775807&limit=2", nil, 200)
+	if n := len(dig(r.json, "workflows").([]any)); n != 0 || r.num("pagination.total") != 1 {
+		t.Fatalf("the last page: %s", r.body)
+	}
+	r = h.expect(h.admin, "GET", "/api/executions?page=9223372036854775807&limit=200", nil, 200)
+	if n := len(dig(r.json, "executions").([]any)); n != 0 {
+		t.Fatalf("the last page of executions: %s", r.body)
+	}
+}

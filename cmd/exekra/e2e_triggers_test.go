@@ -177,6 +177,7 @@ func TestE2EWebhook(t *testing.T) {
 	// Idempotency-Key: the second call answers the first execution
 	r1 := h.expect(anon, "POST", path, body, 200, "X-Exekra-Signature", sign(secret, body), "Idempotency-Key", "k-1")
 	r2 := h.expect(anon, "POST", path, body, 200, "X-Exekra-Signature", sign(secret, body), "Idempotency-Key", "k-1")
+	h.expectError(anon, "POST", path, body, 400, "VALIDATION_ERROR", "X-Exekra-Signature", sign(secret, body), "Idempotency-Key", strings.Repeat("k", 201))
 	if r1.str("executionId") == "" || r1.str("executionId") != r2.str("executionId") || r1.str("executionId") == exec {
 		t.Fatalf("idempotency: %s %s", r1.body, r2.body)
 	}
