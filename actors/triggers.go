@@ -110,7 +110,7 @@ func (a *triggersActor) create(ctx actor.Context, msg *messages.CreateTrigger) a
 	if msg.Type != messages.TriggerSchedule && msg.Type != messages.TriggerWebhook {
 		return messages.Invalid("type must be SCHEDULE or WEBHOOK")
 	}
-	set, err := parseTriggerConfig(msg.Type, msg.Config, "")
+	set, err := parseNewTriggerConfig(msg.Type, msg.Config, "")
 	if err != nil {
 		return err
 	}
@@ -195,6 +195,20 @@ func (s *triggerSettings) next(now time.Time) time.Time {
 // as sent); a webhook's secret is write-only, so a config that names one
 // comes back compacted, without it, the other members in their order.
 func parseTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*triggerSettings, error) {
+	return parseTriggerConfigAs(typ, text, oldSecret, false)
+}
+
+// parseNewTriggerConfig is parseTriggerConfig for a create or an update,
+// with the rules added after triggers were first stored (so a stored one
+// that breaks them still loads and runs as before): a SCHEDULE config may
+// not hold a "secret" (it would be kept and shown as config text, while
+// secrets are a webhook's and write-only), and an @every interval must be
+// at least 1s (the cron library rounds 0s, -1h or 1ns up to a second).
+func parseNewTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*triggerSettings, error) {
+	return parseTriggerConfigAs(typ, text, oldSecret, true)
+}
+
+func parseTriggerConfigAs(typ messages.TriggerType, text, oldSecret string, strict bool) (*triggerSettings, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(text), &obj); err != nil || obj == nil {
 		return nil, messages.Invalid("config must be a JSON object (or the JSON text of one)")
@@ -228,6 +242,16 @@ func parseTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*trig
 		if err != nil {
 			return nil, err
 		}
+		if strict {
+			if _, ok := obj["secret"]; ok {
+				return nil, messages.Invalid("config.secret applies to WEBHOOK triggers only")
+			}
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(spec), "@every "); ok {
+				if d, err := time.ParseDuration(strings.TrimSpace(rest)); err != nil || d < time.Second {
+					return nil, messages.Invalid("config.cron %q: an @every interval must be at least 1s", spec)
+				}
+			}
+		}
 		if strings.TrimSpace(spec) == "" {
 			return nil, messages.Invalid("config.cron is required for a SCHEDULE trigger")
 		}
@@ -237,13 +261,6 @@ func parseTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*trig
 		sched, err := cronParser.Parse(strings.TrimSpace(spec))
 		if err != nil {
 			return nil, messages.Invalid("config.cron %q is not a valid 5-field cron expression or @descriptor: %v", spec, err)
-		}
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(spec), "@every "); ok {
-			// The cron library rounds @every 0s, -1h or 1ns up to a second:
-			// refuse them instead of firing every second.
-			if d, err := time.ParseDuration(strings.TrimSpace(rest)); err != nil || d < time.Second {
-				return nil, messages.Invalid("config.cron %q: an @every interval must be at least 1s", spec)
-			}
 		}
 		set.schedule = sched
 		tz, _, err := str("timezone")
@@ -552,7 +569,7 @@ func (a *triggerActor) update(ctx actor.Context, msg *messages.UpdateTrigger) an
 	set := a.set
 	var changes []string
 	if msg.Config != nil {
-		s, err := parseTriggerConfig(a.t.Type, *msg.Config, a.set.secret)
+		s, err := parseNewTriggerConfig(a.t.Type, *msg.Config, a.set.secret)
 		if err != nil {
 			return err
 		}

@@ -462,6 +462,7 @@ func TestParseTriggerConfig(t *testing.T) {
 		{"every zero", messages.TriggerSchedule, `{"cron":"@every 0s"}`, false},
 		{"every negative", messages.TriggerSchedule, `{"cron":"@every -1h"}`, false},
 		{"every nanosecond", messages.TriggerSchedule, `{"cron":"@every 1ns"}`, false},
+		{"schedule with a secret", messages.TriggerSchedule, `{"cron":"@daily","secret":"s"}`, false},
 		{"zone", messages.TriggerSchedule, `{"cron":"0 0 * * *","timezone":"Asia/Tokyo"}`, true},
 		{"six fields", messages.TriggerSchedule, `{"cron":"0 0 0 * * *"}`, false},
 		{"garbage", messages.TriggerSchedule, `{"cron":"every day"}`, false},
@@ -477,7 +478,7 @@ func TestParseTriggerConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			set, err := parseTriggerConfig(tt.typ, tt.config, "")
+			set, err := parseNewTriggerConfig(tt.typ, tt.config, "")
 			if (err == nil) != tt.ok {
 				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
 			}
@@ -488,6 +489,12 @@ func TestParseTriggerConfig(t *testing.T) {
 				t.Fatal("the public config keeps the secret")
 			}
 		})
+	}
+	// Rules added later refuse new configs only: stored ones still load.
+	for _, c := range []string{`{"cron":"@every 0s"}`, `{"cron":"@daily","secret":"s"}`} {
+		if _, err := parseTriggerConfig(messages.TriggerSchedule, c, ""); err != nil {
+			t.Fatalf("stored config %s no longer loads: %v", c, err)
+		}
 	}
 	// A config without "secret" keeps the old one; "" clears it.
 	if set, _ := parseTriggerConfig(messages.TriggerWebhook, `{"rateLimit":1}`, "old"); set.secret != "old" {
