@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 	"golang.org/x/crypto/bcrypt"
@@ -35,7 +36,7 @@ func checkPassword(name string, pw *string) error {
 	if pw == nil {
 		return messages.Invalid("%s is required", name)
 	}
-	if len(*pw) < minPassword {
+	if utf8.RuneCountInString(*pw) < minPassword { // characters, as the message says (bcrypt's limit below is bytes)
 		return messages.Invalid("%s must be at least %d characters", name, minPassword)
 	}
 	if len(*pw) > maxPassword {

@@ -448,6 +448,8 @@ func TestE2EEmailBounds(t *testing.T) {
 	long := strings.Repeat("x", 300) + "@example.com"
 	h.expectError(anon, "POST", "/api/auth/login", map[string]any{"email": long, "password": "whatever-1"}, 400, "VALIDATION_ERROR")
 	h.expectError(h.admin, "POST", "/api/auth/register", map[string]any{"email": "x\u0000@example.com", "password": "password-1"}, 400, "VALIDATION_ERROR")
+	// Eight bytes but four characters: too short.
+	h.expectError(h.admin, "POST", "/api/auth/register", map[string]any{"email": "umlaut@example.com", "password": "üüüü"}, 400, "VALIDATION_ERROR")
 	audit := h.expect(h.admin, "GET", "/api/audit?limit=200", nil, 200)
 	if strings.Contains(string(audit.body), strings.Repeat("x", 300)) {
 		t.Fatal("the over-long address reached the audit log")
