@@ -3,6 +3,7 @@ package httpd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -151,5 +152,9 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
-	f.l.Debug("fasthttp", "msg", format, "args", args)
+	if !f.l.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	// Formatted here: errors among args logged as values showed as {}.
+	f.l.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
 }
