@@ -3,7 +3,6 @@ package httpd
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -152,9 +151,5 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
-	if !f.l.Enabled(context.Background(), slog.LevelDebug) {
-		return
-	}
-	// Formatted here: errors among args logged as values showed as {}.
-	f.l.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
+	f.l.Debug("fasthttp", "msg", format, "args", args)
 }
