@@ -148,6 +148,9 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	s.writeError(ctx, messages.Invalid("malformed HTTP request"))
 }
 
+// fasthttpLogger passes fasthttp's own messages on at debug. Their
+// arguments are deliberately not formatted into the text: a parse error can
+// quote the request's bytes, an Authorization header among them.
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
