@@ -544,6 +544,13 @@ func TestExecutionActorRestartReloads(t *testing.T) {
 	e := newExecEnv(t)
 	wf := e.workflow("restart-actor")
 	x := e.create(wf, messages.PriorityNormal)
+	// The creator is answered before the actor is spawned (in the same
+	// supervisor turn): a round trip through the supervisor waits that
+	// turn out, so the actor is fully started before the test pokes it
+	// from outside (its mailbox had no dispatcher yet once under -race).
+	if _, err := e.sys.Ask(&messages.StopExecution{ID: "no-such-execution"}); messages.ErrorCode(err) != messages.CodeNotFound {
+		t.Fatalf("barrier: %v", err)
+	}
 	execs := e.sys.pids[childExecutions]
 	pid := actor.NewPID(execs.Address, execs.Id+"/"+x.ID)
 	proc, ok := e.sys.actors.ProcessRegistry.Get(pid)
