@@ -55,14 +55,7 @@ func (a *workflowsActor) Receive(ctx actor.Context) {
 
 // checkWorkflowName trims and checks a workflow name.
 func checkWorkflowName(name string) (string, error) {
-	n := strings.TrimSpace(name)
-	if n == "" {
-		return "", messages.Invalid("name must not be empty")
-	}
-	if len(n) > maxWorkflowName {
-		return "", messages.Invalid("name must be at most %d characters", maxWorkflowName)
-	}
-	return n, nil
+	return messages.CleanName(name, maxWorkflowName)
 }
 
 func (a *workflowsActor) create(msg *messages.CreateWorkflow) any {

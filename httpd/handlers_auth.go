@@ -63,14 +63,7 @@ func checkEmail(email *string) error {
 // nameOr is the trimmed name, or the email's local part when none is given.
 func nameOr(name *string, email string) (string, error) {
 	if name != nil {
-		n := strings.TrimSpace(*name)
-		if n == "" {
-			return "", messages.Invalid("name must not be empty")
-		}
-		if len(n) > 200 {
-			return "", messages.Invalid("name must be at most 200 characters")
-		}
-		return n, nil
+		return messages.CleanName(*name, 200)
 	}
 	return strings.SplitN(strings.TrimSpace(email), "@", 2)[0], nil
 }

@@ -74,9 +74,9 @@ func (s *Server) registerRunner(ctx *fasthttp.RequestCtx, r *request) error {
 	if err := requireString("name", b.Name); err != nil {
 		return err
 	}
-	name := strings.TrimSpace(*b.Name)
-	if len(name) > 200 {
-		return messages.Invalid("name must be at most 200 characters")
+	name, err := messages.CleanName(*b.Name, 200)
+	if err != nil {
+		return err
 	}
 	typ := messages.RunnerUnattended
 	if b.Type != nil {

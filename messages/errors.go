@@ -3,6 +3,9 @@ package messages
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Code is the machine-readable kind of an Error; the HTTP layer maps each
@@ -74,3 +77,20 @@ func Invalid(format string, args ...any) *Error {
 
 // NotFound is shorthand for a NOT_FOUND error naming the missing kind.
 func NotFound(kind string) *Error { return Errorf(CodeNotFound, "%s not found", kind) }
+
+// CleanName trims a display name (of a workflow, runner or user) and
+// checks it: not empty, at most max characters, and no control characters (a
+// NUL or an escape sequence in a name ends up in every list and log line
+// that shows it).
+func CleanName(name string, max int) (string, error) {
+	n := strings.TrimSpace(name)
+	switch {
+	case n == "":
+		return "", Invalid("name must not be empty")
+	case utf8.RuneCountInString(n) > max:
+		return "", Invalid("name must be at most %d characters", max)
+	case strings.ContainsFunc(n, unicode.IsControl):
+		return "", Invalid("name must not contain control characters")
+	}
+	return n, nil
+}

@@ -181,3 +181,24 @@ func TestOldAndNewIDsSortByTime(t *testing.T) {
 		}
 	}
 }
+
+func TestCleanName(t *testing.T) {
+	for in, want := range map[string]string{
+		"  Invoices  ":          "Invoices",
+		"Zürich ✓":              "Zürich ✓",
+		"":                      "empty",
+		"   ":                   "empty",
+		"a\x00b":                "control",
+		"a\x1b[31mb":            "control",
+		"a\nb":                  "control",
+		strings.Repeat("x", 11): "at most 10",
+	} {
+		got, err := CleanName(in, 10)
+		switch {
+		case err == nil && got != want:
+			t.Errorf("CleanName(%q) = %q, want %q", in, got, want)
+		case err != nil && !strings.Contains(err.Error(), want):
+			t.Errorf("CleanName(%q): %v, want %q", in, err, want)
+		}
+	}
+}

@@ -441,15 +441,20 @@ func TestE2EActivateIntoGraceWarns(t *testing.T) {
 	}
 }
 
-// Addresses no account can have are refused before bcrypt and the audit
-// log: over 254 characters at login, control characters at registration.
-func TestE2EEmailBounds(t *testing.T) {
+// Input no record should hold is refused: addresses no account can have
+// (over 254 characters at login — before bcrypt and the audit log —,
+// control characters at registration), passwords of fewer than 8
+// characters, names with control characters.
+func TestE2EInputBounds(t *testing.T) {
 	h := newHarness(t)
 	long := strings.Repeat("x", 300) + "@example.com"
 	h.expectError(anon, "POST", "/api/auth/login", map[string]any{"email": long, "password": "whatever-1"}, 400, "VALIDATION_ERROR")
 	h.expectError(h.admin, "POST", "/api/auth/register", map[string]any{"email": "x\u0000@example.com", "password": "password-1"}, 400, "VALIDATION_ERROR")
 	// Eight bytes but four characters: too short.
 	h.expectError(h.admin, "POST", "/api/auth/register", map[string]any{"email": "umlaut@example.com", "password": "üüüü"}, 400, "VALIDATION_ERROR")
+	h.expectError(h.admin, "POST", "/api/workflows", map[string]any{"name": "in\u0000voices"}, 400, "VALIDATION_ERROR")
+	h.expectError(h.admin, "POST", "/api/runners/register", map[string]any{"name": "bot\u001b[31m"}, 400, "VALIDATION_ERROR")
+	h.expect(h.admin, "POST", "/api/workflows", map[string]any{"name": "Zürich invoices ✓"}, 201)
 	audit := h.expect(h.admin, "GET", "/api/audit?limit=200", nil, 200)
 	if strings.Contains(string(audit.body), strings.Repeat("x", 300)) {
 		t.Fatal("the over-long address reached the audit log")
