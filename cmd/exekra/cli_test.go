@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,5 +152,27 @@ func TestServeHTTPSSelfSignedKeptInDataDir(t *testing.T) {
 	r := h.request(anon, "POST", "/api/auth/bootstrap", map[string]any{"email": adminEmail, "password": adminPassword, "name": "A"})
 	if r.status != 201 || !strings.Contains(strings.ToLower(r.header.Get("Set-Cookie")), "; secure") {
 		t.Fatalf("cookie over TLS must be Secure: %d %s", r.status, r.header.Get("Set-Cookie"))
+	}
+}
+
+// The first steps printed by an unactivated server fit its key setup: a new
+// key pair and a restart with it, or — when serve already has a key — a
+// license signed with that key's private half and no restart.
+func TestFirstStepsFollowTheKeySetup(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, c := range []struct{ key, want, not string }{
+		{"", "restart serve with --license-public-key keys/license.pub", "already verifies"},
+		{"/etc/exekra/vendor.pub", "the private key of /etc/exekra/vendor.pub", "keygen"},
+	} {
+		var out bytes.Buffer
+		m := &Main{Config: Config{LicensePublicKey: c.key}, Stdout: &out, ln: ln}
+		m.printFirstSteps("https")
+		if !strings.Contains(out.String(), c.want) || strings.Contains(out.String(), c.not) {
+			t.Errorf("key %q:\n%s", c.key, out.String())
+		}
 	}
 }

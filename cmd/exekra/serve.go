@@ -243,18 +243,22 @@ func (m *Main) printFirstSteps(scheme string) {
 		k = "-k "
 	}
 	url := scheme + "://localhost:" + port
-	keyHint := "--license-public-key keys/license.pub"
-	if m.Config.LicensePublicKey != "" {
-		keyHint = "(already using " + m.Config.LicensePublicKey + ")"
+	// Steps 1 and 2: a new key pair and a restart with its public half,
+	// unless serve already verifies with a key of the user's own (then
+	// the license must be signed with that key's private half).
+	keySteps := `  1. exekra license keygen --out keys && exekra license issue --key keys/license.key --email admin@example.com --org Dev --out dev.lic
+  2. restart serve with --license-public-key keys/license.pub`
+	if p := m.Config.LicensePublicKey; p != "" {
+		keySteps = `  1. exekra license issue --key <the private key of ` + p + `> --email admin@example.com --org Dev --out dev.lic
+  2. (serve already verifies licenses with ` + p + `: no restart needed)`
 	}
 	fmt.Fprintf(m.Stdout, strings.TrimLeft(`
 This server has no license yet (state UNACTIVATED). To get a development admin session:
-  1. exekra license keygen --out keys && exekra license issue --key keys/license.key --email admin@example.com --org Dev --out dev.lic
-  2. restart serve with %s
+%s
   3. curl %s-X POST %s/api/license/activate -H 'Content-Type: application/json' -d "{\"license\": \"$(cat dev.lic)\"}"
   4. curl %s-c cookies -X POST %s/api/auth/bootstrap -H 'Content-Type: application/json' -d '{"email":"admin@example.com","password":"change-me-now","name":"Admin"}'
 (make run does all of this for ./data by itself.)
-`, "\n"), keyHint, k, url, k, url)
+`, "\n"), keySteps, k, url, k, url)
 }
 
 // Addr is the listening address (after Run).
