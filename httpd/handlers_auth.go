@@ -48,6 +48,9 @@ func checkPassword(name string, pw *string) error {
 // maxEmail is the longest address accepted (RFC 5321's path limit).
 const maxEmail = 254
 
+// maxDisplayName bounds the name of a user or a runner (in characters).
+const maxDisplayName = 200
+
 func checkEmail(email *string) error {
 	if err := requireString("email", email); err != nil {
 		return err
@@ -63,7 +66,7 @@ func checkEmail(email *string) error {
 // nameOr is the trimmed name, or the email's local part when none is given.
 func nameOr(name *string, email string) (string, error) {
 	if name != nil {
-		return messages.CleanName(*name, 200)
+		return messages.CleanName(*name, maxDisplayName)
 	}
 	return strings.SplitN(strings.TrimSpace(email), "@", 2)[0], nil
 }

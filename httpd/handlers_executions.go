@@ -13,6 +13,20 @@ import (
 // maxDedupeKey bounds an Idempotency-Key or dedupeKey.
 const maxDedupeKey = 200
 
+// dedupeKey is the request's idempotency key: the body's dedupeKey when
+// given (bodyKey non-nil), else the Idempotency-Key header; trimmed, and
+// at most maxDedupeKey characters. Creations and webhooks read it alike.
+func dedupeKey(ctx *fasthttp.RequestCtx, bodyKey *string) (string, error) {
+	key := string(bytes.TrimSpace(ctx.Request.Header.Peek("Idempotency-Key")))
+	if bodyKey != nil {
+		key = strings.TrimSpace(*bodyKey)
+	}
+	if len(key) > maxDedupeKey {
+		return "", messages.Invalid("the idempotency key must be at most %d characters", maxDedupeKey)
+	}
+	return key, nil
+}
+
 type createExecutionBody struct {
 	WorkflowID *string            `json:"workflowId"`
 	Priority   *messages.Priority `json:"priority"`
@@ -78,12 +92,9 @@ func (s *Server) createExecution(ctx *fasthttp.RequestCtx, r *request) error {
 		}
 		prio = *b.Priority
 	}
-	key := string(bytes.TrimSpace(ctx.Request.Header.Peek("Idempotency-Key")))
-	if b.DedupeKey != nil {
-		key = strings.TrimSpace(*b.DedupeKey)
-	}
-	if len(key) > maxDedupeKey {
-		return messages.Invalid("the idempotency key must be at most %d characters", maxDedupeKey)
+	key, err := dedupeKey(ctx, b.DedupeKey)
+	if err != nil {
+		return err
 	}
 	var input json.RawMessage
 	if t := bytes.TrimSpace(b.Input); len(t) > 0 && !bytes.Equal(t, []byte("null")) {

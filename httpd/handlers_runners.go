@@ -74,7 +74,7 @@ func (s *Server) registerRunner(ctx *fasthttp.RequestCtx, r *request) error {
 	if err := requireString("name", b.Name); err != nil {
 		return err
 	}
-	name, err := messages.CleanName(*b.Name, 200)
+	name, err := messages.CleanName(*b.Name, maxDisplayName)
 	if err != nil {
 		return err
 	}

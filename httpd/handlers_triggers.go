@@ -157,9 +157,9 @@ func (s *Server) fireWebhook(ctx *fasthttp.RequestCtx, r *request) error {
 	if b := ctx.PostBody(); len(b) > 0 {
 		body = append([]byte(nil), b...) // fasthttp reuses its buffers
 	}
-	key := string(bytes.TrimSpace(ctx.Request.Header.Peek("Idempotency-Key")))
-	if len(key) > maxDedupeKey {
-		return messages.Invalid("the idempotency key must be at most %d characters", maxDedupeKey)
+	key, err := dedupeKey(ctx, nil) // a webhook's body is its input: only the header counts
+	if err != nil {
+		return err
 	}
 	res, err := s.core.Ask(&messages.FireWebhook{
 		TriggerID: pathParam(ctx, "id"),
