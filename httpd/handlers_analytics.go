@@ -9,11 +9,11 @@ import (
 // processPerformance answers the per-workflow execution figures, read from
 // the aggregates kept as executions finish.
 func (s *Server) processPerformance(ctx *fasthttp.RequestCtx, _ *request) error {
-	from, err := queryTime(ctx, "from")
+	from, err := queryFrom(ctx)
 	if err != nil {
 		return err
 	}
-	to, err := queryTime(ctx, "to")
+	to, err := queryTo(ctx)
 	if err != nil {
 		return err
 	}

@@ -133,10 +133,10 @@ func (s *Server) listExecutions(ctx *fasthttp.RequestCtx, _ *request) error {
 	if f.Status != "" && !f.Status.Valid() {
 		return messages.Invalid("status must be one of QUEUED, ASSIGNED, RUNNING, COMPLETED, FAILED, STOPPED")
 	}
-	if f.From, err = queryTime(ctx, "from"); err != nil {
+	if f.From, err = queryFrom(ctx); err != nil {
 		return err
 	}
-	if f.To, err = queryTime(ctx, "to"); err != nil {
+	if f.To, err = queryTo(ctx); err != nil {
 		return err
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && f.From > f.To {

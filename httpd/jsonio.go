@@ -203,11 +203,18 @@ func writeList[T any](ctx *fasthttp.RequestCtx, kinds string, items []T, page me
 	writeJSON(ctx, fasthttp.StatusOK, listBody(kinds, items, page, total))
 }
 
-// queryTime parses an optional time filter. A plain date (YYYY-MM-DD) is
-// its whole day: from its first millisecond for "from", to its last for
-// "to" (so from=D&to=D is day D, as a reader of the query expects). A "+"
-// of an offset sent unencoded arrives as a space and is read back as "+".
-func queryTime(ctx *fasthttp.RequestCtx, name string) (messages.Time, error) {
+// queryFrom and queryTo parse the optional from/to time filters. A plain
+// date (YYYY-MM-DD) is its whole day: "from" starts at its first
+// millisecond, "to" ends at its last (so from=D&to=D is day D, as a reader
+// of the query expects). A "+" of an offset sent unencoded arrives as a
+// space and is read back as "+". Times before 1970 are refused: they are
+// Unix milliseconds, and an earlier bound wrapped around in the index seek
+// and selected the opposite of what it said.
+func queryFrom(ctx *fasthttp.RequestCtx) (messages.Time, error) { return queryTime(ctx, "from", false) }
+
+func queryTo(ctx *fasthttp.RequestCtx) (messages.Time, error) { return queryTime(ctx, "to", true) }
+
+func queryTime(ctx *fasthttp.RequestCtx, name string, endOfDay bool) (messages.Time, error) {
 	raw := string(ctx.QueryArgs().Peek(name))
 	if raw == "" {
 		return 0, nil
@@ -218,11 +225,9 @@ func queryTime(ctx *fasthttp.RequestCtx, name string) (messages.Time, error) {
 		return 0, messages.Invalid("%s: %s", name, messages.ErrorMessage(err))
 	}
 	if t < 0 {
-		// Times are Unix milliseconds; an earlier bound wrapped around in
-		// the index seek and selected the opposite of what it said.
 		return 0, messages.Invalid("%s: %q is before 1970", name, raw)
 	}
-	if name == "to" && len(raw) == len("2006-01-02") {
+	if endOfDay && len(raw) == len("2006-01-02") {
 		t += messages.Time(24*time.Hour/time.Millisecond) - 1
 	}
 	return t, nil
