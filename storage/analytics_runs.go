@@ -23,7 +23,8 @@ import (
 // execution id: a workflow's rows are one prefix, in createdAt order (ids
 // never hold a NUL byte, so one id's prefix is never another's). Value =
 // a binary run (see marshalRun). Like the aggregates, rows outlive deleted
-// workflows and executions removed by retention: they are only ever added.
+// workflows; unlike them, retention prunes the rows of days before its
+// cut-off's day (PruneAnalyticsRunsBefore), which then count whole.
 //
 // The key exactFromKey (a single NUL byte, shorter than any row key) holds
 // exactFrom, uint64 big-endian Unix ms, a UTC day boundary: every finished
