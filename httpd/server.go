@@ -41,6 +41,9 @@ type Config struct {
 	// Figures reads the live figures of the other layers for GET /metrics
 	// (nil: those metrics read zero).
 	Figures func() Figures
+	// Quarantined counts the stored records moved aside because they
+	// cannot be decoded (health and /metrics; nil reads zero).
+	Quarantined func() int64
 }
 
 // Server is the HTTP API.

@@ -661,8 +661,12 @@ func (s *Store) ListExecutions(f messages.ExecutionFilter, page messages.Page) (
 			}
 			id := k[len(prefix):]
 			var e messages.Execution
-			if err := decode(execs.Get(id), &e); err != nil {
-				return nil, false, err
+			if v := execs.Get(id); v == nil || decode(v, &e) != nil {
+				// Quarantined, or to be (a read skips a bad record).
+				if v != nil {
+					noteBadTx(tx, bucketExecutions, id)
+				}
+				return nil, false, nil
 			}
 			if f.WorkflowID != "" && e.WorkflowID != f.WorkflowID {
 				return nil, false, nil
@@ -709,8 +713,13 @@ func (s *Store) ListExecutions(f messages.ExecutionFilter, page messages.Page) (
 			if e == nil {
 				id := k[len(prefix):]
 				e = &messages.Execution{}
-				if err := decode(execs.Get(id), e); err != nil {
-					return err
+				if v := execs.Get(id); v == nil || decode(v, e) != nil {
+					// Quarantined, or to be: the page leaves it out.
+					if v != nil {
+						noteBadTx(tx, bucketExecutions, id)
+					}
+					take++
+					continue
 				}
 			}
 			out = append(out, e)
@@ -785,6 +794,9 @@ func appendWithStatusTx(tx *bbolt.Tx, out []*messages.Execution, st messages.Exe
 		}
 		var e messages.Execution
 		if err := decode(v, &e); err != nil {
+			if skipBadTx(tx, bucketExecutions, k[len(prefix):], err) {
+				continue
+			}
 			return nil, err
 		}
 		out = append(out, &e)

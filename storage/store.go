@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// MaxBatch caps the writes committed in one transaction.
 	MaxBatch int
+	// Logger receives the quarantine's records (quarantine.go); nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // Store is the bbolt-backed store. It is safe for concurrent use.
@@ -59,6 +63,9 @@ type Store struct {
 	// the writes to workflows and versions (processes.go).
 	processes  atomic.Pointer[[]messages.RunnerProcess]
 	catalogGen atomic.Uint64
+
+	// q moves records that cannot be decoded aside (quarantine.go).
+	q *quarantine
 }
 
 // CommitStats are cumulative figures of the group-commit writer.
@@ -157,6 +164,10 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	go s.writer(opts.MaxBatch)
+	if err := s.startQuarantine(opts.Logger); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -200,6 +211,13 @@ func (s *Store) Stats() *CommitStats { return &s.stats }
 
 // Close drains pending writes, stops the writer and closes the file.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	s.stopQuarantine() // its moves go through the writer
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

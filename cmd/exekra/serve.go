@@ -165,7 +165,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	m.store, err = storage.Open(c.DataDir, storage.Options{LockTimeout: 5 * time.Second})
+	m.store, err = storage.Open(c.DataDir, storage.Options{LockTimeout: 5 * time.Second, Logger: m.log})
 	if err != nil {
 		return err
 	}
@@ -207,7 +207,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.http = httpd.New(httpd.Config{
 		Logger: m.log, RateLimit: c.RateLimit, Secure: tlsCfg != nil, JWTSecret: secret, Version: version,
-		Figures: figuresOf(m.system, m.store, m.retention),
+		Figures: figuresOf(m.system, m.store, m.retention), Quarantined: m.store.Quarantined,
 	}, m.system, m.store)
 
 	ln, err := net.Listen("tcp", c.Addr)
