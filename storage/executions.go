@@ -818,10 +818,16 @@ func (s *Store) DeleteExecutionsFinishedBefore(t time.Time, max int) (int, error
 		n = 0
 		var keys [][]byte
 		c := tx.Bucket(bucketExecFinished).Cursor()
-		for k, _ := c.First(); k != nil && len(keys) < max && bytes.Compare(k[:8], limit) < 0; k, _ = c.Next() {
+		for k, _ := c.First(); k != nil && len(keys) < max && bytes.Compare(k[:min(8, len(k))], limit) < 0; k, _ = c.Next() {
 			keys = append(keys, append([]byte{}, k...))
 		}
 		for _, k := range keys {
+			if len(k) <= 8 { // not an entry of this index: drop it
+				if err := tx.Bucket(bucketExecFinished).Delete(k); err != nil {
+					return err
+				}
+				continue
+			}
 			id := string(k[8:])
 			e, err := getExecutionTx(tx, id)
 			if err != nil {
