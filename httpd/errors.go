@@ -26,6 +26,7 @@ var statusOf = map[messages.Code]int{
 	messages.CodeNotReady:          fasthttp.StatusServiceUnavailable,
 	messages.CodeUnavailable:       fasthttp.StatusServiceUnavailable,
 	messages.CodeInternal:          fasthttp.StatusInternalServerError,
+	messages.CodeHeadersTooLarge:   fasthttp.StatusRequestHeaderFieldsTooLarge,
 }
 
 // errorBody is the JSON shape of every error answer.

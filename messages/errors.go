@@ -29,6 +29,7 @@ const (
 	CodeNotReady          Code = "SYSTEM_NOT_READY"
 	CodeUnavailable       Code = "SERVICE_UNAVAILABLE"
 	CodeInternal          Code = "INTERNAL"
+	CodeHeadersTooLarge   Code = "REQUEST_HEADERS_TOO_LARGE"
 )
 
 // Error is the application error: a code and a message that is safe to show

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -205,4 +208,72 @@ func TestE2EGarbageLicenseStarts(t *testing.T) {
 	}
 	// The admin can put a good license back.
 	h.expect(h.admin, "PUT", "/api/license", map[string]any{"license": h.issueLicense(licenseOpts{})}, 200)
+}
+
+func TestE2EHeadersTooLargeAnd431(t *testing.T) {
+	h := newHarness(t)
+	r := h.request(anon, "GET", "/api/health", nil, "X-Big", strings.Repeat("b", 8<<10))
+	if r.status != 431 || r.str("code") != "REQUEST_HEADERS_TOO_LARGE" || r.str("error") == "" {
+		t.Fatalf("big headers: %d %s", r.status, r.body)
+	}
+	h.expect(anon, "GET", "/api/health", nil, 200, "X-Small", strings.Repeat("s", 1<<10))
+}
+
+func TestE2EOptionsAnswers204WithAllow(t *testing.T) {
+	h := newHarness(t)
+	for path, allow := range map[string]string{
+		"/api/workflows":            "GET, OPTIONS, POST",
+		"/api/workflows/abc":        "DELETE, GET, OPTIONS, PATCH, PUT",
+		"/api/triggers/webhook/abc": "OPTIONS, POST",
+		"/api/health":               "GET, OPTIONS",
+	} {
+		r := h.request(anon, "OPTIONS", path, nil)
+		if r.status != 204 || r.header.Get("Allow") != allow || len(r.body) != 0 {
+			t.Errorf("OPTIONS %s: %d Allow %q %q, want 204 Allow %q", path, r.status, r.header.Get("Allow"), r.body, allow)
+		}
+	}
+	h.expectError(anon, "OPTIONS", "/api/nope", nil, 404, "NOT_FOUND")
+	// Wrong methods stay 405 with Allow.
+	if r := h.expectError(anon, "PUT", "/api/health", nil, 405, "METHOD_NOT_ALLOWED"); r.header.Get("Allow") != "GET, OPTIONS" {
+		t.Fatalf("405 Allow: %q", r.header.Get("Allow"))
+	}
+}
+
+// TestE2EDebugLogHasNoTriggerIDs: a trigger id is its webhook's credential,
+// so no log line shows one, at debug level either, whatever the request.
+func TestE2EDebugLogHasNoTriggerIDs(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.LogLevel = "debug" })
+	wf := h.publishedWorkflow(h.admin, "logged")
+	r := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK", "config": `{"rateLimit":1}`}, 201)
+	id := r.str("trigger.id")
+	hook := "/api/triggers/webhook/" + id
+	h.expect(anon, "POST", hook, `{"a":1}`, 200)
+	h.expectError(anon, "POST", hook, `{"a":1}`, 429, "RATE_LIMITED")
+	h.expectError(anon, "POST", hook, `{bad`, 400, "VALIDATION_ERROR")
+	h.expectError(anon, "GET", hook, nil, 405, "METHOD_NOT_ALLOWED")
+	h.request(anon, "OPTIONS", hook, nil)
+	h.request(anon, "POST", hook+"?x=1", nil, "X-Big", strings.Repeat("b", 8<<10))
+	h.expect(h.admin, "GET", "/api/triggers/"+id, nil, 200)
+	h.expect(h.admin, "PATCH", "/api/triggers/"+id, map[string]any{"enabled": false}, 200)
+	h.expectError(anon, "POST", hook, `{"a":1}`, 403, "FORBIDDEN")
+	h.expectError(anon, "POST", hook+"/extra", `{}`, 404, "NOT_FOUND")
+	// A malformed request line naming the webhook.
+	if conn, err := net.Dial("tcp", strings.TrimPrefix(h.base, "http://")); err == nil {
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", hook)
+		_, _ = io.ReadAll(conn)
+		conn.Close()
+	}
+	h.expect(h.admin, "DELETE", "/api/triggers/"+id, nil, 200)
+	h.restart()
+	h.expectError(anon, "POST", hook, `{}`, 404, "NOT_FOUND")
+	h.stop()
+	logs := h.logs.String()
+	if !strings.Contains(logs, "level=DEBUG") {
+		t.Fatal("no debug lines were logged")
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, id) || strings.Contains(line, id[:20]) {
+			t.Errorf("a log line shows the trigger id: %s", line)
+		}
+	}
 }
