@@ -224,3 +224,38 @@ func TestLogKeyRedactsTriggerIDs(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestQuarantineSweepCrossesChunks(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	const good = 3*sweepChunk + 17
+	err := s.update(func(tx *bbolt.Tx) error {
+		for i := 0; i < good; i++ {
+			id := messages.NewID(time.Unix(int64(1_700_000_000+i), 0))
+			if err := putTx(tx, bucketAudit, id, &messages.AuditEntry{ID: id}); err != nil {
+				return err
+			}
+			if i%sweepChunk == sweepChunk-1 { // a bad one right after each chunk's end
+				if err := tx.Bucket(bucketAudit).Put([]byte(id+"~bad"), []byte("{")); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, dir)
+	defer s.Close()
+	waitQuarantined(t, s, 3)
+	_ = s.view(func(tx *bbolt.Tx) error {
+		if n := tx.Bucket(bucketAudit).Stats().KeyN; n != good {
+			t.Fatalf("audit keeps %d, want %d", n, good)
+		}
+		return nil
+	})
+}
