@@ -1,6 +1,9 @@
 package actors_test
 
 import (
+	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +69,33 @@ func TestStopWithinBoundsAStuckActor(t *testing.T) {
 	}
 	if !sys2.StopWithin(10 * time.Second) {
 		t.Fatal("an idle tree did not stop")
+	}
+}
+
+// failingTriggersStore fails every read of the triggers at start.
+type failingTriggersStore struct{ *storage.Store }
+
+func (failingTriggersStore) AllTriggers() ([]*messages.TriggerRecord, error) {
+	return nil, errors.New("disk says no")
+}
+
+// TestStartFailsFastWhenAChildCannotStart: a top-level child whose
+// rehydration keeps failing stops the start with an error at once, instead
+// of a start that waits a minute.
+func TestStartFailsFastWhenAChildCannotStart(t *testing.T) {
+	st, err := storage.Open(t.TempDir(), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	start := time.Now()
+	sys, err := actors.Start(actors.Config{RunnerTTL: time.Minute, OfflineGrace: time.Minute,
+		QueueTimeout: time.Minute, StaleCheckInterval: time.Second, Logger: slog.New(slog.DiscardHandler)}, failingTriggersStore{st})
+	if err == nil {
+		sys.Stop()
+		t.Fatal("started without its triggers")
+	}
+	if el := time.Since(start); el > 20*time.Second || !strings.Contains(err.Error(), "triggers") {
+		t.Fatalf("after %v: %v", el, err)
 	}
 }
