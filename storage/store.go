@@ -52,6 +52,7 @@ type Store struct {
 	stats     CommitStats
 	unhealthy atomic.Bool // the last commit failed
 	lowSpace  atomic.Bool // the last preallocation failed (disk full)
+	q         *quarantine // moves records that cannot be decoded aside (quarantine.go)
 
 	// preallocFile and preallocUsed belong to the writer goroutine
 	// (prealloc.go): the file handle zeros are written through, and the
@@ -63,9 +64,6 @@ type Store struct {
 	// the writes to workflows and versions (processes.go).
 	processes  atomic.Pointer[[]messages.RunnerProcess]
 	catalogGen atomic.Uint64
-
-	// q moves records that cannot be decoded aside (quarantine.go).
-	q *quarantine
 }
 
 // CommitStats are cumulative figures of the group-commit writer.
