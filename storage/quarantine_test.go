@@ -100,7 +100,7 @@ func TestQuarantineAtOpenAndOnRead(t *testing.T) {
 
 	s = openTestStore(t, dir)
 	defer s.Close()
-	// Reads skip the bad records, whether or not the sweep has moved them yet.
+	// Reads skip the bad records, before the sweep has moved them or after.
 	if ex, total, err := s.ListExecutions(messages.ExecutionFilter{}, messages.Page{Page: 1, Limit: 50}); err != nil || len(ex) != 1 || ex[0].ID != good.ID {
 		t.Fatalf("list executions: %v %d %v", ex, total, err)
 	}
@@ -133,6 +133,7 @@ func TestQuarantineAtOpenAndOnRead(t *testing.T) {
 	}
 
 	// The sweep moves every bad record aside, bytes as found.
+	s.SweepQuarantine()
 	waitQuarantined(t, s, int64(len(bad)))
 	err = s.view(func(tx *bbolt.Tx) error {
 		q := tx.Bucket(bucketQuarantine)
@@ -251,6 +252,11 @@ func TestQuarantineSweepCrossesChunks(t *testing.T) {
 	}
 	s = openTestStore(t, dir)
 	defer s.Close()
+	if s.Quarantined() != 0 {
+		t.Fatal("swept before SweepQuarantine")
+	}
+	s.SweepQuarantine()
+	s.SweepQuarantine() // once only
 	waitQuarantined(t, s, 3)
 	_ = s.view(func(tx *bbolt.Tx) error {
 		if n := tx.Bucket(bucketAudit).Stats().KeyN; n != good {
