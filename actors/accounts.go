@@ -173,6 +173,12 @@ func (a *accountsActor) update(msg *messages.UpdateUser) any {
 		u.Disabled = *msg.Disabled
 		if u.Disabled {
 			changes = append(changes, "disabled")
+			if !cur.Disabled {
+				// Every session of theirs ends for good: enabling them
+				// again does not bring the old tokens back.
+				u.SessionEpoch++
+				u.EpochSurvivor = ""
+			}
 		} else {
 			changes = append(changes, "enabled")
 		}

@@ -111,6 +111,7 @@ func (s *Server) setSession(ctx *fasthttp.RequestCtx, u *messages.User) error {
 	c.SetMaxAge(int(userTokenTTL / time.Second))
 	c.SetSecure(s.cfg.Secure)
 	ctx.Response.Header.SetCookie(c)
+	NoStore(ctx)
 	return nil
 }
 
@@ -125,6 +126,7 @@ func (s *Server) clearSession(ctx *fasthttp.RequestCtx) {
 	c.SetMaxAge(-1)
 	c.SetSecure(s.cfg.Secure)
 	ctx.Response.Header.SetCookie(c)
+	NoStore(ctx)
 }
 
 var errBadLogin = messages.Errorf(messages.CodeUnauthorized, "invalid email or password")
@@ -257,6 +259,7 @@ func (s *Server) logout(ctx *fasthttp.RequestCtx, r *request) error {
 
 // me answers the caller.
 func (s *Server) me(ctx *fasthttp.RequestCtx, r *request) error {
+	NoStore(ctx)
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"user": r.user})
 	return nil
 }
@@ -285,6 +288,7 @@ func (s *Server) changePassword(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
+	NoStore(ctx)
 	return s.answerWrapped(ctx, fasthttp.StatusOK, "user",
 		&messages.ChangePassword{UserID: r.user.ID, PasswordHash: hash, KeepTokenID: r.claims.ID, Origin: r.origin()})
 }
