@@ -33,6 +33,8 @@ type env struct {
 	clock *fakeClock
 	pub   ed25519.PublicKey
 	priv  ed25519.PrivateKey
+	// loginMaxFailures is Config.LoginMaxFailures (0 = off).
+	loginMaxFailures int
 }
 
 func newEnv(t *testing.T) *env {
@@ -51,7 +53,8 @@ func (e *env) start() {
 		e.t.Fatal(err)
 	}
 	sys, err := actors.Start(actors.Config{LicenseKey: e.pub, Now: e.clock.Now, RunnerTTL: 2 * time.Minute,
-		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: time.Second}, st)
+		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: time.Second,
+		LoginMaxFailures: e.loginMaxFailures}, st)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -148,8 +149,21 @@ func (s *Server) login(ctx *fasthttp.RequestCtx, r *request) error {
 	if b.Password == nil {
 		return messages.Invalid("password is required")
 	}
+	// The per-account throttle comes first: a throttled email is refused
+	// whatever the password (docs/security.md).
+	gate, err := s.core.Ask(&messages.BeginLogin{Email: *b.Email, Origin: r.origin()})
+	if err != nil {
+		return err
+	}
+	if t, ok := gate.(*messages.LoginThrottled); ok {
+		secs := int((t.RetryAfter + time.Second - 1) / time.Second)
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		return messages.Errorf(messages.CodeRateLimited,
+			"too many failed logins for this account: try again in %d seconds", max(secs, 1))
+	}
 	u, err := s.store.UserByEmail(*b.Email)
 	if err != nil {
+		s.core.Tell(&messages.AbandonLogin{Email: *b.Email})
 		return err
 	}
 	hash := dummyHash
