@@ -165,14 +165,13 @@ func parseHostPort(scheme, hostport string) (origin, bool) {
 			port = "443"
 		}
 	}
-	if len(port) > 5 {
-		return origin{}, false
+	if len(port) > 5 || port[0] == '0' {
+		return origin{}, false // browsers never write a port with leading zeros
 	}
 	for _, c := range port {
 		if c < '0' || c > '9' {
 			return origin{}, false
 		}
 	}
-	port = strings.TrimLeft(port, "0")
 	return origin{scheme: scheme, host: strings.ToLower(host), port: port}, true
 }
