@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"encoding/json"
 	"net"
 	"strings"
 	"testing"
@@ -230,5 +231,34 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 	ft.srv.transportError(&ctx, net.ErrClosed)
 	if string(ctx.Response.Header.Peek("X-Content-Type-Options")) != "nosniff" {
 		t.Errorf("transport error without nosniff")
+	}
+}
+
+// TestOpenAPIDocumentsCrossSiteAnswers: every change a user may make with
+// the session cookie documents the cross-site answers (403 and 415).
+func TestOpenAPIDocumentsCrossSiteAnswers(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+		t.Fatal(err)
+	}
+	ft := newFuzzTarget(t)
+	for _, rt := range ft.srv.Routes() {
+		if (rt.Access != AnyUser && rt.Access != Roles) || !changesState([]byte(rt.Method)) {
+			continue
+		}
+		op, ok := doc.Paths[openAPIPath(rt.Path)][strings.ToLower(rt.Method)]
+		if !ok {
+			continue // TestOpenAPIMatchesRouteTable reports it
+		}
+		for _, status := range []string{"403", "415"} {
+			if _, ok := op.Responses[status]; !ok {
+				t.Errorf("%s %s: openapi.json documents no %s (add \"%s\": {\"$ref\": \"#/components/responses/%s\"})",
+					rt.Method, rt.Path, status, status, map[string]string{"403": "CrossSiteForbidden", "415": "UnsupportedMediaType"}[status])
+			}
+		}
 	}
 }
