@@ -208,6 +208,9 @@ func parseNewTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*t
 }
 
 func parseTriggerConfigAs(typ messages.TriggerType, text, oldSecret string, strict bool) (*triggerSettings, error) {
+	if err := messages.CheckNesting(text); strict && err != nil {
+		return nil, messages.Invalid("config: %s", err.(*messages.Error).Message)
+	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(text), &obj); err != nil || obj == nil {
 		return nil, messages.Invalid("config must be a JSON object (or the JSON text of one)")
@@ -679,6 +682,9 @@ func (a *triggerActor) checkWebhook(msg *messages.FireWebhook) (dedupeKey string
 		// makes it invalid JSON, as httpd's decodeBytes does (same message).
 		if !utf8.Valid(msg.Body) {
 			return "", messages.Invalid("request body is not valid UTF-8")
+		}
+		if err := messages.CheckNesting(msg.Body); err != nil {
+			return "", err
 		}
 		if !json.Valid(msg.Body) {
 			return "", messages.Invalid("the webhook body must be valid JSON")

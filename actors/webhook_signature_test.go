@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,15 @@ func TestParseTriggerConfigRequireTimestamp(t *testing.T) {
 	}
 	if set, err := parseNewTriggerConfig(messages.TriggerWebhook, `{"requireTimestamp":true}`, "old"); err != nil || !set.requireTimestamp {
 		t.Fatalf("with the kept secret: %+v %v", set, err)
+	}
+}
+
+func TestParseTriggerConfigNesting(t *testing.T) {
+	deep := `{"secret":"s","x":` + strings.Repeat("[", 129) + strings.Repeat("]", 129) + `}`
+	if _, err := parseNewTriggerConfig(messages.TriggerWebhook, deep, ""); messages.ErrorCode(err) != messages.CodeValidation {
+		t.Fatalf("new config nested 129 levels: %v", err)
+	}
+	if _, err := parseTriggerConfig(messages.TriggerWebhook, deep, ""); err != nil {
+		t.Fatalf("a stored config still loads: %v", err)
 	}
 }

@@ -567,3 +567,52 @@ func TestHardeningSlowClientsDoNotBlockOthers(t *testing.T) {
 		t.Fatal("answers to other clients took more than 10 s while slow clients were connected")
 	}
 }
+
+// TestHardeningNesting: JSON nested deeper than 128 levels is refused
+// wherever it would be stored (request bodies and execution input,
+// graphJson, trigger config, webhook bodies); 128 levels are fine, and
+// everything stored still lists and survives a restart.
+func TestHardeningNesting(t *testing.T) {
+	h := newHarness(t)
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	wf := h.publishedWorkflow(h.admin, "nesting")
+	before := h.expect(h.admin, "GET", "/api/executions", nil, 200).num("pagination.total")
+	h.expectError(h.admin, "POST", "/api/executions", `{"workflowId":"`+wf+`","input":`+deep(128)+`}`, 400, "VALIDATION_ERROR")
+	h.expect(h.admin, "POST", "/api/executions", `{"workflowId":"`+wf+`","input":`+deep(126)+`}`, 201) // 127 with the body
+	graph := `{"nodes":[{"id":"a","type":"start","params":{"x":` + deep(127) + `}}],"edges":[]}`
+	h.expectError(h.admin, "POST", "/api/workflows/"+wf+"/draft", map[string]any{"graphJson": graph}, 400, "VALIDATION_ERROR")
+	h.expectError(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK",
+		"config": `{"x":` + deep(128) + `}`, "enabled": true}, 400, "VALIDATION_ERROR")
+	tr := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK", "config": "{}", "enabled": true}, 201)
+	path := "/api/triggers/webhook/" + tr.str("trigger.id")
+	h.expectError(anon, "POST", path, deep(129), 400, "VALIDATION_ERROR")
+	h.expect(anon, "POST", path, deep(128), 200)
+	if n := h.expect(h.admin, "GET", "/api/executions", nil, 200).num("pagination.total"); n != before+2 {
+		t.Fatalf("%v executions, want %v", n, before+2)
+	}
+	h.restart()
+	h.expect(h.admin, "GET", "/api/executions?limit=200", nil, 200)
+	h.expect(h.admin, "GET", "/api/workflows/"+wf, nil, 200)
+}
+
+// TestHardeningNoSecretsAtRest: a consistent copy of the database holds no
+// password, machine secret or webhook secret in plain text.
+func TestHardeningNoSecretsAtRest(t *testing.T) {
+	h := newHarness(t)
+	const userPw, hookSecret = "at-rest-password-9", "at-rest-webhook-secret-9"
+	h.expect(h.admin, "POST", "/api/auth/register", map[string]any{"email": "rest@example.com", "password": userPw}, 201)
+	rn := h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": "at-rest"}, 201)
+	wf := h.publishedWorkflow(h.admin, "at-rest")
+	h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK",
+		"config": map[string]any{"secret": hookSecret}, "enabled": true}, 201)
+	db := h.request(h.admin, "GET", "/api/system/backup", nil)
+	if db.status != 200 || len(db.body) < 4096 {
+		t.Fatalf("backup: %d, %d bytes", db.status, len(db.body))
+	}
+	for what, s := range map[string]string{"admin password": adminPassword, "user password": userPw,
+		"machine secret": rn.str("machineSecret"), "webhook secret": hookSecret} {
+		if s == "" || strings.Contains(string(db.body), s) {
+			t.Errorf("the database holds the %s in plain text (%q)", what, s)
+		}
+	}
+}
