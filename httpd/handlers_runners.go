@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -89,6 +90,7 @@ func (s *Server) registerRunner(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
+	NoStore(ctx)
 	writeJSON(ctx, fasthttp.StatusCreated, res)
 	return nil
 }
@@ -122,6 +124,7 @@ func (s *Server) authenticateRunner(ctx *fasthttp.RequestCtx, r *request) error 
 	if runner == nil {
 		return messages.Errorf(messages.CodeUnauthorized, "invalid machine key or secret")
 	}
+	NoStore(ctx)
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{
 		"token": text, "expiresAt": messages.TimeOf(c.ExpiresAt.Time), "runner": runner,
 	})
@@ -142,10 +145,11 @@ func (s *Server) runnerHeartbeat(ctx *fasthttp.RequestCtx, r *request) error {
 	}
 	ip := r.ip()
 	if b.IPAddress != nil && strings.TrimSpace(*b.IPAddress) != "" {
-		ip = strings.TrimSpace(*b.IPAddress)
-		if len(ip) > 100 {
-			return messages.Invalid("ipAddress must be at most 100 characters")
+		a, err := parseIPAddress(*b.IPAddress)
+		if err != nil {
+			return err
 		}
+		ip = a
 	}
 	var metrics json.RawMessage
 	if m := bytes.TrimSpace(b.Metrics); len(m) > 0 && !bytes.Equal(m, []byte("null")) {
@@ -339,10 +343,22 @@ func (s *Server) regenerateRunnerSecret(ctx *fasthttp.RequestCtx, r *request) er
 	if err != nil {
 		return err
 	}
+	NoStore(ctx)
 	writeJSON(ctx, fasthttp.StatusOK, res)
 	return nil
 }
 
 func (s *Server) deleteRunner(ctx *fasthttp.RequestCtx, r *request) error {
 	return s.answerSuccess(ctx, &messages.DeleteRunner{ID: pathParam(ctx, "id"), Origin: r.origin()})
+}
+
+// parseIPAddress checks a runner's reported ipAddress: an IPv4 or IPv6
+// address without a zone (the text is shown to people on every runner
+// page, so nothing else may pass). It answers the address's canonical form.
+func parseIPAddress(text string) (string, error) {
+	a, err := netip.ParseAddr(strings.TrimSpace(text))
+	if err != nil || a.Zone() != "" {
+		return "", messages.Invalid("ipAddress must be an IPv4 or IPv6 address")
+	}
+	return a.String(), nil
 }
