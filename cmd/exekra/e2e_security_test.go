@@ -104,6 +104,13 @@ var securityMatrix = []secEndpoint{
 	{"GET", "/api/openapi.json", accPublic, nil},
 	{"GET", "/metrics", accPublic, nil},
 	{"GET", "/api/system/backup", accRoles, secAdmin},
+	// assets (docs/api.md, "Assets")
+	{"POST", "/api/assets", accRoles, secAdminDev},
+	{"GET", "/api/assets", accAnyUser, nil},
+	{"GET", "/api/assets/{id}", accAnyUser, nil},
+	{"PUT", "/api/assets/{id}", accRoles, secAdminDev},
+	{"PATCH", "/api/assets/{id}", accRoles, secAdminDev},
+	{"DELETE", "/api/assets/{id}", accRoles, secAdmin},
 }
 
 // allowedRoles is the set of user roles an endpoint admits ("" for none).
