@@ -258,3 +258,51 @@ func TestE2EAssetsWithTheReferenceRunner(t *testing.T) {
 	noSecretIn(t, "the server log", h.logs.String())
 	noSecretIn(t, "the audit log", string(h.expect(h.admin, "GET", "/api/audit?limit=200", nil, 200).body))
 }
+
+// TestE2EOpenAPIDescribesTheAssetsAPI checks the answers of the asset
+// endpoints, of a publish that records asset names and of a poll answer
+// that hands assets over against the document.
+func TestE2EOpenAPIDescribesTheAssetsAPI(t *testing.T) {
+	h := newHarness(t)
+	doc := h.loadOpenAPI()
+	check := func(c *client, method, tmpl, path string, body any) *response {
+		t.Helper()
+		r := h.request(c, method, path, body)
+		doc.conform(t, method, tmpl, r)
+		return r
+	}
+	a := h.admin
+	op := h.userWithRole("OPERATOR")
+	r := check(a, "POST", "/api/assets", "/api/assets", map[string]any{"name": "erp-robot", "type": "CREDENTIAL", "username": "robot-7", "password": e2eAssetPassword})
+	cred := r.str("asset.id")
+	r = check(a, "POST", "/api/assets", "/api/assets", map[string]any{"name": "erp-api-key", "type": "SECRET", "value": e2eAssetKey, "description": "d"})
+	key := r.str("asset.id")
+	check(a, "POST", "/api/assets", "/api/assets", map[string]any{"name": "erp-url", "type": "TEXT", "value": "https://erp.example.com"})
+	check(a, "POST", "/api/assets", "/api/assets", map[string]any{"name": "ERP-URL", "type": "TEXT"})
+	check(a, "POST", "/api/assets", "/api/assets", map[string]any{"name": "bad name", "type": "TEXT"})
+	check(op, "POST", "/api/assets", "/api/assets", map[string]any{"name": "x", "type": "TEXT"})
+	check(a, "GET", "/api/assets", "/api/assets", nil)
+	check(a, "GET", "/api/assets", "/api/assets?page=0", nil)
+	check(op, "GET", "/api/assets/{id}", "/api/assets/"+cred, nil)
+	check(op, "GET", "/api/assets/{id}", "/api/assets/nope", nil)
+	check(a, "PUT", "/api/assets/{id}", "/api/assets/"+key, map[string]any{"value": e2eAssetKey})
+	check(a, "PATCH", "/api/assets/{id}", "/api/assets/"+cred, map[string]any{"type": "TEXT"})
+	check(a, "PATCH", "/api/assets/{id}", "/api/assets/"+cred, map[string]any{"name": "erp-url"})
+	check(op, "PATCH", "/api/assets/{id}", "/api/assets/"+cred, map[string]any{"description": "x"})
+
+	wf := h.createWorkflow(a, "conform-assets")
+	check(a, "POST", "/api/workflows/{id}/draft", "/api/workflows/"+wf+"/draft", map[string]any{"graphJson": strings.ReplaceAll(assetGraphJSON("https://x"), "erp-robot", "nobody")})
+	check(a, "POST", "/api/workflows/{id}/publish", "/api/workflows/"+wf+"/publish", nil)
+	check(a, "POST", "/api/workflows/{id}/draft", "/api/workflows/"+wf+"/draft", map[string]any{"graphJson": assetGraphJSON("https://x")})
+	check(a, "POST", "/api/workflows/{id}/publish", "/api/workflows/"+wf+"/publish", nil)
+	check(a, "GET", "/api/workflows/{id}/versions", "/api/workflows/"+wf+"/versions", nil)
+	check(a, "DELETE", "/api/assets/{id}", "/api/assets/"+cred, nil)
+	rn := h.rnOnline("conform-assets-runner", "")
+	h.rnQueue(wf)
+	p := check(rn.c, "POST", "/api/runners/poll", "/api/runners/poll", map[string]any{})
+	if dig(p.json, "assets.erp-robot.password") != e2eAssetPassword {
+		t.Fatalf("poll: %s", p.body)
+	}
+	check(op, "DELETE", "/api/assets/{id}", "/api/assets/"+key, nil)
+	check(a, "DELETE", "/api/assets/{id}", "/api/assets/nope", nil)
+}
