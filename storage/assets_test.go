@@ -261,4 +261,19 @@ func TestPublishResolvesAssetReferences(t *testing.T) {
 	if err := s.DeleteAsset(site.ID, nil); err != nil {
 		t.Fatalf("delete after supersede: %v", err)
 	}
+	// A deleted workflow holds no asset either.
+	v, err = publishForTest(t, s, wf, `{"nodes":[{"id":"l","type":"log","params":{"message":"{{asset:erp2.password}}"}}],"edges":[]}`)
+	if err != nil || strings.Join(v.AssetNames, ",") != "erp2" {
+		t.Fatalf("publish: %+v %v", v, err)
+	}
+	erp2, _, _ := s.ListAssets(messages.Page{Page: 1, Limit: 1})
+	if err := s.DeleteAsset(erp2[0].ID, nil); messages.ErrorCode(err) != messages.CodeConflict {
+		t.Fatalf("delete in use: %v", err)
+	}
+	if _, err := s.DeleteWorkflow(wf.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteAsset(erp2[0].ID, nil); err != nil {
+		t.Fatalf("delete after the workflow went: %v", err)
+	}
 }
