@@ -161,6 +161,14 @@ func TestE2EAssetsFromCreationToHandOver(t *testing.T) {
 		t.Fatalf("bystander poll: %s", p2.body)
 	}
 	noSecretIn(t, "the bystander's poll", string(p2.body))
+	// Given other work, it gets that work and still no value.
+	plain := h.publishedWorkflow(dev, "no assets")
+	other := h.rnQueue(plain)
+	p3 := h.expect(r2.c, "POST", "/api/runners/poll", map[string]any{}, 200)
+	if p3.str("execution.id") != other || p3.json["assets"] != nil || dig(p3.json, "execution.assets") != nil {
+		t.Fatalf("bystander's own work: %s", p3.body)
+	}
+	noSecretIn(t, "the bystander's work", string(p3.body))
 	h.expectError(r2.c, "GET", "/api/executions/"+ex, nil, 401, "UNAUTHORIZED")
 	h.expectError(r2.c, "GET", "/api/assets/"+credID, nil, 401, "UNAUTHORIZED")
 	h.expectError(r2.c, "POST", "/api/executions/"+ex+"/status", map[string]any{"status": "RUNNING"}, 403, "FORBIDDEN")
