@@ -142,6 +142,7 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWith
 // transportError answers errors fasthttp meets before a handler runs: a body
 // over the limit is 413 JSON (SPEC §13), anything else 400 JSON.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	defer securityHeaders(ctx)
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		s.writeError(ctx, errTooLarge)
 		return
