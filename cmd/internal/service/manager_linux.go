@@ -1,0 +1,4 @@
+package service
+
+// newManager is systemd.
+func newManager() (Manager, error) { return newSystemd(), nil }
