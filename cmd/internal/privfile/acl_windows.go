@@ -59,19 +59,23 @@ func Check(path string) (string, error) {
 }
 
 // Restrict gives path the private access list: full control for SYSTEM,
-// Administrators, this process's account and accounts (names such as
-// `NT SERVICE\ExekraHubService`), nothing inherited from its parent. A
+// Administrators and accounts (names such as `NT SERVICE\ExekraHubService`;
+// this process's account when none is given), nothing inherited from its
+// parent. A
 // directory's list is inherited by its contents, existing and future.
 func Restrict(path string, accounts ...string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	me, err := currentSID()
-	if err != nil {
-		return err
+	var sids []string
+	if len(accounts) == 0 {
+		me, err := currentSID()
+		if err != nil {
+			return err
+		}
+		sids = append(sids, me)
 	}
-	sids := []string{me}
 	for _, a := range accounts {
 		sid, _, _, err := windows.LookupSID("", a)
 		if err != nil {

@@ -16,7 +16,7 @@ func Check(path string) (string, error) {
 
 // Restrict takes the group's and others' permissions away from path. The
 // accounts are for Windows, where the service's account is named in the
-// access list; here the owner is that account.
+// access list; here the file's owner is that account (see chown).
 func Restrict(path string, accounts ...string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
