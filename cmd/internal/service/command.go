@@ -207,7 +207,7 @@ func install(args []string, stdout io.Writer, o *Options) error {
 	}
 	if o.Validate != nil {
 		if err := o.Validate(target, progArgs); err != nil {
-			return err
+			return &usageError{msg: err.Error()} // the program's own one line
 		}
 	}
 	exe, err := o.Executable()

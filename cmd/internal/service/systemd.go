@@ -23,6 +23,8 @@ type systemd struct {
 	run        func(name string, args ...string) ([]byte, error)
 	userExists func(name string) bool
 	isRoot     func() bool
+	// booted says whether systemd runs this machine (sd_booted's test).
+	booted func() bool
 }
 
 // newSystemd is the systemd of this machine.
@@ -34,6 +36,10 @@ func newSystemd() *systemd {
 		},
 		userExists: func(name string) bool { _, err := user.Lookup(name); return err == nil },
 		isRoot:     func() bool { return os.Geteuid() == 0 },
+		booted: func() bool {
+			fi, err := os.Stat("/run/systemd/system")
+			return err == nil && fi.IsDir()
+		},
 	}
 }
 
@@ -54,6 +60,9 @@ func (d *systemd) systemctl(args ...string) error {
 // service user when missing, and enables the unit (it starts at boot;
 // `service start` starts it now).
 func (d *systemd) Install(s Spec) error {
+	if !d.booted() {
+		return errors.New("systemd does not run this machine (no /run/systemd/system): start exekra serve from your own init system, docs/deploy/README.md")
+	}
 	if !d.isRoot() {
 		return errors.New("installing a systemd unit needs root: run it with sudo")
 	}

@@ -117,6 +117,7 @@ func fakeSystem(t *testing.T, users ...string) (*systemd, *[]string) {
 		},
 		userExists: func(name string) bool { return slices.Contains(users, name) },
 		isRoot:     func() bool { return true },
+		booted:     func() bool { return true },
 	}
 	return d, &calls
 }
@@ -179,6 +180,11 @@ func TestSystemdNeedsRootAndKeepsExistingUsers(t *testing.T) {
 	if err := d.Install(s); err == nil || !strings.Contains(err.Error(), "root") {
 		t.Fatalf("install without root: %v", err)
 	}
+	d.booted = func() bool { return false }
+	if err := d.Install(s); err == nil || !strings.Contains(err.Error(), "systemd does not run") || len(*calls) > 0 {
+		t.Fatalf("install without systemd: %v, commands %q", err, *calls)
+	}
+	d.booted = func() bool { return true }
 	d.isRoot = func() bool { return true }
 	if err := d.Install(s); err != nil {
 		t.Fatal(err)
