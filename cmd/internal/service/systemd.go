@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 
@@ -25,22 +23,6 @@ type systemd struct {
 	isRoot     func() bool
 	// booted says whether systemd runs this machine (sd_booted's test).
 	booted func() bool
-}
-
-// newSystemd is the systemd of this machine.
-func newSystemd() *systemd {
-	return &systemd{
-		unitDir: "/etc/systemd/system",
-		run: func(name string, args ...string) ([]byte, error) {
-			return exec.Command(name, args...).CombinedOutput()
-		},
-		userExists: func(name string) bool { _, err := user.Lookup(name); return err == nil },
-		isRoot:     func() bool { return os.Geteuid() == 0 },
-		booted: func() bool {
-			fi, err := os.Stat("/run/systemd/system")
-			return err == nil && fi.IsDir()
-		},
-	}
 }
 
 // defaultUnixUser is the dedicated account services run as.
