@@ -132,7 +132,9 @@ func toSCM(st Status) svc.Status {
 		out.State = svc.Stopped
 	}
 	if st.AcceptsStop {
-		out.Accepts = svc.AcceptStop | svc.AcceptShutdown
+		// Pre-shutdown comes before the system's shutdown and waits
+		// longer for the service than shutdown itself.
+		out.Accepts = svc.AcceptStop | svc.AcceptShutdown | svc.AcceptPreShutdown
 	}
 	return out
 }

@@ -107,8 +107,10 @@ type Machine struct {
 // answers the manager until the program ends: Stop and Shutdown cancel the
 // program's context (StopPending with a growing checkpoint until it
 // returns), Interrogate repeats the current status, anything else is
-// refused and changes nothing. It returns the program's exit code, which
-// the last report (Stopped) carries too.
+// refused and changes nothing. It returns the exit code for the manager,
+// which the last report (Stopped) carries too: the program's when it ended
+// by itself (non-zero: a failure, restarted by the recovery actions), 0
+// when the manager stopped it.
 func (m *Machine) Serve() int {
 	logf := m.Logf
 	if logf == nil {
@@ -141,7 +143,12 @@ func (m *Machine) Serve() int {
 			if cur.State == Running {
 				logf("the program ended by itself with exit code %d", code)
 			} else {
-				logf("service stopped (exit code %d)", code)
+				// The manager asked for this stop: it is no failure to
+				// recover from (a non-zero code would make the recovery
+				// actions start the service again), whatever the program's
+				// code, which the log keeps.
+				logf("service stopped (the program's exit code: %d)", code)
+				code = 0
 			}
 			m.Session.Report(Status{State: Stopped, ExitCode: code})
 			return code

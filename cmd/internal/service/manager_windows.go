@@ -167,8 +167,8 @@ func (scm) Start(name string) error {
 	return nil
 }
 
-// Stop asks the service to stop and waits until it has (its graceful stop
-// may take up to 70 s while long polls and requests finish).
+// Stop asks the service to stop and waits until it has (serve's graceful
+// stop ends within 15 s).
 func (scm) Stop(name string) error {
 	m, err := connect()
 	if err != nil {
@@ -187,12 +187,12 @@ func stopAndWait(service *mgr.Service) error {
 	if _, err := service.Control(svc.Stop); err != nil {
 		return fmt.Errorf("stop %s: %w", service.Name, err)
 	}
-	st, err := waitFor(service, svc.Stopped, 90*time.Second)
+	st, err := waitFor(service, svc.Stopped, 60*time.Second)
 	if err != nil {
 		return err
 	}
 	if st.State != svc.Stopped {
-		return fmt.Errorf("%s is still stopping after 90 s", service.Name)
+		return fmt.Errorf("%s is still stopping after 60 s", service.Name)
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ func TestSCMRequestsMapToTheMachine(t *testing.T) {
 
 func TestMachineStatusMapsToTheSCM(t *testing.T) {
 	got := toSCM(Status{State: Running, AcceptsStop: true})
-	if got.State != svc.Running || got.Accepts != svc.AcceptStop|svc.AcceptShutdown {
+	if got.State != svc.Running || got.Accepts != svc.AcceptStop|svc.AcceptShutdown|svc.AcceptPreShutdown {
 		t.Errorf("running: %+v", got)
 	}
 	got = toSCM(Status{State: StopPending, CheckPoint: 3, WaitHint: 10 * time.Second})
