@@ -265,3 +265,38 @@ func TestQuarantineSweepCrossesChunks(t *testing.T) {
 		return nil
 	})
 }
+
+// TestProcessPerformanceSkipsForeignKeys: an analytics key that this
+// package never writes (a day whose first byte is not zero) made the
+// workflow walk seek back to it for ever; the answer hung.
+func TestProcessPerformanceSkipsForeignKeys(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	now := time.Now()
+	e := newExec("wf-a", now, messages.PriorityNormal)
+	e.Status, e.CompletedAt = messages.ExecCompleted, messages.TimeOf(now)
+	if err := s.update(func(tx *bbolt.Tx) error {
+		if err := foldAnalyticsTx(tx, e); err != nil {
+			return err
+		}
+		// sorts before wf-a's keys, and its "day" is "tics"
+		return tx.Bucket(bucketAnalytics).Put([]byte("garbage-analytics"), []byte("\x00junk"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	var out []messages.WorkflowPerformance
+	go func() {
+		var err error
+		out, err = s.ProcessPerformance(0, 0)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil || len(out) != 1 || out[0].WorkflowID != "wf-a" {
+			t.Fatalf("%v %+v", err, out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ProcessPerformance does not return")
+	}
+}
