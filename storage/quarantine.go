@@ -64,6 +64,7 @@ var recordChecks = map[string]func(tx *bbolt.Tx, k, v []byte) error{
 		_, err := decodeTriggerTx(tx, v)
 		return err
 	},
+	string(bucketAssets): func(_ *bbolt.Tx, _, v []byte) error { var x storedAsset; return decode(v, &x) },
 	string(bucketAnalytics): func(_ *bbolt.Tx, _, v []byte) error {
 		var x dayAggregate
 		if err := x.unmarshal(v); err != nil {

@@ -76,7 +76,7 @@ func poisonBuckets(t *testing.T, path string) map[string][]byte {
 	}
 	defer db.Close()
 	records := map[string]bool{"users": true, "audit": true, "workflows": true, "versions": true, "executions": true,
-		"runners": true, "triggers": true, "analytics": true, "analytics_runs": true}
+		"runners": true, "triggers": true, "analytics": true, "analytics_runs": true, "assets": true}
 	want := map[string][]byte{}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		deep := strings.Repeat("[", 10000) + strings.Repeat("]", 10000)
@@ -135,7 +135,7 @@ func TestE2EPoisonedDatabaseServes(t *testing.T) {
 
 	// It serves: every list and the data that is fine.
 	for _, path := range []string{"/api/executions", "/api/executions?status=QUEUED", "/api/executions?status=RUNNING&workflowId=w",
-		"/api/executions/stats", "/api/runners", "/api/triggers", "/api/workflows", "/api/users", "/api/audit",
+		"/api/executions/stats", "/api/runners", "/api/triggers", "/api/workflows", "/api/users", "/api/audit", "/api/assets",
 		"/api/analytics/process-performance", "/api/workflows/" + wf, "/api/executions/" + exec, "/api/runners/" + rn.id} {
 		h.expect(h.admin, "GET", path, nil, 200)
 	}
