@@ -84,6 +84,15 @@ var recordChecks = map[string]func(tx *bbolt.Tx, k, v []byte) error{
 	},
 }
 
+// registerRecordCheck adds the check of a record bucket that a later
+// feature declares (call it from an init function, beside registerBuckets):
+// the sweep then finds that bucket's records that cannot be decoded. Its
+// read paths skip them when they read through getTx, pageNewestFirstTx or
+// eachRecordTx, or call skipBadTx on a decode error.
+func registerRecordCheck(bucket []byte, check func(tx *bbolt.Tx, k, v []byte) error) {
+	recordChecks[string(bucket)] = check
+}
+
 // quarantine is a store's mover of bad records and their count.
 type quarantine struct {
 	log   *slog.Logger
