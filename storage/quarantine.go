@@ -64,7 +64,6 @@ var recordChecks = map[string]func(tx *bbolt.Tx, k, v []byte) error{
 		_, err := decodeTriggerTx(tx, v)
 		return err
 	},
-	string(bucketAssets): func(_ *bbolt.Tx, _, v []byte) error { var x storedAsset; return decode(v, &x) },
 	string(bucketAnalytics): func(_ *bbolt.Tx, _, v []byte) error {
 		var x dayAggregate
 		if err := x.unmarshal(v); err != nil {
@@ -91,6 +90,10 @@ var recordChecks = map[string]func(tx *bbolt.Tx, k, v []byte) error{
 // eachRecordTx, or call skipBadTx on a decode error.
 func registerRecordCheck(bucket []byte, check func(tx *bbolt.Tx, k, v []byte) error) {
 	recordChecks[string(bucket)] = check
+}
+
+func init() {
+	registerRecordCheck(bucketAssets, func(_ *bbolt.Tx, _, v []byte) error { var x storedAsset; return decode(v, &x) })
 }
 
 // quarantine is a store's mover of bad records and their count.
