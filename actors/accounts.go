@@ -25,10 +25,14 @@ type revokedSet struct{ m sync.Map } // token id → time.Time expiry
 //
 // Handles: *messages.Bootstrap, *messages.CreateUser, *messages.UpdateUser,
 // *messages.ChangePassword, *messages.RevokeToken, *messages.RecordLogin,
-// *messages.RecordAudit. Sends: replies only. State: users (published as
-// accountsView), revoked token ids, Census.Users. Timers: none.
+// *messages.RecordAudit, and the API keys' *messages.CreateAPIKey,
+// *messages.RevokeAPIKey, *messages.APIKeyUsedFromNewAddress (apikeys.go).
+// Sends: replies only. State: users (published as accountsView), revoked
+// token ids, Census.Users, API keys (published as apiKeysView). Timers: the
+// API keys' last-use flush (apikeys.go).
 type accountsActor struct {
-	sys *System
+	sys       *System
+	stopFlush chan struct{}
 }
 
 // Receive implements actor.Actor.
@@ -38,7 +42,21 @@ func (a *accountsActor) Receive(ctx actor.Context) {
 		if err := a.load(); err != nil {
 			panic(err)
 		}
+		if err := a.loadAPIKeys(); err != nil {
+			panic(err)
+		}
+		a.startAPIKeyFlush(ctx)
 		reportReady(ctx, childAccounts)
+	case *actor.Stopping, *actor.Restarting:
+		a.stopAPIKeyFlush()
+	case *apiKeysTick:
+		a.flushAPIKeyUse()
+	case *messages.CreateAPIKey:
+		ctx.Respond(a.createAPIKey(msg))
+	case *messages.RevokeAPIKey:
+		ctx.Respond(a.revokeAPIKey(msg))
+	case *messages.APIKeyUsedFromNewAddress:
+		a.keyUsedFromNewAddress(msg)
 	case *messages.Bootstrap:
 		ctx.Respond(a.bootstrap(msg))
 	case *messages.CreateUser:

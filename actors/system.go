@@ -54,6 +54,7 @@ type System struct {
 	license  atomic.Pointer[licenseView]
 	accounts atomic.Pointer[accountsView]
 	revoked  revokedSet
+	keys     apiKeyState
 	stopped  atomic.Bool
 	restarts atomic.Uint64
 	gauges   Gauges
@@ -89,6 +90,7 @@ func Start(cfg Config, store Store) (*System, error) {
 	s := &System{cfg: cfg, store: store, actors: as, pids: map[string]*actor.PID{}}
 	s.license.Store(&licenseView{})
 	s.accounts.Store(&accountsView{byID: map[string]*messages.User{}})
+	s.keys.init()
 	s.subscribeEvents(logger)
 
 	ready := make(chan error, 1)
@@ -194,7 +196,8 @@ func route(cmd any) string {
 	case *messages.ActivateLicense, *messages.ReplaceLicense, *messages.ValidateLicense:
 		return childLicense
 	case *messages.Bootstrap, *messages.CreateUser, *messages.UpdateUser, *messages.ChangePassword,
-		*messages.RevokeToken, *messages.RecordLogin, *messages.RecordAudit:
+		*messages.RevokeToken, *messages.RecordLogin, *messages.RecordAudit,
+		*messages.CreateAPIKey, *messages.RevokeAPIKey, *messages.APIKeyUsedFromNewAddress:
 		return childAccounts
 	case *messages.CreateWorkflow, *messages.UpdateWorkflow, *messages.DeleteWorkflow, *messages.SaveDraft,
 		*messages.PublishLatest:

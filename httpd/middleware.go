@@ -28,6 +28,7 @@ type request struct {
 	user   *messages.User       // the caller, on user routes
 	claims *claims              // the verified token (user or runner), when one was sent
 	runner string               // the runner id, on runner routes with a token
+	apiKey *messages.APIKey     // the API key, when one authenticated the request (apikeys.go)
 }
 
 // ip is the client's IP address as text. It is formatted on first use: the
@@ -240,6 +241,9 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt Route, req *request) 
 	case Public:
 		return nil
 	case AnyUser, Roles:
+		if isKey, err := s.apiKeyAuth(ctx, req); isKey {
+			return err
+		}
 		raw := bearerOrCookie(ctx) // fasthttp's bytes: looked up without a copy
 		if len(raw) == 0 {
 			return messages.Errorf(messages.CodeUnauthorized, "authentication required")

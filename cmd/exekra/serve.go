@@ -252,6 +252,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.system.State() == messages.StateUnactivated {
 		m.printFirstSteps(scheme)
 	}
+	m.warnLicense()
 	return nil
 }
 
