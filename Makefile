@@ -26,7 +26,7 @@ test: build vet check-imports
 vet:
 	$(GO) vet $(PKGS)
 
-## check-imports: adapters import messages only, never each other (STYLE)
+## check-imports: adapters import messages only, never each other (README.md, Layout)
 check-imports:
 	@scripts/check-imports.sh
 

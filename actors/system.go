@@ -24,7 +24,7 @@ type Config struct {
 	// AskTimeout bounds System.Ask (10 s when zero).
 	AskTimeout time.Duration
 	// RunnerTTL, OfflineGrace, QueueTimeout and StaleCheckInterval are the
-	// liveness settings of SPEC §2.
+	// liveness settings of docs/api.md, "Command line".
 	RunnerTTL          time.Duration
 	OfflineGrace       time.Duration
 	QueueTimeout       time.Duration

@@ -20,7 +20,7 @@ type Core interface {
 	Tell(cmd any)
 	// Now is the server clock.
 	Now() time.Time
-	// State is the system state (SPEC §4).
+	// State is the system state (docs/api.md, "Conventions").
 	State() messages.SystemState
 	// LicenseState is the license's standing now.
 	LicenseState() messages.LicenseState

@@ -9,7 +9,7 @@ import (
 // Access is who may call a route.
 type Access int
 
-// The access rules of SPEC §12.
+// The access rules of the OpenAPI document's x-roles.
 const (
 	// Public needs nothing.
 	Public Access = iota

@@ -21,7 +21,7 @@ import (
 	"github.com/exekra/orchestrator/storage"
 )
 
-// Config is everything `exekra serve` is configured with (SPEC §2).
+// Config is everything `exekra serve` is configured with (docs/api.md, "Command line").
 type Config struct {
 	Addr               string
 	DataDir            string
@@ -61,7 +61,7 @@ type Main struct {
 	stopHeapFloor func()
 }
 
-// NewMain returns a Main with SPEC's defaults.
+// NewMain returns a Main with the documented defaults.
 func NewMain() *Main {
 	return &Main{
 		Config: Config{
@@ -194,7 +194,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	secret := []byte(c.JWTSecret)
 	if n := len(secret); n > 0 && n < minStrongSecret {
-		// SPEC sets no minimum, so a short key is taken; tokens are only as
+		// The contract sets no minimum, so a short key is taken; tokens are only as
 		// hard to forge as the key is to guess, which the log says.
 		m.log.Warn("the --jwt-secret is short: use at least 32 random characters in production", "length", n)
 	}
