@@ -201,3 +201,29 @@ func TestAPIKeyListsLastUseAndAudit(t *testing.T) {
 	}
 	h.expect(kept, "GET", "/api/workflows", nil, 200)
 }
+
+// The API key answers match the OpenAPI document, errors included.
+func TestE2EOpenAPIDescribesAPIKeys(t *testing.T) {
+	h := newHarness(t)
+	doc := h.loadOpenAPI()
+	check := func(c *client, method, tmpl, path string, body any) *response {
+		t.Helper()
+		r := h.request(c, method, path, body)
+		doc.conform(t, method, tmpl, r)
+		return r
+	}
+	r := check(h.admin, "POST", "/api/auth/api-keys", "/api/auth/api-keys", map[string]any{"name": "ci", "role": "DEVELOPER"})
+	key := &client{token: r.str("key")}
+	id := r.str("apiKey.id")
+	check(h.admin, "POST", "/api/auth/api-keys", "/api/auth/api-keys", map[string]any{"name": ""})
+	check(key, "POST", "/api/auth/api-keys", "/api/auth/api-keys", map[string]any{"name": "child"})
+	check(anon, "POST", "/api/auth/api-keys", "/api/auth/api-keys", map[string]any{"name": "anon"})
+	check(key, "GET", "/api/auth/api-keys", "/api/auth/api-keys", nil)
+	check(h.admin, "GET", "/api/auth/api-keys", "/api/auth/api-keys?all=true", nil)
+	check(h.admin, "GET", "/api/auth/api-keys", "/api/auth/api-keys?all=yes", nil)
+	check(key, "GET", "/api/auth/api-keys", "/api/auth/api-keys?all=true", nil)
+	check(h.admin, "GET", "/api/status", "/api/status", nil)
+	check(key, "DELETE", "/api/auth/api-keys/{id}", "/api/auth/api-keys/nope", nil)
+	check(key, "DELETE", "/api/auth/api-keys/{id}", "/api/auth/api-keys/"+id, nil)
+	check(key, "GET", "/api/auth/api-keys", "/api/auth/api-keys", nil)
+}

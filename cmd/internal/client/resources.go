@@ -148,8 +148,9 @@ var resources = []Resource{
 			{Name: "create", Short: "Create a trigger", Method: "POST", Path: "/api/triggers", Answer: "trigger", Body: []Field{
 				{JSON: "workflowId", Flag: "workflow", Type: fieldWorkflow, Usage: "the workflow it starts: id or exact name (required)"},
 				{JSON: "type", Usage: "SCHEDULE or WEBHOOK (required)"},
-				{JSON: "config", Type: fieldJSON, Usage: `configuration, JSON or @FILE: {"cron","timezone"?} for SCHEDULE, {"secret"?,"rateLimit"?} for WEBHOOK; "priority" for either`},
-				{JSON: "enabled", Type: fieldBool, Usage: "whether it fires"}}},
+				{JSON: "config", Type: fieldJSON, Usage: `configuration, JSON or @FILE: {"cron","timezone"?} for SCHEDULE, {"secret"?,"rateLimit"?} for WEBHOOK`},
+				{JSON: "enabled", Type: fieldBool, Usage: "whether it fires"},
+				{JSON: "priority", Usage: "LOW, NORMAL or HIGH for the executions it creates (default NORMAL)"}}},
 			{Name: "update", Short: "Change a trigger's configuration or enabled flag", Method: "PATCH", Path: "/api/triggers/" + idArg, Answer: "trigger", Body: []Field{
 				{JSON: "config", Type: fieldJSON, Usage: "new configuration, JSON or @FILE"},
 				{JSON: "enabled", Type: fieldBool, Usage: "whether it fires"}}},
