@@ -227,3 +227,33 @@ func TestE2EOpenAPIDescribesAPIKeys(t *testing.T) {
 	check(key, "DELETE", "/api/auth/api-keys/{id}", "/api/auth/api-keys/"+id, nil)
 	check(key, "GET", "/api/auth/api-keys", "/api/auth/api-keys", nil)
 }
+
+// Using a key costs no durable write of its own: its last use is flushed
+// in batches (every 10 s and at shutdown). Only the first use from an
+// address writes (its audit entry).
+func TestAPIKeyUseIsNoWritePerRequest(t *testing.T) {
+	h := newHarness(t)
+	key, rec := h.newAPIKey(h.admin, map[string]any{"name": "busy"})
+	h.expect(key, "GET", "/api/workflows", nil, 200)
+	h.rnEventually("the first use from this address audited", func() bool {
+		for _, e := range h.expect(h.admin, "GET", "/api/audit", nil, 200).json["entries"].([]any) {
+			if entry := e.(map[string]any); entry["action"] == "auth.apikey.used_from_new_address" && entry["targetId"] == rec["id"] {
+				return true
+			}
+		}
+		return false
+	})
+	before := h.m.store.Stats().Commits.Load()
+	for i := 0; i < 50; i++ {
+		h.expect(key, "GET", "/api/workflows", nil, 200)
+	}
+	// One periodic flush may fall inside the loop; a write per request
+	// would be 50.
+	if n := h.m.store.Stats().Commits.Load() - before; n > 1 {
+		t.Fatalf("50 requests with a key made %d commits", n)
+	}
+	mine := h.expect(h.admin, "GET", "/api/auth/api-keys", nil, 200).json["apiKeys"].([]any)
+	if mine[0].(map[string]any)["lastUsedAt"] == nil {
+		t.Fatal("the live lastUsedAt is not shown")
+	}
+}
