@@ -172,8 +172,12 @@ func (s *Store) initSchema() error {
 			if len(v) != 8 {
 				return errors.New("schema version is corrupt")
 			}
-			if got := binary.BigEndian.Uint64(v); got > SchemaVersion {
+			got := binary.BigEndian.Uint64(v)
+			if got > SchemaVersion {
 				return fmt.Errorf("database schema %d is newer than this build's %d: upgrade exekra", got, SchemaVersion)
+			}
+			if err := migrateTx(tx, got); err != nil {
+				return err
 			}
 		}
 		if err := ensureSealKeyTx(tx); err != nil {
