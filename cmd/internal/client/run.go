@@ -34,7 +34,8 @@ func (c *cli) runCmd() *cobra.Command {
 		Long: `Queue an execution of WORKFLOW's published version (WORKFLOW is its id or its
 exact name) and print the execution's id.
 
-With --wait, follow the execution: its log is printed as it grows, and the
+With --wait, follow the execution: after its id, its log is printed as it grows
+(status changes go to standard error), and the
 command exits 0 when it COMPLETED, 1 when it FAILED or was STOPPED (the error
 on standard error). With -o json the final execution is printed as JSON.`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -92,7 +93,7 @@ on standard error). With -o json the final execution is printed as JSON.`,
 				return nil
 			}
 			if c.g.output != "json" {
-				fmt.Fprintln(c.env.Stderr, "execution", created.Execution.ID, "queued")
+				fmt.Fprintln(c.env.Stdout, created.Execution.ID)
 			}
 			return c.follow(api, created.Execution.ID, interval)
 		},
