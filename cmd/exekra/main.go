@@ -149,7 +149,21 @@ A client session: exekra login --server https://HOST:4545 --email EMAIL.`,
 		c.GroupID = "client"
 		root.AddCommand(c)
 	}
-	root.InitDefaultHelpCmd()
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, rest, err := cmd.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return usageErr("exekra help: unknown command %q; see 'exekra --help' for the commands", strings.Join(args, " "))
+			}
+			if target.DisableFlagParsing { // prints its own help
+				return target.RunE(target, []string{"--help"})
+			}
+			return target.Help()
+		},
+	})
 	root.InitDefaultCompletionCmd()
 	finishTree(root)
 	return root
