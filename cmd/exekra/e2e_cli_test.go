@@ -18,8 +18,6 @@ func TestCLIClientAgainstAServer(t *testing.T) {
 	h := newUnactivatedHarness(t, func(c *Config) { c.InsecureHTTP = false })
 	h.base = strings.Replace(h.base, "http://", "https://", 1)
 	h.http.Transport = insecureTransport()
-	h.activate(h.issueLicense(licenseOpts{}))
-	h.admin = h.bootstrap(adminEmail, adminPassword)
 	caCert := filepath.Join(h.cfg.DataDir, selfSignedCert)
 	home := t.TempDir()
 	env := map[string]string{"XDG_CONFIG_HOME": home, "EXEKRA_PASSWORD": adminPassword}
@@ -38,6 +36,24 @@ func TestCLIClientAgainstAServer(t *testing.T) {
 			t.Fatalf("-o json printed no JSON object: %v\n%s", err, text)
 		}
 		return v
+	}
+
+	// A new server's first steps through the client: activate, bootstrap
+	// (which keeps the administrator's session like login).
+	lic := filepath.Join(t.TempDir(), "dev.lic")
+	writeFile(t, lic, h.issueLicense(licenseOpts{}))
+	if code, out, stderr := runCLI([]string{"activate", "--server", h.base, "--ca-cert", caCert, "--license", lic}, env); code != 0 || !strings.Contains(out, "ACTIVE") {
+		t.Fatalf("activate: %d %q %q", code, out, stderr)
+	}
+	if code, out, stderr := runCLI([]string{"bootstrap", "--server", h.base, "--ca-cert", caCert, "--email", adminEmail, "--name", "Admin"}, env); code != 0 || !strings.Contains(out, "first administrator") {
+		t.Fatalf("bootstrap: %d %q %q", code, out, stderr)
+	}
+	if code, _, stderr := runCLI([]string{"bootstrap", "--server", h.base, "--ca-cert", caCert, "--email", adminEmail}, env); code != 1 || !strings.Contains(stderr, "CONFLICT") {
+		t.Fatalf("a second bootstrap: %d %q", code, stderr)
+	}
+	h.admin = h.login(adminEmail, adminPassword)
+	if err := os.RemoveAll(filepath.Join(home, "exekra")); err != nil {
+		t.Fatal(err)
 	}
 
 	// Not logged in yet: a clear failure, exit 1.

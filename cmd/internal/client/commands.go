@@ -62,8 +62,8 @@ func (g *globals) clientFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&g.output, "output", "o", "table", "output format: table (for people) or json (the API's JSON, for scripts)")
 }
 
-// Commands are the client's top-level commands: login, logout, whoami, run
-// and one group per resource.
+// Commands are the client's top-level commands: activate, bootstrap,
+// login, logout, whoami, run and one group per resource.
 func Commands(env Env) []*cobra.Command {
 	if env.Getenv == nil {
 		env.Getenv = func(string) string { return "" }
@@ -72,7 +72,7 @@ func Commands(env Env) []*cobra.Command {
 		env.Stdin = os.Stdin
 	}
 	c := &cli{env: env}
-	cmds := []*cobra.Command{c.loginCmd(), c.logoutCmd(), c.whoamiCmd(), c.runCmd()}
+	cmds := []*cobra.Command{c.activateCmd(), c.bootstrapCmd(), c.loginCmd(), c.logoutCmd(), c.whoamiCmd(), c.runCmd()}
 	for _, r := range resources {
 		cmds = append(cmds, c.resourceCmd(r))
 	}

@@ -1,12 +1,9 @@
 package client
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -28,60 +25,22 @@ standard input.
 For a server with a self-signed certificate, trust it with --ca-cert
 DATA_DIR/tls.crt rather than --insecure-skip-verify.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if c.g.server == "" {
-				c.g.server = c.env.Getenv("EXEKRA_SERVER")
-			}
-			if c.g.server == "" {
-				return usagef("exekra login: --server URL is required")
-			}
-			server, err := normalizeServer(c.g.server)
-			if err != nil {
-				return usagef("exekra login: %v", err)
-			}
 			if email == "" {
 				return usagef("exekra login: --email is required")
 			}
-			password := c.env.Getenv("EXEKRA_PASSWORD")
-			if password == "" {
-				line, err := bufio.NewReader(c.env.Stdin).ReadString('\n')
-				if err != nil && line == "" {
-					return errors.New("no password: set EXEKRA_PASSWORD or give it on standard input")
-				}
-				password = strings.TrimRight(line, "\r\n")
-			}
-			caCert := firstOf(c.g.caCert, c.env.Getenv("EXEKRA_CA_CERT"))
-			if caCert != "" {
-				if caCert, err = filepath.Abs(caCert); err != nil {
-					return err
-				}
-			}
-			hc, err := newHTTPClient(TLSOptions{CACert: caCert, InsecureSkipVerify: c.g.insecure})
+			api, server, caCert, err := c.anonymous("exekra login")
 			if err != nil {
 				return err
 			}
-			api := &API{Base: server, HTTP: hc}
+			password, err := c.password()
+			if err != nil {
+				return err
+			}
 			raw, resp, err := api.Do(http.MethodPost, "/api/auth/login", map[string]string{"email": email, "password": password})
 			if err != nil {
 				return err
 			}
-			var token string
-			for _, ck := range resp.Cookies() {
-				if ck.Name == "token" {
-					token = ck.Value
-				}
-			}
-			if token == "" {
-				return errors.New("the server answered the login without a session token")
-			}
-			path, err := save(c.env.Getenv, &Saved{Server: server, Token: token, Email: email, CACert: caCert, InsecureSkipVerify: c.g.insecure})
-			if err != nil {
-				return fmt.Errorf("keep the login: %w", err)
-			}
-			if c.g.output == "json" {
-				return printJSON(c.env.Stdout, raw)
-			}
-			fmt.Fprintf(c.env.Stdout, "logged in to %s as %s (saved in %s)\n", server, email, path)
-			return nil
+			return c.keepSession(raw, resp, server, email, caCert, "")
 		},
 	}
 	cmd.Flags().StringVar(&email, "email", "", "the account's email (required)")
