@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -262,9 +263,10 @@ func (m *Main) printFirstSteps(scheme string) {
 	if _, p, err := net.SplitHostPort(m.ln.Addr().String()); err == nil {
 		port = p
 	}
-	k := ""
+	k, ca := "", ""
 	if scheme == "https" {
 		k = "-k "
+		ca = "--ca-cert " + filepath.Join(m.Config.DataDir, selfSignedCert) + " "
 	}
 	url := scheme + "://localhost:" + port
 	// Steps 1 and 2: a new key pair and a restart with its public half,
@@ -281,8 +283,10 @@ This server has no license yet (state UNACTIVATED). To get a development admin s
 %s
   3. curl %s-X POST %s/api/license/activate -H 'Content-Type: application/json' -d "{\"license\": \"$(cat dev.lic)\"}"
   4. curl %s-c cookies -X POST %s/api/auth/bootstrap -H 'Content-Type: application/json' -d '{"email":"admin@example.com","password":"change-me-now","name":"Admin"}'
+Or steps 3 and 4 with the client: exekra activate --server %s %s--license dev.lic
+  and EXEKRA_PASSWORD=change-me-now exekra bootstrap --server %s %s--email admin@example.com
 (make run does all of this for ./data by itself.)
-`, "\n"), keySteps, k, url, k, url)
+`, "\n"), keySteps, k, url, k, url, url, ca, url, ca)
 }
 
 // Addr is the listening address (after Run).
