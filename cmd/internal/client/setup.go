@@ -19,6 +19,9 @@ import (
 // anonymous opens the server named by --server (or EXEKRA_SERVER) without a
 // token; it answers the server URL and the absolute path of the CA file.
 func (c *cli) anonymous(cmdName string) (*API, string, string, error) {
+	if c.g.output != "table" && c.g.output != "json" {
+		return nil, "", "", usagef("%s: -o must be table or json, got %q", cmdName, c.g.output)
+	}
 	server := firstOf(c.g.server, c.env.Getenv("EXEKRA_SERVER"))
 	if server == "" {
 		return nil, "", "", usagef("%s: --server URL is required", cmdName)
