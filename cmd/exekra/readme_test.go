@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -65,7 +64,9 @@ func TestREADMEQuickstart(t *testing.T) {
 		for _, f := range []string{"runner.pid", "serve.pid"} {
 			if b, err := os.ReadFile(filepath.Join(qs, f)); err == nil {
 				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
+					if p, err := os.FindProcess(pid); err == nil {
+						_ = p.Kill()
+					}
 				}
 			}
 		}
