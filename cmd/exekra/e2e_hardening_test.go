@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -659,5 +660,65 @@ func TestSecurityDocNamesRealTests(t *testing.T) {
 		if !defined[string(m[1])] {
 			t.Errorf("docs/security.md names %s, which no test file defines", m[1])
 		}
+	}
+}
+
+// TestDocsWebhookSigningSnippets runs the shell, Python and Node examples of
+// docs/api.md ("Signing webhooks") against a trigger that requires the
+// timestamped form: each creates an execution. A missing interpreter skips
+// its snippet.
+func TestDocsWebhookSigningSnippets(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "api.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "### Signing webhooks")
+	if !ok {
+		t.Fatal("docs/api.md has no \"Signing webhooks\" section")
+	}
+	blocks := map[string]string{}
+	for _, m := range regexp.MustCompile("(?s)```(sh|python|js)\n(.*?)```").FindAllStringSubmatch(section, -1) {
+		blocks[m[1]] = m[2]
+	}
+	if len(blocks) != 3 {
+		t.Fatalf("found snippets %v, want sh, python and js", blocks)
+	}
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "snippets")
+	const secret = "snippet-secret"
+	tr := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK",
+		"config": map[string]any{"secret": secret, "requireTimestamp": true}, "enabled": true}, 201)
+	url := h.base + "/api/triggers/webhook/" + tr.str("trigger.id")
+	runs := map[string][]string{
+		"sh":     {"sh", "-c", blocks["sh"]},
+		"python": {"python3", "-c", blocks["python"] + "\nimport os\nprint(fire(os.environ['URL'], os.environ['SECRET'], {'order': 42}))\n"},
+		"js":     {"node", "-e", blocks["js"] + "\nfire(process.env.URL, process.env.SECRET, {order: 42}).then(console.log, e => { console.error(e); process.exit(1) });\n"},
+	}
+	ran := 0
+	for lang, argv := range runs {
+		tools := []string{argv[0]}
+		if lang == "sh" {
+			tools = append(tools, "openssl", "curl")
+		}
+		missing := ""
+		for _, tool := range tools {
+			if _, err := exec.LookPath(tool); err != nil {
+				missing = tool
+			}
+		}
+		if missing != "" {
+			t.Logf("%s: %s not installed, skipped", lang, missing)
+			continue
+		}
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = append(os.Environ(), "URL="+url, "SECRET="+secret)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s snippet: %v\n%s", lang, err, out)
+		}
+		ran++
+	}
+	if n := int(h.expect(h.admin, "GET", "/api/executions?workflowId="+wf, nil, 200).num("pagination.total")); n != ran {
+		t.Fatalf("%d executions after %d snippets", n, ran)
 	}
 }
