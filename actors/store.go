@@ -47,4 +47,10 @@ type Store interface {
 	SaveExecution(e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, audit *messages.AuditEntry) error
 	QueuedExecutions() ([]*messages.Execution, error)
 	ActiveExecutions() ([]*messages.Execution, error)
+	// assets (assets.go)
+	CreateAsset(a *messages.Asset, value, username, password *string, audit *messages.AuditEntry) (*messages.Asset, error)
+	UpdateAsset(id string, ch messages.AssetChange, audit *messages.AuditEntry) (*messages.Asset, error)
+	DeleteAsset(id string, audit *messages.AuditEntry) error
+	GetAsset(id string) (*messages.Asset, error)
+	HandOverAssets(executionID, runnerID string, audit *messages.AuditEntry, done func(messages.AssetBundle, error))
 }

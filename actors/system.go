@@ -205,6 +205,8 @@ func route(cmd any) string {
 		return childWorkflows
 	case *messages.CreateTrigger, *messages.UpdateTrigger, *messages.DeleteTrigger, *messages.FireWebhook:
 		return childTriggers
+	case *messages.CreateAsset, *messages.UpdateAsset, *messages.DeleteAsset, *messages.HandOverAssets:
+		return childAssets
 	case *messages.CreateExecution, *messages.StartAttended, *messages.StopExecution, *messages.ReportStatus,
 		*messages.RunnerLost:
 		return childExecutions

@@ -208,8 +208,10 @@ func parseNewTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*t
 }
 
 func parseTriggerConfigAs(typ messages.TriggerType, text, oldSecret string, strict bool) (*triggerSettings, error) {
-	if err := messages.CheckNesting(text); strict && err != nil {
-		return nil, messages.Invalid("config: %s", err.(*messages.Error).Message)
+	if strict {
+		if err := messages.CheckJSONDepth("config", []byte(text)); err != nil {
+			return nil, err
+		}
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(text), &obj); err != nil || obj == nil {
@@ -683,11 +685,12 @@ func (a *triggerActor) checkWebhook(msg *messages.FireWebhook) (dedupeKey string
 		if !utf8.Valid(msg.Body) {
 			return "", messages.Invalid("request body is not valid UTF-8")
 		}
-		if err := messages.CheckNesting(msg.Body); err != nil {
-			return "", err
-		}
 		if !json.Valid(msg.Body) {
 			return "", messages.Invalid("the webhook body must be valid JSON")
+		}
+		// The body is the execution's input (docs/decisions.md, "Nesting").
+		if err := messages.CheckJSONDepth("the webhook body", msg.Body); err != nil {
+			return "", err
 		}
 	}
 	return dedupeKey, nil

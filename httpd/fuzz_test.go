@@ -110,6 +110,11 @@ func (fuzzStore) ListRunners(messages.RunnerFilter, messages.Page) ([]*messages.
 }
 func (fuzzStore) RunnerProcesses() ([]messages.RunnerProcess, error) { return nil, nil }
 func (fuzzStore) VersionGraph(string) (string, error)                { return "", nil }
+func (fuzzStore) GetVersion(string) (*messages.Version, error)       { return nil, nil }
+func (fuzzStore) GetAsset(string) (*messages.Asset, error)           { return nil, nil }
+func (fuzzStore) ListAssets(messages.Page) ([]*messages.Asset, int, error) {
+	return nil, 0, nil
+}
 
 // fuzzTarget is a server, tokens for both kinds of caller, and the routes
 // that take a body, in a stable order.

@@ -58,6 +58,8 @@ type workItem struct {
 	VersionID    string          `json:"versionId"`
 	GraphJSON    string          `json:"graphJson"`
 	Input        json.RawMessage `json:"input"`
+	// Assets repeats the answer's assets (for runners that keep only the execution).
+	Assets messages.AssetBundle `json:"assets,omitempty"`
 }
 
 // pollAnswer is the unwrapped answer of a poll.
@@ -65,6 +67,10 @@ type pollAnswer struct {
 	HasWork          bool      `json:"hasWork"`
 	Execution        *workItem `json:"execution,omitempty"`
 	StopExecutionIDs []string  `json:"stopExecutionIds"`
+	// Assets are the values of the assets the execution's version
+	// references (docs/api.md, "Assets"): only in the answer that hands the
+	// execution over, only when it references some.
+	Assets messages.AssetBundle `json:"assets,omitempty"`
 }
 
 func (s *Server) registerRunner(ctx *fasthttp.RequestCtx, r *request) error {
@@ -220,17 +226,28 @@ func (s *Server) runnerPoll(ctx *fasthttp.RequestCtx, r *request) error {
 		ans.StopExecutionIDs = []string{}
 	}
 	if e := reply.Execution; e != nil {
-		graph, err := s.store.VersionGraph(e.VersionID)
-		if err != nil {
+		// The hand-over: the graph and the assets it references (handlers_assets.go).
+		graph, bundle, err := s.handOver(e, id, r.ip())
+		switch code := messages.ErrorCode(err); {
+		case code == messages.CodeForbidden || code == messages.CodeNotFound:
+			// No longer this runner's (stopped or taken back meanwhile): no work.
+			e = nil
+		case err != nil:
 			return err
 		}
-		input := e.Input
-		if len(input) == 0 {
-			input = json.RawMessage("null")
+		if e != nil {
+			input := e.Input
+			if len(input) == 0 {
+				input = json.RawMessage("null")
+			}
+			ans.HasWork = true
+			ans.Execution = &workItem{ID: e.ID, WorkflowID: e.WorkflowID, WorkflowName: e.Workflow.Name,
+				VersionID: e.VersionID, GraphJSON: graph, Input: input}
+			if bundle != nil {
+				noStore(ctx)
+				ans.Assets, ans.Execution.Assets = bundle, bundle
+			}
 		}
-		ans.HasWork = true
-		ans.Execution = &workItem{ID: e.ID, WorkflowID: e.WorkflowID, WorkflowName: e.Workflow.Name,
-			VersionID: e.VersionID, GraphJSON: graph, Input: input}
 	}
 	writeJSON(ctx, fasthttp.StatusOK, ans)
 	return nil
@@ -264,6 +281,9 @@ func (s *Server) runnerStartExecution(ctx *fasthttp.RequestCtx, r *request) erro
 	}
 	var input json.RawMessage
 	if m := bytes.TrimSpace(b.Input); len(m) > 0 && !bytes.Equal(m, []byte("null")) {
+		if err := messages.CheckJSONDepth("input", m); err != nil {
+			return err
+		}
 		input = append(json.RawMessage(nil), m...)
 	}
 	res, err := s.core.Ask(&messages.StartAttended{RunnerID: r.runner, WorkflowID: strings.TrimSpace(*b.WorkflowID),

@@ -91,7 +91,7 @@ func decodeBytes(body []byte, v any) error {
 	if body[0] != '{' {
 		return messages.Invalid("request body must be a JSON object")
 	}
-	if err := messages.CheckNesting(body); err != nil {
+	if err := messages.CheckEnvelopeDepth(body); err != nil {
 		return err
 	}
 	// The common case (one valid object) decodes straight from the body;

@@ -108,8 +108,8 @@ func ValidateGraph(text string) error {
 	if !utf8.ValidString(text) {
 		return Invalid("graphJson is not valid UTF-8")
 	}
-	if err := CheckNesting(text); err != nil {
-		return Invalid("graphJson: %s", err.(*Error).Message)
+	if err := CheckJSONDepth("graphJson", []byte(text)); err != nil {
+		return err
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(text), &top); err != nil || top == nil {

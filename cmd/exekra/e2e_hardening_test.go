@@ -582,8 +582,9 @@ func TestHardeningNesting(t *testing.T) {
 	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
 	wf := h.publishedWorkflow(h.admin, "nesting")
 	before := h.expect(h.admin, "GET", "/api/executions", nil, 200).num("pagination.total")
-	h.expectError(h.admin, "POST", "/api/executions", `{"workflowId":"`+wf+`","input":`+deep(128)+`}`, 400, "VALIDATION_ERROR")
-	h.expect(h.admin, "POST", "/api/executions", `{"workflowId":"`+wf+`","input":`+deep(126)+`}`, 201) // 127 with the body
+	h.expectError(h.admin, "POST", "/api/executions", `{"workflowId":"`+wf+`","input":`+deep(129)+`}`, 400, "VALIDATION_ERROR")
+	h.expect(h.admin, "POST", "/api/executions", `{"workflowId":"`+wf+`","input":`+deep(128)+`}`, 201) // the input on its own
+	h.expectError(h.admin, "POST", "/api/workflows", `{"name":"deep-body","x":`+deep(128)+`}`, 400, "VALIDATION_ERROR")
 	graph := `{"nodes":[{"id":"a","type":"start","params":{"x":` + deep(127) + `}}],"edges":[]}`
 	h.expectError(h.admin, "POST", "/api/workflows/"+wf+"/draft", map[string]any{"graphJson": graph}, 400, "VALIDATION_ERROR")
 	h.expectError(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK",
