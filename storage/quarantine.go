@@ -94,6 +94,7 @@ func registerRecordCheck(bucket []byte, check func(tx *bbolt.Tx, k, v []byte) er
 
 func init() {
 	registerRecordCheck(bucketAssets, func(_ *bbolt.Tx, _, v []byte) error { var x storedAsset; return decode(v, &x) })
+	registerRecordCheck(bucketAPIKeys, func(_ *bbolt.Tx, _, v []byte) error { var x storedAPIKey; return decode(v, &x) })
 }
 
 // quarantine is a store's mover of bad records and their count.
