@@ -65,6 +65,10 @@ type System struct {
 	runnerReg atomic.Pointer[runnersView]
 	// slots are Ask's reusable return addresses (ask.go).
 	slots replySlots
+
+	// execFigures are the execution outcomes GET /metrics exposes
+	// (exec_figures.go).
+	execFigures ExecutionFigures
 }
 
 // Restarts counts supervision decisions (actor failures) since start.
