@@ -31,10 +31,12 @@ check-imports:
 	@scripts/check-imports.sh
 
 ## lint: gofmt + staticcheck (pinned, via the Go module proxy) + OpenAPI lint
+## + the alerting rules of docs/monitoring (promtool check/test rules)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 	@scripts/openapi-lint.sh
+	@scripts/monitoring-lint.sh
 
 ## bench: Go micro-benchmarks of the hot paths and a short run of every load
 ## scenario; writes docs/performance.md
