@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exekra/orchestrator/cmd/internal/privfile"
 	"github.com/exekra/orchestrator/messages"
 )
 
@@ -65,7 +66,7 @@ func licenseKeygen(args []string, stdout io.Writer) error {
 	if err := os.MkdirAll(*out, 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(privPath, privPEM, 0o600); err != nil {
+	if err := privfile.WriteFile(privPath, privPEM); err != nil {
 		return err
 	}
 	if err := os.WriteFile(pubPath, pubPEM, 0o644); err != nil {

@@ -38,6 +38,7 @@ commands:
   backup           copy a stopped server's database (exekra backup --data-dir DIR --out FILE)
   restore          install a backup (exekra restore --from FILE --data-dir DIR [--force])
   compact          shrink a stopped server's database file (exekra compact --data-dir DIR)
+  service          install serve or runner as a Windows service or systemd unit (exekra service --help)
   version          print the version
 `
 
@@ -63,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		ctx, stop := signalContext()
 		defer stop()
 		return refrunner.Main(ctx, args[1:], stdout, stderr)
+	case "service":
+		return runService(args[1:], stdout, stderr)
 	case "loadtest":
 		return loadgen.Main(args[1:], stdout, stderr)
 	case "backup":

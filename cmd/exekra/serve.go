@@ -213,6 +213,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	} else {
 		m.log.Warn("serving plain HTTP (--insecure-http): use it only for development or behind a TLS proxy")
 	}
+	securePrivateFiles(m.log, c.DataDir, c.TLSKey)
 	m.http = httpd.New(httpd.Config{
 		Logger: m.log, RateLimit: c.RateLimit, Secure: tlsCfg != nil, JWTSecret: secret, Version: version,
 		Figures: figuresOf(m.system, m.store, m.retention), Quarantined: m.store.Quarantined,
@@ -340,13 +341,19 @@ func (m *Main) Close() error {
 
 // serveCommand is `exekra serve`: run until SIGINT/SIGTERM, then close.
 func serveCommand(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	ctx, stop := signalContext()
+	defer stop()
+	return serveUntil(ctx, args, stdout, stderr, getenv)
+}
+
+// serveUntil runs serve until ctx ends (a signal in a console, the service
+// manager's stop or shutdown in a service), then closes gracefully.
+func serveUntil(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	m := NewMain()
 	m.Stdout, m.Stderr = stdout, stderr
 	if err := m.ParseFlags(args, getenv); err != nil {
 		return err
 	}
-	ctx, stop := signalContext()
-	defer stop()
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
