@@ -27,7 +27,7 @@ test: build vet check-imports cross
 vet:
 	$(GO) vet $(PKGS)
 
-## check-imports: adapters import messages only, never each other (STYLE)
+## check-imports: adapters import messages only, never each other (README.md, Layout)
 check-imports:
 	@scripts/check-imports.sh
 

@@ -244,7 +244,7 @@ type figuresCollector struct{ s *Server }
 // The descriptions of the figures, by family.
 var (
 	descBuildInfo     = prometheus.NewDesc("exekra_build_info", "Build information; the value is always 1.", []string{"version"}, nil)
-	descSystemState   = prometheus.NewDesc("exekra_system_state", "The system state (docs/api.md): 1 for the current state, 0 for the others.", []string{"state"}, nil)
+	descSystemState   = prometheus.NewDesc("exekra_system_state", "The system state (docs/api.md, Conventions): 1 for the current state, 0 for the others.", []string{"state"}, nil)
 	descLicenseState  = prometheus.NewDesc("exekra_license_state", "The license state: 1 for the current state (ACTIVE, GRACE_PERIOD, EXPIRED, INVALID), 0 for the others.", []string{"state"}, nil)
 	descLicenseExpiry = prometheus.NewDesc("exekra_license_expiry_timestamp_seconds", "When the license expires (Unix seconds); absent without a license or for one that never expires.", nil, nil)
 	descLicenseGrace  = prometheus.NewDesc("exekra_license_grace_end_timestamp_seconds", "When the license's grace period ends (Unix seconds); absent without a license or for one that never expires.", nil, nil)
