@@ -691,7 +691,7 @@ func TestDocsWebhookSigningSnippets(t *testing.T) {
 		"config": map[string]any{"secret": secret, "requireTimestamp": true}, "enabled": true}, 201)
 	url := h.base + "/api/triggers/webhook/" + tr.str("trigger.id")
 	runs := map[string][]string{
-		"sh":     {"sh", "-c", blocks["sh"]},
+		"sh": {"sh", "-c", blocks["sh"]},
 		// Each snippet signs a body of its own: the same body signed in the
 		// same second is the same signature, which the server (rightly)
 		// answers as a replay of the first.

@@ -252,7 +252,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.ln = ln
 	m.served = make(chan error, 1)
-	go func() { m.served <- m.http.Serve(ln) }()
+	srv, served := m.http, m.served // Close may clear the fields before the goroutine runs
+	go func() { served <- srv.Serve(ln) }()
 	m.store.SweepQuarantine() // records that cannot be decoded, in the background (docs/operations.md)
 	scheme := "https"
 	if tlsCfg == nil {
