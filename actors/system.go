@@ -211,6 +211,8 @@ func route(cmd any) string {
 		return childExecutions
 	case *messages.ClaimWork, *messages.CancelClaim:
 		return childDispatcher
+	case *messages.EndStreams:
+		return childEvents
 	case *messages.RegisterRunner, *messages.RegenerateSecret, *messages.DeleteRunner, *messages.Heartbeat,
 		*messages.PollWork, *messages.ExecutionAssigned, *messages.ExecutionReleased, *messages.StopRequested:
 		return childRunners
