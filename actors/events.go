@@ -104,10 +104,13 @@ func (a *eventsActor) Receive(ctx actor.Context) {
 		a.fanOut(ctx, msg.events)
 	case *subscribeStream:
 		a.subscribe(msg)
+		a.sys.gauges.EventStreams.Store(int64(len(a.subs)))
 	case *unsubscribeStream:
 		delete(a.subs, msg.id)
+		a.sys.gauges.EventStreams.Store(int64(len(a.subs)))
 	case *messages.EndStreams:
 		a.endStreams(msg)
+		a.sys.gauges.EventStreams.Store(int64(len(a.subs)))
 	case *statsTick:
 		if msg.gen == a.statsGen {
 			a.statsTimer = nil
@@ -115,8 +118,10 @@ func (a *eventsActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping:
 		a.stopAll()
+		a.sys.gauges.EventStreams.Store(0)
 	case *actor.Restarting:
 		a.stopAll()
+		a.sys.gauges.EventStreams.Store(0)
 	}
 }
 
@@ -154,6 +159,7 @@ func (a *eventsActor) fanOut(ctx actor.Context, evs []messages.Event) {
 	if len(batch) == 0 {
 		return
 	}
+	defer func() { a.sys.gauges.EventStreams.Store(int64(len(a.subs))) }()
 	a.lastSeq = batch[len(batch)-1].Event.Seq
 	for _, se := range batch {
 		if dropped, ok := a.ring.push(se); ok {
@@ -166,6 +172,7 @@ func (a *eventsActor) fanOut(ctx actor.Context, evs []messages.Event) {
 		default:
 			s.end(streamEndSlow)
 			delete(a.subs, id)
+			a.sys.gauges.EventStreamsDropped.Add(1)
 		}
 	}
 	if a.statsDirty && a.statsTimer == nil {

@@ -62,9 +62,11 @@ type Server struct {
 	reqIDs requestIDs
 	// streams counts the open live event streams (handlers_events.go);
 	// closing is closed when Shutdown starts, which ends them.
-	streams     atomic.Int64
-	closing     chan struct{}
-	closingOnce sync.Once
+	streams atomic.Int64
+	// streamsCutOff counts streams ended by a write that timed out.
+	streamsCutOff atomic.Uint64
+	closing       chan struct{}
+	closingOnce   sync.Once
 }
 
 // New builds the server and its route table.

@@ -11,7 +11,7 @@ import (
 )
 
 // scenarioNames lists the scenarios in the order `all` runs them.
-var scenarioNames = []string{"baseline", "poll", "heartbeat", "create", "webhook", "lifecycle", "scale"}
+var scenarioNames = []string{"baseline", "poll", "heartbeat", "create", "webhook", "lifecycle", "scale", "events"}
 
 // config is everything the flags decide.
 type config struct {
@@ -23,6 +23,8 @@ type config struct {
 	runners           int
 	scaleRunners      int
 	executions        int
+	streams           int
+	changeRate        float64
 	triggers          int
 	burst             int
 	burstGap          time.Duration
@@ -42,7 +44,7 @@ type config struct {
 
 const usageText = `usage: exekra loadtest <scenario> [flags]
 
-scenarios: baseline, poll, heartbeat, create, webhook, lifecycle, scale, all
+scenarios: baseline, poll, heartbeat, create, webhook, lifecycle, scale, events, all
 
 flags:
   --concurrency N         concurrent clients (default 64)
@@ -58,6 +60,8 @@ flags:
   --wait D                lifecycle/scale: long-poll wait (default 10s; at most 60s)
   --heartbeat-interval D  scale: heartbeat period per runner (default 30s)
   --rate N                scale: executions created per second (default 20)
+  --streams N             events: open live event streams (default 1000)
+  --change-rate N         events: state changes (creations) per second (default 1000)
   --drain-timeout D       lifecycle/scale: how long to wait for the queue to drain (default 60s)
   --timeout D             per-request timeout (default 10s)
   --bin PATH              exekra binary for the self-managed server (default bin/exekra)
@@ -83,6 +87,8 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.runners, "runners", 0, "")
 	fs.IntVar(&cfg.scaleRunners, "scale-runners", 10000, "")
 	fs.IntVar(&cfg.executions, "executions", 200, "")
+	fs.IntVar(&cfg.streams, "streams", 1000, "")
+	fs.Float64Var(&cfg.changeRate, "change-rate", 1000, "")
 	fs.IntVar(&cfg.triggers, "triggers", 8, "")
 	fs.IntVar(&cfg.burst, "burst", 20, "")
 	fs.DurationVar(&cfg.burstGap, "burst-gap", 0, "")
@@ -131,7 +137,7 @@ func parseFlags(args []string) (config, error) {
 func (c *config) validate() error {
 	switch {
 	case c.scenario == "":
-		return errors.New("missing scenario (baseline, poll, heartbeat, create, webhook, lifecycle, scale or all)")
+		return errors.New("missing scenario (baseline, poll, heartbeat, create, webhook, lifecycle, scale, events or all)")
 	case c.scenario != "all" && !contains(scenarioNames, c.scenario):
 		return fmt.Errorf("unknown scenario %q", c.scenario)
 	case c.concurrency < 1 || c.concurrency > 20000:
@@ -144,6 +150,10 @@ func (c *config) validate() error {
 		return fmt.Errorf("--runners must be 0..100000, got %d", c.runners)
 	case c.scaleRunners < 1 || c.scaleRunners > 100000:
 		return fmt.Errorf("--scale-runners must be 1..100000, got %d", c.scaleRunners)
+	case c.streams < 1 || c.streams > 100000:
+		return fmt.Errorf("--streams must be 1..100000, got %d", c.streams)
+	case c.changeRate <= 0 || c.changeRate > 100000:
+		return fmt.Errorf("--change-rate must be above 0 and at most 100000, got %g", c.changeRate)
 	case c.executions < 1:
 		return fmt.Errorf("--executions must be at least 1, got %d", c.executions)
 	case c.triggers < 1:
