@@ -101,6 +101,7 @@ var securityMatrix = []secEndpoint{
 	{"DELETE", "/api/triggers/{id}", accRoles, secAdmin},
 	{"POST", "/api/triggers/webhook/{id}", accPublic, nil},
 	{"GET", "/api/analytics/process-performance", accAnyUser, nil},
+	{"GET", "/api/events", accAnyUser, nil},
 	{"GET", "/api/openapi.json", accPublic, nil},
 	{"GET", "/metrics", accPublic, nil},
 	{"GET", "/api/system/backup", accRoles, secAdmin},
