@@ -2,7 +2,6 @@ package actors
 
 import (
 	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
@@ -60,7 +59,6 @@ func TestEventsFilterMatch(t *testing.T) {
 	if frame != "id: 7\nevent: runner\ndata: {\"a\":\"x\\ny\"}\n\n" {
 		t.Fatalf("frame %q", frame)
 	}
-	_ = fmt.Sprint
 }
 
 func TestEventsStatsAtMostOncePerSecond(t *testing.T) {
@@ -95,5 +93,40 @@ func TestEventsStatsAtMostOncePerSecond(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no stats event with 5 queued")
 		}
+	}
+}
+
+func TestEventsLicenseStandingChangesByTheClock(t *testing.T) {
+	e := newExecEnv(t)
+	sub, err := e.sys.SubscribeEvents(messages.SubscribeEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func() *messages.Event {
+		t.Helper()
+		select {
+		case batch := <-sub.Events:
+			return batch[0].Event
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event in 10 s")
+		}
+		return nil
+	}
+	tick := func() { e.sys.actors.Root.Send(e.sys.pids[childEvents], &licenseTick{}) }
+	tick() // nothing changed: nothing announced
+	e.clock.Advance(73 * time.Hour)
+	tick()
+	ev := next()
+	var st messages.LicenseStatus
+	if ev.Type != messages.EventLicense || json.Unmarshal(ev.Data, &st) != nil || st.Status != messages.LicenseExpired {
+		t.Fatalf("got %s %s", ev.Type, ev.Data)
+	}
+	if stored, _ := e.store.ReadEvents(ev.Seq-1, 1); len(stored) != 1 || stored[0].Type != messages.EventLicense {
+		t.Fatalf("the license event is not durable: %+v", stored)
+	}
+	tick() // announced already
+	e.store.PublishLive([]messages.Event{{Type: "marker"}})
+	if ev := next(); ev.Type != "marker" {
+		t.Fatalf("a second license event: %s %s", ev.Type, ev.Data)
 	}
 }

@@ -51,5 +51,6 @@ type Store interface {
 	// domain events (events.go)
 	SetEventSink(fn func([]messages.Event))
 	PublishLive(evs []messages.Event)
+	AppendEvents(evs []messages.Event) error
 	LastEventSeq() uint64
 }

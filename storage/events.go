@@ -132,6 +132,12 @@ func (s *Store) applyEffectsTx(tx *bbolt.Tx, fx messages.Effects) error {
 	return s.appendEventsTx(tx, fx.Events)
 }
 
+// AppendEvents durably appends events that no record change carries (a
+// license that passed into its grace period by the clock, say).
+func (s *Store) AppendEvents(evs []messages.Event) error {
+	return s.update(func(tx *bbolt.Tx) error { return s.appendEventsTx(tx, evs) })
+}
+
 // PublishLive numbers live events and hands them to the sink after the
 // writes queued before them, without a transaction of their own (unless a
 // new block of numbers must be reserved). It returns without waiting.
