@@ -177,3 +177,36 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestEventsOfTriggerChanges(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	sink := &sinkForTest{}
+	s.SetEventSink(sink.take)
+	wf := putWorkflowForTest(t, s, "wf", true)
+	now := messages.TimeOf(time.Now())
+	tr := &messages.Trigger{ID: messages.NewID(time.Now()), WorkflowID: wf.ID, Type: messages.TriggerWebhook,
+		Config: `{}`, Enabled: true, CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateTrigger(tr, "s3cret", messages.Effects{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordTriggerFire(tr.ID, now+1, "queued x", 0, messages.Effects{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordTriggerFire(tr.ID, 0, "", now+60_000, messages.Effects{}); err != nil { // a next run only: no event
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteWorkflow(wf.ID, &messages.AuditEntry{ID: messages.NewID(time.Now()), CreatedAt: now + 2}); err != nil {
+		t.Fatal(err)
+	}
+	got := sink.events()
+	if len(got) != 3 || got[0].Subject != tr.ID || !strings.Contains(string(got[1].Data), `"lastResult":"queued x"`) ||
+		!strings.HasSuffix(string(got[2].Data), `,"deleted":true}`) {
+		t.Fatalf("trigger events: %+v", got)
+	}
+	for _, ev := range got {
+		if ev.Type != messages.EventTrigger || strings.Contains(string(ev.Data), "s3cret") {
+			t.Fatalf("event %s: %s", ev.Type, ev.Data)
+		}
+	}
+}
