@@ -17,6 +17,7 @@
 //	├── executions       → execution/<id>  one per active execution; stops when it finishes
 //	├── runners          → runner/<id>     status, metrics, heartbeat TTL, current execution
 //	├── workflows        workflows, versions, publishing
+//	├── assets           assets (sealed secrets) and their hand-over to the assigned runner
 //	└── triggers         → trigger/<id>    cron schedule, enabled flag, webhook firing
 //
 // How work flows: a handler's CreateExecution goes to executions, which
@@ -35,6 +36,13 @@
 // each batch to every open stream without ever waiting on one (a stream
 // that cannot keep up is ended). accounts tells events to end the streams
 // of a session that logged out or a user who was disabled.
+//
+// Assets: a poll answer that hands an execution over (httpd's poll handler,
+// after runner/<id> answered) asks assets for the values its version
+// references (publishing recorded their names on the version); assets
+// checks in one transaction that the execution is ASSIGNED to that runner,
+// unseals the values and audits the hand-over, and answers once the audit
+// entry is durable.
 //
 // Outside callers reach the tree through System.Ask, which routes a command
 // to its owner by the command's type. Read-mostly state that the HTTP layer

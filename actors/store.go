@@ -53,4 +53,10 @@ type Store interface {
 	PublishLive(evs []messages.Event)
 	AppendEvents(evs []messages.Event) error
 	LastEventSeq() uint64
+	// assets (assets.go)
+	CreateAsset(a *messages.Asset, value, username, password *string, audit *messages.AuditEntry) (*messages.Asset, error)
+	UpdateAsset(id string, ch messages.AssetChange, audit *messages.AuditEntry) (*messages.Asset, error)
+	DeleteAsset(id string, audit *messages.AuditEntry) error
+	GetAsset(id string) (*messages.Asset, error)
+	HandOverAssets(executionID, runnerID string, audit *messages.AuditEntry, done func(messages.AssetBundle, error))
 }

@@ -32,6 +32,9 @@ type Config struct {
 	// AfterFunc arms a timer that calls f after d and returns its stop
 	// function (time.AfterFunc when nil); trigger tests inject a fake clock.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	// LoginMaxFailures is --login-max-failures: failed logins in a row
+	// before an email is throttled (0 = off; login_throttle.go).
+	LoginMaxFailures int
 }
 
 // Census counts what the license limits and what the system state derives
@@ -199,13 +202,16 @@ func route(cmd any) string {
 	case *messages.ActivateLicense, *messages.ReplaceLicense, *messages.ValidateLicense:
 		return childLicense
 	case *messages.Bootstrap, *messages.CreateUser, *messages.UpdateUser, *messages.ChangePassword,
-		*messages.RevokeToken, *messages.RecordLogin, *messages.RecordAudit:
+		*messages.RevokeToken, *messages.RecordLogin, *messages.RecordAudit,
+		*messages.BeginLogin, *messages.AbandonLogin:
 		return childAccounts
 	case *messages.CreateWorkflow, *messages.UpdateWorkflow, *messages.DeleteWorkflow, *messages.SaveDraft,
 		*messages.PublishLatest:
 		return childWorkflows
 	case *messages.CreateTrigger, *messages.UpdateTrigger, *messages.DeleteTrigger, *messages.FireWebhook:
 		return childTriggers
+	case *messages.CreateAsset, *messages.UpdateAsset, *messages.DeleteAsset, *messages.HandOverAssets:
+		return childAssets
 	case *messages.CreateExecution, *messages.StartAttended, *messages.StopExecution, *messages.ReportStatus,
 		*messages.RunnerLost:
 		return childExecutions

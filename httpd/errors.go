@@ -21,11 +21,14 @@ var statusOf = map[messages.Code]int{
 	messages.CodeInvalidTransition: fasthttp.StatusConflict,
 	messages.CodeNoPublished:       fasthttp.StatusConflict,
 	messages.CodePayloadTooLarge:   fasthttp.StatusRequestEntityTooLarge,
+	messages.CodeHeadersTooLarge:   fasthttp.StatusRequestHeaderFieldsTooLarge,
 	messages.CodeMethodNotAllowed:  fasthttp.StatusMethodNotAllowed,
 	messages.CodeRateLimited:       fasthttp.StatusTooManyRequests,
 	messages.CodeNotReady:          fasthttp.StatusServiceUnavailable,
 	messages.CodeUnavailable:       fasthttp.StatusServiceUnavailable,
 	messages.CodeInternal:          fasthttp.StatusInternalServerError,
+	// docs/security.md: cookie-authenticated changes must be JSON.
+	messages.CodeUnsupportedMediaType: fasthttp.StatusUnsupportedMediaType,
 }
 
 // errorBody is the JSON shape of every error answer.

@@ -3,6 +3,7 @@ package httpd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -43,6 +44,9 @@ type Config struct {
 	// Figures reads the live figures of the other layers for GET /metrics
 	// (nil: those metrics read zero).
 	Figures func() Figures
+	// Quarantined counts the stored records moved aside because they
+	// cannot be decoded (health and /metrics; nil reads zero).
+	Quarantined func() int64
 }
 
 // Server is the HTTP API.
@@ -91,7 +95,8 @@ func New(cfg Config, core Core, store Store) *Server {
 	r.SaveMatchedRoutePath = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.HandleOPTIONS = false
+	r.HandleOPTIONS = true
+	r.GlobalOPTIONS = s.options
 	r.HandleMethodNotAllowed = true
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, messages.Errorf(messages.CodeNotFound, "no such endpoint: %s %s", ctx.Method(), ctx.Path()))
@@ -125,6 +130,7 @@ func New(cfg Config, core Core, store Store) *Server {
 		ErrorHandler:                  s.transportError,
 		Logger:                        fasthttpLogger{s.log},
 		CloseOnShutdown:               true,
+		SecureErrorLogMessage:         true,
 	}
 	return s
 }
@@ -150,8 +156,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // transportError answers errors fasthttp meets before a handler runs: a body
 // over the limit is 413 JSON (SPEC §13), anything else 400 JSON.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	defer securityHeaders(ctx)
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		s.writeError(ctx, errTooLarge)
+		return
+	}
+	if s.headersTooLarge(ctx, err) {
 		return
 	}
 	var te interface{ Timeout() bool }
@@ -162,11 +172,11 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	s.writeError(ctx, messages.Invalid("malformed HTTP request"))
 }
 
-// fasthttpLogger passes fasthttp's own messages on at debug. Their
-// arguments are deliberately not formatted into the text: a parse error can
-// quote the request's bytes, an Authorization header among them.
+// fasthttpLogger passes fasthttp's own messages on at debug, without the
+// request bytes a parse error would quote (SecureErrorLogMessage) and with
+// trigger ids redacted (transport.go).
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
-	f.l.Debug("fasthttp", "msg", format, "args", args)
+	f.l.Debug("fasthttp", "msg", redactTriggerPaths(fmt.Sprintf(format, args...)))
 }

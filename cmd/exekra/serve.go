@@ -36,6 +36,8 @@ type Config struct {
 	LogFormat          string
 	// GCHeapFloorMiB is --gc-heap-floor (see gcfloor.go); 0 = off.
 	GCHeapFloorMiB int
+	// LoginMaxFailures is --login-max-failures (docs/security.md); 0 = off.
+	LoginMaxFailures int
 }
 
 // Main is the server program: NewMain → ParseFlags → Run → Close.
@@ -56,6 +58,8 @@ type Main struct {
 	retention *storage.Retention
 	// stopHeapFloor ends the --gc-heap-floor tuning (nil when off).
 	stopHeapFloor func()
+	// stop bounds Close and names its current step (shutdown.go).
+	stop closeBounds
 }
 
 // NewMain returns a Main with SPEC's defaults.
@@ -66,6 +70,7 @@ func NewMain() *Main {
 			RunnerTTL: 120 * time.Second, OfflineGrace: 60 * time.Second,
 			QueueTimeout: 30 * time.Minute, StaleCheckInterval: 5 * time.Second,
 			LogLevel: "info", LogFormat: "text", GCHeapFloorMiB: 64,
+			LoginMaxFailures: 10,
 		},
 		Stdout: os.Stdout,
 		Stderr: os.Stderr,
@@ -95,6 +100,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.IntVar(&c.GCHeapFloorMiB, "gc-heap-floor", c.GCHeapFloorMiB, "MiB the heap may reach before the garbage collector runs, while the live heap is small (0 = plain GOGC)")
+	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", c.LoginMaxFailures, "failed logins in a row before an account's logins are refused for a while (0 = off)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -115,6 +121,8 @@ func (c *Config) validate() error {
 		return usageErr("exekra serve: --rate-limit must be 0 (off) or more")
 	case c.RunnerTTL <= 0 || c.OfflineGrace < 0 || c.QueueTimeout <= 0 || c.StaleCheckInterval <= 0:
 		return usageErr("exekra serve: --runner-ttl, --queue-timeout and --stale-check-interval must be positive, --offline-grace not negative")
+	case c.LoginMaxFailures < 0:
+		return usageErr("exekra serve: --login-max-failures must be 0 (off) or more")
 	case c.RetentionDays < 0:
 		return usageErr("exekra serve: --retention-days must be 0 (keep) or more")
 	case c.GCHeapFloorMiB < 0 || c.GCHeapFloorMiB > 1<<20:
@@ -165,7 +173,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	m.store, err = storage.Open(c.DataDir, storage.Options{LockTimeout: 5 * time.Second})
+	m.store, err = storage.Open(c.DataDir, storage.Options{LockTimeout: 5 * time.Second, Logger: m.log})
 	if err != nil {
 		return err
 	}
@@ -183,7 +191,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.system, err = actors.Start(actors.Config{
 		LicenseKey: licenseKey, Now: now, Logger: m.log,
 		RunnerTTL: c.RunnerTTL, OfflineGrace: c.OfflineGrace, QueueTimeout: c.QueueTimeout,
-		StaleCheckInterval: c.StaleCheckInterval,
+		StaleCheckInterval: c.StaleCheckInterval, LoginMaxFailures: c.LoginMaxFailures,
 	}, m.store)
 	if err != nil {
 		return err
@@ -207,7 +215,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.http = httpd.New(httpd.Config{
 		Logger: m.log, RateLimit: c.RateLimit, Secure: tlsCfg != nil, JWTSecret: secret, Version: version,
-		Figures: figuresOf(m.system, m.store, m.retention),
+		Figures: figuresOf(m.system, m.store, m.retention), Quarantined: m.store.Quarantined,
 	}, m.system, m.store)
 
 	ln, err := net.Listen("tcp", c.Addr)
@@ -288,7 +296,8 @@ func (m *Main) Close() error {
 		// polls would hold that up for as long as their wait (up to 60 s),
 		// so they are answered "no work" now, and again until the server has
 		// stopped (a poll may still arrive on a kept-alive connection).
-		ctx, cancel := context.WithTimeout(context.Background(), 70*time.Second)
+		m.stop.step("in-flight requests")
+		ctx, cancel := context.WithTimeout(context.Background(), m.stop.drain())
 		done := make(chan error, 1)
 		go func() { done <- m.http.Shutdown(ctx) }()
 		tick := time.NewTicker(100 * time.Millisecond)
@@ -299,7 +308,7 @@ func (m *Main) Close() error {
 			}
 			select {
 			case err := <-done:
-				if err != nil {
+				if err != nil && !m.stop.drainExpired(m.log, err) {
 					errs = append(errs, err)
 				}
 				break drain
@@ -311,10 +320,12 @@ func (m *Main) Close() error {
 		m.http = nil
 	}
 	if m.system != nil {
-		m.system.Stop()
+		m.stop.step("actor tree")
+		m.stop.stopActors(m.log, m.system)
 		m.system = nil
 	}
 	if m.store != nil {
+		m.stop.step("database close")
 		if err := m.store.Close(); err != nil {
 			errs = append(errs, err)
 		}
@@ -341,7 +352,7 @@ func serveCommand(args []string, stdout, stderr io.Writer, getenv func(string) s
 	}
 	serveErr := m.Wait(ctx)
 	m.log.Info("shutting down")
-	if err := m.Close(); err != nil {
+	if err := m.shutdown(); err != nil {
 		return err
 	}
 	if serveErr != nil {
