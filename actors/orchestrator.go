@@ -52,6 +52,9 @@ var children = []childSpec{
 	{childAssets, func(s *System) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor { return &assetsActor{sys: s} })
 	}},
+	{childSubscriptions, func(s *System) *actor.Props {
+		return actor.PropsFromProducer(func() actor.Actor { return &subscriptionsActor{sys: s} })
+	}},
 	// triggers stays last: its schedules fire into the executions owner.
 	{childTriggers, func(s *System) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor { return &triggersActor{sys: s} },

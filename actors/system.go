@@ -32,6 +32,9 @@ type Config struct {
 	// AfterFunc arms a timer that calls f after d and returns its stop
 	// function (time.AfterFunc when nil); trigger tests inject a fake clock.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	// OutboundAllowLoopback lets event subscriptions target loopback and
+	// link-local addresses (serve --outbound-allow-loopback).
+	OutboundAllowLoopback bool
 	// LoginMaxFailures is --login-max-failures: failed logins in a row
 	// before an email is throttled (0 = off; login_throttle.go).
 	LoginMaxFailures int
@@ -219,6 +222,9 @@ func route(cmd any) string {
 		return childDispatcher
 	case *messages.EndStreams:
 		return childEvents
+	case *messages.CreateSubscription, *messages.UpdateSubscription, *messages.DeleteSubscription,
+		*messages.RotateSubscriptionSecret:
+		return childSubscriptions
 	case *messages.RegisterRunner, *messages.RegenerateSecret, *messages.DeleteRunner, *messages.Heartbeat,
 		*messages.PollWork, *messages.ExecutionAssigned, *messages.ExecutionReleased, *messages.StopRequested:
 		return childRunners

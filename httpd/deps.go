@@ -100,4 +100,8 @@ type Store interface {
 	GetAsset(id string) (*messages.Asset, error)
 	// ListAssets pages assets newest first; never a secret.
 	ListAssets(page messages.Page) ([]*messages.Asset, int, error)
+	// GetSubscription reads a subscription (nil when absent); never its secret.
+	GetSubscription(id string) (*messages.Subscription, error)
+	// ListSubscriptions pages subscriptions newest first; never a secret.
+	ListSubscriptions(page messages.Page) ([]*messages.Subscription, int, error)
 }

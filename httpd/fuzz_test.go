@@ -120,6 +120,12 @@ func (fuzzStore) RunnerProcesses() ([]messages.RunnerProcess, error) { return ni
 func (fuzzStore) VersionGraph(string) (string, error)                { return "", nil }
 func (fuzzStore) GetVersion(string) (*messages.Version, error)       { return nil, nil }
 func (fuzzStore) GetAsset(string) (*messages.Asset, error)           { return nil, nil }
+func (fuzzStore) GetSubscription(string) (*messages.Subscription, error) {
+	return nil, nil
+}
+func (fuzzStore) ListSubscriptions(messages.Page) ([]*messages.Subscription, int, error) {
+	return nil, 0, nil
+}
 func (fuzzStore) ListAssets(messages.Page) ([]*messages.Asset, int, error) {
 	return nil, 0, nil
 }

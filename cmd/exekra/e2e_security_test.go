@@ -112,6 +112,12 @@ var securityMatrix = []secEndpoint{
 	{"PUT", "/api/assets/{id}", accRoles, secAdminDev},
 	{"PATCH", "/api/assets/{id}", accRoles, secAdminDev},
 	{"DELETE", "/api/assets/{id}", accRoles, secAdmin},
+	{"POST", "/api/subscriptions", accRoles, secAdmin},
+	{"GET", "/api/subscriptions", accRoles, secAdmin},
+	{"GET", "/api/subscriptions/{id}", accRoles, secAdmin},
+	{"PATCH", "/api/subscriptions/{id}", accRoles, secAdmin},
+	{"DELETE", "/api/subscriptions/{id}", accRoles, secAdmin},
+	{"POST", "/api/subscriptions/{id}/rotate-secret", accRoles, secAdmin},
 }
 
 // allowedRoles is the set of user roles an endpoint admits ("" for none).

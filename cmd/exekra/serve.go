@@ -38,6 +38,9 @@ type Config struct {
 	GCHeapFloorMiB int
 	// LoginMaxFailures is --login-max-failures (docs/security.md); 0 = off.
 	LoginMaxFailures int
+	// OutboundAllowLoopback is --outbound-allow-loopback (event
+	// subscriptions may target loopback and link-local addresses).
+	OutboundAllowLoopback bool
 }
 
 // Main is the server program: NewMain → ParseFlags → Run → Close.
@@ -101,6 +104,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.IntVar(&c.GCHeapFloorMiB, "gc-heap-floor", c.GCHeapFloorMiB, "MiB the heap may reach before the garbage collector runs, while the live heap is small (0 = plain GOGC)")
 	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", c.LoginMaxFailures, "failed logins in a row before an account's logins are refused for a while (0 = off)")
+	fs.BoolVar(&c.OutboundAllowLoopback, "outbound-allow-loopback", false, "let event subscriptions target loopback and link-local addresses (tests, development)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -192,6 +196,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		LicenseKey: licenseKey, Now: now, Logger: m.log,
 		RunnerTTL: c.RunnerTTL, OfflineGrace: c.OfflineGrace, QueueTimeout: c.QueueTimeout,
 		StaleCheckInterval: c.StaleCheckInterval, LoginMaxFailures: c.LoginMaxFailures,
+		OutboundAllowLoopback: c.OutboundAllowLoopback,
 	}, m.store)
 	if err != nil {
 		return err
