@@ -718,7 +718,7 @@ func (s *System) gaugeOf(st int32) *atomic.Int64 {
 func (a *runnerActor) save(audit *messages.AuditEntry) error {
 	a.rec.UpdatedAt = messages.TimeOf(a.sys.Now())
 	rec := a.copyRec()
-	if err := a.sys.store.SaveRunner(rec, runnerEffects(rec, audit, false)); err != nil {
+	if err := a.sys.store.SaveRunner(rec, runnerStatusEffects(rec, audit, a.entry.status.Load())); err != nil {
 		return err
 	}
 	a.entry.flushAt.Store(0)

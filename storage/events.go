@@ -261,24 +261,37 @@ func (s *Store) CountEvents() (n int, err error) {
 
 // appendStoredEvent encodes e (its Seq is the key): a version byte, the
 // time (8 bytes), the type and the subject (each a uvarint length and its
-// bytes), then the JSON payload.
+// bytes), in version 2 the outbound types (a uvarint count, then each as a
+// uvarint length and its bytes), then the JSON payload. Events without
+// outbound types are written in version 1.
 func appendStoredEvent(b []byte, e *messages.Event) []byte {
 	if b == nil {
-		b = make([]byte, 0, 1+8+2+len(e.Type)+2+len(e.Subject)+len(e.Data))
+		b = make([]byte, 0, 1+8+2+len(e.Type)+2+len(e.Subject)+len(e.Data)+24*len(e.Outbound))
 	}
-	b = append(b, 1)
+	version := byte(1)
+	if len(e.Outbound) > 0 {
+		version = 2
+	}
+	b = append(b, version)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Time))
 	b = binary.AppendUvarint(b, uint64(len(e.Type)))
 	b = append(b, e.Type...)
 	b = binary.AppendUvarint(b, uint64(len(e.Subject)))
 	b = append(b, e.Subject...)
+	if version == 2 {
+		b = binary.AppendUvarint(b, uint64(len(e.Outbound)))
+		for _, o := range e.Outbound {
+			b = binary.AppendUvarint(b, uint64(len(o)))
+			b = append(b, o...)
+		}
+	}
 	return append(b, e.Data...)
 }
 
 // decodeStoredEvent decodes a stored event, copying out of bbolt's memory.
 func decodeStoredEvent(seq uint64, v []byte) (messages.Event, error) {
 	bad := fmt.Errorf("storage: event %d is damaged", seq)
-	if len(v) < 9 || v[0] != 1 {
+	if len(v) < 9 || (v[0] != 1 && v[0] != 2) {
 		return messages.Event{}, bad
 	}
 	e := messages.Event{Seq: seq, Time: messages.Time(binary.BigEndian.Uint64(v[1:9]))}
@@ -298,6 +311,20 @@ func decodeStoredEvent(seq uint64, v []byte) (messages.Event, error) {
 	}
 	if e.Subject, ok = str(); !ok {
 		return messages.Event{}, bad
+	}
+	if v[0] == 2 {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || n > 64 {
+			return messages.Event{}, bad
+		}
+		rest = rest[w:]
+		for i := uint64(0); i < n; i++ {
+			o, ok := str()
+			if !ok {
+				return messages.Event{}, bad
+			}
+			e.Outbound = append(e.Outbound, o)
+		}
 	}
 	e.Data = append([]byte(nil), rest...)
 	return e, nil
