@@ -79,14 +79,7 @@ func (s *Store) loadEventsTx(tx *bbolt.Tx) error {
 	ev.reserved = readU64(tx.Bucket(bucketMeta).Get(metaEventSeqReserved))
 	ev.next = max(last+1, ev.reserved, 1)
 	ev.last.Store(ev.next - 1)
-	// The outbox floor: the lowest subscription cursor (subscriptions.go).
-	return tx.Bucket(bucketSubscriptions).ForEach(func(_, v []byte) error {
-		var st storedSubscription
-		if decode(v, &st) == nil && st.Cursor < ev.floor.Load() {
-			ev.floor.Store(st.Cursor)
-		}
-		return nil
-	})
+	return nil
 }
 
 // SetEventSink sets the function that receives committed events, in
