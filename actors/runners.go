@@ -18,7 +18,7 @@ import (
 const childRunners = "runners"
 
 // heartbeatFlushEvery is how often unflushed heartbeat timestamps and
-// metrics are written (SPEC §1: at most every 10 s).
+// metrics are written (docs/api.md, "Guarantees": at most every 10 s).
 const heartbeatFlushEvery = 10 * time.Second
 
 // Runner status codes kept in runnerEntry.status.
@@ -459,7 +459,7 @@ func (a *runnersActor) tick(ctx actor.Context) {
 	})
 }
 
-// runnerTTL is the heartbeat TTL (SPEC default when unset).
+// runnerTTL is the heartbeat TTL (the documented default when unset).
 func (s *System) runnerTTL() time.Duration {
 	if s.cfg.RunnerTTL > 0 {
 		return s.cfg.RunnerTTL

@@ -147,7 +147,7 @@ func (s *Server) writeMetrics(b *bytes.Buffer) {
 
 	e.family("exekra_build_info", "gauge", "Build information; the value is always 1.")
 	e.sample("exekra_build_info", labels("version", s.cfg.Version), 1)
-	e.family("exekra_system_state", "gauge", "The system state (SPEC §4): 1 for the current state, 0 for the others.")
+	e.family("exekra_system_state", "gauge", "The system state (docs/api.md, Conventions): 1 for the current state, 0 for the others.")
 	state := s.core.State()
 	for _, st := range []messages.SystemState{messages.StateUnactivated, messages.StateActivated, messages.StateBootstrap, messages.StateOperational} {
 		e.sample("exekra_system_state", labels("state", string(st)), boolValue(st == state))
