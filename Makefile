@@ -52,11 +52,13 @@ dist:
 	@cd dist && sha256sum exekra-* > SHA256SUMS && cat SHA256SUMS
 
 ## lint: gofmt + staticcheck (pinned, via the Go module proxy) + OpenAPI lint
+## + the alerting rules of docs/monitoring (promtool check/test rules)
 ## + systemd-analyze verify of docs/deploy's unit
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 	@scripts/openapi-lint.sh
+	@scripts/monitoring-lint.sh
 	@scripts/verify-units.sh
 
 ## bench: Go micro-benchmarks of the hot paths and a short run of every load

@@ -65,6 +65,9 @@ type System struct {
 	restarts atomic.Uint64
 	gauges   Gauges
 
+	// execFigures are the execution outcomes GET /metrics exposes
+	// (exec_figures.go).
+	execFigures ExecutionFigures
 	// runnerReg is the runners supervisor's published registry.
 	runnerReg atomic.Pointer[runnersView]
 	// slots are Ask's reusable return addresses (ask.go).

@@ -159,6 +159,7 @@ func (s *Server) fireWebhook(ctx *fasthttp.RequestCtx, r *request) error {
 	}
 	key, err := dedupeKey(ctx, nil) // a webhook's body is its input: only the header counts
 	if err != nil {
+		s.observeWebhook(nil, err)
 		return err
 	}
 	res, err := s.core.Ask(&messages.FireWebhook{
@@ -168,6 +169,7 @@ func (s *Server) fireWebhook(ctx *fasthttp.RequestCtx, r *request) error {
 		DedupeKey: key,
 		IP:        r.ip(),
 	})
+	s.observeWebhook(res, err)
 	if err != nil {
 		return err
 	}

@@ -144,6 +144,7 @@ func figuresOf(sys *actors.System, st *storage.Store, ret *storage.Retention) fu
 			f.LiveExecutions = g.ActiveExecutions.Load()
 			f.EventStreams, f.EventStreamsDropped = g.EventStreams.Load(), g.EventStreamsDropped.Load()
 			f.ActorRestarts = sys.Restarts()
+			f.Outcomes = outcomesOf(sys.ExecutionFigures())
 		}
 		if st != nil {
 			cs := st.Stats()
@@ -168,4 +169,16 @@ func figuresOf(sys *actors.System, st *storage.Store, ret *storage.Retention) fu
 		}
 		return f
 	}
+}
+
+// outcomesOf snapshots the execution outcomes for /metrics.
+func outcomesOf(x *actors.ExecutionFigures) *httpd.OutcomeFigures {
+	o := &httpd.OutcomeFigures{
+		Completed: x.Finished[0].Load(), Failed: x.Finished[1].Load(), Stopped: x.Finished[2].Load(),
+		QueueWait:   httpd.Histogram{Bounds: actors.QueueWaitBounds[:]},
+		RunDuration: httpd.Histogram{Bounds: actors.RunDurationBounds[:]},
+	}
+	o.QueueWait.Counts, o.QueueWait.Sum = x.QueueWait.Snapshot()
+	o.RunDuration.Counts, o.RunDuration.Sum = x.RunDuration.Snapshot()
+	return o
 }
