@@ -105,7 +105,7 @@ func (s *Store) TouchAPIKeys(lastUsed map[string]messages.Time) error {
 func (s *Store) AllAPIKeys() ([]*messages.APIKey, error) {
 	var out []*messages.APIKey
 	err := s.view(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketAPIKeys).ForEach(func(_, v []byte) error {
+		return eachRecordTx(tx, bucketAPIKeys, func(_, v []byte) error {
 			var sk storedAPIKey
 			if err := decode(v, &sk); err != nil {
 				return err

@@ -692,8 +692,11 @@ func TestDocsWebhookSigningSnippets(t *testing.T) {
 	url := h.base + "/api/triggers/webhook/" + tr.str("trigger.id")
 	runs := map[string][]string{
 		"sh":     {"sh", "-c", blocks["sh"]},
-		"python": {"python3", "-c", blocks["python"] + "\nimport os\nprint(fire(os.environ['URL'], os.environ['SECRET'], {'order': 42}))\n"},
-		"js":     {"node", "-e", blocks["js"] + "\nfire(process.env.URL, process.env.SECRET, {order: 42}).then(console.log, e => { console.error(e); process.exit(1) });\n"},
+		// Each snippet signs a body of its own: the same body signed in the
+		// same second is the same signature, which the server (rightly)
+		// answers as a replay of the first.
+		"python": {"python3", "-c", blocks["python"] + "\nimport os\nprint(fire(os.environ['URL'], os.environ['SECRET'], {'order': 43}))\n"},
+		"js":     {"node", "-e", blocks["js"] + "\nfire(process.env.URL, process.env.SECRET, {order: 44}).then(console.log, e => { console.error(e); process.exit(1) });\n"},
 	}
 	ran := 0
 	for lang, argv := range runs {

@@ -258,6 +258,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.ln = ln
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(ln) }()
+	m.store.SweepQuarantine() // records that cannot be decoded, in the background (docs/operations.md)
 	scheme := "https"
 	if tlsCfg == nil {
 		scheme = "http"

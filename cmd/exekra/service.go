@@ -20,12 +20,11 @@ func runService(args []string, stdout, stderr io.Writer) int {
 			},
 			service.TargetRunner: refrunner.Main,
 		},
-		// serve's flags are checked at install time, so a typo fails now
-		// rather than at the service's first start; the runner checks its
-		// own when it starts.
+		// The program's flags are checked at install time, so a typo fails
+		// now rather than at the service's first start.
 		Validate: func(target string, args []string) error {
-			if target != service.TargetHub {
-				return nil
+			if target == service.TargetRunner {
+				return refrunner.CheckFlags(args)
 			}
 			return NewMain().ParseFlags(args, nil)
 		},

@@ -27,3 +27,25 @@ func TestShellCommandPerPlatform(t *testing.T) {
 		t.Errorf("windows command argument %q does not end with the node's command", last)
 	}
 }
+
+func TestCheckFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"--url", "https://hub:4545", "--machine-key", "mk", "--allow-shell"}, true},
+		{[]string{"--url", "u", "--log-format", "json", "--log-level", "warn"}, true},
+		{[]string{"--ulr", "u"}, false},
+		{[]string{"extra"}, false},
+		{[]string{"--log-level", "loud"}, false},
+		{[]string{"--log-format", "xml"}, false},
+	} {
+		err := CheckFlags(tc.args)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckFlags(%q) = %v, want ok: %v", tc.args, err, tc.ok)
+		}
+		if err != nil && (!strings.HasPrefix(err.Error(), "exekra runner: ") || strings.Contains(err.Error(), "\n")) {
+			t.Errorf("CheckFlags(%q): %q is not one line of exekra runner", tc.args, err)
+		}
+	}
+}

@@ -184,6 +184,11 @@ func renderUnit(template string, s Spec) (string, error) {
 	}
 	seen := map[string]bool{}
 	var out []string
+	// The template's opening comment tells how to install it by hand;
+	// the installed unit starts at its first section instead.
+	if i := strings.Index(template, "\n["); i >= 0 {
+		template = template[i+1:]
+	}
 	for _, line := range strings.Split(template, "\n") {
 		key, _, isSetting := strings.Cut(line, "=")
 		if isSetting && !strings.HasPrefix(line, "#") {
@@ -206,6 +211,7 @@ func renderUnit(template string, s Spec) (string, error) {
 			return "", fmt.Errorf("service: the unit template has no %s= line", key)
 		}
 	}
-	head := fmt.Sprintf("# %s.service: written by `exekra service install %s`.\n", s.Name, s.Target)
+	head := fmt.Sprintf("# %s.service: written by `exekra service install %s` from exekra.service\n"+
+		"# (docs/deploy/README.md). Secrets: %s (root, 0600).\n\n", s.Name, s.Target, s.EnvFile)
 	return head + strings.Join(out, "\n"), nil
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -192,6 +193,35 @@ func TestSystemdNeedsRootAndKeepsExistingUsers(t *testing.T) {
 	for _, c := range *calls {
 		if strings.HasPrefix(c, "useradd") {
 			t.Errorf("created an existing user: %s", c)
+		}
+	}
+}
+
+// TestRenderedUnitsVerify runs systemd-analyze verify (make lint installs
+// it) on the units install writes, the runner's included.
+func TestRenderedUnitsVerify(t *testing.T) {
+	tool, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed (make lint installs it)")
+	}
+	dir := t.TempDir()
+	for _, s := range []Spec{
+		{Name: "exekra", DisplayName: "Exekra Orchestrator Hub", Target: TargetHub, Exe: "/bin/sh",
+			Args: []string{"--data-dir", "/var/lib/exekra", "--addr", "127.0.0.1:4545"}, DataDir: "/var/lib/exekra", EnvFile: "/etc/exekra/exekra.env"},
+		{Name: "robot-7", DisplayName: "Exekra Runner", Target: TargetRunner, Exe: "/bin/sh", User: "robot",
+			Args: []string{"--url", "https://hub:4545", "--ca-cert", "/etc/exekra/hub ca.pem"}, DataDir: "/srv/robots/7", EnvFile: "/etc/exekra/robot-7.env"},
+	} {
+		unit, err := renderUnit(deploy.HubUnit, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, s.Name+".service")
+		if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(tool, "verify", "--man=no", path).CombinedOutput()
+		if err != nil || len(out) > 0 {
+			t.Errorf("%s: systemd-analyze verify: %v\n%s\n%s", s.Name, err, out, unit)
 		}
 	}
 }
