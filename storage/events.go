@@ -33,7 +33,16 @@ var (
 	metaEventSeqReserved = []byte("event_seq_reserved")
 )
 
-func init() { registerBuckets(bucketEvents) }
+func init() {
+	registerBuckets(bucketEvents)
+	registerRecordCheck(bucketEvents, func(_ *bbolt.Tx, k, v []byte) error {
+		if len(k) != 8 {
+			return fmt.Errorf("%w: event key of %d bytes", errBadRecord, len(k))
+		}
+		_, err := decodeStoredEvent(readU64(k), v)
+		return err
+	})
+}
 
 // EventsRetained is how many durable events are kept at least; older ones
 // are pruned by the writer (in the transactions it commits anyway) once
@@ -73,8 +82,12 @@ func (s *Store) loadEventsTx(tx *bbolt.Tx) error {
 	b := tx.Bucket(bucketEvents)
 	ev.stored = b.Stats().KeyN
 	last := uint64(0)
-	if k, _ := b.Cursor().Last(); k != nil {
-		last = readU64(k)
+	c := b.Cursor()
+	for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+		if len(k) == 8 { // a damaged key (quarantined by the sweep) is no sequence
+			last = readU64(k)
+			break
+		}
 	}
 	ev.reserved = readU64(tx.Bucket(bucketMeta).Get(metaEventSeqReserved))
 	ev.next = max(last+1, ev.reserved, 1)
@@ -232,8 +245,15 @@ func (s *Store) ReadEvents(after uint64, limit int) ([]messages.Event, error) {
 	err := s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketEvents).Cursor()
 		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			if len(k) != 8 {
+				skipBadTx(tx, bucketEvents, k, fmt.Errorf("%w: event key of %d bytes", errBadRecord, len(k)))
+				continue
+			}
 			e, err := decodeStoredEvent(readU64(k), v)
 			if err != nil {
+				if skipBadTx(tx, bucketEvents, k, err) {
+					continue
+				}
 				return err
 			}
 			out = append(out, e)
@@ -283,7 +303,7 @@ func appendStoredEvent(b []byte, e *messages.Event) []byte {
 
 // decodeStoredEvent decodes a stored event, copying out of bbolt's memory.
 func decodeStoredEvent(seq uint64, v []byte) (messages.Event, error) {
-	bad := fmt.Errorf("storage: event %d is damaged", seq)
+	bad := fmt.Errorf("storage: event %d: %w", seq, errBadRecord)
 	if len(v) < 9 || (v[0] != 1 && v[0] != 2) {
 		return messages.Event{}, bad
 	}

@@ -17,7 +17,10 @@ import (
 //     pruned (SetEventsFloor), so the outbox is the event log itself.
 var bucketSubscriptions = []byte("subscriptions")
 
-func init() { registerBuckets(bucketSubscriptions) }
+func init() {
+	registerBuckets(bucketSubscriptions)
+	registerRecordCheck(bucketSubscriptions, func(_ *bbolt.Tx, _, v []byte) error { var x storedSubscription; return decode(v, &x) })
+}
 
 // counterSubscriptions counts the stored subscriptions.
 const counterSubscriptions = "subscriptions"
