@@ -28,10 +28,11 @@ type revokedSet struct{ m sync.Map } // token id → time.Time expiry
 // *messages.RecordAudit, *messages.BeginLogin, *messages.AbandonLogin, and
 // the API keys' *messages.CreateAPIKey, *messages.RevokeAPIKey,
 // *messages.APIKeyUsedFromNewAddress (apikeys.go).
-// Sends: replies only. State: users (published as accountsView), revoked
-// token ids, Census.Users, failed-login counts per email (in memory), API
-// keys (published as apiKeysView). Timers: the API keys' last-use flush
-// (apikeys.go).
+// Sends: replies, and *messages.EndStreams to events after a logout, a
+// disabling or a password change. State: users (published as
+// accountsView), revoked token ids, Census.Users, failed-login counts per
+// email (in memory), API keys (published as apiKeysView). Timers: the API
+// keys' last-use flush (apikeys.go).
 type accountsActor struct {
 	sys *System
 	// throttle counts failed logins per email (login_throttle.go).
@@ -59,7 +60,12 @@ func (a *accountsActor) Receive(ctx actor.Context) {
 	case *messages.CreateAPIKey:
 		ctx.Respond(a.createAPIKey(msg))
 	case *messages.RevokeAPIKey:
-		ctx.Respond(a.revokeAPIKey(msg))
+		reply := a.revokeAPIKey(msg)
+		ctx.Respond(reply)
+		if _, ok := reply.(*messages.Ack); ok {
+			// Streams opened with the key carry its id as their session.
+			a.sys.endStreams(ctx, &messages.EndStreams{TokenID: msg.ID, Reason: "API key revoked"})
+		}
 	case *messages.APIKeyUsedFromNewAddress:
 		a.keyUsedFromNewAddress(msg)
 	case *messages.Bootstrap:
@@ -67,11 +73,23 @@ func (a *accountsActor) Receive(ctx actor.Context) {
 	case *messages.CreateUser:
 		ctx.Respond(a.create(msg))
 	case *messages.UpdateUser:
-		ctx.Respond(a.update(msg))
+		reply := a.update(msg)
+		ctx.Respond(reply)
+		if u, ok := reply.(*messages.User); ok && u.Disabled {
+			a.sys.endStreams(ctx, &messages.EndStreams{UserID: u.ID, Reason: "user disabled"})
+		}
 	case *messages.ChangePassword:
-		ctx.Respond(a.changePassword(msg))
+		reply := a.changePassword(msg)
+		ctx.Respond(reply)
+		if u, ok := reply.(*messages.User); ok {
+			a.sys.endStreams(ctx, &messages.EndStreams{UserID: u.ID, Except: msg.KeepTokenID, Reason: "password changed"})
+		}
 	case *messages.RevokeToken:
-		ctx.Respond(a.revoke(msg))
+		reply := a.revoke(msg)
+		ctx.Respond(reply)
+		if _, ok := reply.(*messages.Ack); ok {
+			a.sys.endStreams(ctx, &messages.EndStreams{TokenID: msg.TokenID, Reason: "logged out"})
+		}
 	case *messages.RecordLogin:
 		a.throttle.end(msg.Email, msg.Success, false, a.sys.Now())
 		var reply any = &messages.Ack{}

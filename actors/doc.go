@@ -10,6 +10,7 @@
 // before has rehydrated; see children in orchestrator.go):
 //
 //	orchestrator (top supervisor, one-for-one restarts)
+//	├── events           fans committed domain events out to live streams (GET /api/events)
 //	├── license          the license and the system state it implies
 //	├── accounts         users, sessions (token revocation), login audit
 //	├── dispatcher       the priority queue and the assignment of work to polling runners
@@ -28,6 +29,13 @@
 // runner/<id> when the work is released. Trigger fires and webhooks send the
 // same CreateExecution, forwarded with the caller as sender so the answer
 // leaves as soon as the write is durable.
+//
+// Domain events: storage numbers the events each change produces and
+// commits the durable ones with the change; after the commit the writer
+// hands them to events, which keeps the recent ones for resumes and passes
+// each batch to every open stream without ever waiting on one (a stream
+// that cannot keep up is ended). accounts tells events to end the streams
+// of a session that logged out or a user who was disabled.
 //
 // Assets: a poll answer that hands an execution over (httpd's poll handler,
 // after runner/<id> answered) asks assets for the values its version

@@ -25,6 +25,10 @@ type childSpec struct {
 // theirs here. Order matters at start: a child may read what earlier
 // children published (accounts and runners read the license, say).
 var children = []childSpec{
+	// events comes first: every later child's changes are fanned out.
+	{childEvents, func(s *System) *actor.Props {
+		return actor.PropsFromProducer(func() actor.Actor { return &eventsActor{sys: s} })
+	}},
 	{childLicense, func(s *System) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor { return &licenseActor{sys: s} })
 	}},
@@ -47,6 +51,9 @@ var children = []childSpec{
 	}},
 	{childAssets, func(s *System) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor { return &assetsActor{sys: s} })
+	}},
+	{childSubscriptions, func(s *System) *actor.Props {
+		return actor.PropsFromProducer(func() actor.Actor { return &subscriptionsActor{sys: s} })
 	}},
 	// triggers stays last: its schedules fire into the executions owner.
 	{childTriggers, func(s *System) *actor.Props {

@@ -32,6 +32,9 @@ type Config struct {
 	// AfterFunc arms a timer that calls f after d and returns its stop
 	// function (time.AfterFunc when nil); trigger tests inject a fake clock.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	// OutboundAllowLoopback lets event subscriptions target loopback and
+	// link-local addresses (serve --outbound-allow-loopback).
+	OutboundAllowLoopback bool
 	// LoginMaxFailures is --login-max-failures: failed logins in a row
 	// before an email is throttled (0 = off; login_throttle.go).
 	LoginMaxFailures int
@@ -69,6 +72,8 @@ type System struct {
 	runnerReg atomic.Pointer[runnersView]
 	// slots are Ask's reusable return addresses (ask.go).
 	slots replySlots
+	// streamIDs numbers the live event streams (events.go).
+	streamIDs atomic.Uint64
 }
 
 // Restarts counts supervision decisions (actor failures) since start.
@@ -107,6 +112,8 @@ func Start(cfg Config, store Store) (*System, error) {
 	for _, c := range children {
 		s.pids[c.name] = as.NewLocalPID("orchestrator/" + c.name)
 	}
+	// Committed events reach the events actor from storage's writer.
+	store.SetEventSink(s.eventSink)
 	pid, err := as.Root.SpawnNamed(props, "orchestrator")
 	if err != nil {
 		return nil, fmt.Errorf("actors: spawn orchestrator: %w", err)
@@ -147,6 +154,7 @@ func (s *System) Stop() {
 		return
 	}
 	_ = s.actors.Root.PoisonFuture(s.root).Wait()
+	s.store.SetEventSink(nil)
 	s.actors.Shutdown()
 }
 
@@ -218,6 +226,11 @@ func route(cmd any) string {
 		return childExecutions
 	case *messages.ClaimWork, *messages.CancelClaim:
 		return childDispatcher
+	case *messages.EndStreams:
+		return childEvents
+	case *messages.CreateSubscription, *messages.UpdateSubscription, *messages.DeleteSubscription,
+		*messages.RotateSubscriptionSecret:
+		return childSubscriptions
 	case *messages.RegisterRunner, *messages.RegenerateSecret, *messages.DeleteRunner, *messages.Heartbeat,
 		*messages.PollWork, *messages.ExecutionAssigned, *messages.ExecutionReleased, *messages.StopRequested:
 		return childRunners

@@ -54,6 +54,8 @@ type Core interface {
 	APIKeys(userID string) []*messages.APIKey
 	// AuditEntry builds an audit entry stamped now.
 	AuditEntry(o messages.Origin, action, targetType, targetID, details string) *messages.AuditEntry
+	// EventSource opens live event streams (handlers_events.go).
+	EventSource
 }
 
 // Store is the read side of storage that handlers use for history and
@@ -103,4 +105,8 @@ type Store interface {
 	GetAsset(id string) (*messages.Asset, error)
 	// ListAssets pages assets newest first; never a secret.
 	ListAssets(page messages.Page) ([]*messages.Asset, int, error)
+	// GetSubscription reads a subscription (nil when absent); never its secret.
+	GetSubscription(id string) (*messages.Subscription, error)
+	// ListSubscriptions pages subscriptions newest first; never a secret.
+	ListSubscriptions(page messages.Page) ([]*messages.Subscription, int, error)
 }

@@ -50,6 +50,14 @@ func (f *fuzzCore) User(id string) *messages.User                    { return fu
 func (f *fuzzCore) RunnerSession(string, string, int64) error        { return nil }
 func (f *fuzzCore) TokenRevoked(string) bool                         { return false }
 func (f *fuzzCore) RunnerIdle(string) bool                           { return false }
+func (f *fuzzCore) UnsubscribeEvents(uint64)                         {}
+
+// SubscribeEvents opens a stream that ends at once.
+func (f *fuzzCore) SubscribeEvents(messages.SubscribeEvents) (*messages.EventSubscription, error) {
+	ch := make(chan []messages.StreamEvent)
+	close(ch)
+	return &messages.EventSubscription{Events: ch, Reason: func() string { return "fuzz" }}, nil
+}
 func (f *fuzzCore) RunnerByCredentials(string, string) (string, int64, error) {
 	return "", 0, messages.Errorf(messages.CodeUnauthorized, "fuzz: no such machine")
 }
@@ -116,6 +124,12 @@ func (fuzzStore) RunnerProcesses() ([]messages.RunnerProcess, error) { return ni
 func (fuzzStore) VersionGraph(string) (string, error)                { return "", nil }
 func (fuzzStore) GetVersion(string) (*messages.Version, error)       { return nil, nil }
 func (fuzzStore) GetAsset(string) (*messages.Asset, error)           { return nil, nil }
+func (fuzzStore) GetSubscription(string) (*messages.Subscription, error) {
+	return nil, nil
+}
+func (fuzzStore) ListSubscriptions(messages.Page) ([]*messages.Subscription, int, error) {
+	return nil, 0, nil
+}
 func (fuzzStore) ListAssets(messages.Page) ([]*messages.Asset, int, error) {
 	return nil, 0, nil
 }

@@ -324,7 +324,7 @@ func (c *figuresCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descLongPolls, float64(f.WaitingPolls))
 	gauge(descExecActors, float64(f.LiveExecutions))
 	gauge(descEventStreams, float64(f.EventStreams))
-	counter(descStreamsDrop, f.EventStreamsDropped)
+	counter(descStreamsDrop, f.EventStreamsDropped+s.streamsCutOff.Load())
 	if x := f.Executions; x != nil {
 		for _, kv := range []struct {
 			status string

@@ -122,6 +122,15 @@ func (s *Server) routeTable() []Route {
 		role("DELETE", "/api/runners/{id}", adminOnly, (*Server).deleteRunner),
 		// analytics
 		user("GET", "/api/analytics/process-performance", (*Server).processPerformance),
+		// live events (handlers_events.go)
+		user("GET", "/api/events", (*Server).events),
+		// outbound event subscriptions (handlers_subscriptions.go)
+		role("POST", "/api/subscriptions", adminOnly, (*Server).createSubscription),
+		role("GET", "/api/subscriptions", adminOnly, (*Server).listSubscriptions),
+		role("GET", "/api/subscriptions/{id}", adminOnly, (*Server).getSubscription),
+		role("PATCH", "/api/subscriptions/{id}", adminOnly, (*Server).updateSubscription),
+		role("DELETE", "/api/subscriptions/{id}", adminOnly, (*Server).deleteSubscription),
+		role("POST", "/api/subscriptions/{id}/rotate-secret", adminOnly, (*Server).rotateSubscriptionSecret),
 		// operations
 		{Method: "GET", Path: "/api/openapi.json", Access: Public, Limited: true, BeforeReady: true, Handle: (*Server).openAPI},
 		{Method: "GET", Path: "/metrics", Access: Public, BeforeReady: true, Handle: (*Server).metrics},

@@ -130,7 +130,7 @@ func TestAssetSecretsSealedOnDiskAndAcrossReopen(t *testing.T) {
 	}
 	r := "r1"
 	e.Status, e.RunnerID = messages.ExecAssigned, &r
-	if err := s.SaveExecution(e, messages.ExecQueued, "", nil); err != nil {
+	if err := s.SaveExecution(e, messages.ExecQueued, "", messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	audit := &messages.AuditEntry{ID: messages.NewID(time.Now()), Action: messages.AuditAssetHandedOut, ActorType: messages.ActorRunner,
@@ -156,7 +156,7 @@ func TestAssetSecretsSealedOnDiskAndAcrossReopen(t *testing.T) {
 	}
 	// Once RUNNING, the execution's assets are not handed over again.
 	e.Status = messages.ExecRunning
-	if err := s.SaveExecution(e, messages.ExecAssigned, "", nil); err != nil {
+	if err := s.SaveExecution(e, messages.ExecAssigned, "", messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := handOver(t, s, e.ID, r, audit); messages.ErrorCode(err) != messages.CodeForbidden {

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"go.etcd.io/bbolt"
 
@@ -84,7 +85,7 @@ func workflowTriggerKey(workflowID, triggerID string) []byte {
 // CreateTrigger inserts a trigger (with its secret, "" for none) and its
 // audit entry; an unknown workflow is NOT_FOUND (checked in the transaction,
 // so a trigger never outlives its workflow).
-func (s *Store) CreateTrigger(t *messages.Trigger, secret string, audit *messages.AuditEntry) error {
+func (s *Store) CreateTrigger(t *messages.Trigger, secret string, fx messages.Effects) error {
 	st := storedTrigger{Trigger: *t, Secret: secret}
 	return s.update(func(tx *bbolt.Tx) error {
 		if _, err := getWorkflowTx(tx, st.WorkflowID); err != nil {
@@ -99,13 +100,13 @@ func (s *Store) CreateTrigger(t *messages.Trigger, secret string, audit *message
 		if err := addCounterTx(tx, counterTriggers, 1); err != nil {
 			return err
 		}
-		return appendAuditTx(tx, audit)
+		return s.applyEffectsTx(tx, withTriggerEvent(fx, st.public(), st.CreatedAt, false))
 	})
 }
 
 // UpdateTrigger applies a change to an existing trigger (NOT_FOUND when it
 // is gone) and returns the new record with its secret.
-func (s *Store) UpdateTrigger(id string, ch messages.TriggerChange, audit *messages.AuditEntry) (*messages.TriggerRecord, error) {
+func (s *Store) UpdateTrigger(id string, ch messages.TriggerChange, fx messages.Effects) (*messages.TriggerRecord, error) {
 	var out *messages.TriggerRecord
 	err := s.update(func(tx *bbolt.Tx) error {
 		st, err := getTriggerTx(tx, id)
@@ -130,7 +131,7 @@ func (s *Store) UpdateTrigger(id string, ch messages.TriggerChange, audit *messa
 			return err
 		}
 		out = &messages.TriggerRecord{Trigger: st.public(), Secret: st.Secret}
-		return appendAuditTx(tx, audit)
+		return s.applyEffectsTx(tx, withTriggerEvent(fx, out.Trigger, ch.UpdatedAt, false))
 	})
 	return out, err
 }
@@ -138,7 +139,7 @@ func (s *Store) UpdateTrigger(id string, ch messages.TriggerChange, audit *messa
 // RecordTriggerFire records a fire's time and result and the next run on an
 // existing trigger, with its audit entry. A trigger deleted meanwhile is
 // NOT_FOUND (and nothing is written).
-func (s *Store) RecordTriggerFire(id string, firedAt messages.Time, result string, nextRunAt messages.Time, audit *messages.AuditEntry) error {
+func (s *Store) RecordTriggerFire(id string, firedAt messages.Time, result string, nextRunAt messages.Time, fx messages.Effects) error {
 	return s.update(func(tx *bbolt.Tx) error {
 		st, err := getTriggerTx(tx, id)
 		if err != nil {
@@ -152,12 +153,19 @@ func (s *Store) RecordTriggerFire(id string, firedAt messages.Time, result strin
 		if err := putTriggerTx(tx, st); err != nil {
 			return err
 		}
-		return appendAuditTx(tx, audit)
+		if !firedAt.IsZero() {
+			fx = withTriggerEvent(fx, st.public(), firedAt, false)
+			if strings.HasPrefix(result, "skipped") {
+				// The trigger actor's results say "skipped: why" (SPEC §17's trigger.skipped).
+				fx.Events[len(fx.Events)-1].Outbound = []string{"trigger.skipped"}
+			}
+		}
+		return s.applyEffectsTx(tx, fx)
 	})
 }
 
 // DeleteTrigger removes a trigger with its audit entry (NOT_FOUND if absent).
-func (s *Store) DeleteTrigger(id string, audit *messages.AuditEntry) error {
+func (s *Store) DeleteTrigger(id string, fx messages.Effects) error {
 	return s.update(func(tx *bbolt.Tx) error {
 		st, err := getTriggerTx(tx, id)
 		if err != nil {
@@ -166,7 +174,11 @@ func (s *Store) DeleteTrigger(id string, audit *messages.AuditEntry) error {
 		if err := deleteTriggerTx(tx, st); err != nil {
 			return err
 		}
-		return appendAuditTx(tx, audit)
+		var at messages.Time
+		if fx.Audit != nil {
+			at = fx.Audit.CreatedAt
+		}
+		return s.applyEffectsTx(tx, withTriggerEvent(fx, st.public(), at, true))
 	})
 }
 
@@ -215,8 +227,8 @@ func triggersOfWorkflowTx(tx *bbolt.Tx, workflowID string) ([]*messages.Trigger,
 }
 
 // deleteTriggersOfWorkflowTx removes every trigger of a workflow and returns
-// their ids.
-func deleteTriggersOfWorkflowTx(tx *bbolt.Tx, workflowID string) ([]string, error) {
+// their ids; deleted (when not nil) gets each removed trigger's record.
+func deleteTriggersOfWorkflowTx(tx *bbolt.Tx, workflowID string, deleted func(*messages.Trigger)) ([]string, error) {
 	ids := workflowTriggerIDsTx(tx, workflowID)
 	for _, id := range ids {
 		st, err := getTriggerTx(tx, id)
@@ -231,6 +243,9 @@ func deleteTriggersOfWorkflowTx(tx *bbolt.Tx, workflowID string) ([]string, erro
 		}
 		if err := deleteTriggerTx(tx, st); err != nil {
 			return nil, err
+		}
+		if deleted != nil {
+			deleted(st.public())
 		}
 	}
 	return ids, nil
@@ -343,4 +358,18 @@ func (s *Store) TriggerWithSecret(id string) (*messages.TriggerRecord, error) {
 		return nil
 	})
 	return out, err
+}
+
+// withTriggerEvent adds the trigger event of t (the record as reads show
+// it, made inside the transaction that changed it) to fx.
+func withTriggerEvent(fx messages.Effects, t *messages.Trigger, at messages.Time, deleted bool) messages.Effects {
+	evs := make([]messages.Event, 0, len(fx.Events)+1)
+	evs = append(evs, fx.Events...)
+	if deleted {
+		evs = append(evs, messages.JSONEvent(messages.EventTrigger, t.ID, at, messages.Deleted[messages.Trigger]{Record: t, Deleted: true}, false))
+	} else {
+		evs = append(evs, messages.JSONEvent(messages.EventTrigger, t.ID, at, t, false))
+	}
+	fx.Events = evs
+	return fx
 }

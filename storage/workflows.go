@@ -114,8 +114,19 @@ func (s *Store) DeleteWorkflow(id string, audit *messages.AuditEntry) ([]string,
 				return err
 			}
 		}
-		ids, err := deleteTriggersOfWorkflowTx(tx, id)
+		// Each trigger that goes with the workflow gets its last event.
+		var fx messages.Effects
+		var at messages.Time
+		if audit != nil {
+			at = audit.CreatedAt
+		}
+		ids, err := deleteTriggersOfWorkflowTx(tx, id, func(t *messages.Trigger) {
+			fx = withTriggerEvent(fx, t, at, true)
+		})
 		if err != nil {
+			return err
+		}
+		if err := s.appendEventsTx(tx, fx.Events); err != nil {
 			return err
 		}
 		triggerIDs = ids

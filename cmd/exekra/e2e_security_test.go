@@ -104,6 +104,7 @@ var securityMatrix = []secEndpoint{
 	{"DELETE", "/api/triggers/{id}", accRoles, secAdmin},
 	{"POST", "/api/triggers/webhook/{id}", accPublic, nil},
 	{"GET", "/api/analytics/process-performance", accAnyUser, nil},
+	{"GET", "/api/events", accAnyUser, nil},
 	{"GET", "/api/openapi.json", accPublic, nil},
 	{"GET", "/metrics", accPublic, nil},
 	{"GET", "/api/system/backup", accRoles, secAdmin},
@@ -114,6 +115,12 @@ var securityMatrix = []secEndpoint{
 	{"PUT", "/api/assets/{id}", accRoles, secAdminDev},
 	{"PATCH", "/api/assets/{id}", accRoles, secAdminDev},
 	{"DELETE", "/api/assets/{id}", accRoles, secAdmin},
+	{"POST", "/api/subscriptions", accRoles, secAdmin},
+	{"GET", "/api/subscriptions", accRoles, secAdmin},
+	{"GET", "/api/subscriptions/{id}", accRoles, secAdmin},
+	{"PATCH", "/api/subscriptions/{id}", accRoles, secAdmin},
+	{"DELETE", "/api/subscriptions/{id}", accRoles, secAdmin},
+	{"POST", "/api/subscriptions/{id}/rotate-secret", accRoles, secAdmin},
 }
 
 // allowedRoles is the set of user roles an endpoint admits ("" for none).

@@ -31,7 +31,7 @@ func seedRunners(tb testing.TB, n int) string {
 			MachineKey: fmt.Sprintf("machine-%05d", i), Type: messages.RunnerUnattended, Status: messages.RunnerOffline,
 			OfflineSince: ts, CreatedAt: ts, UpdatedAt: ts}
 		wg.Add(1)
-		s.CreateRunnerAsync(r, nil, func(err error) {
+		s.CreateRunnerAsync(r, messages.Effects{}, func(err error) {
 			if err != nil {
 				mu.Lock()
 				firstErr = err

@@ -42,6 +42,9 @@ type Config struct {
 	GCHeapFloorMiB int
 	// LoginMaxFailures is --login-max-failures (docs/security.md); 0 = off.
 	LoginMaxFailures int
+	// OutboundAllowLoopback is --outbound-allow-loopback (event
+	// subscriptions may target loopback and link-local addresses).
+	OutboundAllowLoopback bool
 }
 
 // Main is the server program: NewMain → ParseFlags → Run → Close.
@@ -128,6 +131,7 @@ func (m *Main) defineFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.IntVar(&c.GCHeapFloorMiB, "gc-heap-floor", c.GCHeapFloorMiB, "MiB the heap may reach before the garbage collector runs, while the live heap is small (0 = plain GOGC)")
 	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", c.LoginMaxFailures, "failed logins in a row for one email, from any address, before that email's logins answer 429 for a while (1 minute, doubling up to 15); 0 turns it off")
+	fs.BoolVar(&c.OutboundAllowLoopback, "outbound-allow-loopback", false, "let event subscriptions target loopback and link-local addresses (tests, development)")
 	withEnv(fs)
 }
 
@@ -216,6 +220,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		LicenseKey: licenseKey, Now: now, Logger: m.log,
 		RunnerTTL: c.RunnerTTL, OfflineGrace: c.OfflineGrace, QueueTimeout: c.QueueTimeout,
 		StaleCheckInterval: c.StaleCheckInterval, LoginMaxFailures: c.LoginMaxFailures,
+		OutboundAllowLoopback: c.OutboundAllowLoopback,
 	}, m.store)
 	if err != nil {
 		return err
