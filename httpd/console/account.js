@@ -1,6 +1,6 @@
 // The signed-in user's own account: who they are and a password change.
 
-import { h, field, notice, timeEl } from "./dom.js";
+import { h, field, notice, timeEl, add } from "./dom.js";
 import { post } from "./api.js";
 
 /** render shows the account page. */
@@ -26,7 +26,7 @@ export function render(main, { user }) {
       button.disabled = false;
     }
   });
-  main.append(h("h1", { text: "Account" }),
+  add(main, h("h1", { text: "Account" }),
     h("dl", { class: "facts card" },
       h("dt", { text: "Name" }), h("dd", { text: user.name }),
       h("dt", { text: "Email" }), h("dd", { text: user.email }),

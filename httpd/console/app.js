@@ -2,7 +2,7 @@
 // pages (activation, bootstrap), the login page or the signed-in shell
 // with its navigation, and routes with the history API.
 
-import { h, clear, setZone, zoneName, timeText, uid } from "./dom.js";
+import { h, clear, setZone, zoneName, timeText, uid, add } from "./dom.js";
 import { get, post, onUnauthorized } from "./api.js";
 import { Stream } from "./events.js";
 import * as firstRun from "./firstrun.js";
@@ -156,7 +156,7 @@ async function route() {
     if (typeof done === "function") cleanup = done;
   } catch (e) {
     if (e.status === 401) return;
-    clear(main).append(h("h1", { text: "Something went wrong" }), h("p", { class: "notice error", role: "alert", text: e.message }));
+    add(clear(main), h("h1", { text: "Something went wrong" }), h("p", { class: "notice error", role: "alert", text: e.message }));
   }
   document.title = `${(main.querySelector("h1") || {}).textContent || "Exekra"} · Exekra`;
   if (route.moved) main.focus({ preventScroll: true });
@@ -166,7 +166,7 @@ async function route() {
 function bare(app, render) {
   shell = null;
   const main = h("main", { id: "main", tabindex: "-1", class: "bare" });
-  clear(app).append(h("div", { class: "brand-bare", "aria-hidden": "true", text: "Exekra" }), main);
+  add(clear(app), h("div", { class: "brand-bare", "aria-hidden": "true", text: "Exekra" }), main);
   Promise.resolve(render(main)).then((done) => {
     if (typeof done === "function") cleanup = done;
     document.title = `${(main.querySelector("h1") || {}).textContent || "Exekra"} · Exekra`;
@@ -175,17 +175,17 @@ function bare(app, render) {
 
 function fatal(e) {
   const app = document.getElementById("app");
-  clear(app).append(h("main", { id: "main" }, h("h1", { text: "The server cannot be reached" }),
+  add(clear(app), h("main", { id: "main" }, h("h1", { text: "The server cannot be reached" }),
     h("p", { role: "alert", class: "notice error", text: e.message }),
     h("button", { type: "button", text: "Try again", onclick: () => route() })));
 }
 
 function notFound(main) {
-  main.append(h("h1", { text: "Page not found" }), h("p", {}, "There is no page at this address. ", h("a", { href: "/", text: "Go to the dashboard" })));
+  add(main, h("h1", { text: "Page not found" }), h("p", {}, "There is no page at this address. ", h("a", { href: "/", text: "Go to the dashboard" })));
 }
 
 function forbidden(main, name) {
-  main.append(h("h1", { text: name }), h("p", { class: "notice error", text: "Your role may not use this page." }));
+  add(main, h("h1", { text: name }), h("p", { class: "notice error", text: "Your role may not use this page." }));
 }
 
 function buildShell(app) {
@@ -212,7 +212,7 @@ function buildShell(app) {
       h("a", { href: "/account", text: "Account", title: `${user.name} <${user.email}> · ${user.role}` }),
       h("span", { class: "role", text: user.role }),
       h("button", { type: "button", class: "secondary", text: "Sign out", onclick: signOut })));
-  clear(app).append(header, banner, main);
+  add(clear(app), header, banner, main);
   shell = { main, links, banner };
   if (session.stream) session.stream.close();
   session.stream = new Stream({ types: "execution,runner,trigger,license,stats" }, goLogin).start();
@@ -246,7 +246,7 @@ function showLicense(st) {
   if (text) {
     b.className = `banner ${kind}`;
     b.setAttribute("role", kind === "error" ? "alert" : "status");
-    b.append(h("span", { text }), " ", h("a", { href: "/license", text: "See the license" }));
+    add(b, h("span", { text }), " ", h("a", { href: "/license", text: "See the license" }));
   }
   document.dispatchEvent(new CustomEvent("exekra:license", { detail: st }));
 }

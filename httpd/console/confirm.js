@@ -1,7 +1,7 @@
 // A confirmation dialog that names what an action acts on. It is a modal
 // <dialog>: focus stays inside, Escape cancels, focus returns afterwards.
 
-import { h, uid } from "./dom.js";
+import { h, uid, add } from "./dom.js";
 
 /** confirmDialog resolves true when the user confirms. items are lines naming the targets. */
 export function confirmDialog({ title, message, items = [], confirm, danger = true }) {
@@ -32,7 +32,7 @@ export function confirmDialog({ title, message, items = [], confirm, danger = tr
       e.preventDefault();
       done(false);
     });
-    document.body.append(dlg);
+    add(document.body, dlg);
     dlg.showModal();
     cancelBtn.focus();
   });

@@ -2,7 +2,7 @@
 // outcome, the runners by status, recent failures and the license standing,
 // refreshed from the live events (never by polling).
 
-import { h, clear, timeEl, dayStart, throttle, shortId } from "./dom.js";
+import { h, clear, timeEl, dayStart, throttle, shortId, add } from "./dom.js";
 import { get, all, query } from "./api.js";
 
 const PRIORITIES = ["HIGH", "NORMAL", "LOW"];
@@ -25,7 +25,7 @@ export async function render(main, { stream }) {
   const lic = h("div");
   const section = (title, ...body) => h("section", { class: "card", "aria-labelledby": (title.id = `d-${title.textContent.replace(/\W+/g, "-").toLowerCase()}`) }, title, ...body);
 
-  main.append(h("h1", { text: "Dashboard" }), h("div", { class: "grid" },
+  add(main, h("h1", { text: "Dashboard" }), h("div", { class: "grid" },
     section(h("h2", { text: "Work in flight" }), h("div", { class: "figures" }, queued.el, assigned.el, running.el)),
     section(h("h2", { text: "Queued by priority" }), h("div", { class: "figures" }, PRIORITIES.map((p) => prio[p].el)), prioNote),
     section(h("h2", { text: "Finished today" }), h("div", { class: "figures" }, Object.values(done).map((f) => f.el))),
@@ -62,8 +62,8 @@ export async function render(main, { stream }) {
   const loadFailures = async () => {
     const res = await get("/api/executions?status=FAILED&limit=5");
     clear(failures);
-    if (!res.executions.length) return failures.append(h("p", { class: "muted", text: "No failed executions." }));
-    failures.append(h("ul", { class: "failures" }, res.executions.map((e) => h("li", {},
+    if (!res.executions.length) return add(failures, h("p", { class: "muted", text: "No failed executions." }));
+    add(failures, h("ul", { class: "failures" }, res.executions.map((e) => h("li", {},
       h("a", { href: `/executions/${encodeURIComponent(e.id)}`, text: `${e.workflow.name || e.workflowId} · ${shortId(e.id)}` }), " ",
       timeEl(e.completedAt || e.createdAt),
       h("p", { class: "error-text", text: e.error || "no error recorded" })))));
@@ -71,7 +71,7 @@ export async function render(main, { stream }) {
   const showLicense = (st) => {
     clear(lic);
     if (!st) return;
-    lic.append(h("dl", { class: "facts" },
+    add(lic, h("dl", { class: "facts" },
       h("dt", { text: "Status" }), h("dd", {}, h("span", { class: `badge l-${String(st.status).toLowerCase()}`, text: st.status })),
       h("dt", { text: "Licensee" }), h("dd", { text: `${st.organization || ""} (${st.licensee || ""})` }),
       h("dt", { text: "Expires" }), h("dd", {}, timeEl(st.expiresAt), ` · ${st.daysRemaining} days left`)),

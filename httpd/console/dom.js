@@ -204,3 +204,8 @@ export function notice() {
   el.error = (err) => el.show(err && err.message ? err.message : String(err), "error");
   return el;
 }
+
+/** add appends children to el, skipping null, undefined and false (DOM append would write "null"). */
+export function add(el, ...children) {
+  return append(el, children);
+}

@@ -1,7 +1,7 @@
 // One execution: its status timeline, why it waits (when queued), input,
 // metrics, error and the live log, from a stream of its own events.
 
-import { h, clear, notice, timeEl, duration, between, shortId, statusBadge } from "./dom.js";
+import { h, clear, notice, timeEl, duration, between, shortId, statusBadge, add } from "./dom.js";
 import { get, all } from "./api.js";
 import { Stream } from "./events.js";
 import { LogView } from "./logview.js";
@@ -16,7 +16,7 @@ export async function render(main, { id, navigate }) {
   try {
     e = (await get(`/api/executions/${encodeURIComponent(id)}`)).execution;
   } catch (err) {
-    main.append(h("h1", { text: "Execution not found" }), h("p", { class: "notice error", role: "alert", text: err.message }),
+    add(main, h("h1", { text: "Execution not found" }), h("p", { class: "notice error", role: "alert", text: err.message }),
       h("a", { href: "/executions", text: "All executions" }));
     return undefined;
   }
@@ -52,12 +52,12 @@ export async function render(main, { id, navigate }) {
 
   const paintFacts = () => {
     const runner = e.runnerId ? h("span", { text: runnerNames.get(e.runnerId) || shortId(e.runnerId), title: e.runnerId }) : "—";
-    clear(facts).append(
+    add(clear(facts), 
       h("dt", { text: "Status" }), h("dd", {}, statusBadge(e.status), e.stopRequested && e.status === "RUNNING" ? " stop requested" : ""),
       h("dt", { text: "Workflow" }), h("dd", {}, h("a", { href: `/executions?workflowId=${encodeURIComponent(e.workflowId)}`, text: e.workflow && e.workflow.name ? e.workflow.name : e.workflowId })),
       h("dt", { text: "Priority" }), h("dd", { text: e.priority }),
       h("dt", { text: "Runner" }), h("dd", {}, runner),
-      h("dt", { text: "Started by" }), h("dd", { text: e.triggerId ? `trigger ${e.triggerId}` : e.triggeredBy ? `user ${e.triggeredBy}` : "—" }),
+      h("dt", { text: "Started by" }), h("dd", { title: e.triggerId || e.triggeredBy || "", text: e.triggerId ? `trigger ${shortId(e.triggerId)}` : e.triggeredBy ? `user ${shortId(e.triggeredBy)}` : "—" }),
       h("dt", { text: "Attempt" }), h("dd", { text: e.attempt || 1 }),
       h("dt", { text: "Id" }), h("dd", { class: "mono", text: e.id }));
     stopBtn.hidden = !ACTIVE.has(e.status);
@@ -68,35 +68,35 @@ export async function render(main, { id, navigate }) {
     let prev = null;
     for (const [name, at] of steps) {
       const d = prev && at ? between(prev, at) : null;
-      timeline.append(h("li", { class: at ? "done" : "todo" }, h("span", { class: "step", text: name }), " ", timeEl(at),
+      add(timeline, h("li", { class: at ? "done" : "todo" }, h("span", { class: "step", text: name }), " ", timeEl(at),
         d !== null ? h("span", { class: "muted small", text: ` +${duration(d)}` }) : null));
       if (at) prev = at;
     }
     const total = between(e.createdAt, e.completedAt);
-    if (total !== null) timeline.append(h("li", { class: "total" }, h("span", { class: "step", text: "Total" }), ` ${duration(total)}`,
+    if (total !== null) add(timeline, h("li", { class: "total" }, h("span", { class: "step", text: "Total" }), ` ${duration(total)}`,
       e.startedAt ? h("span", { class: "muted small", text: ` (ran ${duration(between(e.startedAt, e.completedAt))})` }) : null));
   };
   const paintMetrics = () => {
     clear(metrics);
     const m = e.metrics || {};
     const rows = [["CPU average", m.cpuAvg, "%"], ["CPU peak", m.cpuPeak, "%"], ["Memory average", m.memAvgMB, " MB"], ["Memory peak", m.memPeakMB, " MB"]];
-    for (const [k, v, u] of rows) metrics.append(h("dt", { text: k }), h("dd", { text: v === undefined || v === null ? "—" : `${Math.round(v * 10) / 10}${u}` }));
+    for (const [k, v, u] of rows) add(metrics, h("dt", { text: k }), h("dd", { text: v === undefined || v === null ? "—" : `${Math.round(v * 10) / 10}${u}` }));
   };
   const paintError = () => {
     clear(errorBox);
     errorBox.hidden = !e.error;
-    if (e.error) errorBox.append(h("h2", { id: "err-h", text: "Error" }), h("pre", { class: "code error-text", text: e.error }));
+    if (e.error) add(errorBox, h("h2", { id: "err-h", text: "Error" }), h("pre", { class: "code error-text", text: e.error }));
   };
   const paintWaiting = async () => {
     clear(waiting);
     waiting.hidden = e.status !== "QUEUED";
     if (e.status !== "QUEUED") return;
-    waiting.append(h("h2", { id: "why-h", text: "Why is it waiting?" }));
+    add(waiting, h("h2", { id: "why-h", text: "Why is it waiting?" }));
     let w = e.waiting;
     if (!w) w = await computeWaiting(e).catch(() => null);
     if (!w || e.status !== "QUEUED") return;
     const m = w.matchingRunners || {};
-    waiting.append(h("p", { class: "lead", text: w.reason }), h("dl", { class: "facts" },
+    add(waiting, h("p", { class: "lead", text: w.reason }), h("dl", { class: "facts" },
       h("dt", { text: "Position in the queue" }), h("dd", { text: w.position === null ? "unknown" : `${w.position}${w.ahead !== undefined ? ` (${w.ahead} ahead)` : ""}` }),
       h("dt", { text: "Runners online" }), h("dd", { text: m.online ?? "—" }),
       h("dt", { text: "Runners busy" }), h("dd", { text: m.busy ?? "—" }),
@@ -113,7 +113,7 @@ export async function render(main, { id, navigate }) {
     paintWaiting();
   };
 
-  main.append(h("h1", {}, "Execution ", h("span", { class: "mono", text: shortId(e.id) })),
+  add(main, h("h1", {}, "Execution ", h("span", { class: "mono", text: shortId(e.id) })),
     h("div", { class: "toolbar" }, stopBtn, rerunBtn, h("a", { href: "/executions", text: "All executions" })), msg,
     h("div", { class: "grid" },
       h("section", { class: "card", "aria-labelledby": "sum-h" }, h("h2", { id: "sum-h", text: "Summary" }), facts),

@@ -2,7 +2,7 @@
 // (batched per animation frame, in place, so nothing shifts), and
 // multi-select stop and re-run behind a confirmation naming the targets.
 
-import { h, clear, field, notice, timeEl, duration, between, shortId, statusBadge, onFrame, zoneName } from "./dom.js";
+import { h, clear, field, notice, timeEl, duration, between, shortId, statusBadge, onFrame, zoneName, add } from "./dom.js";
 import { get, all, query } from "./api.js";
 import { confirmDialog } from "./confirm.js";
 import { rerun, stop, ACTIVE } from "./actions.js";
@@ -68,7 +68,7 @@ export async function render(main, { params, stream, navigate }) {
     const t = triggers.items.find((x) => x.id === f.triggerId);
     res = await get(`/api/executions${query({ ...f, workflowId: f.workflowId || (t && t.workflowId), page, limit: LIMIT })}`);
   } catch (e) {
-    main.append(h("h1", { text: "Executions" }), filterForm, h("p", { class: "notice error", role: "alert", text: e.message }));
+    add(main, h("h1", { text: "Executions" }), filterForm, h("p", { class: "notice error", role: "alert", text: e.message }));
     return undefined;
   }
   const list = res.executions;
@@ -122,14 +122,14 @@ export async function render(main, { params, stream, navigate }) {
   const paint = (row, e) => {
     const old = row.data;
     row.data = e;
-    if (!old || old.status !== e.status) clear(row.cells.status).append(statusBadge(e.status), e.stopRequested && e.status === "RUNNING" ? h("span", { class: "muted small", text: " stopping" }) : null);
+    if (!old || old.status !== e.status) add(clear(row.cells.status), statusBadge(e.status), e.stopRequested && e.status === "RUNNING" ? h("span", { class: "muted small", text: " stopping" }) : null);
     const rn = e.runnerId ? runnerName.get(e.runnerId) || shortId(e.runnerId) : "—";
     if (row.cells.runner.textContent !== rn) row.cells.runner.textContent = rn;
-    if (!old) row.cells.created.append(timeEl(e.createdAt));
+    if (!old) add(row.cells.created, timeEl(e.createdAt));
     const d = e.startedAt && !e.completedAt ? "running" : duration(between(e.startedAt, e.completedAt));
     if (row.cells.dur.textContent !== d) row.cells.dur.textContent = d;
   };
-  list.forEach((e) => tbody.append(makeRow(e)));
+  list.forEach((e) => add(tbody, makeRow(e)));
 
   const table = h("table", { class: "data fixed" },
     h("caption", { class: "sr-only", text: "Executions, newest first" }),
@@ -169,7 +169,7 @@ export async function render(main, { params, stream, navigate }) {
     const out = await rerun(t.map((e) => e.id));
     clear(msg);
     msg.className = `notice ${out.failed.length ? "error" : "ok"}`;
-    msg.append(`Queued ${out.ok.length} new execution${out.ok.length === 1 ? "" : "s"}`, out.ok.length ? ": " : ".",
+    add(msg, `Queued ${out.ok.length} new execution${out.ok.length === 1 ? "" : "s"}`, out.ok.length ? ": " : ".",
       out.ok.slice(0, 10).map((e, i) => [i ? ", " : "", h("a", { href: `/executions/${encodeURIComponent(e.id)}`, text: shortId(e.id) })]),
       out.failed.length ? ` ${out.failed.length} failed: ${out.failed[0].error}` : "");
   });
@@ -214,7 +214,7 @@ export async function render(main, { params, stream, navigate }) {
     stream.on("runner", (r) => r && r.id && runnerName.set(r.id, r.name)),
   ];
 
-  main.append(h("h1", { text: "Executions" }), filterForm,
+  add(main, h("h1", { text: "Executions" }), filterForm,
     h("div", { class: "toolbar", role: "toolbar", "aria-label": "Selected executions" }, selCount, stopBtn, rerunBtn, fresh),
     msg, list.length ? table : h("p", { class: "muted", text: "No executions match these filters." }), pager);
   return () => offs.forEach((o) => o());

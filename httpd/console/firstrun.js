@@ -1,7 +1,7 @@
 // First run: the activation page (paste or upload the .lic) and the
 // bootstrap page (the first administrator, whose email is the licensee's).
 
-import { h, field, notice } from "./dom.js";
+import { h, field, notice, add } from "./dom.js";
 import { post } from "./api.js";
 
 /** activate renders the activation page. */
@@ -36,7 +36,7 @@ export function activate(main, { activated }) {
       button.disabled = false;
     }
   });
-  main.append(h("h1", { text: "Activate Exekra" }),
+  add(main, h("h1", { text: "Activate Exekra" }),
     h("p", { class: "lead", text: "This server has no license yet. Activate it with the license issued to your organisation; no restart is needed." }), form);
   text.focus();
 }
@@ -63,7 +63,7 @@ export function bootstrap(main, { signedIn }) {
       button.disabled = false;
     }
   });
-  main.append(h("h1", { text: "Create the administrator" }),
+  add(main, h("h1", { text: "Create the administrator" }),
     h("p", { class: "lead", text: "The license is active. Create the first administrator: their email must be the licensee's." }), form);
   (email.value ? name : email).focus();
 }

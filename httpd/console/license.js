@@ -1,7 +1,7 @@
 // The license page: status, limits and usage, expiry; administrators
 // upload a renewal (no restart) or re-validate it now.
 
-import { h, clear, field, notice, timeEl } from "./dom.js";
+import { h, clear, field, notice, timeEl, add } from "./dom.js";
 import { get, post, api } from "./api.js";
 
 /** render shows the license page. */
@@ -10,7 +10,7 @@ export async function render(main, { stream, isAdmin }) {
   const usage = h("tbody");
   const msg = notice();
   const show = (st) => {
-    clear(facts).append(
+    add(clear(facts), 
       h("dt", { text: "Status" }), h("dd", {}, h("span", { class: `badge l-${String(st.status).toLowerCase()}`, text: st.status || "—" })),
       h("dt", { text: "Licensee" }), h("dd", { text: st.licensee || "—" }),
       h("dt", { text: "Organization" }), h("dd", { text: st.organization || "—" }),
@@ -24,7 +24,7 @@ export async function render(main, { stream, isAdmin }) {
     for (const k of ["runners", "users", "workflows"]) {
       const lim = st.limits ? st.limits[k] : 0;
       const used = st.usage ? st.usage[k] : 0;
-      usage.append(h("tr", {}, h("th", { scope: "row", text: k[0].toUpperCase() + k.slice(1) }), h("td", { class: "num", text: used ?? "—" }),
+      add(usage, h("tr", {}, h("th", { scope: "row", text: k[0].toUpperCase() + k.slice(1) }), h("td", { class: "num", text: used ?? "—" }),
         h("td", { class: "num", text: lim ? lim : "unlimited" }), h("td", { class: "num", text: lim ? `${Math.round((100 * used) / lim)}%` : "—" })));
     }
   };
@@ -64,7 +64,7 @@ export async function render(main, { stream, isAdmin }) {
       }
     });
   }
-  main.append(h("h1", { text: "License" }), msg, h("div", { class: "grid" },
+  add(main, h("h1", { text: "License" }), msg, h("div", { class: "grid" },
     h("section", { class: "card", "aria-labelledby": "ls-h" }, h("h2", { id: "ls-h", text: "Standing" }), facts),
     h("section", { class: "card", "aria-labelledby": "lu-h" }, h("h2", { id: "lu-h", text: "Limits and usage" }),
       h("table", { class: "data" }, h("thead", {}, h("tr", {}, ["Resource", "Used", "Limit", "Share"].map((t) => h("th", { scope: "col", text: t })))), usage))),

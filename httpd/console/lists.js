@@ -1,7 +1,7 @@
 // The read-only views of workflows, triggers, analytics, users, the audit
 // log and the system: a table of the first page, paged through the URL.
 
-import { h, clear, timeEl, shortId, duration } from "./dom.js";
+import { h, clear, timeEl, shortId, duration, add } from "./dom.js";
 import { get, query } from "./api.js";
 
 const pct = (v) => (v === null || v === undefined ? "—" : `${Math.round(v * 1000) / 10}%`);
@@ -14,7 +14,7 @@ function table(caption, columns, items) {
     h("tbody", {}, items.map((it) => h("tr", {}, columns.map(([, cell], i) => {
       const v = cell(it);
       const c = i === 0 ? h("th", { scope: "row" }) : h("td");
-      if (v instanceof Node) c.append(v);
+      if (v instanceof Node) add(c, v);
       else c.textContent = v === null || v === undefined || v === "" ? "—" : String(v);
       return c;
     })))));
@@ -23,20 +23,20 @@ function table(caption, columns, items) {
 /** listPage renders one page of a paginated list. */
 async function listPage(main, { params }, { title, path, key, columns, intro, empty }) {
   const page = Math.max(1, parseInt(params.get("page") || "1", 10) || 1);
-  main.append(h("h1", { text: title }), intro ? h("p", { class: "muted", text: intro }) : null);
+  add(main, h("h1", { text: title }), intro ? h("p", { class: "muted", text: intro }) : null);
   let res;
   try {
     res = await get(`${path}${query({ page, limit: 50 })}`);
   } catch (e) {
-    main.append(h("p", { class: "notice error", role: "alert", text: e.message }));
+    add(main, h("p", { class: "notice error", role: "alert", text: e.message }));
     return;
   }
   const items = res[key];
   const pg = res.pagination;
-  main.append(items.length ? table(title, columns, items) : h("p", { class: "muted", text: empty }));
+  add(main, items.length ? table(title, columns, items) : h("p", { class: "muted", text: empty }));
   if (pg && pg.totalPages > 1) {
     const link = (n, text) => h("a", { class: "button secondary", href: `${location.pathname}${query({ page: n > 1 ? n : "" })}`, text });
-    main.append(h("nav", { class: "pager", "aria-label": "Pages" }, page > 1 ? link(page - 1, "Previous page") : null,
+    add(main, h("nav", { class: "pager", "aria-label": "Pages" }, page > 1 ? link(page - 1, "Previous page") : null,
       h("span", { text: `Page ${page} of ${pg.totalPages} · ${pg.total}` }), page < pg.totalPages ? link(page + 1, "Next page") : null));
   }
 }
@@ -79,15 +79,15 @@ function configOf(t) {
 
 /** analytics shows the per-workflow performance table. */
 export async function analytics(main) {
-  main.append(h("h1", { text: "Analytics" }));
+  add(main, h("h1", { text: "Analytics" }));
   let res;
   try {
     res = await get("/api/analytics/process-performance");
   } catch (e) {
-    main.append(h("p", { class: "notice error", role: "alert", text: e.message }));
+    add(main, h("p", { class: "notice error", role: "alert", text: e.message }));
     return;
   }
-  main.append(res.workflows.length ? table("Process performance", [["Workflow", (w) => w.workflowName], ["Runs", (w) => w.total],
+  add(main, res.workflows.length ? table("Process performance", [["Workflow", (w) => w.workflowName], ["Runs", (w) => w.total],
     ["Completed", (w) => w.completed], ["Failed", (w) => w.failed], ["Stopped", (w) => w.stopped], ["Success rate", (w) => pct(w.successRate)],
     ["Average duration", (w) => duration(w.avgDurationMs)], ["CPU avg / peak", (w) => `${num(w.cpuAvg, "%")} / ${num(w.cpuPeak, "%")}`],
     ["Memory avg / peak", (w) => `${num(w.memAvgMB, " MB")} / ${num(w.memPeakMB, " MB")}`]], res.workflows)
@@ -114,15 +114,15 @@ export function audit(main, ctx) {
 
 /** system shows the server's health and state (administrators). */
 export async function system(main) {
-  main.append(h("h1", { text: "System" }));
+  add(main, h("h1", { text: "System" }));
   const facts = h("dl", { class: "facts card" });
-  main.append(facts);
+  add(main, facts);
   const [health, status, stats] = await Promise.all([
     get("/api/health").catch((e) => ({ status: e.message })),
     get("/api/status").catch(() => ({})),
     get("/api/executions/stats").catch(() => ({})),
   ]);
-  clear(facts).append(
+  add(clear(facts), 
     h("dt", { text: "Health" }), h("dd", { text: health.status }),
     h("dt", { text: "Version" }), h("dd", { text: health.version || "—" }),
     h("dt", { text: "Checked at" }), h("dd", {}, timeEl(health.timestamp)),

@@ -1,6 +1,6 @@
 // The login page; after signing in the user returns to where they were.
 
-import { h, field, notice } from "./dom.js";
+import { h, field, notice, add } from "./dom.js";
 import { post } from "./api.js";
 
 /** render shows the login form. */
@@ -23,6 +23,6 @@ export function render(main, { next, signedIn }) {
       password.select();
     }
   });
-  main.append(h("h1", { text: "Sign in" }), next !== "/" ? h("p", { class: "lead", text: "Your session has ended. Sign in to go back to where you were." }) : null, form);
+  add(main, h("h1", { text: "Sign in" }), next !== "/" ? h("p", { class: "lead", text: "Your session has ended. Sign in to go back to where you were." }) : null, form);
   email.focus();
 }

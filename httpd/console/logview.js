@@ -2,7 +2,7 @@
 // the first error and downloads it. Only the lines in view are in the DOM,
 // so a 1 MiB log scrolls as smoothly as a short one.
 
-import { h, uid, download } from "./dom.js";
+import { h, uid, download, add } from "./dom.js";
 
 const LINE = 18; // px, the fixed line height of .log-lines (app.css)
 const OVERSCAN = 20;
@@ -100,9 +100,15 @@ export class LogView {
     this.lines[this.lines.length - 1] += parts[0];
     for (let i = 1; i < parts.length; i++) this.lines.push(parts[i]);
     if (this.term) this.find(this.term, true);
-    this.spacer.style.height = `${this.lines.length * LINE}px`;
+    this.spacer.style.height = `${this.shown() * LINE}px`;
     if (this.following) this.toEnd();
     this.draw();
+  }
+
+  /** shown is how many lines are drawn (a log ending in a newline has no empty last line). */
+  shown() {
+    const n = this.lines.length;
+    return n > 1 && this.lines[n - 1] === "" ? n - 1 : n;
   }
 
   setFollow(on) {
@@ -164,7 +170,7 @@ export class LogView {
       this.scheduled = false;
       const top = this.view.scrollTop;
       const first = Math.max(0, Math.floor(top / LINE) - OVERSCAN);
-      const last = Math.min(this.lines.length, Math.ceil((top + (this.view.clientHeight || 400)) / LINE) + OVERSCAN);
+      const last = Math.min(this.shown(), Math.ceil((top + (this.view.clientHeight || 400)) / LINE) + OVERSCAN);
       const hit = new Set(this.matches);
       const cur = this.current >= 0 ? this.matches[this.current] : -1;
       const frag = document.createDocumentFragment();
@@ -174,7 +180,7 @@ export class LogView {
         if (ERROR_RE.test(l)) cls += " err";
         if (hit.has(i)) cls += " hit";
         if (i === cur || i === this.marked) cls += " cur";
-        frag.append(h("div", { class: cls }, h("span", { class: "no", "aria-hidden": "true", text: i + 1 }), h("span", { class: "tx", text: l })));
+        add(frag, h("div", { class: cls }, h("span", { class: "no", "aria-hidden": "true", text: i + 1 }), h("span", { class: "tx", text: l })));
       }
       this.win.style.transform = `translateY(${first * LINE}px)`;
       this.win.replaceChildren(frag);

@@ -2,15 +2,32 @@
 // and type; for administrators, registration (the secret shown once, with
 // the command that starts the runner), secret regeneration and deletion.
 
-import { h, clear, field, notice, timeEl, age, shortId, statusBadge, onFrame, copyText } from "./dom.js";
+import { h, clear, field, notice, timeEl, age, shortId, statusBadge, onFrame, copyText, add } from "./dom.js";
 import { get, post, api, all } from "./api.js";
 import { confirmDialog } from "./confirm.js";
 
-/** metricsText summarises a runner's reported metrics. */
+/** metricsText summarises a runner's reported metrics (the reference runner's
+ * cpu, mem* and disk* figures by name, anything else as key and value). */
 function metricsText(m) {
   if (!m || typeof m !== "object") return "—";
+  const gb = (mb) => `${(mb / 1024).toFixed(1)}`;
   const parts = [];
-  for (const [k, v] of Object.entries(m)) {
+  const rest = { ...m };
+  if (typeof m.cpu === "number") {
+    parts.push(`CPU ${Math.round(m.cpu)}%`);
+    delete rest.cpu;
+  }
+  for (const [k, label] of [["mem", "memory"], ["disk", "disk"]]) {
+    const used = m[`${k}UsedMB`];
+    const total = m[`${k}TotalMB`];
+    if (typeof used === "number" && typeof total === "number") {
+      parts.push(`${label} ${gb(used)} / ${gb(total)} GB`);
+      delete rest[`${k}UsedMB`];
+      delete rest[`${k}TotalMB`];
+      delete rest[`${k}Usage`];
+    }
+  }
+  for (const [k, v] of Object.entries(rest)) {
     if (typeof v === "number") parts.push(`${k} ${Math.round(v * 10) / 10}`);
     else if (typeof v === "string" || typeof v === "boolean") parts.push(`${k} ${v}`);
   }
@@ -23,7 +40,7 @@ function credentials(out, runner, heading) {
   const copied = notice();
   const copy = (text, what) => h("button", { type: "button", class: "secondary", text: `Copy ${what}`,
     onclick: async () => copied.show((await copyText(text)) ? `The ${what} is on the clipboard.` : `Select the ${what} and copy it.`) });
-  clear(out).append(h("section", { class: "card secret", "aria-labelledby": "cred-h" },
+  add(clear(out), h("section", { class: "card secret", "aria-labelledby": "cred-h" },
     h("h2", { id: "cred-h", text: heading }),
     h("p", { class: "notice warn", text: "The secret is shown this once. Copy it now: it cannot be read again (regenerate it if it is lost)." }),
     h("dl", { class: "facts" },
@@ -47,18 +64,18 @@ export async function render(main, { stream, isAdmin }) {
 
   const paint = (row, r) => {
     row.data = r;
-    clear(row.status).append(statusBadge(r.status));
+    add(clear(row.status), statusBadge(r.status));
     row.hb.dataset.at = r.lastHeartbeatAt || "";
-    clear(row.hb).append(h("span", { text: age(r.lastHeartbeatAt) }), r.lastHeartbeatAt ? h("span", { class: "muted small block" }, timeEl(r.lastHeartbeatAt)) : null);
+    add(clear(row.hb), h("span", { text: age(r.lastHeartbeatAt) }), r.lastHeartbeatAt ? h("span", { class: "muted small block" }, timeEl(r.lastHeartbeatAt)) : null);
     row.metrics.textContent = metricsText(r.metrics);
-    clear(row.cur).append(r.currentExecutionId ? h("a", { href: `/executions/${encodeURIComponent(r.currentExecutionId)}`, "aria-label": `Execution ${r.currentExecutionId}`, text: shortId(r.currentExecutionId) }) : "—");
+    add(clear(row.cur), r.currentExecutionId ? h("a", { href: `/executions/${encodeURIComponent(r.currentExecutionId)}`, "aria-label": `Execution ${r.currentExecutionId}`, text: shortId(r.currentExecutionId) }) : "—");
     row.ip.textContent = r.ipAddress || "—";
   };
   const makeRow = (r) => {
     const row = { status: h("td"), hb: h("td"), metrics: h("td", { class: "clip small" }), cur: h("td", { class: "mono" }), ip: h("td", { class: "mono small" }) };
     const acts = h("td", { class: "acts" });
     if (isAdmin) {
-      acts.append(
+      add(acts, 
         h("button", { type: "button", class: "secondary", text: "Regenerate secret", "aria-label": `Regenerate secret of ${r.name}`, onclick: () => regenerate(row.data) }),
         h("button", { type: "button", class: "danger", text: "Delete", "aria-label": `Delete ${r.name}`, onclick: () => remove(row.data) }));
     }
@@ -74,7 +91,7 @@ export async function render(main, { stream, isAdmin }) {
     const res = await all("/api/runners", "runners", 1000);
     clear(tbody);
     rows.clear();
-    res.items.sort((a, b) => a.name.localeCompare(b.name)).forEach((r) => tbody.append(makeRow(r)));
+    res.items.sort((a, b) => a.name.localeCompare(b.name)).forEach((r) => add(tbody, makeRow(r)));
     table.hidden = !res.items.length;
     empty.hidden = !!res.items.length;
     total.textContent = `${res.total} runner${res.total === 1 ? "" : "s"}`;
@@ -130,7 +147,7 @@ export async function render(main, { stream, isAdmin }) {
     });
   }
 
-  main.append(h("h1", { text: "Runners" }), register, creds, msg, total, table, empty);
+  add(main, h("h1", { text: "Runners" }), register, creds, msg, total, table, empty);
   await load();
 
   // Live: runner events repaint their row on the next frame.
