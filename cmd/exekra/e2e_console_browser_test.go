@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -191,12 +192,14 @@ func (p *page) count(role, name string) int {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 	defer cancel()
-	root, err := chromedp.Call(ctx, dom.GetDocument, dom.GetDocumentParams{})
+	// The document by object id: DOM.getDocument would reset the node ids
+	// chromedp tracks.
+	doc, err := chromedp.Run(ctx, chromedp.Evaluate[*runtime.RemoteObject](`document`))
 	if err != nil {
 		p.t.Fatal(err)
 	}
 	res, err := chromedp.Call(ctx, accessibility.QueryAXTree, accessibility.QueryAXTreeParams{
-		BackendNodeID: root.Root.BackendNodeID, AccessibleName: name, Role: role,
+		ObjectID: doc.ObjectID, AccessibleName: name, Role: role,
 	})
 	if err != nil {
 		p.t.Fatal(err)
