@@ -25,7 +25,8 @@ type revokedSet struct{ m sync.Map } // token id → time.Time expiry
 //
 // Handles: *messages.Bootstrap, *messages.CreateUser, *messages.UpdateUser,
 // *messages.ChangePassword, *messages.RevokeToken, *messages.RecordLogin,
-// *messages.RecordAudit. Sends: replies only. State: users (published as
+// *messages.RecordAudit. Sends: replies, and *messages.EndStreams to events
+// after a logout, a disabling or a password change. State: users (published as
 // accountsView), revoked token ids, Census.Users. Timers: none.
 type accountsActor struct {
 	sys *System
@@ -44,11 +45,23 @@ func (a *accountsActor) Receive(ctx actor.Context) {
 	case *messages.CreateUser:
 		ctx.Respond(a.create(msg))
 	case *messages.UpdateUser:
-		ctx.Respond(a.update(msg))
+		reply := a.update(msg)
+		ctx.Respond(reply)
+		if u, ok := reply.(*messages.User); ok && u.Disabled {
+			a.sys.endStreams(ctx, &messages.EndStreams{UserID: u.ID, Reason: "user disabled"})
+		}
 	case *messages.ChangePassword:
-		ctx.Respond(a.changePassword(msg))
+		reply := a.changePassword(msg)
+		ctx.Respond(reply)
+		if u, ok := reply.(*messages.User); ok {
+			a.sys.endStreams(ctx, &messages.EndStreams{UserID: u.ID, Except: msg.KeepTokenID, Reason: "password changed"})
+		}
 	case *messages.RevokeToken:
-		ctx.Respond(a.revoke(msg))
+		reply := a.revoke(msg)
+		ctx.Respond(reply)
+		if _, ok := reply.(*messages.Ack); ok {
+			a.sys.endStreams(ctx, &messages.EndStreams{TokenID: msg.TokenID, Reason: "logged out"})
+		}
 	case *messages.RecordLogin:
 		var reply any = &messages.Ack{}
 		if err := a.recordLogin(msg); err != nil {

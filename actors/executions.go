@@ -604,7 +604,7 @@ func (a *executionActor) announceDequeued(ctx actor.Context) {
 func (a *executionActor) commit(ctx actor.Context, next *messages.Execution, expect messages.ExecutionStatus,
 	logs string, audit *messages.AuditEntry) error {
 	next.UpdatedAt = messages.TimeOf(a.sys.Now())
-	if err := a.sys.store.SaveExecution(next, expect, logs, audit); err != nil {
+	if err := a.sys.store.SaveExecution(next, expect, logs, executionEffects(a.exec, next, audit)); err != nil {
 		return err
 	}
 	a.exec = next

@@ -101,10 +101,11 @@ func (a *licenseActor) activate(msg *messages.ActivateLicense) any {
 		return err
 	}
 	audit := a.sys.auditEntry(msg.Origin, messages.AuditLicenseActivated, "license", lic.ID, lic.Organization)
-	if err := a.sys.store.SaveLicense(msg.Text, true, audit); err != nil {
+	view := &licenseView{license: lic, validatedAt: a.sys.Now()}
+	if err := a.sys.store.SaveLicense(msg.Text, true, a.sys.licenseEffects(view, audit)); err != nil {
 		return err
 	}
-	a.sys.license.Store(&licenseView{license: lic, validatedAt: a.sys.Now()})
+	a.sys.license.Store(view)
 	st := a.sys.LicenseStatus()
 	return &st
 }
@@ -122,10 +123,11 @@ func (a *licenseActor) replace(msg *messages.ReplaceLicense) any {
 		return messages.Invalid("the new license is for %s, not for the current licensee", lic.Email)
 	}
 	audit := a.sys.auditEntry(msg.Origin, messages.AuditLicenseReplaced, "license", lic.ID, lic.Organization)
-	if err := a.sys.store.SaveLicense(msg.Text, false, audit); err != nil {
+	view := &licenseView{license: lic, validatedAt: a.sys.Now()}
+	if err := a.sys.store.SaveLicense(msg.Text, false, a.sys.licenseEffects(view, audit)); err != nil {
 		return err
 	}
-	a.sys.license.Store(&licenseView{license: lic, validatedAt: a.sys.Now()})
+	a.sys.license.Store(view)
 	st := a.sys.LicenseStatus()
 	return &st
 }
@@ -148,8 +150,9 @@ func (a *licenseActor) validate(msg *messages.ValidateLicense) any {
 }
 
 // LicenseState is the license's standing now (INVALID when none is stored).
-func (s *System) LicenseState() messages.LicenseState {
-	v := s.license.Load()
+func (s *System) LicenseState() messages.LicenseState { return s.licenseStateOf(s.license.Load()) }
+
+func (s *System) licenseStateOf(v *licenseView) messages.LicenseState {
 	switch {
 	case v.license == nil || v.invalidReason != "":
 		return messages.LicenseInvalid
@@ -204,8 +207,10 @@ func checkLimitOnly(kind string, limit int, current int64) error {
 }
 
 // LicenseStatus is the status object of every license endpoint, computed now.
-func (s *System) LicenseStatus() messages.LicenseStatus {
-	v := s.license.Load()
+func (s *System) LicenseStatus() messages.LicenseStatus { return s.licenseStatusOf(s.license.Load()) }
+
+// licenseStatusOf is the status object of license view v, computed now.
+func (s *System) licenseStatusOf(v *licenseView) messages.LicenseStatus {
 	usage := messages.LicenseUsage{
 		Runners:   int(s.census.Runners.Load()),
 		Users:     int(s.census.Users.Load()),
@@ -218,7 +223,7 @@ func (s *System) LicenseStatus() messages.LicenseStatus {
 	l := v.license
 	st := messages.LicenseStatus{
 		Activated:     true,
-		Status:        s.LicenseState(),
+		Status:        s.licenseStateOf(v),
 		LicenseID:     l.ID,
 		Licensee:      l.Email,
 		Organization:  l.Organization,

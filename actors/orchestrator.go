@@ -25,6 +25,10 @@ type childSpec struct {
 // theirs here. Order matters at start: a child may read what earlier
 // children published (accounts and runners read the license, say).
 var children = []childSpec{
+	// events comes first: every later child's changes are fanned out.
+	{childEvents, func(s *System) *actor.Props {
+		return actor.PropsFromProducer(func() actor.Actor { return &eventsActor{sys: s} })
+	}},
 	{childLicense, func(s *System) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor { return &licenseActor{sys: s} })
 	}},

@@ -283,7 +283,7 @@ func (a *runnersActor) load(ctx actor.Context) error {
 			r.UpdatedAt = messages.TimeOf(now)
 			c := *r
 			saves.Add(1)
-			a.sys.store.SaveRunnerAsync(&c, func(err error) {
+			a.sys.store.SaveRunnerAsync(&c, runnerEffects(&c, nil, false), func(err error) {
 				if err != nil {
 					saveErr.Store(&err)
 				}
@@ -362,7 +362,7 @@ func (a *runnersActor) register(ctx actor.Context, msg *messages.RegisterRunner)
 	audit := a.sys.auditEntry(msg.Origin, messages.AuditRunnerRegistered, "runner", r.ID, name+" "+string(typ))
 	a.pending++
 	self, root, sender := ctx.Self(), a.sys.actors.Root, ctx.Sender()
-	a.sys.store.CreateRunnerAsync(r, audit, func(err error) {
+	a.sys.store.CreateRunnerAsync(r, runnerEffects(r, audit, false), func(err error) {
 		root.Send(self, &runnerCreated{rec: r, secret: secret, sender: sender, err: err})
 	})
 	return nil
@@ -640,7 +640,7 @@ func (a *runnerActor) load(ctx actor.Context) {
 			panic(err)
 		}
 		if r != nil && rehydrateRunner(r, a.sys.Now(), a.sys.runnerTTL()) {
-			if err := a.sys.store.SaveRunner(r, nil); err != nil {
+			if err := a.sys.store.SaveRunner(r, runnerEffects(r, nil, false)); err != nil {
 				panic(err)
 			}
 		}
@@ -717,7 +717,8 @@ func (s *System) gaugeOf(st int32) *atomic.Int64 {
 // save writes the record durably and publishes it.
 func (a *runnerActor) save(audit *messages.AuditEntry) error {
 	a.rec.UpdatedAt = messages.TimeOf(a.sys.Now())
-	if err := a.sys.store.SaveRunner(a.copyRec(), audit); err != nil {
+	rec := a.copyRec()
+	if err := a.sys.store.SaveRunner(rec, runnerEffects(rec, audit, false)); err != nil {
 		return err
 	}
 	a.entry.flushAt.Store(0)
@@ -814,7 +815,8 @@ func (a *runnerActor) tick(ctx actor.Context) {
 	if f := a.entry.flushAt.Load(); f != 0 && now.UnixNano() >= f {
 		a.entry.flushAt.Store(0)
 		a.lastFlush = now
-		a.sys.store.SaveRunnerAsync(a.copyRec(), func(err error) {
+		rec := a.copyRec()
+		a.sys.store.SaveRunnerAsync(rec, runnerEffects(rec, nil, true), func(err error) {
 			if err != nil {
 				a.sys.cfg.Logger.Warn("heartbeat flush", "runner", a.entry.id, "err", err)
 			}
@@ -826,7 +828,8 @@ func (a *runnerActor) tick(ctx actor.Context) {
 func (a *runnerActor) flushNow() {
 	if a.entry.flushAt.Load() != 0 && !a.entry.deleted.Load() {
 		a.entry.flushAt.Store(0)
-		_ = a.sys.store.SaveRunner(a.copyRec(), nil)
+		rec := a.copyRec()
+		_ = a.sys.store.SaveRunner(rec, runnerEffects(rec, nil, true))
 	}
 }
 
@@ -1104,7 +1107,7 @@ func (a *runnerActor) regenerate(msg *messages.RegenerateSecret) any {
 
 func (a *runnerActor) delete(ctx actor.Context, msg *messages.DeleteRunner) {
 	audit := a.sys.auditEntry(msg.Origin, messages.AuditRunnerDeleted, "runner", a.rec.ID, a.rec.Name)
-	if err := a.sys.store.DeleteRunner(a.rec.ID, audit); err != nil {
+	if err := a.sys.store.DeleteRunner(a.rec.ID, runnerDeletedEffects(&a.rec, audit, a.sys.Now())); err != nil {
 		ctx.Respond(err)
 		return
 	}

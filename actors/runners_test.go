@@ -447,7 +447,7 @@ func (e *rtEnv) storedExecution(runnerID string, status messages.ExecutionStatus
 	}
 	next := *ex
 	next.Status, next.RunnerID = status, &runnerID
-	if err := e.store.SaveExecution(&next, messages.ExecQueued, "", nil); err != nil {
+	if err := e.store.SaveExecution(&next, messages.ExecQueued, "", messages.Effects{}); err != nil {
 		e.t.Fatal(err)
 	}
 	return ex.ID

@@ -18,15 +18,15 @@ type Store interface {
 	GetWorkflow(id string) (*messages.Workflow, error)
 	SaveDraft(v *messages.Version, audit *messages.AuditEntry) (*messages.Version, error)
 	PublishLatest(workflowID string, now messages.Time, audit *messages.AuditEntry) (*messages.Version, error)
-	CreateTrigger(t *messages.Trigger, secret string, audit *messages.AuditEntry) error
-	UpdateTrigger(id string, ch messages.TriggerChange, audit *messages.AuditEntry) (*messages.TriggerRecord, error)
-	RecordTriggerFire(id string, firedAt messages.Time, result string, nextRunAt messages.Time, audit *messages.AuditEntry) error
-	DeleteTrigger(id string, audit *messages.AuditEntry) error
+	CreateTrigger(t *messages.Trigger, secret string, fx messages.Effects) error
+	UpdateTrigger(id string, ch messages.TriggerChange, fx messages.Effects) (*messages.TriggerRecord, error)
+	RecordTriggerFire(id string, firedAt messages.Time, result string, nextRunAt messages.Time, fx messages.Effects) error
+	DeleteTrigger(id string, fx messages.Effects) error
 	AllTriggers() ([]*messages.TriggerRecord, error)
 	TriggerWithSecret(id string) (*messages.TriggerRecord, error)
 	// license
 	License() (string, error)
-	SaveLicense(text string, onlyIfAbsent bool, audit *messages.AuditEntry) error
+	SaveLicense(text string, onlyIfAbsent bool, fx messages.Effects) error
 	// accounts
 	CreateUser(u *messages.User, audit *messages.AuditEntry) error
 	SaveUser(u *messages.User, audit *messages.AuditEntry) error
@@ -35,16 +35,21 @@ type Store interface {
 	RevokedTokens(now time.Time) (map[string]time.Time, error)
 	AppendAudit(entries ...*messages.AuditEntry) error
 	// runners
-	CreateRunnerAsync(r *messages.Runner, audit *messages.AuditEntry, done func(error))
-	SaveRunner(r *messages.Runner, audit *messages.AuditEntry) error
-	SaveRunnerAsync(r *messages.Runner, done func(error))
-	DeleteRunner(id string, audit *messages.AuditEntry) error
+	CreateRunnerAsync(r *messages.Runner, fx messages.Effects, done func(error))
+	SaveRunner(r *messages.Runner, fx messages.Effects) error
+	SaveRunnerAsync(r *messages.Runner, fx messages.Effects, done func(error))
+	DeleteRunner(id string, fx messages.Effects) error
 	GetRunner(id string) (*messages.Runner, error)
 	AllRunners() ([]*messages.Runner, error)
 	// executions
 	GetExecution(id string) (*messages.Execution, error)
 	CreateExecutionsAsync(es []*messages.Execution, dedupeKeys []string, done func([]messages.CreateOutcome, error))
-	SaveExecution(e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, audit *messages.AuditEntry) error
+	SaveExecution(e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, fx messages.Effects) error
 	QueuedExecutions() ([]*messages.Execution, error)
 	ActiveExecutions() ([]*messages.Execution, error)
+	ExecutionStats() (messages.ExecutionStats, error)
+	// domain events (events.go)
+	SetEventSink(fn func([]messages.Event))
+	PublishLive(evs []messages.Event)
+	LastEventSeq() uint64
 }

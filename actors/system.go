@@ -62,6 +62,8 @@ type System struct {
 	runnerReg atomic.Pointer[runnersView]
 	// slots are Ask's reusable return addresses (ask.go).
 	slots replySlots
+	// streamIDs numbers the live event streams (events.go).
+	streamIDs atomic.Uint64
 }
 
 // Restarts counts supervision decisions (actor failures) since start.
@@ -99,6 +101,8 @@ func Start(cfg Config, store Store) (*System, error) {
 	for _, c := range children {
 		s.pids[c.name] = as.NewLocalPID("orchestrator/" + c.name)
 	}
+	// Committed events reach the events actor from storage's writer.
+	store.SetEventSink(s.eventSink)
 	pid, err := as.Root.SpawnNamed(props, "orchestrator")
 	if err != nil {
 		return nil, fmt.Errorf("actors: spawn orchestrator: %w", err)
@@ -139,6 +143,7 @@ func (s *System) Stop() {
 		return
 	}
 	_ = s.actors.Root.PoisonFuture(s.root).Wait()
+	s.store.SetEventSink(nil)
 	s.actors.Shutdown()
 }
 

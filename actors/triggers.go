@@ -134,7 +134,7 @@ func (a *triggersActor) create(ctx actor.Context, msg *messages.CreateTrigger) a
 		t.NextRunAt = messages.TimeOf(set.next(now))
 	}
 	audit := a.sys.auditEntry(msg.Origin, messages.AuditTriggerCreated, "trigger", t.ID, string(t.Type)+" workflow "+t.WorkflowID)
-	if err := a.sys.store.CreateTrigger(t, set.secret, audit); err != nil {
+	if err := a.sys.store.CreateTrigger(t, set.secret, messages.AuditOnly(audit)); err != nil {
 		return err
 	}
 	a.spawn(ctx, &messages.TriggerRecord{Trigger: t, Secret: set.secret})
@@ -143,7 +143,7 @@ func (a *triggersActor) create(ctx actor.Context, msg *messages.CreateTrigger) a
 
 func (a *triggersActor) delete(ctx actor.Context, msg *messages.DeleteTrigger) any {
 	audit := a.sys.auditEntry(msg.Origin, messages.AuditTriggerDeleted, "trigger", msg.ID, "")
-	if err := a.sys.store.DeleteTrigger(msg.ID, audit); err != nil {
+	if err := a.sys.store.DeleteTrigger(msg.ID, messages.AuditOnly(audit)); err != nil {
 		return err
 	}
 	if pid := a.children[msg.ID]; pid != nil {
@@ -432,7 +432,7 @@ func (a *triggerActor) start(ctx actor.Context) {
 	next := a.arm(ctx)
 	if next != a.t.NextRunAt {
 		a.t.NextRunAt = next
-		if err := a.sys.store.RecordTriggerFire(a.id, 0, "", next, nil); err != nil && messages.ErrorCode(err) != messages.CodeNotFound {
+		if err := a.sys.store.RecordTriggerFire(a.id, 0, "", next, messages.Effects{}); err != nil && messages.ErrorCode(err) != messages.CodeNotFound {
 			// The schedule still fires; only the shown nextRunAt is stale
 			// until the next fire records it again.
 			a.sys.cfg.Logger.Warn("recording a trigger's next run failed", "trigger", logID(a.id), "err", err)
@@ -555,7 +555,7 @@ func (a *triggerActor) record(at time.Time, result string) {
 	a.t.LastResult = result
 	audit := a.sys.auditEntry(messages.Origin{ActorType: messages.ActorSystem, ActorID: "scheduler"},
 		messages.AuditTriggerFired, "trigger", a.id, result)
-	if err := a.sys.store.RecordTriggerFire(a.id, messages.TimeOf(at), result, a.t.NextRunAt, audit); err != nil &&
+	if err := a.sys.store.RecordTriggerFire(a.id, messages.TimeOf(at), result, a.t.NextRunAt, messages.AuditOnly(audit)); err != nil &&
 		messages.ErrorCode(err) != messages.CodeNotFound {
 		a.sys.cfg.Logger.Warn("recording a trigger fire failed", "trigger", logID(a.id), "err", err)
 	}
@@ -603,7 +603,7 @@ func (a *triggerActor) update(ctx actor.Context, msg *messages.UpdateTrigger) an
 	}
 	ch.UpdatedAt = messages.TimeOf(now)
 	audit := a.sys.auditEntry(msg.Origin, messages.AuditTriggerUpdated, "trigger", a.id, strings.Join(changes, ","))
-	rec, err := a.sys.store.UpdateTrigger(a.id, ch, audit)
+	rec, err := a.sys.store.UpdateTrigger(a.id, ch, messages.AuditOnly(audit))
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,8 @@ type Core interface {
 	TokenRevoked(tokenID string) bool
 	// AuditEntry builds an audit entry stamped now.
 	AuditEntry(o messages.Origin, action, targetType, targetID, details string) *messages.AuditEntry
+	// EventSource opens live event streams (handlers_events.go).
+	EventSource
 }
 
 // Store is the read side of storage that handlers use for history and

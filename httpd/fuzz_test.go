@@ -44,6 +44,14 @@ func (f *fuzzCore) User(id string) *messages.User                    { return fu
 func (f *fuzzCore) RunnerSession(string, string, int64) error        { return nil }
 func (f *fuzzCore) TokenRevoked(string) bool                         { return false }
 func (f *fuzzCore) RunnerIdle(string) bool                           { return false }
+func (f *fuzzCore) UnsubscribeEvents(uint64)                         {}
+
+// SubscribeEvents opens a stream that ends at once.
+func (f *fuzzCore) SubscribeEvents(messages.SubscribeEvents) (*messages.EventSubscription, error) {
+	ch := make(chan []messages.StreamEvent)
+	close(ch)
+	return &messages.EventSubscription{Events: ch, Reason: func() string { return "fuzz" }}, nil
+}
 func (f *fuzzCore) RunnerByCredentials(string, string) (string, int64, error) {
 	return "", 0, messages.Errorf(messages.CodeUnauthorized, "fuzz: no such machine")
 }

@@ -112,6 +112,8 @@ func (s *Server) routeTable() []Route {
 		role("DELETE", "/api/runners/{id}", adminOnly, (*Server).deleteRunner),
 		// analytics
 		user("GET", "/api/analytics/process-performance", (*Server).processPerformance),
+		// live events (handlers_events.go)
+		user("GET", "/api/events", (*Server).events),
 		// operations
 		{Method: "GET", Path: "/api/openapi.json", Access: Public, Limited: true, BeforeReady: true, Handle: (*Server).openAPI},
 		{Method: "GET", Path: "/metrics", Access: Public, BeforeReady: true, Handle: (*Server).metrics},

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -58,6 +60,11 @@ type Server struct {
 	reqMetrics httpMetrics
 	// reqIDs numbers the requests that come without an X-Request-Id.
 	reqIDs requestIDs
+	// streams counts the open live event streams (handlers_events.go);
+	// closing is closed when Shutdown starts, which ends them.
+	streams     atomic.Int64
+	closing     chan struct{}
+	closingOnce sync.Once
 }
 
 // New builds the server and its route table.
@@ -66,11 +73,12 @@ func New(cfg Config, core Core, store Store) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{
-		cfg:    cfg,
-		core:   core,
-		store:  store,
-		log:    cfg.Logger.With("component", "httpd"),
-		tokens: newTokens(cfg.JWTSecret, core.Now),
+		cfg:     cfg,
+		core:    core,
+		store:   store,
+		log:     cfg.Logger.With("component", "httpd"),
+		tokens:  newTokens(cfg.JWTSecret, core.Now),
+		closing: make(chan struct{}),
 	}
 	s.reqIDs.prefix = messages.RandomHex(6) + "-"
 	if cfg.RateLimit > 0 {
@@ -135,7 +143,11 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 // Shutdown stops accepting connections and waits for in-flight requests to
 // finish (long polls are answered early: see Core's shutdown hook), up to
 // ctx's deadline.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+// Open event streams end at once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closingOnce.Do(func() { close(s.closing) })
+	return s.srv.ShutdownWithContext(ctx)
+}
 
 // transportError answers errors fasthttp meets before a handler runs: a body
 // over the limit is 413 JSON (SPEC §13), anything else 400 JSON.

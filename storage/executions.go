@@ -255,16 +255,18 @@ func capLog(s string) string {
 }
 
 // appendLogsTx appends text to the stored log of id, keeping its last MiB.
-func appendLogsTx(tx *bbolt.Tx, id, text string) error {
+// It returns the length of the stored log before the append (the offset of
+// the text in it, as the execution.log event says).
+func appendLogsTx(tx *bbolt.Tx, id, text string) (int, error) {
 	if text == "" {
-		return nil
+		return 0, nil
 	}
 	b := tx.Bucket(bucketExecLogs)
 	old := b.Get([]byte(id))
 	buf := make([]byte, 0, len(old)+len(text))
 	buf = append(buf, old...)
 	buf = append(buf, text...)
-	return b.Put([]byte(id), []byte(capLog(string(buf))))
+	return len(old), b.Put([]byte(id), []byte(capLog(string(buf))))
 }
 
 func dedupeKeyOf(workflowID, key string) []byte { return joinKey(workflowID, key) }
@@ -279,6 +281,9 @@ type createBatch struct {
 	counterNames map[counterKind][]string
 	counters     map[string]int64
 	keyBuf       []byte
+	// events are the execution events of the creations, numbered and
+	// stored once the batch's writes are done (applyTx).
+	events []messages.Event
 }
 
 // counterKind is what decides the counters a new execution counts in.
@@ -400,7 +405,7 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution, cb *createBatch) (*messages
 	if err := putExecutionTx(tx, &e); err != nil {
 		return nil, false, err
 	}
-	if err := appendLogsTx(tx, e.ID, n.Logs); err != nil {
+	if _, err := appendLogsTx(tx, e.ID, n.Logs); err != nil {
 		return nil, false, err
 	}
 	if err := putIndexKeysTx(tx, &e, cb); err != nil {
@@ -414,6 +419,9 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution, cb *createBatch) (*messages
 			return nil, false, err
 		}
 	}
+	// The event shows the execution as it was stored: the workflow and
+	// version it was bound to here.
+	cb.events = append(cb.events, messages.ExecutionEvent(&e, false))
 	return &e, false, nil
 }
 
@@ -425,7 +433,7 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution, cb *createBatch) (*messages
 func (s *Store) CreateExecution(e *messages.Execution, dedupeKey string) (*messages.Execution, bool, error) {
 	var out *messages.Execution
 	var dup bool
-	if err := s.update(createOneFn(newExecution{Execution: e, DedupeKey: dedupeKey}, &out, &dup)); err != nil {
+	if err := s.update(s.createOneFn(newExecution{Execution: e, DedupeKey: dedupeKey}, &out, &dup)); err != nil {
 		return nil, false, err
 	}
 	return out, dup, nil
@@ -436,7 +444,7 @@ func (s *Store) CreateExecution(e *messages.Execution, dedupeKey string) (*messa
 func (s *Store) CreateExecutionAsync(e *messages.Execution, dedupeKey string, done func(e *messages.Execution, duplicate bool, err error)) {
 	var out *messages.Execution
 	var dup bool
-	s.updateAsync(createOneFn(newExecution{Execution: e, DedupeKey: dedupeKey}, &out, &dup), func(err error) {
+	s.updateAsync(s.createOneFn(newExecution{Execution: e, DedupeKey: dedupeKey}, &out, &dup), func(err error) {
 		if err != nil {
 			done(nil, false, err)
 			return
@@ -447,13 +455,16 @@ func (s *Store) CreateExecutionAsync(e *messages.Execution, dedupeKey string, do
 
 // createOneFn is the write of one creation; it sets *out and *dup each
 // time it runs.
-func createOneFn(n newExecution, out **messages.Execution, dup *bool) func(tx *bbolt.Tx) error {
+func (s *Store) createOneFn(n newExecution, out **messages.Execution, dup *bool) func(tx *bbolt.Tx) error {
 	return func(tx *bbolt.Tx) (err error) {
 		cb := newCreateBatch()
 		if *out, *dup, err = createExecutionTx(tx, n, cb); err != nil {
 			return err
 		}
-		return cb.applyTx(tx)
+		if err := cb.applyTx(tx); err != nil {
+			return err
+		}
+		return s.appendEventsTx(tx, cb.events)
 	}
 }
 
@@ -484,7 +495,10 @@ func (s *Store) CreateExecutionsAsync(es []*messages.Execution, dedupeKeys []str
 			}
 			outcomes[i] = messages.CreateOutcome{Execution: out, Duplicate: dup}
 		}
-		return cb.applyTx(tx)
+		if err := cb.applyTx(tx); err != nil {
+			return err
+		}
+		return s.appendEventsTx(tx, cb.events)
 	}, func(err error) {
 		if err != nil {
 			done(nil, err)
@@ -504,11 +518,11 @@ func foldTerminalTx(tx *bbolt.Tx, e *messages.Execution) error {
 type executionChange struct {
 	Execution  *messages.Execution      // the new state (Logs ignored)
 	AppendLogs string                   // appended to the stored log
-	Audit      *messages.AuditEntry     // nil for none
+	Effects    messages.Effects         // audit entry and events
 	Expect     messages.ExecutionStatus // the status the stored record must have ("" = any)
 }
 
-func saveExecutionTx(tx *bbolt.Tx, c executionChange) error {
+func (s *Store) saveExecutionTx(tx *bbolt.Tx, c executionChange) error {
 	e := c.Execution
 	old, err := getExecutionTx(tx, e.ID)
 	if err != nil {
@@ -526,7 +540,8 @@ func saveExecutionTx(tx *bbolt.Tx, c executionChange) error {
 	if err := putExecutionTx(tx, e); err != nil {
 		return err
 	}
-	if err := appendLogsTx(tx, e.ID, c.AppendLogs); err != nil {
+	offset, err := appendLogsTx(tx, e.ID, c.AppendLogs)
+	if err != nil {
 		return err
 	}
 	if err := reindexTx(tx, old, e); err != nil {
@@ -537,17 +552,26 @@ func saveExecutionTx(tx *bbolt.Tx, c executionChange) error {
 			return err
 		}
 	}
-	return appendAuditTx(tx, c.Audit)
+	fx := c.Effects
+	if c.AppendLogs != "" {
+		// The chunk comes before the change's own events (a final report's
+		// log lines before its COMPLETED); only storage knows its offset.
+		evs := make([]messages.Event, 0, len(fx.Events)+1)
+		evs = append(evs, messages.ExecutionLogEvent(e.ID, offset, c.AppendLogs, e.UpdatedAt))
+		fx.Events = append(evs, fx.Events...)
+	}
+	return s.applyEffectsTx(tx, fx)
 }
 
 // SaveExecution durably applies one transition of an existing execution:
 // e is its new state (its Logs are ignored), appendLogs is appended to the
-// stored log (kept to its last MiB), audit (when not nil) is appended to the
-// audit log. With expect set, the stored status must be expect, else
-// INVALID_TRANSITION; a terminal record never changes status.
-func (s *Store) SaveExecution(e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, audit *messages.AuditEntry) error {
-	c := executionChange{Execution: e, Expect: expect, AppendLogs: appendLogs, Audit: audit}
-	return s.update(func(tx *bbolt.Tx) error { return saveExecutionTx(tx, c) })
+// stored log (kept to its last MiB) and announced by a live execution.log
+// event, and fx's audit entry and events are written with it. With expect
+// set, the stored status must be expect, else INVALID_TRANSITION; a
+// terminal record never changes status.
+func (s *Store) SaveExecution(e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, fx messages.Effects) error {
+	c := executionChange{Execution: e, Expect: expect, AppendLogs: appendLogs, Effects: fx}
+	return s.update(func(tx *bbolt.Tx) error { return s.saveExecutionTx(tx, c) })
 }
 
 // GetExecution reads one execution with its logs (nil, nil when absent).

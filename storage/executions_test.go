@@ -125,23 +125,23 @@ func TestExecutionTransitionsIndexesAndReopen(t *testing.T) {
 	e, _ := s.GetExecution(ids[0])
 	r := "r1"
 	e.Status, e.RunnerID = messages.ExecAssigned, &r
-	if err := s.SaveExecution(e, messages.ExecQueued, "", nil); err != nil {
+	if err := s.SaveExecution(e, messages.ExecQueued, "", messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveExecution(e, messages.ExecQueued, "", nil); messages.ErrorCode(err) != messages.CodeInvalidTransition {
+	if err := s.SaveExecution(e, messages.ExecQueued, "", messages.Effects{}); messages.ErrorCode(err) != messages.CodeInvalidTransition {
 		t.Fatalf("expect check: %v", err)
 	}
 	e.Status = messages.ExecRunning
-	if err := s.SaveExecution(e, "", "a\n", nil); err != nil {
+	if err := s.SaveExecution(e, "", "a\n", messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	e.Status, e.CompletedAt = messages.ExecCompleted, messages.TimeOf(time.Now())
-	if err := s.SaveExecution(e, "", "b\n", nil); err != nil {
+	if err := s.SaveExecution(e, "", "b\n", messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	failed, _ := s.GetExecution(ids[1])
 	failed.Status, failed.CompletedAt = messages.ExecFailed, messages.TimeOf(time.Now())
-	if err := s.SaveExecution(failed, "", "", nil); err != nil {
+	if err := s.SaveExecution(failed, "", "", messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -259,7 +259,7 @@ func TestExecutionLogCap(t *testing.T) {
 	}
 	chunk := strings.Repeat("é", 300<<10) // 600 KiB
 	for i := 0; i < 3; i++ {
-		if err := s.SaveExecution(e, "", chunk+"END", nil); err != nil {
+		if err := s.SaveExecution(e, "", chunk+"END", messages.Effects{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -269,13 +269,13 @@ func TestExecutionLogCap(t *testing.T) {
 	}
 	// A terminal record refuses another terminal status.
 	e.Status = messages.ExecStopped
-	if err := s.SaveExecution(e, "", "", nil); err != nil {
+	if err := s.SaveExecution(e, "", "", messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	e2 := *e
 	e2.Status = messages.ExecFailed
 	var me *messages.Error
-	if err := s.SaveExecution(&e2, "", "", nil); !errors.As(err, &me) || me.Code != messages.CodeInvalidTransition {
+	if err := s.SaveExecution(&e2, "", "", messages.Effects{}); !errors.As(err, &me) || me.Code != messages.CodeInvalidTransition {
 		t.Fatalf("terminal is final: %v", err)
 	}
 }

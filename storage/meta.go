@@ -20,9 +20,9 @@ func (s *Store) License() (string, error) {
 	return text, err
 }
 
-// SaveLicense stores the license text with its audit entry. When
+// SaveLicense stores the license text with the change's effects. When
 // onlyIfAbsent is set and a license is already stored, it is CONFLICT.
-func (s *Store) SaveLicense(text string, onlyIfAbsent bool, audit *messages.AuditEntry) error {
+func (s *Store) SaveLicense(text string, onlyIfAbsent bool, fx messages.Effects) error {
 	return s.update(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if onlyIfAbsent && meta.Get(metaLicense) != nil {
@@ -31,7 +31,7 @@ func (s *Store) SaveLicense(text string, onlyIfAbsent bool, audit *messages.Audi
 		if err := meta.Put(metaLicense, []byte(text)); err != nil {
 			return err
 		}
-		return appendAuditTx(tx, audit)
+		return s.applyEffectsTx(tx, fx)
 	})
 }
 

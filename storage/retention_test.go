@@ -28,15 +28,15 @@ func finishAt(t *testing.T, s *Store, wfID string, status messages.ExecutionStat
 	}
 	r := "r1"
 	e.Status, e.RunnerID = messages.ExecAssigned, &r
-	if err := s.SaveExecution(e, messages.ExecQueued, "", nil); err != nil {
+	if err := s.SaveExecution(e, messages.ExecQueued, "", messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	e.Status, e.StartedAt = messages.ExecRunning, messages.TimeOf(at.Add(-30*time.Second))
-	if err := s.SaveExecution(e, "", "working\n", nil); err != nil {
+	if err := s.SaveExecution(e, "", "working\n", messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	e.Status, e.CompletedAt = status, messages.TimeOf(at)
-	if err := s.SaveExecution(e, "", "done\n", nil); err != nil {
+	if err := s.SaveExecution(e, "", "done\n", messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	return e.ID

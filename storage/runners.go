@@ -46,18 +46,18 @@ func NormalizeRunnerName(name string) string { return strings.ToLower(strings.Tr
 
 // CreateRunner inserts a new runner and its audit entry in one durable
 // transaction. A name already taken (case-insensitive) is CONFLICT.
-func (s *Store) CreateRunner(r *messages.Runner, audit *messages.AuditEntry) error {
-	return s.update(createRunnerFn(r, audit))
+func (s *Store) CreateRunner(r *messages.Runner, fx messages.Effects) error {
+	return s.update(s.createRunnerFn(r, fx))
 }
 
 // CreateRunnerAsync is CreateRunner without the wait: done runs (on the
 // writer's goroutine) once the runner is durable or failed, so many
 // registrations share one commit.
-func (s *Store) CreateRunnerAsync(r *messages.Runner, audit *messages.AuditEntry, done func(error)) {
-	s.updateAsync(createRunnerFn(r, audit), done)
+func (s *Store) CreateRunnerAsync(r *messages.Runner, fx messages.Effects, done func(error)) {
+	s.updateAsync(s.createRunnerFn(r, fx), done)
 }
 
-func createRunnerFn(r *messages.Runner, audit *messages.AuditEntry) func(tx *bbolt.Tx) error {
+func (s *Store) createRunnerFn(r *messages.Runner, fx messages.Effects) func(tx *bbolt.Tx) error {
 	sr := toStoredRunner(r)
 	return func(tx *bbolt.Tx) error {
 		names := tx.Bucket(bucketRunnerNames)
@@ -80,23 +80,23 @@ func createRunnerFn(r *messages.Runner, audit *messages.AuditEntry) func(tx *bbo
 		if err := addCounterTx(tx, counterRunners, 1); err != nil {
 			return err
 		}
-		return appendAuditTx(tx, audit)
+		return s.applyEffectsTx(tx, fx)
 	}
 }
 
 // SaveRunner overwrites an existing runner (name and key unchanged) with an
-// optional audit entry, durably. An absent runner is NOT_FOUND.
-func (s *Store) SaveRunner(r *messages.Runner, audit *messages.AuditEntry) error {
-	return s.update(saveRunnerFn(r, audit))
+// change's effects, durably. An absent runner is NOT_FOUND.
+func (s *Store) SaveRunner(r *messages.Runner, fx messages.Effects) error {
+	return s.update(s.saveRunnerFn(r, fx))
 }
 
 // SaveRunnerAsync is SaveRunner without the wait (periodic heartbeat
 // flushes): done runs once the write is durable or failed.
-func (s *Store) SaveRunnerAsync(r *messages.Runner, done func(error)) {
-	s.updateAsync(saveRunnerFn(r, nil), done)
+func (s *Store) SaveRunnerAsync(r *messages.Runner, fx messages.Effects, done func(error)) {
+	s.updateAsync(s.saveRunnerFn(r, fx), done)
 }
 
-func saveRunnerFn(r *messages.Runner, audit *messages.AuditEntry) func(tx *bbolt.Tx) error {
+func (s *Store) saveRunnerFn(r *messages.Runner, fx messages.Effects) func(tx *bbolt.Tx) error {
 	sr := toStoredRunner(r)
 	return func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketRunners).Get([]byte(r.ID)) == nil {
@@ -105,12 +105,12 @@ func saveRunnerFn(r *messages.Runner, audit *messages.AuditEntry) func(tx *bbolt
 		if err := putTx(tx, bucketRunners, r.ID, &sr); err != nil {
 			return err
 		}
-		return appendAuditTx(tx, audit)
+		return s.applyEffectsTx(tx, fx)
 	}
 }
 
-// DeleteRunner removes a runner, its name and key, with its audit entry.
-func (s *Store) DeleteRunner(id string, audit *messages.AuditEntry) error {
+// DeleteRunner removes a runner, its name and key, with the change's effects.
+func (s *Store) DeleteRunner(id string, fx messages.Effects) error {
 	return s.update(func(tx *bbolt.Tx) error {
 		var sr storedRunner
 		found, err := getTx(tx, bucketRunners, id, &sr)
@@ -136,7 +136,7 @@ func (s *Store) DeleteRunner(id string, audit *messages.AuditEntry) error {
 		if err := addCounterTx(tx, counterRunners, -1); err != nil {
 			return err
 		}
-		return appendAuditTx(tx, audit)
+		return s.applyEffectsTx(tx, fx)
 	})
 }
 

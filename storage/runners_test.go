@@ -24,21 +24,21 @@ func TestRunnersCloseAndReopen(t *testing.T) {
 	b := testRunner("beta", now.Add(time.Millisecond))
 	b.Type = messages.RunnerAttended
 	for _, r := range []*messages.Runner{a, b} {
-		if err := s.CreateRunner(r, nil); err != nil {
+		if err := s.CreateRunner(r, messages.Effects{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	dup := testRunner(" ALPHA ", now.Add(2*time.Millisecond))
-	if err := s.CreateRunner(dup, nil); messages.ErrorCode(err) != messages.CodeConflict {
+	if err := s.CreateRunner(dup, messages.Effects{}); messages.ErrorCode(err) != messages.CodeConflict {
 		t.Fatalf("duplicate name: %v, want CONFLICT", err)
 	}
 	a.Status, a.LastHeartbeatAt, a.IPAddress, a.SecretEpoch = messages.RunnerOnline, messages.TimeOf(now), "10.0.0.1", 2
-	if err := s.SaveRunner(a, nil); err != nil {
+	if err := s.SaveRunner(a, messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	b.Metrics = []byte(`{"cpu":1}`)
-	s.SaveRunnerAsync(b, func(err error) { done <- err })
+	s.SaveRunnerAsync(b, messages.Effects{}, func(err error) { done <- err })
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -70,17 +70,17 @@ func TestRunnersCloseAndReopen(t *testing.T) {
 	if total != 1 {
 		t.Fatalf("filter status: %d", total)
 	}
-	if err := s.DeleteRunner(a.ID, nil); err != nil {
+	if err := s.DeleteRunner(a.ID, messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteRunner(a.ID, nil); messages.ErrorCode(err) != messages.CodeNotFound {
+	if err := s.DeleteRunner(a.ID, messages.Effects{}); messages.ErrorCode(err) != messages.CodeNotFound {
 		t.Fatalf("second delete: %v", err)
 	}
-	if err := s.SaveRunner(a, nil); messages.ErrorCode(err) != messages.CodeNotFound {
+	if err := s.SaveRunner(a, messages.Effects{}); messages.ErrorCode(err) != messages.CodeNotFound {
 		t.Fatalf("save deleted: %v", err)
 	}
 	// The name is free again.
-	if err := s.CreateRunner(testRunner("alpha", now.Add(3*time.Millisecond)), nil); err != nil {
+	if err := s.CreateRunner(testRunner("alpha", now.Add(3*time.Millisecond)), messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	procs, err := s.RunnerProcesses()

@@ -59,6 +59,9 @@ type Store struct {
 	// the writes to workflows and versions (processes.go).
 	processes  atomic.Pointer[[]messages.RunnerProcess]
 	catalogGen atomic.Uint64
+
+	// events numbers, stores and publishes domain events (events.go).
+	events eventLog
 }
 
 // CommitStats are cumulative figures of the group-commit writer.
@@ -99,6 +102,9 @@ type writeReq struct {
 	fn   func(tx *bbolt.Tx) error
 	done chan error  // update's answer (nil for updateAsync)
 	cb   func(error) // updateAsync's callback (nil for update)
+	// live marks a write that only numbers live events (PublishLive): a
+	// batch of nothing else commits no transaction.
+	live bool
 }
 
 // finish hands the write's outcome to whoever waits for it.
@@ -184,7 +190,10 @@ func (s *Store) initSchema() error {
 				return err
 			}
 		}
-		return meta.Put(metaSchemaVersion, u64(SchemaVersion))
+		if err := meta.Put(metaSchemaVersion, u64(SchemaVersion)); err != nil {
+			return err
+		}
+		return s.loadEventsTx(tx)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: init schema: %w", err)
@@ -341,21 +350,28 @@ func (e *errSkip) Error() string { return e.err.Error() }
 // gets that error and the others are retried without it; a failed commit
 // (I/O) fails all of them.
 func (s *Store) commit(batch []*writeReq) {
+	if s.commitLive(batch) {
+		return
+	}
 	for len(batch) > 0 {
 		start := time.Now()
+		s.eventsBegin()
 		err := s.bolt.Update(func(tx *bbolt.Tx) error {
 			for i, r := range batch {
 				if err := r.fn(tx); err != nil {
 					return &errSkip{index: i, err: err}
 				}
 			}
-			return nil
+			return s.eventsFinishTx(tx)
 		})
 		took := time.Since(start)
 		s.stats.Commits.Add(1)
 		s.stats.CommitNanos.Add(uint64(took))
 		s.stats.CommitDurations[bucketOf(CommitSecondsBounds[:], took.Seconds())].Add(1)
 		var skip *errSkip
+		if err != nil {
+			s.eventsRollback()
+		}
 		if errors.As(err, &skip) {
 			batch[skip.index].finish(skip.err)
 			batch = append(batch[:skip.index:skip.index], batch[skip.index+1:]...)
@@ -376,12 +392,38 @@ func (s *Store) commit(batch []*writeReq) {
 					break
 				}
 			}
+			// Published before anyone hears of the commit: a stream
+			// open before a 2xx sees that change's events.
+			s.eventsCommitted()
 		}
 		for _, r := range batch {
 			r.finish(err)
 		}
 		return
 	}
+}
+
+// commitLive numbers and publishes a batch made only of live events
+// without a transaction, unless new numbers must be reserved on disk.
+func (s *Store) commitLive(batch []*writeReq) bool {
+	for _, r := range batch {
+		if !r.live {
+			return false
+		}
+	}
+	s.eventsBegin()
+	for _, r := range batch {
+		_ = r.fn(nil) // live events only: nothing to fail
+	}
+	if s.eventsNeedTx() {
+		s.eventsRollback()
+		return false
+	}
+	s.eventsCommitted()
+	for _, r := range batch {
+		r.finish(nil)
+	}
+	return true
 }
 
 func u64(v uint64) []byte {

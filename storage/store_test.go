@@ -195,10 +195,10 @@ func TestJWTSecretAndRevocationsPersist(t *testing.T) {
 	if err := s.RevokeToken("old", now.Add(-time.Hour), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveLicense("lic-text", true, nil); err != nil {
+	if err := s.SaveLicense("lic-text", true, messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveLicense("other", true, nil); messages.ErrorCode(err) != messages.CodeConflict {
+	if err := s.SaveLicense("other", true, messages.Effects{}); messages.ErrorCode(err) != messages.CodeConflict {
 		t.Fatalf("second activation: %v", err)
 	}
 	_ = s.Close()

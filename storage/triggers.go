@@ -78,7 +78,7 @@ func workflowTriggerKey(workflowID, triggerID string) []byte {
 // CreateTrigger inserts a trigger (with its secret, "" for none) and its
 // audit entry; an unknown workflow is NOT_FOUND (checked in the transaction,
 // so a trigger never outlives its workflow).
-func (s *Store) CreateTrigger(t *messages.Trigger, secret string, audit *messages.AuditEntry) error {
+func (s *Store) CreateTrigger(t *messages.Trigger, secret string, fx messages.Effects) error {
 	st := storedTrigger{Trigger: *t, Secret: secret}
 	return s.update(func(tx *bbolt.Tx) error {
 		if _, err := getWorkflowTx(tx, st.WorkflowID); err != nil {
@@ -93,13 +93,13 @@ func (s *Store) CreateTrigger(t *messages.Trigger, secret string, audit *message
 		if err := addCounterTx(tx, counterTriggers, 1); err != nil {
 			return err
 		}
-		return appendAuditTx(tx, audit)
+		return s.applyEffectsTx(tx, withTriggerEvent(fx, st.public(), st.CreatedAt, false))
 	})
 }
 
 // UpdateTrigger applies a change to an existing trigger (NOT_FOUND when it
 // is gone) and returns the new record with its secret.
-func (s *Store) UpdateTrigger(id string, ch messages.TriggerChange, audit *messages.AuditEntry) (*messages.TriggerRecord, error) {
+func (s *Store) UpdateTrigger(id string, ch messages.TriggerChange, fx messages.Effects) (*messages.TriggerRecord, error) {
 	var out *messages.TriggerRecord
 	err := s.update(func(tx *bbolt.Tx) error {
 		st, err := getTriggerTx(tx, id)
@@ -124,7 +124,7 @@ func (s *Store) UpdateTrigger(id string, ch messages.TriggerChange, audit *messa
 			return err
 		}
 		out = &messages.TriggerRecord{Trigger: st.public(), Secret: st.Secret}
-		return appendAuditTx(tx, audit)
+		return s.applyEffectsTx(tx, withTriggerEvent(fx, out.Trigger, ch.UpdatedAt, false))
 	})
 	return out, err
 }
@@ -132,7 +132,7 @@ func (s *Store) UpdateTrigger(id string, ch messages.TriggerChange, audit *messa
 // RecordTriggerFire records a fire's time and result and the next run on an
 // existing trigger, with its audit entry. A trigger deleted meanwhile is
 // NOT_FOUND (and nothing is written).
-func (s *Store) RecordTriggerFire(id string, firedAt messages.Time, result string, nextRunAt messages.Time, audit *messages.AuditEntry) error {
+func (s *Store) RecordTriggerFire(id string, firedAt messages.Time, result string, nextRunAt messages.Time, fx messages.Effects) error {
 	return s.update(func(tx *bbolt.Tx) error {
 		st, err := getTriggerTx(tx, id)
 		if err != nil {
@@ -146,12 +146,15 @@ func (s *Store) RecordTriggerFire(id string, firedAt messages.Time, result strin
 		if err := putTriggerTx(tx, st); err != nil {
 			return err
 		}
-		return appendAuditTx(tx, audit)
+		if !firedAt.IsZero() {
+			fx = withTriggerEvent(fx, st.public(), firedAt, false)
+		}
+		return s.applyEffectsTx(tx, fx)
 	})
 }
 
 // DeleteTrigger removes a trigger with its audit entry (NOT_FOUND if absent).
-func (s *Store) DeleteTrigger(id string, audit *messages.AuditEntry) error {
+func (s *Store) DeleteTrigger(id string, fx messages.Effects) error {
 	return s.update(func(tx *bbolt.Tx) error {
 		st, err := getTriggerTx(tx, id)
 		if err != nil {
@@ -160,7 +163,11 @@ func (s *Store) DeleteTrigger(id string, audit *messages.AuditEntry) error {
 		if err := deleteTriggerTx(tx, st); err != nil {
 			return err
 		}
-		return appendAuditTx(tx, audit)
+		var at messages.Time
+		if fx.Audit != nil {
+			at = fx.Audit.CreatedAt
+		}
+		return s.applyEffectsTx(tx, withTriggerEvent(fx, st.public(), at, true))
 	})
 }
 
@@ -334,4 +341,18 @@ func (s *Store) TriggerWithSecret(id string) (*messages.TriggerRecord, error) {
 		return nil
 	})
 	return out, err
+}
+
+// withTriggerEvent adds the trigger event of t (the record as reads show
+// it, made inside the transaction that changed it) to fx.
+func withTriggerEvent(fx messages.Effects, t *messages.Trigger, at messages.Time, deleted bool) messages.Effects {
+	evs := make([]messages.Event, 0, len(fx.Events)+1)
+	evs = append(evs, fx.Events...)
+	if deleted {
+		evs = append(evs, messages.JSONEvent(messages.EventTrigger, t.ID, at, messages.Deleted[messages.Trigger]{Record: t, Deleted: true}, false))
+	} else {
+		evs = append(evs, messages.JSONEvent(messages.EventTrigger, t.ID, at, t, false))
+	}
+	fx.Events = evs
+	return fx
 }

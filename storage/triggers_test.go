@@ -24,7 +24,7 @@ func webhookForTest(t *testing.T, dir, secret string) (*Store, *messages.Trigger
 		t.Fatal(err)
 	}
 	tr := &messages.Trigger{ID: messages.NewID(now), WorkflowID: wf.ID, Type: messages.TriggerWebhook, Config: "{}", Enabled: true}
-	if err := s.CreateTrigger(tr, secret, nil); err != nil {
+	if err := s.CreateTrigger(tr, secret, messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	return s, tr
@@ -85,7 +85,7 @@ func TestUpdateTriggerSecretChangeAnswersStoredResult(t *testing.T) {
 		{"kept", nil, true},
 		{"cleared again", &empty, false},
 	} {
-		rec, err := s.UpdateTrigger(tr.ID, messages.TriggerChange{Secret: c.secret, UpdatedAt: messages.TimeOf(time.Now())}, nil)
+		rec, err := s.UpdateTrigger(tr.ID, messages.TriggerChange{Secret: c.secret, UpdatedAt: messages.TimeOf(time.Now())}, messages.Effects{})
 		if err != nil {
 			t.Fatal(err)
 		}

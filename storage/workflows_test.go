@@ -145,14 +145,14 @@ func TestWorkflowDeleteCascadeAndConflict(t *testing.T) {
 	saveTestDraft(t, s, keep.ID)
 	now := time.Now()
 	tr := &messages.Trigger{ID: messages.NewID(now), WorkflowID: w.ID, Type: messages.TriggerWebhook, Config: "{}", Enabled: true}
-	if err := s.CreateTrigger(tr, "s3cret", nil); err != nil {
+	if err := s.CreateTrigger(tr, "s3cret", messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	other := &messages.Trigger{ID: messages.NewID(now), WorkflowID: keep.ID, Type: messages.TriggerSchedule, Config: "{}", Enabled: true}
-	if err := s.CreateTrigger(other, "", nil); err != nil {
+	if err := s.CreateTrigger(other, "", messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateTrigger(&messages.Trigger{ID: messages.NewID(now), WorkflowID: "missing"}, "", nil); messages.ErrorCode(err) != messages.CodeNotFound {
+	if err := s.CreateTrigger(&messages.Trigger{ID: messages.NewID(now), WorkflowID: "missing"}, "", messages.Effects{}); messages.ErrorCode(err) != messages.CodeNotFound {
 		t.Fatalf("trigger of unknown workflow: %v", err)
 	}
 	d, err := s.WorkflowDetail(w.ID)
@@ -215,7 +215,7 @@ func TestTriggerStore(t *testing.T) {
 		typ messages.TriggerType
 	}{{w.ID, messages.TriggerSchedule}, {w.ID, messages.TriggerWebhook}, {w2.ID, messages.TriggerWebhook}} {
 		tr := &messages.Trigger{ID: messages.NewID(now.Add(time.Duration(i) * time.Millisecond)), WorkflowID: spec.wf, Type: spec.typ, Config: "{}", Enabled: true}
-		if err := s.CreateTrigger(tr, "", nil); err != nil {
+		if err := s.CreateTrigger(tr, "", messages.Effects{}); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, tr.ID)
@@ -223,14 +223,14 @@ func TestTriggerStore(t *testing.T) {
 	secret := "abc"
 	off := false
 	cfg := `{"rateLimit":5}`
-	rec, err := s.UpdateTrigger(ids[1], messages.TriggerChange{Config: &cfg, Secret: &secret, Enabled: &off, UpdatedAt: 5}, nil)
+	rec, err := s.UpdateTrigger(ids[1], messages.TriggerChange{Config: &cfg, Secret: &secret, Enabled: &off, UpdatedAt: 5}, messages.Effects{})
 	if err != nil || rec.Secret != "abc" || !rec.Trigger.HasSecret || rec.Trigger.Enabled || rec.Trigger.Config != cfg {
 		t.Fatalf("update = %+v %v", rec, err)
 	}
-	if err := s.RecordTriggerFire(ids[0], 10, "queued x", 20, nil); err != nil {
+	if err := s.RecordTriggerFire(ids[0], 10, "queued x", 20, messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordTriggerFire("missing", 10, "queued x", 20, nil); messages.ErrorCode(err) != messages.CodeNotFound {
+	if err := s.RecordTriggerFire("missing", 10, "queued x", 20, messages.Effects{}); messages.ErrorCode(err) != messages.CodeNotFound {
 		t.Fatalf("fire of missing: %v", err)
 	}
 	if err := s.Close(); err != nil {
@@ -263,10 +263,10 @@ func TestTriggerStore(t *testing.T) {
 	if total != 2 || len(list) != 1 || list[0].ID != ids[1] || !list[0].HasSecret {
 		t.Fatalf("by type page 2: %d %+v", total, list)
 	}
-	if err := s.DeleteTrigger(ids[0], nil); err != nil {
+	if err := s.DeleteTrigger(ids[0], messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteTrigger(ids[0], nil); messages.ErrorCode(err) != messages.CodeNotFound {
+	if err := s.DeleteTrigger(ids[0], messages.Effects{}); messages.ErrorCode(err) != messages.CodeNotFound {
 		t.Fatalf("delete twice: %v", err)
 	}
 	_, total, _ = s.ListTriggers(messages.TriggerFilter{}, page)

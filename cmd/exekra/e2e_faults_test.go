@@ -1105,7 +1105,7 @@ func TestFaultsLostAssignmentAfterCrash(t *testing.T) {
 	}
 	rid := rn.id
 	e.Status, e.RunnerID, e.AssignedAt = messages.ExecAssigned, &rid, messages.TimeOf(time.Now())
-	if err := st.SaveExecution(e, messages.ExecQueued, "", nil); err != nil {
+	if err := st.SaveExecution(e, messages.ExecQueued, "", messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Close(); err != nil {
