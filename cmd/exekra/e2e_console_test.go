@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -188,4 +191,86 @@ func TestConsoleExecutionsKeyboard(t *testing.T) {
 	p.tabTo("Execution "+ids[0], false)
 	p.key(kb.Enter)
 	p.waitFor("heading", "Why is it waiting?")
+}
+
+// consoleRunGraph logs, waits long enough to be seen RUNNING, logs an error
+// line and ends.
+const consoleRunGraph = `{"nodes":[{"id":"s","type":"start"},{"id":"a","type":"log","params":{"message":"first step done"}},{"id":"d","type":"delay","params":{"ms":1500}},{"id":"b","type":"log","params":{"message":"error: a recoverable error was retried"}},{"id":"e","type":"end"}],"edges":[{"source":"s","target":"a"},{"source":"a","target":"d"},{"source":"d","target":"b"},{"source":"b","target":"e"}]}`
+
+// TestConsoleRunnerAndLiveExecution: an admin registers a runner in the
+// console, which shows the secret once and the command that starts it; an
+// execution waits (and says why) until that very command, run as a real
+// `exekra runner` process, takes it; the page follows it live to COMPLETED
+// with its log, without a reload.
+func TestConsoleRunnerAndLiveExecution(t *testing.T) {
+	bin := testBinary(t)
+	h := newHarness(t)
+	wf := h.consoleWorkflow("Live flow", consoleRunGraph)
+	p := newPage(t, h.base)
+	p.open("/runners")
+	p.signIn(adminEmail, adminPassword)
+	p.waitFor("heading", "Runners")
+	p.waitJS("the live stream", `document.querySelector(".live").dataset.state === "live"`)
+	p.fill("Runner name", "console-runner")
+	p.click("button", "Register runner")
+	p.waitFor("heading", "Runner console-runner registered")
+	p.waitFor("button", "Copy secret")
+	p.waitFor("button", "Copy command")
+	cmdText := eval[string](p, `document.querySelector("pre[aria-label='Runner command']").textContent`)
+	fields := strings.Fields(cmdText)
+	if len(fields) != 8 || fields[0] != "exekra" || fields[1] != "runner" || fields[2] != "--url" || fields[3] != h.base ||
+		fields[4] != "--machine-key" || !strings.HasPrefix(fields[5], "FC-") || fields[6] != "--machine-secret" || len(fields[7]) != 64 {
+		t.Fatalf("runner command %q", cmdText)
+	}
+	p.waitFor("rowheader", "console-runner")
+	// The secret is shown once: a reload no longer shows it.
+	p.do("reload", chromedp.Reload())
+	p.waitFor("rowheader", "console-runner")
+	if strings.Contains(p.bodyText(), fields[7]) {
+		t.Error("the secret is still shown after a reload")
+	}
+
+	// Queued with no runner online: the execution page says why it waits.
+	id := h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf, "priority": "HIGH", "input": map[string]any{"n": 1}}, 201).str("execution.id")
+	p.open("/executions/" + id)
+	p.waitFor("heading", "Why is it waiting?")
+	p.waitJS("the reason", `document.querySelector("main").innerText.includes("No unattended runner is online")`)
+	p.waitJS("the live stream", `document.querySelector(".live").dataset.state === "live"`)
+
+	// The command from the page, run as it is (with this build's binary).
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, fields[1:]...)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("runner output:\n%s", out.String())
+		}
+	})
+	p.waitJS("RUNNING live", `!!document.querySelector("main .s-running")`)
+	p.waitJS("COMPLETED live", `!!document.querySelector("main .s-completed")`)
+	p.waitJS("the log", `document.querySelector(".log-view").innerText.includes("error: a recoverable error was retried")`)
+	if !eval[bool](p, `document.querySelector(".log-view").innerText.includes("first step done")`) {
+		t.Error("the log lacks its first line")
+	}
+	for _, step := range []string{"Created", "Assigned", "Started", "Finished", "Total"} {
+		if !eval[bool](p, `[...document.querySelectorAll("ol.timeline .step")].some(e => e.textContent === "`+step+`")`) {
+			t.Errorf("timeline lacks %s", step)
+		}
+	}
+	p.click("button", "Jump to first error")
+	p.waitJS("the error line marked", `!!document.querySelector(".ln.cur.err")`)
+	if n := eval[int](p, `document.querySelectorAll("h1").length`); n != 1 {
+		t.Errorf("%d h1", n)
+	}
+	// The runners page shows the runner ONLINE again, live.
+	p.click("link", "Runners")
+	p.waitFor("rowheader", "console-runner")
+	p.waitJS("runner online", `[...document.querySelectorAll("tbody tr")].some(r => r.innerText.includes("console-runner") && r.querySelector(".s-online"))`)
 }
