@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -273,4 +276,156 @@ func TestConsoleRunnerAndLiveExecution(t *testing.T) {
 	p.click("link", "Runners")
 	p.waitFor("rowheader", "console-runner")
 	p.waitJS("runner online", `[...document.querySelectorAll("tbody tr")].some(r => r.innerText.includes("console-runner") && r.querySelector(".s-online"))`)
+}
+
+// dropProxy forwards TCP connections to the server and can cut them all
+// and refuse new ones for a while: a dropped network, seen from the
+// browser. It records what clients sent (the first bytes of each
+// connection) to show how the browser came back.
+type dropProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]bool
+	sent   strings.Builder
+}
+
+func newDropProxy(t *testing.T, target string) *dropProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &dropProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	go p.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+	})
+	return p
+}
+
+func (p *dropProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *dropProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		down := p.down
+		p.mu.Unlock()
+		if down {
+			c.Close()
+			continue
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns[c], p.conns[s] = true, true
+		p.mu.Unlock()
+		go func() {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := c.Read(buf)
+				if n > 0 {
+					p.mu.Lock()
+					p.sent.Write(buf[:n])
+					p.mu.Unlock()
+					if _, werr := s.Write(buf[:n]); werr != nil {
+						break
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
+			s.Close()
+		}()
+		go func() {
+			_, _ = io.Copy(c, s)
+			c.Close()
+		}()
+	}
+}
+
+// cut closes every open connection.
+func (p *dropProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+	p.conns = map[net.Conn]bool{}
+}
+
+// setDown cuts everything and refuses new connections (true) or lets them through again.
+func (p *dropProxy) setDown(down bool) {
+	p.mu.Lock()
+	p.down = down
+	p.mu.Unlock()
+	if down {
+		p.cut()
+	}
+}
+
+// sentSince is what clients sent after mark (a length of sent).
+func (p *dropProxy) sentSince(mark int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent.String()[mark:]
+}
+
+func (p *dropProxy) mark() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent.Len()
+}
+
+// TestConsoleEventStreamResumes: when the connection drops, the console
+// reconnects by itself and resumes after the last event it saw, so a change
+// made while it was cut off still shows, without reloading the page.
+func TestConsoleEventStreamResumes(t *testing.T) {
+	h := newHarness(t)
+	wf := h.consoleWorkflow("Resume flow", helloGraph)
+	first := h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201).str("execution.id")
+	proxy := newDropProxy(t, strings.TrimPrefix(h.base, "http://"))
+	p := newPage(t, "http://"+proxy.addr())
+	p.open("/executions")
+	p.signIn(adminEmail, adminPassword)
+	p.waitFor("heading", "Executions")
+	p.waitFor("checkbox", "Select execution "+first)
+	p.waitJS("the live stream", `document.querySelector(".live").dataset.state === "live"`)
+	eval[bool](p, `(window.__samePage = true)`)
+	// An event before the drop, so the console has an id to resume after.
+	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+	p.waitFor("button", "1 new execution: show")
+
+	mark := proxy.mark()
+	proxy.setDown(true)
+	p.waitJS("the drop noticed", `document.querySelector(".live").dataset.state !== "live"`)
+	// A change while the console is cut off.
+	h.expect(h.admin, "POST", "/api/executions/"+first+"/stop", nil, 200)
+	proxy.setDown(false)
+
+	p.waitJS("the missed change shown", `!!document.querySelector("tr[data-id='`+first+`'] .s-stopped")`)
+	p.waitJS("live again", `document.querySelector(".live").dataset.state === "live"`)
+	if !eval[bool](p, `window.__samePage === true`) {
+		t.Error("the page was reloaded")
+	}
+	sent := proxy.sentSince(mark)
+	var resumed bool
+	for _, req := range strings.Split(sent, "\r\n\r\n") {
+		if strings.HasPrefix(req, "GET /api/events") && (strings.Contains(req, "lastEventId=") || strings.Contains(strings.ToLower(req), "\r\nlast-event-id: ")) {
+			resumed = true
+		}
+	}
+	if !resumed {
+		t.Errorf("no stream request after the drop carried the last event id:\n%s", sent)
+	}
 }
