@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
 )
 
 // TestConsoleScreenshots writes a screenshot of every console page to the
@@ -30,6 +35,18 @@ func TestConsoleScreenshots(t *testing.T) {
 	fp.click("button", "Activate")
 	fp.waitFor("button", "Create administrator")
 	shot(fp, "bootstrap")
+	fp.fill("Name", "First Admin")
+	fp.fill("Password", adminPassword)
+	fp.click("button", "Create administrator")
+	fp.waitFor("heading", "Dashboard")
+	// A queued execution with no runner: the page says why it waits.
+	fresh.admin = fresh.login(adminEmail, adminPassword)
+	qwf := fresh.consoleWorkflow("Payroll export", consoleLogGraph)
+	fresh.expect(fresh.admin, "POST", "/api/executions", map[string]any{"workflowId": qwf, "priority": "LOW"}, 201)
+	queued := fresh.expect(fresh.admin, "POST", "/api/executions", map[string]any{"workflowId": qwf, "input": map[string]any{"month": "2026-11"}}, 201).str("execution.id")
+	fp.open("/executions/" + queued)
+	fp.waitJS("the reason", `document.querySelector("main").innerText.includes("No unattended runner")`)
+	shot(fp, "execution-queued")
 
 	// A server with some history.
 	h := newHarness(t)
@@ -81,6 +98,15 @@ func TestConsoleScreenshots(t *testing.T) {
 		p.waitJS("page settled", `!document.querySelector("main").innerText.includes("…")`)
 		shot(p, pg.file)
 	}
+	// The dark theme follows the system setting.
+	p.do("dark", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	}))
+	p.open("/executions/" + last)
+	p.waitFor("heading", "Log")
+	shot(p, "execution-dark")
 }
 
 // consoleLogGraph logs a few lines (one of them a warning) and ends.

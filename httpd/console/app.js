@@ -293,4 +293,15 @@ document.addEventListener("keydown", (e) => {
 });
 
 window.addEventListener("popstate", () => route());
+// Streams hold connections (a browser allows six per server): they close
+// when the page is left, even into the back/forward cache, which then
+// brings the page back fresh.
+window.addEventListener("pagehide", () => {
+  if (cleanup) cleanup();
+  cleanup = null;
+  if (session.stream) session.stream.close();
+});
+window.addEventListener("pageshow", (e) => {
+  if (e.persisted) location.reload();
+});
 route();

@@ -49,7 +49,7 @@ export class Stream {
   }
 
   start() {
-    if (this.closed) return this;
+    if (this.closed || this.paused) return this;
     const es = new EventSource(this.url());
     this.es = es;
     es.onopen = () => {
@@ -107,6 +107,23 @@ export class Stream {
     }
     const set = this.listeners.get(type);
     if (set) for (const fn of [...set]) fn(data, ev.lastEventId);
+  }
+
+  /** pause closes the connection but keeps the place: resume continues after the last event seen. */
+  pause() {
+    this.paused = true;
+    clearTimeout(this.timer);
+    if (this.es) this.es.close();
+    this.es = null;
+  }
+
+  /** resume reconnects after a pause, asking for what was missed. */
+  resume() {
+    if (!this.paused || this.closed) return;
+    this.paused = false;
+    this.state = null;
+    this.setState("connecting");
+    this.start();
   }
 
   /** close ends the stream for good. */

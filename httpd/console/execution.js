@@ -11,7 +11,7 @@ import { rerun, stop, ACTIVE } from "./actions.js";
 const RANK = { HIGH: 0, NORMAL: 1, LOW: 2 };
 
 /** render shows the execution page and follows it live. */
-export async function render(main, { id, navigate }) {
+export async function render(main, { id, navigate, stream: shared }) {
   let e;
   try {
     e = (await get(`/api/executions/${encodeURIComponent(id)}`)).execution;
@@ -129,8 +129,18 @@ export async function render(main, { id, navigate }) {
     paintFacts();
   }, () => {});
 
-  // Live: this execution's own stream, its log chunks included.
+  // Live: this execution's own stream, its log chunks included. The shared
+  // stream pauses meanwhile (a browser opens at most six connections to a
+  // server over HTTP/1.1) and resumes after its last event when we leave.
+  shared.pause();
   const stream = new Stream({ executionId: e.id }).start();
+  stream.onState((s) => {
+    const live = document.querySelector(".live");
+    if (live && s !== "closed") {
+      live.dataset.state = s;
+      live.textContent = { live: "Live", connecting: "Connecting…", reconnecting: "Reconnecting…" }[s] || s;
+    }
+  });
   let reloading = false;
   const reload = async () => {
     if (reloading) return;
@@ -152,7 +162,10 @@ export async function render(main, { id, navigate }) {
     if (!log.appendAt(c.offset, c.chunk)) reload();
   });
   stream.on("reset", () => reload());
-  return () => stream.close();
+  return () => {
+    stream.close();
+    shared.resume();
+  };
 }
 
 /** computeWaiting works out a queued execution's place from the public lists. */
