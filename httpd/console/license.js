@@ -17,7 +17,7 @@ export async function render(main, { stream, isAdmin }) {
       h("dt", { text: "License id" }), h("dd", { class: "mono", text: st.licenseId || "—" }),
       h("dt", { text: "Issued" }), h("dd", {}, timeEl(st.issuedAt)),
       h("dt", { text: "Expires" }), h("dd", {}, timeEl(st.expiresAt), ` · ${st.daysRemaining} day${st.daysRemaining === 1 ? "" : "s"} left`),
-      h("dt", { text: "Grace period" }), h("dd", {}, `${st.graceDays} days`, st.graceEndsAt ? [" · ends ", timeEl(st.graceEndsAt)] : null),
+      h("dt", { text: "Grace period" }), h("dd", {}, st.graceDays ? [`${st.graceDays} days · ends `, timeEl(st.graceEndsAt)] : "none"),
       st.invalidReason ? [h("dt", { text: "Problem" }), h("dd", { class: "error-text", text: st.invalidReason })] : null,
       st.validatedAt ? [h("dt", { text: "Last validated" }), h("dd", {}, timeEl(st.validatedAt))] : null);
     clear(usage);

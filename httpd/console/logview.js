@@ -174,7 +174,8 @@ export class LogView {
       const hit = new Set(this.matches);
       const cur = this.current >= 0 ? this.matches[this.current] : -1;
       const frag = document.createDocumentFragment();
-      for (let i = first; i < last; i++) {
+      if (this.length === 0) add(frag, h("div", { class: "ln empty", text: "No log yet: lines appear here as the runner reports them." }));
+      for (let i = first; i < last && this.length > 0; i++) {
         const l = this.lines[i];
         let cls = "ln";
         if (ERROR_RE.test(l)) cls += " err";
