@@ -81,6 +81,7 @@ func TestConsoleScreenshots(t *testing.T) {
 		{"/executions/" + failed, "", "execution-failed"},
 		{"/runners", "Runners", "runners"},
 		{"/workflows", "Workflows", "workflows"},
+		{"/workflows/" + bad, "Preview", "workflow"},
 		{"/triggers", "Triggers", "triggers"},
 		{"/analytics", "Analytics", "analytics"},
 		{"/users", "Users", "users"},

@@ -14,6 +14,9 @@ import * as runners from "./runners.js";
 import * as license from "./license.js";
 import * as lists from "./lists.js";
 import * as account from "./account.js";
+import * as users from "./users.js";
+import * as workflows from "./workflows.js";
+import * as admin from "./admin.js";
 
 const ADMIN = ["ADMIN"];
 
@@ -22,13 +25,13 @@ const NAV = [
   ["Dashboard", "/", dashboard.render],
   ["Executions", "/executions", executions.render],
   ["Runners", "/runners", runners.render],
-  ["Workflows", "/workflows", lists.workflows],
-  ["Triggers", "/triggers", lists.triggers],
+  ["Workflows", "/workflows", workflows.list],
+  ["Triggers", "/triggers", admin.triggers],
   ["Analytics", "/analytics", lists.analytics],
-  ["Users", "/users", lists.users, ADMIN],
-  ["Audit", "/audit", lists.audit, ADMIN],
+  ["Users", "/users", users.render, ADMIN],
+  ["Audit", "/audit", admin.audit, ADMIN],
   ["License", "/license", license.render],
-  ["System", "/system", lists.system, ADMIN],
+  ["System", "/system", admin.system, ADMIN],
 ];
 
 const session = { user: null, state: null, stream: null, license: null };
@@ -143,7 +146,9 @@ async function route() {
   };
   let page = null;
   const m = path.match(/^\/executions\/([^/]+)$/);
+  const w = path.match(/^\/workflows\/([^/]+)$/);
   if (m) page = (el, c) => execution.render(el, { ...c, id: decodeURIComponent(m[1]) });
+  else if (w) page = (el, c) => workflows.detail(el, { ...c, id: decodeURIComponent(w[1]) });
   else if (path === "/account") page = account.render;
   else {
     const entry = NAV.find(([, href]) => href === path);

@@ -1,133 +1,82 @@
-// The read-only views of workflows, triggers, analytics, users, the audit
-// log and the system: a table of the first page, paged through the URL.
+// Analytics: per-workflow run counts, success rate and durations over a
+// chosen range, drawn as bars, with the same figures in a table beneath
+// for keyboard and screen-reader users.
 
-import { h, clear, timeEl, shortId, duration, add } from "./dom.js";
+import { h, field, duration, add } from "./dom.js";
 import { get, query } from "./api.js";
 
+const SVG = "http://www.w3.org/2000/svg";
 const pct = (v) => (v === null || v === undefined ? "—" : `${Math.round(v * 1000) / 10}%`);
 const num = (v, u = "") => (v === null || v === undefined ? "—" : `${Math.round(v * 10) / 10}${u}`);
 
-/** table builds a data table: columns are [title, cell(row)]. */
-function table(caption, columns, items) {
-  return h("table", { class: "data" }, h("caption", { class: "sr-only", text: caption }),
-    h("thead", {}, h("tr", {}, columns.map(([t]) => h("th", { scope: "col", text: t })))),
-    h("tbody", {}, items.map((it) => h("tr", {}, columns.map(([, cell], i) => {
-      const v = cell(it);
-      const c = i === 0 ? h("th", { scope: "row" }) : h("td");
-      if (v instanceof Node) add(c, v);
-      else c.textContent = v === null || v === undefined || v === "" ? "—" : String(v);
-      return c;
-    })))));
+function svgEl(tag, attrs, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
 }
 
-/** listPage renders one page of a paginated list. */
-async function listPage(main, { params }, { title, path, key, columns, intro, empty }) {
-  const page = Math.max(1, parseInt(params.get("page") || "1", 10) || 1);
-  add(main, h("h1", { text: title }), intro ? h("p", { class: "muted", text: intro }) : null);
+/** chart draws one bar per workflow: completed, failed and stopped runs stacked. */
+function chart(rows) {
+  const bar = 22;
+  const gap = 10;
+  const left = 190;
+  const width = 760;
+  const max = Math.max(1, ...rows.map((w) => w.total));
+  const height = rows.length * (bar + gap) + 30;
+  const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img", class: "chart", "aria-label": "Runs per workflow by outcome" });
+  rows.forEach((w, i) => {
+    const y = 10 + i * (bar + gap);
+    const name = w.workflowName || w.workflowId;
+    svg.append(svgEl("text", { x: left - 8, y: y + 15, "text-anchor": "end", class: "c-label" }, name.length > 26 ? `${name.slice(0, 25)}…` : name));
+    let x = left;
+    for (const [k, cls] of [["completed", "c-ok"], ["failed", "c-fail"], ["stopped", "c-stop"]]) {
+      const wpx = ((width - left - 120) * (w[k] || 0)) / max;
+      if (wpx > 0) {
+        const r = svgEl("rect", { x, y, width: wpx, height: bar, class: cls });
+        r.append(svgEl("title", {}, `${name}: ${w[k]} ${k}`));
+        svg.append(r);
+      }
+      x += wpx;
+    }
+    svg.append(svgEl("text", { x: x + 6, y: y + 15, class: "c-value" }, `${w.total} · ${pct(w.successRate)}`));
+  });
+  const ly = height - 8;
+  [["c-ok", "completed"], ["c-fail", "failed"], ["c-stop", "stopped"]].forEach(([cls, t], i) => {
+    svg.append(svgEl("rect", { x: left + i * 110, y: ly - 10, width: 12, height: 12, class: cls }));
+    svg.append(svgEl("text", { x: left + i * 110 + 18, y: ly, class: "c-legend" }, t));
+  });
+  return svg;
+}
+
+/** analytics shows the per-workflow performance over a range. */
+export async function analytics(main, { params, navigate }) {
+  const from = h("input", { type: "date", value: (params.get("from") || "").slice(0, 10) });
+  const to = h("input", { type: "date", value: (params.get("to") || "").slice(0, 10) });
+  const form = h("form", { class: "filters", role: "search", "aria-label": "Range" }, field("From date", from), field("To date", to),
+    h("div", { class: "actions" }, h("button", { type: "submit", text: "Show range" }), h("a", { class: "button secondary", href: "/analytics", text: "All time" })));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    navigate(`/analytics${query({ from: from.value, to: to.value })}`);
+  });
+  add(main, h("h1", { text: "Analytics" }), form);
   let res;
   try {
-    res = await get(`${path}${query({ page, limit: 50 })}`);
+    res = await get(`/api/analytics/process-performance${query({ from: params.get("from"), to: params.get("to") })}`);
   } catch (e) {
     add(main, h("p", { class: "notice error", role: "alert", text: e.message }));
     return;
   }
-  const items = res[key];
-  const pg = res.pagination;
-  add(main, items.length ? table(title, columns, items) : h("p", { class: "muted", text: empty }));
-  if (pg && pg.totalPages > 1) {
-    const link = (n, text) => h("a", { class: "button secondary", href: `${location.pathname}${query({ page: n > 1 ? n : "" })}`, text });
-    add(main, h("nav", { class: "pager", "aria-label": "Pages" }, page > 1 ? link(page - 1, "Previous page") : null,
-      h("span", { text: `Page ${page} of ${pg.totalPages} · ${pg.total}` }), page < pg.totalPages ? link(page + 1, "Next page") : null));
-  }
-}
-
-/** workflows lists the workflows. */
-export function workflows(main, ctx) {
-  return listPage(main, ctx, {
-    title: "Workflows", path: "/api/workflows", key: "workflows", empty: "No workflows yet.",
-    columns: [["Name", (w) => w.name], ["Description", (w) => w.description], ["Published", (w) => (w.publishedVersionId ? "yes" : "no")],
-      ["Latest version", (w) => w.latestVersionNumber || "—"], ["Runs", (w) => h("a", { href: `/executions?workflowId=${encodeURIComponent(w.id)}`, text: "Executions", "aria-label": `Executions of ${w.name}` })],
-      ["Updated", (w) => timeEl(w.updatedAt)]],
-  });
-}
-
-/** triggers lists the triggers. */
-export async function triggers(main, ctx) {
-  const names = new Map();
-  try {
-    (await get("/api/workflows?limit=200")).workflows.forEach((w) => names.set(w.id, w.name));
-  } catch {
-    // names fall back to ids
-  }
-  return listPage(main, ctx, {
-    title: "Triggers", path: "/api/triggers", key: "triggers", empty: "No triggers yet.",
-    columns: [["Trigger", (t) => h("span", { class: "mono", title: t.id, text: shortId(t.id) })], ["Type", (t) => t.type],
-      ["Workflow", (t) => names.get(t.workflowId) || shortId(t.workflowId)], ["Enabled", (t) => (t.enabled ? "yes" : "no")],
-      ["Schedule", (t) => (t.type === "SCHEDULE" ? configOf(t).cron : t.webhookPath)], ["Next run", (t) => timeEl(t.nextRunAt)],
-      ["Last fired", (t) => timeEl(t.lastFiredAt)], ["Result", (t) => t.lastResult],
-      ["Runs", (t) => h("a", { href: `/executions?triggerId=${encodeURIComponent(t.id)}`, text: "Executions", "aria-label": `Executions of trigger ${t.id}` })]],
-  });
-}
-
-function configOf(t) {
-  try {
-    return JSON.parse(t.config) || {};
-  } catch {
-    return {};
-  }
-}
-
-/** analytics shows the per-workflow performance table. */
-export async function analytics(main) {
-  add(main, h("h1", { text: "Analytics" }));
-  let res;
-  try {
-    res = await get("/api/analytics/process-performance");
-  } catch (e) {
-    add(main, h("p", { class: "notice error", role: "alert", text: e.message }));
+  const rows = res.workflows;
+  if (!rows.length) {
+    add(main, h("p", { class: "muted", text: "No finished executions in this range." }));
     return;
   }
-  add(main, res.workflows.length ? table("Process performance", [["Workflow", (w) => w.workflowName], ["Runs", (w) => w.total],
-    ["Completed", (w) => w.completed], ["Failed", (w) => w.failed], ["Stopped", (w) => w.stopped], ["Success rate", (w) => pct(w.successRate)],
-    ["Average duration", (w) => duration(w.avgDurationMs)], ["CPU avg / peak", (w) => `${num(w.cpuAvg, "%")} / ${num(w.cpuPeak, "%")}`],
-    ["Memory avg / peak", (w) => `${num(w.memAvgMB, " MB")} / ${num(w.memPeakMB, " MB")}`]], res.workflows)
-    : h("p", { class: "muted", text: "No finished executions yet." }));
-}
-
-/** users lists the users (administrators). */
-export function users(main, ctx) {
-  return listPage(main, ctx, {
-    title: "Users", path: "/api/users", key: "users", empty: "No users.",
-    columns: [["Name", (u) => u.name], ["Email", (u) => u.email], ["Role", (u) => u.role], ["State", (u) => (u.disabled ? "disabled" : "active")],
-      ["Last login", (u) => timeEl(u.lastLoginAt)], ["Created", (u) => timeEl(u.createdAt)]],
-  });
-}
-
-/** audit lists the audit log (administrators). */
-export function audit(main, ctx) {
-  return listPage(main, ctx, {
-    title: "Audit", path: "/api/audit", key: "entries", empty: "The audit log is empty.",
-    columns: [["Time", (e) => timeEl(e.createdAt)], ["Action", (e) => e.action], ["Actor", (e) => `${e.actorType}${e.actorId ? ` ${shortId(e.actorId)}` : ""}`],
-      ["Target", (e) => (e.targetType ? `${e.targetType} ${shortId(e.targetId)}` : "")], ["Address", (e) => e.ip], ["Details", (e) => e.details]],
-  });
-}
-
-/** system shows the server's health and state (administrators). */
-export async function system(main) {
-  add(main, h("h1", { text: "System" }));
-  const facts = h("dl", { class: "facts card" });
-  add(main, facts);
-  const [health, status, stats] = await Promise.all([
-    get("/api/health").catch((e) => ({ status: e.message })),
-    get("/api/status").catch(() => ({})),
-    get("/api/executions/stats").catch(() => ({})),
-  ]);
-  add(clear(facts), 
-    h("dt", { text: "Health" }), h("dd", { text: health.status }),
-    h("dt", { text: "Version" }), h("dd", { text: health.version || "—" }),
-    h("dt", { text: "Checked at" }), h("dd", {}, timeEl(health.timestamp)),
-    h("dt", { text: "State" }), h("dd", { text: status.state || "—" }),
-    h("dt", { text: "Executions stored" }), h("dd", { text: stats.total ?? "—" }),
-    h("dt", { text: "API reference" }), h("dd", {}, h("a", { href: "/api/openapi.json", text: "OpenAPI document", target: "_blank", rel: "noopener" })),
-    h("dt", { text: "Metrics" }), h("dd", {}, h("a", { href: "/metrics", text: "Prometheus metrics", target: "_blank", rel: "noopener" })));
+  add(main, h("section", { class: "card", "aria-labelledby": "ch-h" }, h("h2", { id: "ch-h", text: "Runs by outcome" }), chart(rows)),
+    h("table", { class: "data" }, h("caption", { text: "Per workflow" }),
+      h("thead", {}, h("tr", {}, ["Workflow", "Runs", "Completed", "Failed", "Stopped", "Success rate", "Average duration", "CPU avg / peak", "Memory avg / peak"].map((t) => h("th", { scope: "col", text: t })))),
+      h("tbody", {}, rows.map((w) => h("tr", {}, h("th", { scope: "row", text: w.workflowName || w.workflowId }), h("td", { text: w.total }),
+        h("td", { text: w.completed }), h("td", { text: w.failed }), h("td", { text: w.stopped }), h("td", { text: pct(w.successRate) }),
+        h("td", { text: duration(w.avgDurationMs) }), h("td", { text: `${num(w.cpuAvg, "%")} / ${num(w.cpuPeak, "%")}` }),
+        h("td", { text: `${num(w.memAvgMB, " MB")} / ${num(w.memPeakMB, " MB")}` }))))));
 }
