@@ -48,13 +48,26 @@ type page struct {
 	errors []string // uncaught exceptions and CSP refusals seen in the tab
 }
 
-// newPage starts a headless chromium with a fresh profile and opens a tab.
-func newPage(t *testing.T, base string) *page {
-	t.Helper()
-	path := chromiumPath(t)
+// sharedBrowser is one headless chromium for the package's tests (each
+// test gets its own browser context: cookies and storage apart), started on
+// first use and closed by TestMain.
+var sharedBrowser struct {
+	once    sync.Once
+	ctx     context.Context
+	cancel  func()
+	dataDir string
+	err     error
+}
+
+func startBrowser(path string) {
+	b := &sharedBrowser
+	b.dataDir, b.err = os.MkdirTemp("", "exekra-chromium")
+	if b.err != nil {
+		return
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(b.dataDir), chromedp.WindowSize(1280, 900),
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-extensions", true),
@@ -64,13 +77,35 @@ func newPage(t *testing.T, base string) *page {
 	}
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	p := &page{t: t, ctx: ctx, base: base}
-	t.Cleanup(func() {
+	b.ctx = ctx
+	b.cancel = func() {
 		cancel()
 		acancel()
-	})
-	if err := chromedp.Do(ctx); err != nil { // starts the browser, no deadline
-		t.Fatalf("start chromium: %v", err)
+		os.RemoveAll(b.dataDir)
+	}
+	b.err = chromedp.Do(ctx) // starts the browser, no deadline
+}
+
+// stopBrowser closes the shared browser (TestMain calls it).
+func stopBrowser() {
+	if sharedBrowser.cancel != nil {
+		sharedBrowser.cancel()
+	}
+}
+
+// newPage opens a tab in a fresh browser context of the shared browser.
+func newPage(t *testing.T, base string) *page {
+	t.Helper()
+	path := chromiumPath(t)
+	sharedBrowser.once.Do(func() { startBrowser(path) })
+	if sharedBrowser.err != nil {
+		t.Fatalf("start chromium: %v", sharedBrowser.err)
+	}
+	ctx, cancel := chromedp.NewContext(sharedBrowser.ctx, chromedp.WithNewBrowserContext())
+	p := &page{t: t, ctx: ctx, base: base}
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil { // opens the tab
+		t.Fatalf("open a tab: %v", err)
 	}
 	msgs := chromedp.Console(ctx)
 	go func() {
