@@ -89,6 +89,11 @@ func (o *orchestrator) Receive(ctx actor.Context) {
 			o.next++
 			o.spawnNext(ctx)
 		}
+	case *actor.Terminated:
+		// A child that supervision gave up on while the tree starts (its
+		// rehydration failed again and again): the start fails now, with
+		// the reason in the log, instead of waiting out Start's bound.
+		o.signal(fmt.Errorf("actors: %s stopped while starting (see the log for its failures)", msg.Who.GetId()))
 	case *actor.Stopping:
 		o.sys.cfg.Logger.Debug("actor tree stopping")
 	}

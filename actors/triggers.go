@@ -209,6 +209,11 @@ func parseNewTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*t
 }
 
 func parseTriggerConfigAs(typ messages.TriggerType, text, oldSecret string, strict bool) (*triggerSettings, error) {
+	if strict {
+		if err := messages.CheckJSONDepth("config", []byte(text)); err != nil {
+			return nil, err
+		}
+	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(text), &obj); err != nil || obj == nil {
 		return nil, messages.Invalid("config must be a JSON object (or the JSON text of one)")
@@ -671,6 +676,10 @@ func (a *triggerActor) checkWebhook(msg *messages.FireWebhook) error {
 		}
 		if !json.Valid(msg.Body) {
 			return messages.Invalid("the webhook body must be valid JSON")
+		}
+		// The body is the execution's input (docs/decisions.md, "Nesting").
+		if err := messages.CheckJSONDepth("the webhook body", msg.Body); err != nil {
+			return err
 		}
 	}
 	return nil

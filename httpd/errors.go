@@ -21,6 +21,7 @@ var statusOf = map[messages.Code]int{
 	messages.CodeInvalidTransition: fasthttp.StatusConflict,
 	messages.CodeNoPublished:       fasthttp.StatusConflict,
 	messages.CodePayloadTooLarge:   fasthttp.StatusRequestEntityTooLarge,
+	messages.CodeHeadersTooLarge:   fasthttp.StatusRequestHeaderFieldsTooLarge,
 	messages.CodeMethodNotAllowed:  fasthttp.StatusMethodNotAllowed,
 	messages.CodeRateLimited:       fasthttp.StatusTooManyRequests,
 	messages.CodeNotReady:          fasthttp.StatusServiceUnavailable,

@@ -98,6 +98,9 @@ func (s *Server) createExecution(ctx *fasthttp.RequestCtx, r *request) error {
 	}
 	var input json.RawMessage
 	if t := bytes.TrimSpace(b.Input); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
+		if err := messages.CheckJSONDepth("input", t); err != nil {
+			return err
+		}
 		input = append(json.RawMessage(nil), t...)
 	}
 	userID := r.user.ID

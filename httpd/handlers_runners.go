@@ -260,6 +260,9 @@ func (s *Server) runnerStartExecution(ctx *fasthttp.RequestCtx, r *request) erro
 	}
 	var input json.RawMessage
 	if m := bytes.TrimSpace(b.Input); len(m) > 0 && !bytes.Equal(m, []byte("null")) {
+		if err := messages.CheckJSONDepth("input", m); err != nil {
+			return err
+		}
 		input = append(json.RawMessage(nil), m...)
 	}
 	res, err := s.core.Ask(&messages.StartAttended{RunnerID: r.runner, WorkflowID: strings.TrimSpace(*b.WorkflowID),

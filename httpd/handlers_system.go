@@ -17,7 +17,8 @@ func (s *Server) health(ctx *fasthttp.RequestCtx, _ *request) error {
 		})
 		return nil
 	}
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"status": "ok", "timestamp": now, "version": s.cfg.Version})
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"status": "ok", "timestamp": now, "version": s.cfg.Version,
+		"quarantined": s.quarantined()})
 	return nil
 }
 

@@ -91,6 +91,9 @@ func decodeBytes(body []byte, v any) error {
 	if body[0] != '{' {
 		return messages.Invalid("request body must be a JSON object")
 	}
+	if err := messages.CheckEnvelopeDepth(body); err != nil {
+		return err
+	}
 	// The common case (one valid object) decodes straight from the body;
 	// only a failure goes through the decoder below, which tells a trailing
 	// value from broken JSON for the error message.

@@ -216,6 +216,7 @@ func (s *Server) writeMetrics(b *bytes.Buffer) {
 	e.single("exekra_storage_commits_total", "counter", "Group-commit transactions (each one fsync), failed ones included.", float64(f.Commits))
 	e.single("exekra_storage_commit_failures_total", "counter", "Group-commit transactions whose commit failed.", float64(f.CommitFailures))
 	e.single("exekra_storage_writes_total", "counter", "Write functions applied by committed transactions.", float64(f.CommitWrites))
+	e.single("exekra_storage_quarantined_records", "gauge", "Stored records moved into quarantine because they cannot be decoded (docs/operations.md).", float64(s.quarantined()))
 	e.family("exekra_storage_batch_size", "histogram", "Writes per committed group-commit transaction.")
 	e.histogram("exekra_storage_batch_size", "", f.BatchSizes)
 	e.family("exekra_storage_commit_duration_seconds", "histogram", "Duration of group-commit transactions, fsync included.")

@@ -3,6 +3,7 @@ package httpd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -43,6 +44,9 @@ type Config struct {
 	// Figures reads the live figures of the other layers for GET /metrics
 	// (nil: those metrics read zero).
 	Figures func() Figures
+	// Quarantined counts the stored records moved aside because they
+	// cannot be decoded (health and /metrics; nil reads zero).
+	Quarantined func() int64
 }
 
 // Server is the HTTP API.
@@ -90,7 +94,8 @@ func New(cfg Config, core Core, store Store) *Server {
 	r.SaveMatchedRoutePath = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.HandleOPTIONS = false
+	r.HandleOPTIONS = true
+	r.GlobalOPTIONS = s.options
 	r.HandleMethodNotAllowed = true
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		if s.serveConsole(ctx) { // the web console: every path outside /api/ and /metrics
@@ -127,6 +132,7 @@ func New(cfg Config, core Core, store Store) *Server {
 		ErrorHandler:                  s.transportError,
 		Logger:                        fasthttpLogger{s.log},
 		CloseOnShutdown:               true,
+		SecureErrorLogMessage:         true,
 	}
 	return s
 }
@@ -156,6 +162,9 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 		s.writeError(ctx, errTooLarge)
 		return
 	}
+	if s.headersTooLarge(ctx, err) {
+		return
+	}
 	var te interface{ Timeout() bool }
 	if errors.As(err, &te) && te.Timeout() {
 		writeJSON(ctx, fasthttp.StatusRequestTimeout, errorBody{Error: "request timed out", Code: messages.CodeValidation})
@@ -164,11 +173,11 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	s.writeError(ctx, messages.Invalid("malformed HTTP request"))
 }
 
-// fasthttpLogger passes fasthttp's own messages on at debug. Their
-// arguments are deliberately not formatted into the text: a parse error can
-// quote the request's bytes, an Authorization header among them.
+// fasthttpLogger passes fasthttp's own messages on at debug, without the
+// request bytes a parse error would quote (SecureErrorLogMessage) and with
+// trigger ids redacted (transport.go).
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
-	f.l.Debug("fasthttp", "msg", format, "args", args)
+	f.l.Debug("fasthttp", "msg", redactTriggerPaths(fmt.Sprintf(format, args...)))
 }

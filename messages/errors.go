@@ -24,6 +24,7 @@ const (
 	CodeInvalidTransition Code = "INVALID_TRANSITION"
 	CodeNoPublished       Code = "NO_PUBLISHED_VERSION"
 	CodePayloadTooLarge   Code = "PAYLOAD_TOO_LARGE"
+	CodeHeadersTooLarge   Code = "REQUEST_HEADERS_TOO_LARGE"
 	CodeMethodNotAllowed  Code = "METHOD_NOT_ALLOWED"
 	CodeRateLimited       Code = "RATE_LIMITED"
 	CodeNotReady          Code = "SYSTEM_NOT_READY"

@@ -108,6 +108,9 @@ func ValidateGraph(text string) error {
 	if !utf8.ValidString(text) {
 		return Invalid("graphJson is not valid UTF-8")
 	}
+	if err := CheckJSONDepth("graphJson", []byte(text)); err != nil {
+		return err
+	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(text), &top); err != nil || top == nil {
 		return Invalid("graphJson must be the JSON text of an object with nodes and edges")

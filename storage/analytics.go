@@ -73,8 +73,13 @@ func foldAnalyticsTx(tx *bbolt.Tx, e *messages.Execution) error {
 	key := analyticsKey(e.WorkflowID, dayNumber(e.CreatedAt))
 	var agg dayAggregate
 	if v := b.Get(key); v != nil {
-		if err := agg.unmarshal(v); err != nil {
-			return err
+		if agg.unmarshal(v) != nil {
+			// A day that cannot be read must not block the executions
+			// that finish on it: it goes to quarantine and starts over.
+			if err := quarantineTx(tx, bucketAnalytics, key, v); err != nil {
+				return err
+			}
+			agg = dayAggregate{}
 		}
 	}
 	agg.add(&run)
@@ -156,8 +161,9 @@ func (s *Store) ProcessPerformance(from, to messages.Time) ([]messages.WorkflowP
 					break
 				}
 				var agg dayAggregate
-				if err := agg.unmarshal(v); err != nil {
-					return err
+				if agg.unmarshal(v) != nil {
+					noteBadTx(tx, bucketAnalytics, dk) // left out (quarantine.go)
+					continue
 				}
 				start := int64(day) * msPerDay
 				end := start + msPerDay - 1

@@ -206,8 +206,9 @@ func addRunsTx(c *bbolt.Cursor, workflowID string, lo, hi int64, sum *dayAggrega
 		if int64(binary.BigEndian.Uint64(k[len(prefix):])) > hi {
 			break
 		}
-		if err := unmarshalRun(v, &run); err != nil {
-			return n, err
+		if unmarshalRun(v, &run) != nil {
+			noteBadTx(c.Bucket().Tx(), bucketAnalyticsRuns, k) // left out (quarantine.go)
+			continue
 		}
 		sum.add(&run)
 		n++

@@ -20,9 +20,10 @@ func encode(v any) ([]byte, error) {
 
 // decode unmarshals a stored record. The value bytes belong to bbolt and are
 // only valid inside the transaction; json.Unmarshal copies what it keeps.
+// A failure is an errBadRecord (quarantine.go): readers skip the record.
 func decode(b []byte, v any) error {
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("storage: decode %T: %w", v, err)
+		return fmt.Errorf("storage: decode %T: %w: %w", v, errBadRecord, err)
 	}
 	return nil
 }
@@ -36,13 +37,20 @@ func putTx(tx *bbolt.Tx, bucket []byte, key string, v any) error {
 	return tx.Bucket(bucket).Put([]byte(key), b)
 }
 
-// getTx decodes the record under key into v; found is false when absent.
+// getTx decodes the record under key into v; found is false when absent,
+// or when the record cannot be decoded (it goes to quarantine).
 func getTx(tx *bbolt.Tx, bucket []byte, key string, v any) (found bool, err error) {
 	b := tx.Bucket(bucket).Get([]byte(key))
 	if b == nil {
 		return false, nil
 	}
-	return true, decode(b, v)
+	if err := decode(b, v); err != nil {
+		if skipBadTx(tx, bucket, []byte(key), err) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
 }
 
 // pageNewestFirstTx walks bucket (keys are time-ordered ids) from the newest
@@ -62,6 +70,9 @@ func pageNewestFirstTx(tx *bbolt.Tx, bucket []byte, page messages.Page, totalCou
 				continue
 			}
 			if err := each(v); err != nil {
+				if skipBadTx(tx, bucket, k, err) {
+					continue
+				}
 				return 0, err
 			}
 			take--
@@ -79,6 +90,9 @@ func pageNewestFirstTx(tx *bbolt.Tx, bucket []byte, page messages.Page, totalCou
 		}
 		if take > 0 {
 			if err := each(v); err != nil {
+				if skipBadTx(tx, bucket, k, err) {
+					continue
+				}
 				return 0, err
 			}
 			take--

@@ -688,8 +688,12 @@ func (s *Store) ListExecutions(f messages.ExecutionFilter, page messages.Page) (
 			}
 			id := k[len(prefix):]
 			var e messages.Execution
-			if err := decode(execs.Get(id), &e); err != nil {
-				return nil, false, err
+			if v := execs.Get(id); v == nil || decode(v, &e) != nil {
+				// Quarantined, or to be (a read skips a bad record).
+				if v != nil {
+					noteBadTx(tx, bucketExecutions, id)
+				}
+				return nil, false, nil
 			}
 			if f.WorkflowID != "" && e.WorkflowID != f.WorkflowID {
 				return nil, false, nil
@@ -739,8 +743,13 @@ func (s *Store) ListExecutions(f messages.ExecutionFilter, page messages.Page) (
 			if e == nil {
 				id := k[len(prefix):]
 				e = &messages.Execution{}
-				if err := decode(execs.Get(id), e); err != nil {
-					return err
+				if v := execs.Get(id); v == nil || decode(v, e) != nil {
+					// Quarantined, or to be: the page leaves it out.
+					if v != nil {
+						noteBadTx(tx, bucketExecutions, id)
+					}
+					take++
+					continue
 				}
 			}
 			out = append(out, e)
@@ -815,6 +824,9 @@ func appendWithStatusTx(tx *bbolt.Tx, out []*messages.Execution, st messages.Exe
 		}
 		var e messages.Execution
 		if err := decode(v, &e); err != nil {
+			if skipBadTx(tx, bucketExecutions, k[len(prefix):], err) {
+				continue
+			}
 			return nil, err
 		}
 		out = append(out, &e)
@@ -836,10 +848,16 @@ func (s *Store) DeleteExecutionsFinishedBefore(t time.Time, max int) (int, error
 		n = 0
 		var keys [][]byte
 		c := tx.Bucket(bucketExecFinished).Cursor()
-		for k, _ := c.First(); k != nil && len(keys) < max && bytes.Compare(k[:8], limit) < 0; k, _ = c.Next() {
+		for k, _ := c.First(); k != nil && len(keys) < max && bytes.Compare(k[:min(8, len(k))], limit) < 0; k, _ = c.Next() {
 			keys = append(keys, append([]byte{}, k...))
 		}
 		for _, k := range keys {
+			if len(k) <= 8 { // not an entry of this index: drop it
+				if err := tx.Bucket(bucketExecFinished).Delete(k); err != nil {
+					return err
+				}
+				continue
+			}
 			id := string(k[8:])
 			e, err := getExecutionTx(tx, id)
 			if err != nil {

@@ -48,6 +48,9 @@ func (s *Store) readRunnerProcesses() ([]messages.RunnerProcess, error) {
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
 			var w messages.Workflow
 			if err := decode(v, &w); err != nil {
+				if skipBadTx(tx, bucketWorkflows, k, err) {
+					continue
+				}
 				return err
 			}
 			if w.PublishedVersionID == "" {

@@ -159,7 +159,7 @@ func (s *Store) GetRunner(id string) (*messages.Runner, error) {
 func (s *Store) AllRunners() ([]*messages.Runner, error) {
 	var out []*messages.Runner
 	err := s.view(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketRunners).ForEach(func(_, v []byte) error {
+		return eachRecordTx(tx, bucketRunners, func(_, v []byte) error {
 			var sr storedRunner
 			if err := decode(v, &sr); err != nil {
 				return err

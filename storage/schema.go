@@ -1,8 +1,9 @@
 package storage
 
 // SchemaVersion is the version of the on-disk layout this build reads and
-// writes. Open refuses a file written by a newer build.
-const SchemaVersion = 1
+// writes. Open refuses a file written by a newer build and upgrades an
+// older one in place (migrate.go lists the steps).
+const SchemaVersion = 2
 
 // Bucket names: the one registry of every top-level bucket.
 var (

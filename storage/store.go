@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -33,6 +34,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// MaxBatch caps the writes committed in one transaction.
 	MaxBatch int
+	// Logger receives the quarantine's records (quarantine.go); nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // Store is the bbolt-backed store. It is safe for concurrent use.
@@ -48,6 +52,7 @@ type Store struct {
 	stats     CommitStats
 	unhealthy atomic.Bool // the last commit failed
 	lowSpace  atomic.Bool // the last preallocation failed (disk full)
+	q         *quarantine // moves records that cannot be decoded aside (quarantine.go)
 
 	// preallocFile and preallocUsed belong to the writer goroutine
 	// (prealloc.go): the file handle zeros are written through, and the
@@ -163,6 +168,10 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	go s.writer(opts.MaxBatch)
+	if err := s.startQuarantine(opts.Logger); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -178,8 +187,12 @@ func (s *Store) initSchema() error {
 			if len(v) != 8 {
 				return errors.New("schema version is corrupt")
 			}
-			if got := binary.BigEndian.Uint64(v); got > SchemaVersion {
+			got := binary.BigEndian.Uint64(v)
+			if got > SchemaVersion {
 				return fmt.Errorf("database schema %d is newer than this build's %d: upgrade exekra", got, SchemaVersion)
+			}
+			if err := migrateTx(tx, got); err != nil {
+				return err
 			}
 		}
 		if err := ensureSealKeyTx(tx); err != nil {
@@ -209,6 +222,13 @@ func (s *Store) Stats() *CommitStats { return &s.stats }
 
 // Close drains pending writes, stops the writer and closes the file.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	s.stopQuarantine() // its moves go through the writer
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"fmt"
 
 	"go.etcd.io/bbolt"
 
@@ -57,7 +58,8 @@ func decodeTriggerTx(tx *bbolt.Tx, v []byte) (*storedTrigger, error) {
 	}
 	secret, err := openTx(tx, st.Sealed)
 	if err != nil {
-		return nil, err
+		// A secret that does not open is a record that cannot be read.
+		return nil, fmt.Errorf("%w: %w", errBadRecord, err)
 	}
 	st.Secret = secret
 	return &st, nil
@@ -68,7 +70,11 @@ func getTriggerTx(tx *bbolt.Tx, id string) (*storedTrigger, error) {
 	if v == nil {
 		return nil, messages.NotFound("trigger")
 	}
-	return decodeTriggerTx(tx, v)
+	st, err := decodeTriggerTx(tx, v)
+	if err != nil && skipBadTx(tx, bucketTriggers, []byte(id), err) {
+		return nil, messages.NotFound("trigger")
+	}
+	return st, err
 }
 
 func workflowTriggerKey(workflowID, triggerID string) []byte {
@@ -205,6 +211,9 @@ func triggersOfWorkflowTx(tx *bbolt.Tx, workflowID string) ([]*messages.Trigger,
 		}
 		var st storedTrigger
 		if err := decode(v, &st); err != nil {
+			if skipBadTx(tx, bucketTriggers, []byte(ids[i]), err) {
+				continue
+			}
 			return nil, err
 		}
 		out = append(out, st.public())
@@ -313,7 +322,7 @@ func pageOfWorkflowTriggersTx(tx *bbolt.Tx, f messages.TriggerFilter, page messa
 func (s *Store) AllTriggers() ([]*messages.TriggerRecord, error) {
 	var out []*messages.TriggerRecord
 	err := s.view(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketTriggers).ForEach(func(_, v []byte) error {
+		return eachRecordTx(tx, bucketTriggers, func(_, v []byte) error {
 			st, err := decodeTriggerTx(tx, v)
 			if err != nil {
 				return err

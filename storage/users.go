@@ -104,7 +104,7 @@ func (s *Store) UserByEmail(email string) (*messages.User, error) {
 func (s *Store) AllUsers() ([]*messages.User, error) {
 	var out []*messages.User
 	err := s.view(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketUsers).ForEach(func(_, v []byte) error {
+		return eachRecordTx(tx, bucketUsers, func(_, v []byte) error {
 			var su storedUser
 			if err := decode(v, &su); err != nil {
 				return err

@@ -56,6 +56,8 @@ type Main struct {
 	retention *storage.Retention
 	// stopHeapFloor ends the --gc-heap-floor tuning (nil when off).
 	stopHeapFloor func()
+	// stop bounds Close and names its current step (shutdown.go).
+	stop closeBounds
 }
 
 // NewMain returns a Main with SPEC's defaults.
@@ -165,7 +167,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	m.store, err = storage.Open(c.DataDir, storage.Options{LockTimeout: 5 * time.Second})
+	m.store, err = storage.Open(c.DataDir, storage.Options{LockTimeout: 5 * time.Second, Logger: m.log})
 	if err != nil {
 		return err
 	}
@@ -207,7 +209,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.http = httpd.New(httpd.Config{
 		Logger: m.log, RateLimit: c.RateLimit, Secure: tlsCfg != nil, JWTSecret: secret, Version: version,
-		Figures: figuresOf(m.system, m.store, m.retention),
+		Figures: figuresOf(m.system, m.store, m.retention), Quarantined: m.store.Quarantined,
 	}, m.system, m.store)
 
 	ln, err := net.Listen("tcp", c.Addr)
@@ -288,7 +290,8 @@ func (m *Main) Close() error {
 		// polls would hold that up for as long as their wait (up to 60 s),
 		// so they are answered "no work" now, and again until the server has
 		// stopped (a poll may still arrive on a kept-alive connection).
-		ctx, cancel := context.WithTimeout(context.Background(), 70*time.Second)
+		m.stop.step("in-flight requests")
+		ctx, cancel := context.WithTimeout(context.Background(), m.stop.drain())
 		done := make(chan error, 1)
 		go func() { done <- m.http.Shutdown(ctx) }()
 		tick := time.NewTicker(100 * time.Millisecond)
@@ -299,7 +302,7 @@ func (m *Main) Close() error {
 			}
 			select {
 			case err := <-done:
-				if err != nil {
+				if err != nil && !m.stop.drainExpired(m.log, err) {
 					errs = append(errs, err)
 				}
 				break drain
@@ -311,10 +314,12 @@ func (m *Main) Close() error {
 		m.http = nil
 	}
 	if m.system != nil {
-		m.system.Stop()
+		m.stop.step("actor tree")
+		m.stop.stopActors(m.log, m.system)
 		m.system = nil
 	}
 	if m.store != nil {
+		m.stop.step("database close")
 		if err := m.store.Close(); err != nil {
 			errs = append(errs, err)
 		}
@@ -341,7 +346,7 @@ func serveCommand(args []string, stdout, stderr io.Writer, getenv func(string) s
 	}
 	serveErr := m.Wait(ctx)
 	m.log.Info("shutting down")
-	if err := m.Close(); err != nil {
+	if err := m.shutdown(); err != nil {
 		return err
 	}
 	if serveErr != nil {
