@@ -43,11 +43,11 @@ func TestQuarantineAtOpenAndOnRead(t *testing.T) {
 	if err := s.CreateUser(testUser("u@example.com", now), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateRunner(testRunner("r1", now), nil); err != nil {
+	if err := s.CreateRunner(testRunner("r1", now), messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	tr := &messages.Trigger{ID: messages.NewID(now), WorkflowID: wf.ID, Type: messages.TriggerWebhook, Config: "{}", Enabled: true}
-	if err := s.CreateTrigger(tr, "s3cret", nil); err != nil {
+	if err := s.CreateTrigger(tr, "s3cret", messages.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
