@@ -149,3 +149,55 @@ func TestConsoleAdministration(t *testing.T) {
 		t.Errorf("CSV export:\n%s", csv)
 	}
 }
+
+// TestConsoleScheduleTrigger: a schedule's plain reading and next five fire
+// times show in its time zone before it is saved, and match the server's.
+func TestConsoleScheduleTrigger(t *testing.T) {
+	h := newHarness(t)
+	h.consoleWorkflow("Nightly", helloGraph)
+	p := newPage(t, h.base)
+	p.open("/triggers")
+	p.signIn(adminEmail, adminPassword)
+	p.waitFor("heading", "Triggers")
+	p.do("zone", chromedp.SetValue("", "Asia/Tokyo", sel("combobox", "Schedule time zone")...)) // a text field with suggestions
+	p.do("cron", chromedp.SetValue("", "30 9 * * 1-5", sel("textbox", "Cron expression")...))
+	p.typeInto("Cron expression", " ") // a key press: the preview follows typing
+	p.waitJS("the reading", `document.querySelector(".sched-preview").innerText.includes("At 09:30, on Monday, Tuesday, Wednesday, Thursday, Friday. (Asia/Tokyo)")`)
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Skip("no time zone data")
+	}
+	var want []string
+	for d := time.Now().In(tokyo); len(want) < 5; d = d.Add(time.Minute) {
+		d = d.Truncate(time.Minute)
+		if d.Hour() == 9 && d.Minute() == 30 && d.Weekday() >= time.Monday && d.Weekday() <= time.Friday && d.After(time.Now()) {
+			want = append(want, d.Format("Mon 2006-01-02 15:04"))
+			d = d.Add(23 * time.Hour)
+		}
+	}
+	got := eval[[]string](p, `[...document.querySelectorAll("ol.fires li")].map(li => li.firstChild.textContent)`)
+	if len(got) != 5 {
+		t.Fatalf("fire times %q", got)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("fire time %d: %q, want %s", i, got[i], want[i])
+		}
+	}
+	// A bad expression is explained, not saved.
+	p.do("bad cron", chromedp.SetValue("", "61 * * * *", sel("textbox", "Cron expression")...))
+	p.typeInto("Cron expression", " ")
+	p.waitJS("the error", `document.querySelector(".sched-preview").innerText.includes("is out of 0-59")`)
+	p.do("cron", chromedp.SetValue("", "30 9 * * 1-5", sel("textbox", "Cron expression")...))
+	p.click("button", "Create trigger")
+	p.waitJS("created", `document.querySelector("main").innerText.includes("created")`)
+	list := h.expect(h.admin, "GET", "/api/triggers", nil, 200)
+	trs, _ := list.json["triggers"].([]any)
+	if len(trs) != 1 {
+		t.Fatalf("triggers: %s", list.body)
+	}
+	next, _ := time.Parse(time.RFC3339, trs[0].(map[string]any)["nextRunAt"].(string))
+	if next.In(tokyo).Format("Mon 2006-01-02 15:04") != want[0] {
+		t.Errorf("the server's next run %s, the console's %s", next.In(tokyo), want[0])
+	}
+}

@@ -2,7 +2,8 @@
 // triggers list with enable/disable and webhook addresses.
 
 import { h, clear, field, notice, timeEl, timeText, shortId, download, copyText, add } from "./dom.js";
-import { get, api, all } from "./api.js";
+import { get, post, api, all } from "./api.js";
+import * as cron from "./cron.js";
 
 const AUDIT_MAX = 5000;
 
@@ -118,15 +119,103 @@ export async function system(main) {
   await load();
 }
 
-/** triggers lists the triggers; developers enable and disable them and copy webhook addresses. */
+/** zoneTime formats a Date in an IANA zone, with the zone's short name. */
+function zoneTime(d, zone) {
+  const p = Object.fromEntries(new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23", weekday: "short", timeZoneName: "short" })
+    .formatToParts(d).map((x) => [x.type, x.value]));
+  return `${p.weekday} ${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} ${p.timeZoneName}`;
+}
+
+/** newTrigger is the form that creates a schedule or webhook trigger. */
+function newTrigger(workflows, msg, reload) {
+  const wf = h("select", {}, workflows.map((w) => h("option", { value: w.id, text: w.name })));
+  const type = h("select", {}, h("option", { value: "SCHEDULE", text: "Schedule" }), h("option", { value: "WEBHOOK", text: "Webhook" }));
+  const prio = h("select", {}, ["NORMAL", "HIGH", "LOW"].map((p) => h("option", { value: p, text: p })));
+  const spec = h("input", { type: "text", value: "0 7 * * 1-5", autocomplete: "off", spellcheck: "false", class: "mono" });
+  const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  const zoneList = h("datalist", { id: "tz-list" }, ["UTC", ...zones].map((z) => h("option", { value: z })));
+  const zone = h("input", { type: "text", value: "UTC", list: "tz-list", autocomplete: "off", spellcheck: "false" });
+  const secret = h("input", { type: "password", autocomplete: "new-password" });
+  const explain = h("p", { class: "lead", "aria-live": "polite" });
+  const fires = h("ol", { class: "fires", "aria-label": "Next five fire times" });
+  const schedule = h("div", { class: "inline-form" }, field("Cron expression", spec, "5 fields (minute hour day-of-month month day-of-week), @daily, @hourly or @every 15m."), field("Schedule time zone", zone), zoneList);
+  const hook = h("div", { class: "inline-form", hidden: true }, field("Webhook secret (optional)", secret, "With a secret, calls must be signed (HMAC-SHA256 of the body)."));
+  const out = h("div");
+  const btn = h("button", { type: "submit", text: "Create trigger" });
+  const form = h("form", { class: "card", "aria-labelledby": "nt-h" }, h("h2", { id: "nt-h", text: "New trigger" }),
+    h("div", { class: "inline-form" }, field("Workflow", wf), field("Trigger type", type), field("Run priority", prio)),
+    schedule, h("div", { hidden: false, class: "sched-preview" }, explain, fires), hook, h("div", { class: "actions" }, btn), out);
+  const preview = () => {
+    const isSched = type.value === "SCHEDULE";
+    schedule.hidden = !isSched;
+    fires.parentNode.hidden = !isSched;
+    hook.hidden = isSched;
+    if (!isSched) return;
+    clear(fires);
+    try {
+      const z = zone.value.trim() || "UTC";
+      new Intl.DateTimeFormat("en", { timeZone: z }); // throws on an unknown zone
+      explain.textContent = `${cron.explain(spec.value)} (${z})`;
+      explain.className = "lead";
+      for (const d of cron.next(spec.value, z, 5)) add(fires, h("li", {}, h("span", { text: zoneTime(d, z) }), " ", h("span", { class: "muted small" }, "· ", timeEl(d.toISOString()))));
+      spec.setAttribute("aria-invalid", "false");
+    } catch (err) {
+      explain.textContent = err instanceof RangeError ? `Unknown time zone "${zone.value}".` : err.message;
+      explain.className = "lead error-text";
+      spec.setAttribute("aria-invalid", "true");
+    }
+  };
+  for (const c of [spec, zone, type]) c.addEventListener("input", preview);
+  type.addEventListener("change", preview);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const cfg = { priority: prio.value };
+    if (type.value === "SCHEDULE") {
+      cfg.cron = spec.value.trim();
+      cfg.timezone = zone.value.trim() || "UTC";
+    } else if (secret.value) cfg.secret = secret.value;
+    btn.disabled = true;
+    try {
+      const res = await post("/api/triggers", { workflowId: wf.value, type: type.value, config: JSON.stringify(cfg), enabled: true });
+      const t = res.trigger;
+      secret.value = "";
+      clear(out);
+      if (t.type === "WEBHOOK") {
+        const url = `${location.origin}${t.webhookPath}`;
+        const body = `body='{"example": true}'`;
+        const curl = t.hasSecret
+          ? `${body}\nsig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$EXEKRA_WEBHOOK_SECRET" -r | cut -d' ' -f1)\ncurl -X POST -H 'Content-Type: application/json' \\\n  -H "X-Exekra-Signature: sha256=$sig" --data "$body" ${url}`
+          : `${body}\ncurl -X POST -H 'Content-Type: application/json' --data "$body" ${url}`;
+        add(out, h("section", { class: "card secret", "aria-labelledby": "wh-h" }, h("h3", { id: "wh-h", text: "Webhook created" }),
+          h("p", { text: "Its address is its credential: share it like a password." }),
+          h("pre", { class: "code", tabindex: "0", "aria-label": "Webhook example" }, h("code", { text: curl })),
+          h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", text: "Copy webhook URL", onclick: async () => msg.show((await copyText(url)) ? "The webhook URL is on the clipboard." : "Select the URL and copy it.") }),
+            h("button", { type: "button", class: "secondary", text: "Copy example", onclick: async () => msg.show((await copyText(curl)) ? "The example is on the clipboard." : "Select the example and copy it.") }))));
+      }
+      msg.show(`Trigger ${shortId(t.id)} created.`);
+      await reload();
+    } catch (err) {
+      msg.error(err);
+    } finally {
+      btn.disabled = false;
+    }
+  });
+  preview();
+  return form;
+}
+
+/** triggers lists the triggers; developers create them, enable and disable them and copy webhook addresses. */
 export async function triggers(main, { canDevelop, stream }) {
   const msg = notice();
   const tbody = h("tbody");
-  add(main, h("h1", { text: "Triggers" }), msg,
+  const wfs = (await all("/api/workflows", "workflows", 1000).catch(() => ({ items: [] }))).items;
+  const names = new Map(wfs.map((w) => [w.id, w.name]));
+  let load = async () => {};
+  const form = canDevelop && wfs.length ? newTrigger(wfs, msg, () => load()) : null;
+  add(main, h("h1", { text: "Triggers" }), form, msg,
     h("table", { class: "data" }, h("caption", { class: "sr-only", text: "Triggers" }),
       h("thead", {}, h("tr", {}, ["Trigger", "Type", "Workflow", "Schedule or address", "Next run", "Last fired", "Result", "Enabled"].map((t) => h("th", { scope: "col", text: t })))), tbody));
-  const names = new Map((await all("/api/workflows", "workflows", 1000).catch(() => ({ items: [] }))).items.map((w) => [w.id, w.name]));
-  const load = async () => {
+  load = async () => {
     const { items } = await all("/api/triggers", "triggers", 1000);
     clear(tbody);
     if (!items.length) add(tbody, h("tr", {}, h("td", { colspan: 8, class: "muted", text: "No triggers yet." })));
