@@ -168,6 +168,9 @@ export class LogView {
     this.scheduled = true;
     requestAnimationFrame(() => {
       this.scheduled = false;
+      // Following: stay at the end (also when the log was filled before
+      // the viewer was on the page, when it could not scroll yet).
+      if (this.following && this.view.scrollTop + this.view.clientHeight < this.view.scrollHeight - 1) this.toEnd();
       const top = this.view.scrollTop;
       const first = Math.max(0, Math.floor(top / LINE) - OVERSCAN);
       const last = Math.min(this.shown(), Math.ceil((top + (this.view.clientHeight || 400)) / LINE) + OVERSCAN);
