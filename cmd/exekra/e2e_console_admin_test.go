@@ -16,6 +16,7 @@ import (
 // flagged at the offending node as they type, fixes it, saves the draft,
 // sees the diff against the published version, publishes and runs it.
 func TestConsoleAuthoring(t *testing.T) {
+	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	h := newHarness(t)
 	h.expect(h.admin, "POST", "/api/auth/register", map[string]any{"email": "dev@example.com", "password": "password-123", "name": "Dana", "role": "DEVELOPER"}, 201)
 	p := newPage(t, h.base)
@@ -89,6 +90,7 @@ func TestConsoleAuthoring(t *testing.T) {
 // TestConsoleAdministration: an administrator registers a user, changes
 // their role and disables them; filters the audit log and exports it as CSV.
 func TestConsoleAdministration(t *testing.T) {
+	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	h := newHarness(t)
 	p := newPage(t, h.base)
 	dl := t.TempDir()
@@ -153,6 +155,7 @@ func TestConsoleAdministration(t *testing.T) {
 // TestConsoleScheduleTrigger: a schedule's plain reading and next five fire
 // times show in its time zone before it is saved, and match the server's.
 func TestConsoleScheduleTrigger(t *testing.T) {
+	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	h := newHarness(t)
 	h.consoleWorkflow("Nightly", helloGraph)
 	p := newPage(t, h.base)

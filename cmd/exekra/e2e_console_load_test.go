@@ -15,6 +15,7 @@ import (
 // execution event): rows end in their final state, and the page's frame
 // and long-task figures are logged (not asserted: tests never judge speed).
 func TestConsoleExecutionsUnderLiveLoad(t *testing.T) {
+	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	if testing.Short() {
 		t.Skip("load")
 	}
@@ -51,8 +52,12 @@ func TestConsoleExecutionsUnderLiveLoad(t *testing.T) {
 		new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__lt.push(e.duration); }).observe({ type: "longtask" });
 		const tick = () => { window.__frames++; requestAnimationFrame(tick); }; requestAnimationFrame(tick); return true; })()`)
 
-	// 10,000 a minute for 3 seconds: 500 progress reports, spread evenly.
-	const reports = 500
+	// 10,000 a minute for 3 seconds: 500 progress reports, spread evenly
+	// (one second's worth under the race detector).
+	reports := 500
+	if raceEnabled {
+		reports = 167
+	}
 	interval := time.Minute / 10000
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -91,6 +96,7 @@ func TestConsoleExecutionsUnderLiveLoad(t *testing.T) {
 // lines in view in the page, and search and "jump to the first error" work
 // over all of it.
 func TestConsoleLargeLog(t *testing.T) {
+	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	h := newHarness(t)
 	wf := h.consoleWorkflow("Chatty flow", helloGraph)
 	reg := h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": "chatty"}, 201)
@@ -100,9 +106,9 @@ func TestConsoleLargeLog(t *testing.T) {
 	h.expect(runner, "POST", "/api/runners/poll", nil, 200)
 	h.expect(runner, "POST", "/api/executions/"+id+"/status", map[string]any{"status": "RUNNING"}, 200)
 	lines := 0
-	for chunk := 0; chunk < 5; chunk++ {
+	for chunk := 0; chunk < 2; chunk++ {
 		var b strings.Builder
-		for b.Len() < 200<<10 {
+		for b.Len() < 500<<10 {
 			lines++
 			if lines == 7000 {
 				fmt.Fprintf(&b, "line %06d ERROR: the ledger did not balance\n", lines)

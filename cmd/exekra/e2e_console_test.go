@@ -23,6 +23,7 @@ var allNav = []string{"Dashboard", "Executions", "Runners", "Workflows", "Trigge
 // bootstrap page, then the dashboard; the session survives a reload; an
 // expired session returns to login and then to the page the user was on.
 func TestConsoleFirstRun(t *testing.T) {
+	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	h := newUnactivatedHarness(t)
 	p := newPage(t, h.base)
 	p.open("/")
@@ -95,6 +96,7 @@ func (h *harness) consoleWorkflow(name, graph string) string {
 // TestConsoleOperatorNotOfferedAdminActions: an OPERATOR sees only the
 // navigation and actions their role may use; the server still refuses the rest.
 func TestConsoleOperatorNotOfferedAdminActions(t *testing.T) {
+	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	h := newHarness(t)
 	h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": "runner-01"}, 201)
 	h.expect(h.admin, "POST", "/api/auth/register", map[string]any{"email": "op@example.com", "password": "password-123", "name": "Olga Operator", "role": "OPERATOR"}, 201)
@@ -140,6 +142,7 @@ func TestConsoleOperatorNotOfferedAdminActions(t *testing.T) {
 // alone: "/" focuses the filters, Tab and Space select rows, Enter stops
 // them after a confirmation naming them, with a visible focus throughout.
 func TestConsoleExecutionsKeyboard(t *testing.T) {
+	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	h := newHarness(t)
 	wf := h.consoleWorkflow("Keyboard flow", helloGraph)
 	var ids []string
@@ -206,6 +209,7 @@ const consoleRunGraph = `{"nodes":[{"id":"s","type":"start"},{"id":"a","type":"l
 // `exekra runner` process, takes it; the page follows it live to COMPLETED
 // with its log, without a reload.
 func TestConsoleRunnerAndLiveExecution(t *testing.T) {
+	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	bin := testBinary(t)
 	h := newHarness(t)
 	wf := h.consoleWorkflow("Live flow", consoleRunGraph)
@@ -391,6 +395,7 @@ func (p *dropProxy) mark() int {
 // reconnects by itself and resumes after the last event it saw, so a change
 // made while it was cut off still shows, without reloading the page.
 func TestConsoleEventStreamResumes(t *testing.T) {
+	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	h := newHarness(t)
 	wf := h.consoleWorkflow("Resume flow", helloGraph)
 	first := h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201).str("execution.id")
