@@ -28,6 +28,10 @@ func TestConsoleFirstRun(t *testing.T) {
 	p := newPage(t, h.base)
 	p.open("/")
 	p.waitFor("heading", "Activate Exekra")
+	// Names are unique even to a tool that matches them as substrings.
+	if n := eval[int](p, `[...document.querySelectorAll("input, textarea, select")].filter(e => e.labels[0] && e.labels[0].textContent.toLowerCase().includes("license")).length`); n != 1 {
+		t.Errorf("%d fields on the activation page have a name containing 'license'", n)
+	}
 	p.fill("License", h.issueLicense(licenseOpts{}))
 	p.click("button", "Activate")
 
@@ -47,6 +51,11 @@ func TestConsoleFirstRun(t *testing.T) {
 	}
 	if n := eval[int](p, `document.querySelectorAll("h1").length`); n != 1 {
 		t.Errorf("%d h1 on the dashboard", n)
+	}
+	for _, name := range allNav {
+		if n := eval[int](p, `[...document.querySelectorAll("a")].filter(a => (a.getAttribute("aria-label") || a.textContent).toLowerCase().includes("`+strings.ToLower(name)+`")).length`); n != 1 {
+			t.Errorf("%d links on the dashboard have a name containing %q", n, name)
+		}
 	}
 	if got := eval[string](p, `localStorage.length + ":" + Object.keys(localStorage).join(",")`); strings.Contains(strings.ToLower(got), "token") {
 		t.Errorf("localStorage holds %q", got)

@@ -240,7 +240,7 @@ export async function triggers(main, { canDevelop, stream }) {
           msg.error(err);
         }
       });
-      add(tbody, h("tr", {}, h("th", { scope: "row" }, h("a", { href: `/executions?triggerId=${encodeURIComponent(t.id)}`, title: t.id, "aria-label": `Executions of trigger ${t.id}`, text: shortId(t.id) })),
+      add(tbody, h("tr", {}, h("th", { scope: "row" }, h("a", { href: `/executions?triggerId=${encodeURIComponent(t.id)}`, title: t.id, "aria-label": `Runs of trigger ${t.id}`, text: shortId(t.id) })),
         h("td", { text: t.type }), h("td", {}, h("a", { href: `/workflows/${encodeURIComponent(t.workflowId)}`, text: names.get(t.workflowId) || shortId(t.workflowId) })),
         h("td", {}, where), h("td", {}, timeEl(t.nextRunAt)), h("td", {}, timeEl(t.lastFiredAt)), h("td", { text: t.lastResult || "—" }), h("td", {}, enabled)));
     }

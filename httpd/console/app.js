@@ -186,7 +186,7 @@ function fatal(e) {
 }
 
 function notFound(main) {
-  add(main, h("h1", { text: "Page not found" }), h("p", {}, "There is no page at this address. ", h("a", { href: "/", text: "Go to the dashboard" })));
+  add(main, h("h1", { text: "Page not found" }), h("p", {}, "There is no page at this address. ", h("a", { href: "/", text: "Home" })));
 }
 
 function forbidden(main, name) {
@@ -251,7 +251,7 @@ function showLicense(st) {
   if (text) {
     b.className = `banner ${kind}`;
     b.setAttribute("role", kind === "error" ? "alert" : "status");
-    add(b, h("span", { text }), " ", h("a", { href: "/license", text: "See the license" }));
+    add(b, h("span", { text }), " ", h("a", { href: "/license", text: "Renewal and details" }));
   }
   document.dispatchEvent(new CustomEvent("exekra:license", { detail: st }));
 }

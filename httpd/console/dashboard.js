@@ -75,7 +75,7 @@ export async function render(main, { stream }) {
       h("dt", { text: "Status" }), h("dd", {}, h("span", { class: `badge l-${String(st.status).toLowerCase()}`, text: st.status })),
       h("dt", { text: "Licensee" }), h("dd", { text: `${st.organization || ""} (${st.licensee || ""})` }),
       h("dt", { text: "Expires" }), h("dd", {}, timeEl(st.expiresAt), ` · ${st.daysRemaining} days left`)),
-    h("a", { href: "/license", text: "License details" }));
+    h("a", { href: "/license", text: "Limits, usage and renewal" }));
   };
   const loadLicense = async () => showLicense(await get("/api/license/status"));
 

@@ -17,7 +17,7 @@ export async function render(main, { id, navigate, stream: shared }) {
     e = (await get(`/api/executions/${encodeURIComponent(id)}`)).execution;
   } catch (err) {
     add(main, h("h1", { text: "Execution not found" }), h("p", { class: "notice error", role: "alert", text: err.message }),
-      h("a", { href: "/executions", text: "All executions" }));
+      h("a", { href: "/executions", text: "Back to the list" }));
     return undefined;
   }
   const msg = notice();
@@ -114,7 +114,7 @@ export async function render(main, { id, navigate, stream: shared }) {
   };
 
   add(main, h("h1", {}, "Execution ", h("span", { class: "mono", text: shortId(e.id) })),
-    h("div", { class: "toolbar" }, stopBtn, rerunBtn, h("a", { href: "/executions", text: "All executions" })), msg,
+    h("div", { class: "toolbar" }, stopBtn, rerunBtn, h("a", { href: "/executions", text: "Back to the list" })), msg,
     h("div", { class: "grid" },
       h("section", { class: "card", "aria-labelledby": "sum-h" }, h("h2", { id: "sum-h", text: "Summary" }), facts),
       h("section", { class: "card", "aria-labelledby": "tl-h" }, h("h2", { id: "tl-h", text: "Timeline" }), timeline),

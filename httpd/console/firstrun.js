@@ -17,8 +17,8 @@ export function activate(main, { activated }) {
     msg.show(`Read ${f.name}.`);
   });
   const button = h("button", { type: "submit", text: "Activate" });
-  const form = h("form", { class: "card narrow", novalidate: true }, field("License", text, "The text of the .lic file your vendor sent, pasted or read from the file below."),
-    field("License file", file), h("div", { class: "actions" }, button), msg);
+  const form = h("form", { class: "card narrow", novalidate: true }, field("License", text, "The text of the .lic file your vendor sent, pasted, or read from a file below."),
+    field("Or read it from a file (.lic)", file), h("div", { class: "actions" }, button), msg);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     if (!text.value.trim()) {

@@ -180,8 +180,8 @@ export async function detail(main, { id, canDevelop, isAdmin, navigate }) {
   void isAdmin;
   add(main, h("h1", {}, "Workflow ", h("span", { text: wf.name })),
     h("p", { class: "lead", text: wf.description || "" }),
-    h("div", { class: "toolbar" }, h("a", { href: `/executions?workflowId=${encodeURIComponent(wf.id)}`, text: `Executions (${wf.executionCount ?? 0})` }),
-      h("a", { href: "/workflows", text: "All workflows" })),
+    h("div", { class: "toolbar" }, h("a", { href: `/executions?workflowId=${encodeURIComponent(wf.id)}`, text: `Runs (${wf.executionCount ?? 0})` }),
+      h("a", { href: "/workflows", text: "Back to the list" })),
     msg, h("div", { class: "grid" }, run, h("section", { class: "card", "aria-labelledby": "ver-h" }, h("h2", { id: "ver-h", text: "Versions" }),
       versions.length ? vt : h("p", { class: "muted", text: "No versions yet." }))), editor);
 }
