@@ -289,6 +289,21 @@ func TestConsoleRunnerAndLiveExecution(t *testing.T) {
 	p.click("link", "Runners")
 	p.waitFor("rowheader", "console-runner")
 	p.waitJS("runner online", `[...document.querySelectorAll("tbody tr")].some(r => r.innerText.includes("console-runner") && r.querySelector(".s-online"))`)
+
+	// The dashboard follows the events: another run shows up as finished today.
+	p.click("link", "Dashboard")
+	p.waitFor("heading", "Finished today")
+	completed := `[...document.querySelectorAll(".figure")].find(f => f.querySelector(".label").textContent === "Completed").querySelector(".num").textContent`
+	p.waitJS("one completed", completed+` === "1"`)
+	if got := eval[string](p, `[...document.querySelectorAll(".figure")].find(f => f.querySelector(".label").textContent === "Online").querySelector(".num").textContent`); got != "1" {
+		t.Errorf("runners online: %s", got)
+	}
+	eval[bool](p, `(window.__samePage = true)`)
+	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+	p.waitJS("two completed", completed+` === "2"`)
+	if !eval[bool](p, `window.__samePage === true`) {
+		t.Error("the dashboard reloaded")
+	}
 }
 
 // dropProxy forwards TCP connections to the server and can cut them all

@@ -249,6 +249,6 @@ export async function triggers(main, { canDevelop, stream }) {
   let timer = null;
   return stream.on("trigger", () => {
     clearTimeout(timer);
-    timer = setTimeout(() => load().catch(() => {}), 300);
+    timer = setTimeout(() => load().catch(() => {}), 2000); // one reload for a burst of fires
   });
 }
