@@ -1,6 +1,6 @@
 // Actions on executions shared by the list and the detail page.
 
-import { get, post } from "./api.js";
+import { get, post, all } from "./api.js";
 
 /** ACTIVE are the statuses an execution may be stopped in. */
 export const ACTIVE = new Set(["QUEUED", "ASSIGNED", "RUNNING"]);
@@ -34,4 +34,20 @@ export async function rerun(ids) {
     }
   }
   return { ok, failed };
+}
+
+/** userNames maps user ids to names: every user for administrators (who may
+ * list them), the signed-in user for everyone. */
+export async function userNames(ctx) {
+  const names = new Map();
+  if (ctx.isAdmin) {
+    try {
+      const { items } = await all("/api/users", "users", 1000);
+      for (const u of items) names.set(u.id, u.name || u.email);
+    } catch {
+      // ids stay ids
+    }
+  }
+  names.set(ctx.user.id, `${ctx.user.name || ctx.user.email} (you)`);
+  return names;
 }

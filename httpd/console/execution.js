@@ -6,12 +6,13 @@ import { get, all } from "./api.js";
 import { Stream } from "./events.js";
 import { LogView } from "./logview.js";
 import { confirmDialog } from "./confirm.js";
-import { rerun, stop, ACTIVE } from "./actions.js";
+import { rerun, stop, ACTIVE, userNames } from "./actions.js";
 
 const RANK = { HIGH: 0, NORMAL: 1, LOW: 2 };
 
 /** render shows the execution page and follows it live. */
-export async function render(main, { id, navigate, stream: shared }) {
+export async function render(main, ctx) {
+  const { id, navigate, stream: shared } = ctx;
   let e;
   try {
     e = (await get(`/api/executions/${encodeURIComponent(id)}`)).execution;
@@ -32,6 +33,7 @@ export async function render(main, { id, navigate, stream: shared }) {
   const log = new LogView(`execution-${id}`);
   log.set(e.logs || "");
   const runnerNames = new Map();
+  let people = new Map();
 
   const describe = () => `${e.id} · ${e.workflow && e.workflow.name ? e.workflow.name : e.workflowId} · ${e.status}`;
   stopBtn.addEventListener("click", async () => {
@@ -57,7 +59,7 @@ export async function render(main, { id, navigate, stream: shared }) {
       h("dt", { text: "Workflow" }), h("dd", {}, h("a", { href: `/executions?workflowId=${encodeURIComponent(e.workflowId)}`, text: e.workflow && e.workflow.name ? e.workflow.name : e.workflowId })),
       h("dt", { text: "Priority" }), h("dd", { text: e.priority }),
       h("dt", { text: "Runner" }), h("dd", {}, runner),
-      h("dt", { text: "Started by" }), h("dd", { title: e.triggerId || e.triggeredBy || "", text: e.triggerId ? `trigger ${shortId(e.triggerId)}` : e.triggeredBy ? `user ${shortId(e.triggeredBy)}` : "—" }),
+      h("dt", { text: "Started by" }), h("dd", { title: e.triggerId || e.triggeredBy || "", text: e.triggerId ? `trigger ${shortId(e.triggerId)}` : e.triggeredBy ? people.get(e.triggeredBy) || `user ${shortId(e.triggeredBy)}` : "—" }),
       h("dt", { text: "Attempt" }), h("dd", { text: e.attempt || 1 }),
       h("dt", { text: "Id" }), h("dd", { class: "mono", text: e.id }));
     stopBtn.hidden = !ACTIVE.has(e.status);
@@ -124,6 +126,10 @@ export async function render(main, { id, navigate, stream: shared }) {
     h("section", { class: "card wide", "aria-labelledby": "log-h" }, h("h2", { id: "log-h", text: "Log" }), log.el));
   input.textContent = e.input === null || e.input === undefined ? "(no input)" : JSON.stringify(e.input, null, 2);
   update({});
+  userNames(ctx).then((m) => {
+    people = m;
+    paintFacts();
+  });
   get("/api/runners?limit=200").then((r) => {
     for (const x of r.runners) runnerNames.set(x.id, x.name);
     paintFacts();

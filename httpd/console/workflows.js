@@ -6,6 +6,7 @@ import { h, clear, field, notice, timeEl, shortId, add } from "./dom.js";
 import { get, post, all } from "./api.js";
 import { confirmDialog } from "./confirm.js";
 import { validate, draw, pretty, diff } from "./graph.js";
+import { userNames } from "./actions.js";
 
 const TEMPLATE = `{
   "nodes": [
@@ -67,7 +68,8 @@ export async function list(main, { params, canDevelop, navigate }) {
 }
 
 /** detail renders one workflow's page. */
-export async function detail(main, { id, canDevelop, isAdmin, navigate }) {
+export async function detail(main, ctx) {
+  const { id, canDevelop, isAdmin, navigate } = ctx;
   const msg = notice();
   let wf;
   try {
@@ -77,6 +79,7 @@ export async function detail(main, { id, canDevelop, isAdmin, navigate }) {
     return;
   }
   const versions = wf.versions || [];
+  const people = await userNames(ctx);
   const published = versions.find((v) => v.status === "PUBLISHED");
   const latest = versions[0];
 
@@ -112,7 +115,7 @@ export async function detail(main, { id, canDevelop, isAdmin, navigate }) {
     h("thead", {}, h("tr", {}, ["Version", "Status", "By", "Saved", "Published"].map((t) => h("th", { scope: "col", text: t })))),
     h("tbody", {}, versions.map((v) => h("tr", {}, h("th", { scope: "row", text: `v${v.number}` }),
       h("td", {}, h("span", { class: `badge v-${String(v.status).toLowerCase()}`, text: v.status })),
-      h("td", { class: "mono", title: v.createdBy, text: shortId(v.createdBy) }), h("td", {}, timeEl(v.createdAt)), h("td", {}, timeEl(v.publishedAt))))));
+      h("td", { title: v.createdBy, text: people.get(v.createdBy) || shortId(v.createdBy) }), h("td", {}, timeEl(v.createdAt)), h("td", {}, timeEl(v.publishedAt))))));
 
   // ---- editor --------------------------------------------------------------
   let editor = null;
