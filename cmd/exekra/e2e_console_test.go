@@ -458,3 +458,36 @@ func TestConsoleEventStreamResumes(t *testing.T) {
 		t.Errorf("no stream request after the drop carried the last event id:\n%s", sent)
 	}
 }
+
+// TestE2EExecutionsTriggerFilter: ?triggerId= lists the executions a trigger
+// created (the console's trigger filter), alone or with other filters.
+func TestE2EExecutionsTriggerFilter(t *testing.T) {
+	h := newHarness(t)
+	wf := h.consoleWorkflow("Hooked", helloGraph)
+	other := h.consoleWorkflow("Other", helloGraph)
+	hook := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK", "config": "{}", "enabled": true}, 201).str("trigger.id")
+	fired := h.expect(anon, "POST", "/api/triggers/webhook/"+hook, `{"n":1}`, 200).str("executionId")
+	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": other}, 201)
+	for _, c := range []struct {
+		query string
+		want  int
+	}{
+		{"triggerId=" + hook, 1},
+		{"triggerId=" + hook + "&status=QUEUED", 1},
+		{"triggerId=" + hook + "&status=FAILED", 0},
+		{"triggerId=" + hook + "&workflowId=" + other, 0},
+		{"triggerId=nope", 0},
+		{"workflowId=" + wf, 2},
+	} {
+		r := h.expect(h.admin, "GET", "/api/executions?"+c.query, nil, 200)
+		if got := int(r.num("pagination.total")); got != c.want {
+			t.Errorf("%s: total %d, want %d", c.query, got, c.want)
+		}
+		if c.want == 1 {
+			if list := r.json["executions"].([]any); len(list) != 1 || list[0].(map[string]any)["id"] != fired {
+				t.Errorf("%s: %s", c.query, r.body)
+			}
+		}
+	}
+}
