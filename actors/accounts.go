@@ -25,17 +25,22 @@ type revokedSet struct{ m sync.Map } // token id → time.Time expiry
 //
 // Handles: *messages.Bootstrap, *messages.CreateUser, *messages.UpdateUser,
 // *messages.ChangePassword, *messages.RevokeToken, *messages.RecordLogin,
-// *messages.RecordAudit. Sends: replies, and *messages.EndStreams to events
-// after a logout, a disabling or a password change. State: users (published as
-// accountsView), revoked token ids, Census.Users. Timers: none.
+// *messages.RecordAudit, *messages.BeginLogin, *messages.AbandonLogin.
+// Sends: replies, and *messages.EndStreams to events after a logout, a
+// disabling or a password change. State: users (published as
+// accountsView), revoked token ids, Census.Users, failed-login counts per
+// email (in memory). Timers: none.
 type accountsActor struct {
 	sys *System
+	// throttle counts failed logins per email (login_throttle.go).
+	throttle *loginThrottle
 }
 
 // Receive implements actor.Actor.
 func (a *accountsActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
+		a.throttle = newLoginThrottle(a.sys.cfg.LoginMaxFailures)
 		if err := a.load(); err != nil {
 			panic(err)
 		}
@@ -63,11 +68,16 @@ func (a *accountsActor) Receive(ctx actor.Context) {
 			a.sys.endStreams(ctx, &messages.EndStreams{TokenID: msg.TokenID, Reason: "logged out"})
 		}
 	case *messages.RecordLogin:
+		a.throttle.end(msg.Email, msg.Success, false, a.sys.Now())
 		var reply any = &messages.Ack{}
 		if err := a.recordLogin(msg); err != nil {
 			reply = err
 		}
 		respondIfAsked(ctx, reply)
+	case *messages.BeginLogin:
+		ctx.Respond(a.beginLogin(msg))
+	case *messages.AbandonLogin:
+		a.throttle.end(msg.Email, false, true, a.sys.Now())
 	case *messages.RecordAudit:
 		var reply any = &messages.Ack{}
 		e := msg.Entry
@@ -186,6 +196,12 @@ func (a *accountsActor) update(msg *messages.UpdateUser) any {
 		u.Disabled = *msg.Disabled
 		if u.Disabled {
 			changes = append(changes, "disabled")
+			if !cur.Disabled {
+				// Every session of theirs ends for good: enabling them
+				// again does not bring the old tokens back.
+				u.SessionEpoch++
+				u.EpochSurvivor = ""
+			}
 		} else {
 			changes = append(changes, "enabled")
 		}

@@ -10,12 +10,14 @@
 // before has rehydrated; see children in orchestrator.go):
 //
 //	orchestrator (top supervisor, one-for-one restarts)
+//	├── events           fans committed domain events out to live streams (GET /api/events)
 //	├── license          the license and the system state it implies
 //	├── accounts         users, sessions (token revocation), login audit
 //	├── dispatcher       the priority queue and the assignment of work to polling runners
 //	├── executions       → execution/<id>  one per active execution; stops when it finishes
 //	├── runners          → runner/<id>     status, metrics, heartbeat TTL, current execution
 //	├── workflows        workflows, versions, publishing
+//	├── assets           assets (sealed secrets) and their hand-over to the assigned runner
 //	└── triggers         → trigger/<id>    cron schedule, enabled flag, webhook firing
 //
 // How work flows: a handler's CreateExecution goes to executions, which
@@ -27,6 +29,20 @@
 // runner/<id> when the work is released. Trigger fires and webhooks send the
 // same CreateExecution, forwarded with the caller as sender so the answer
 // leaves as soon as the write is durable.
+//
+// Domain events: storage numbers the events each change produces and
+// commits the durable ones with the change; after the commit the writer
+// hands them to events, which keeps the recent ones for resumes and passes
+// each batch to every open stream without ever waiting on one (a stream
+// that cannot keep up is ended). accounts tells events to end the streams
+// of a session that logged out or a user who was disabled.
+//
+// Assets: a poll answer that hands an execution over (httpd's poll handler,
+// after runner/<id> answered) asks assets for the values its version
+// references (publishing recorded their names on the version); assets
+// checks in one transaction that the execution is ASSIGNED to that runner,
+// unseals the values and audits the hand-over, and answers once the audit
+// entry is durable.
 //
 // Outside callers reach the tree through System.Ask, which routes a command
 // to its owner by the command's type. Read-mostly state that the HTTP layer

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"encoding/json"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,9 @@ const (
 	subscriberBuffer = 256
 	// statsInterval is the most often a stats event is sent.
 	statsInterval = time.Second
+	// licenseCheckEvery is how often the license's standing is compared
+	// with the last one announced (it changes with the clock alone).
+	licenseCheckEvery = time.Minute
 )
 
 // Reasons a stream ended.
@@ -64,6 +68,8 @@ type (
 	unsubscribeStream struct{ id uint64 }
 	// statsTick is the stats timer.
 	statsTick struct{ gen uint64 }
+	// licenseTick is the license standing check.
+	licenseTick struct{}
 )
 
 // eventsActor fans committed domain events out to live streams.
@@ -89,6 +95,10 @@ type eventsActor struct {
 	statsTimer *time.Timer
 	statsLast  *messages.ExecutionStats
 	statsAt    time.Time
+
+	// licenseState is the standing last announced; licenseTimer checks it.
+	licenseState messages.LicenseState
+	licenseTimer *time.Timer
 }
 
 // Receive implements actor.Actor.
@@ -99,24 +109,34 @@ func (a *eventsActor) Receive(ctx actor.Context) {
 		a.lastSeq = a.sys.store.LastEventSeq()
 		a.evicted = a.lastSeq
 		a.ring = eventRing{}
+		a.licenseState = a.sys.LicenseState()
+		a.armLicenseCheck(ctx)
 		reportReady(ctx, childEvents)
 	case *eventsCommitted:
 		a.fanOut(ctx, msg.events)
 	case *subscribeStream:
 		a.subscribe(msg)
+		a.sys.gauges.EventStreams.Store(int64(len(a.subs)))
 	case *unsubscribeStream:
 		delete(a.subs, msg.id)
+		a.sys.gauges.EventStreams.Store(int64(len(a.subs)))
 	case *messages.EndStreams:
 		a.endStreams(msg)
+		a.sys.gauges.EventStreams.Store(int64(len(a.subs)))
 	case *statsTick:
 		if msg.gen == a.statsGen {
 			a.statsTimer = nil
 			a.sendStats(ctx)
 		}
+	case *licenseTick:
+		a.checkLicense()
+		a.armLicenseCheck(ctx)
 	case *actor.Stopping:
 		a.stopAll()
+		a.sys.gauges.EventStreams.Store(0)
 	case *actor.Restarting:
 		a.stopAll()
+		a.sys.gauges.EventStreams.Store(0)
 	}
 }
 
@@ -131,6 +151,35 @@ func (a *eventsActor) stopAll() {
 		a.statsTimer.Stop()
 		a.statsTimer = nil
 	}
+	if a.licenseTimer != nil {
+		a.licenseTimer.Stop()
+		a.licenseTimer = nil
+	}
+}
+
+// armLicenseCheck schedules the next license standing check.
+func (a *eventsActor) armLicenseCheck(ctx actor.Context) {
+	self, root := ctx.Self(), a.sys.actors.Root
+	if a.licenseTimer != nil {
+		a.licenseTimer.Stop()
+	}
+	a.licenseTimer = time.AfterFunc(licenseCheckEvery, func() { root.Send(self, &licenseTick{}) })
+}
+
+// checkLicense announces a license whose standing changed by the clock
+// alone (ACTIVE → GRACE_PERIOD → EXPIRED): a durable license event, as
+// activation and renewal write with the license itself.
+func (a *eventsActor) checkLicense() {
+	st := a.sys.LicenseStatus()
+	if !st.Activated || st.Status == a.licenseState {
+		return
+	}
+	ev := messages.JSONEvent(messages.EventLicense, "", messages.TimeOf(a.sys.Now()), st, false)
+	if err := a.sys.store.AppendEvents([]messages.Event{ev}); err != nil {
+		a.sys.cfg.Logger.Warn("license event", "err", err)
+		return
+	}
+	a.licenseState = st.Status
 }
 
 // fanOut keeps the events in the ring and hands the batch to every stream.
@@ -147,13 +196,21 @@ func (a *eventsActor) fanOut(ctx actor.Context, evs []messages.Event) {
 			continue
 		}
 		batch = append(batch, messages.StreamEvent{Event: e, Frame: messages.AppendSSE(nil, e)})
-		if e.Type == messages.EventExecution {
+		switch e.Type {
+		case messages.EventExecution:
 			a.statsDirty = true
+		case messages.EventLicense:
+			// Activation and renewal announce the standing themselves.
+			var st struct{ Status messages.LicenseState }
+			if json.Unmarshal(e.Data, &st) == nil {
+				a.licenseState = st.Status
+			}
 		}
 	}
 	if len(batch) == 0 {
 		return
 	}
+	defer func() { a.sys.gauges.EventStreams.Store(int64(len(a.subs))) }()
 	a.lastSeq = batch[len(batch)-1].Event.Seq
 	for _, se := range batch {
 		if dropped, ok := a.ring.push(se); ok {
@@ -166,6 +223,7 @@ func (a *eventsActor) fanOut(ctx actor.Context, evs []messages.Event) {
 		default:
 			s.end(streamEndSlow)
 			delete(a.subs, id)
+			a.sys.gauges.EventStreamsDropped.Add(1)
 		}
 	}
 	if a.statsDirty && a.statsTimer == nil {

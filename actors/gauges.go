@@ -23,6 +23,11 @@ type Gauges struct {
 	// ActiveExecutions is the number of live execution actors. Owner:
 	// executions supervisor.
 	ActiveExecutions atomic.Int64
+	// EventStreams is the number of open live event streams, and
+	// EventStreamsDropped counts those ended for a full buffer. Owner:
+	// events.
+	EventStreams        atomic.Int64
+	EventStreamsDropped atomic.Uint64
 }
 
 // Gauges exposes the live figures.

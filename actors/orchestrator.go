@@ -49,6 +49,12 @@ var children = []childSpec{
 	{childWorkflows, func(s *System) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor { return &workflowsActor{sys: s} })
 	}},
+	{childAssets, func(s *System) *actor.Props {
+		return actor.PropsFromProducer(func() actor.Actor { return &assetsActor{sys: s} })
+	}},
+	{childSubscriptions, func(s *System) *actor.Props {
+		return actor.PropsFromProducer(func() actor.Actor { return &subscriptionsActor{sys: s} })
+	}},
 	// triggers stays last: its schedules fire into the executions owner.
 	{childTriggers, func(s *System) *actor.Props {
 		return actor.PropsFromProducer(func() actor.Actor { return &triggersActor{sys: s} },

@@ -51,5 +51,17 @@ type Store interface {
 	// domain events (events.go)
 	SetEventSink(fn func([]messages.Event))
 	PublishLive(evs []messages.Event)
+	AppendEvents(evs []messages.Event) error
 	LastEventSeq() uint64
+	// subscriptions (subscriptions.go)
+	CreateSubscription(sub *messages.Subscription, secret string, fx messages.Effects) error
+	UpdateSubscription(id string, ch messages.SubscriptionChange, fx messages.Effects) (*messages.Subscription, error)
+	RotateSubscriptionSecret(id, secret string, now messages.Time, fx messages.Effects) (*messages.Subscription, error)
+	DeleteSubscription(id string, fx messages.Effects) error
+	// assets (assets.go)
+	CreateAsset(a *messages.Asset, value, username, password *string, audit *messages.AuditEntry) (*messages.Asset, error)
+	UpdateAsset(id string, ch messages.AssetChange, audit *messages.AuditEntry) (*messages.Asset, error)
+	DeleteAsset(id string, audit *messages.AuditEntry) error
+	GetAsset(id string) (*messages.Asset, error)
+	HandOverAssets(executionID, runnerID string, audit *messages.AuditEntry, done func(messages.AssetBundle, error))
 }

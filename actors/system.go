@@ -32,6 +32,12 @@ type Config struct {
 	// AfterFunc arms a timer that calls f after d and returns its stop
 	// function (time.AfterFunc when nil); trigger tests inject a fake clock.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	// OutboundAllowLoopback lets event subscriptions target loopback and
+	// link-local addresses (serve --outbound-allow-loopback).
+	OutboundAllowLoopback bool
+	// LoginMaxFailures is --login-max-failures: failed logins in a row
+	// before an email is throttled (0 = off; login_throttle.go).
+	LoginMaxFailures int
 }
 
 // Census counts what the license limits and what the system state derives
@@ -199,18 +205,26 @@ func route(cmd any) string {
 	case *messages.ActivateLicense, *messages.ReplaceLicense, *messages.ValidateLicense:
 		return childLicense
 	case *messages.Bootstrap, *messages.CreateUser, *messages.UpdateUser, *messages.ChangePassword,
-		*messages.RevokeToken, *messages.RecordLogin, *messages.RecordAudit:
+		*messages.RevokeToken, *messages.RecordLogin, *messages.RecordAudit,
+		*messages.BeginLogin, *messages.AbandonLogin:
 		return childAccounts
 	case *messages.CreateWorkflow, *messages.UpdateWorkflow, *messages.DeleteWorkflow, *messages.SaveDraft,
 		*messages.PublishLatest:
 		return childWorkflows
 	case *messages.CreateTrigger, *messages.UpdateTrigger, *messages.DeleteTrigger, *messages.FireWebhook:
 		return childTriggers
+	case *messages.CreateAsset, *messages.UpdateAsset, *messages.DeleteAsset, *messages.HandOverAssets:
+		return childAssets
 	case *messages.CreateExecution, *messages.StartAttended, *messages.StopExecution, *messages.ReportStatus,
 		*messages.RunnerLost:
 		return childExecutions
 	case *messages.ClaimWork, *messages.CancelClaim:
 		return childDispatcher
+	case *messages.EndStreams:
+		return childEvents
+	case *messages.CreateSubscription, *messages.UpdateSubscription, *messages.DeleteSubscription,
+		*messages.RotateSubscriptionSecret:
+		return childSubscriptions
 	case *messages.RegisterRunner, *messages.RegenerateSecret, *messages.DeleteRunner, *messages.Heartbeat,
 		*messages.PollWork, *messages.ExecutionAssigned, *messages.ExecutionReleased, *messages.StopRequested:
 		return childRunners

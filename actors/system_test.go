@@ -33,6 +33,8 @@ type env struct {
 	clock *fakeClock
 	pub   ed25519.PublicKey
 	priv  ed25519.PrivateKey
+	// loginMaxFailures is Config.LoginMaxFailures (0 = off).
+	loginMaxFailures int
 }
 
 func newEnv(t *testing.T) *env {
@@ -51,7 +53,8 @@ func (e *env) start() {
 		e.t.Fatal(err)
 	}
 	sys, err := actors.Start(actors.Config{LicenseKey: e.pub, Now: e.clock.Now, RunnerTTL: 2 * time.Minute,
-		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: time.Second}, st)
+		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: time.Second,
+		LoginMaxFailures: e.loginMaxFailures}, st)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -195,6 +198,32 @@ func TestSessionsRevocationAndEpochs(t *testing.T) {
 	}
 	if _, err := e.sys.Session(o.ID, "t", o.SessionEpoch); messages.ErrorCode(err) != messages.CodeUnauthorized {
 		t.Fatalf("disabled user: %v", err)
+	}
+	// Enabling them again does not bring their old sessions back, also
+	// after a restart; a new login (the live epoch) works.
+	enabled := false
+	res, err = e.ask(&messages.UpdateUser{ID: o.ID, Disabled: &enabled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := res.(*messages.User)
+	if _, err := e.sys.Session(o.ID, "t", o.SessionEpoch); messages.ErrorCode(err) != messages.CodeUnauthorized {
+		t.Fatalf("a session from before the disable came back: %v", err)
+	}
+	if _, err := e.sys.Session(o.ID, "t2", live.SessionEpoch); err != nil {
+		t.Fatalf("a session started after the enable: %v", err)
+	}
+	e.restart()
+	if _, err := e.sys.Session(o.ID, "t", o.SessionEpoch); err == nil {
+		t.Fatal("a session from before the disable came back after a restart")
+	}
+	// A role change keeps the session (the role is read per request).
+	role := messages.RoleOperator
+	if _, err := e.ask(&messages.UpdateUser{ID: o.ID, Role: &role}); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := e.sys.Session(o.ID, "t2", live.SessionEpoch); err != nil || u.Role != messages.RoleOperator {
+		t.Fatalf("after a role change: %+v %v", u, err)
 	}
 }
 

@@ -2,9 +2,6 @@ package actors
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -175,13 +172,15 @@ func (s *System) ownerPID(cmd any) (pid *actor.PID) {
 
 // triggerSettings is a parsed trigger configuration.
 type triggerSettings struct {
-	public      string // the config's JSON text as sent, without the secret
-	secret      string // webhook HMAC secret ("" = none)
-	rateLimit   int    // webhook calls per minute (0 = unlimited)
-	priority    messages.Priority
-	prioritySet bool          // the config names a priority (else priority is NORMAL)
-	schedule    cron.Schedule // nil for webhooks
-	loc         *time.Location
+	public string // the config's JSON text as sent, without the secret
+	secret string // webhook HMAC secret ("" = none)
+	// requireTimestamp refuses the plain sha256= signature form.
+	requireTimestamp bool
+	rateLimit        int // webhook calls per minute (0 = unlimited)
+	priority         messages.Priority
+	prioritySet      bool          // the config names a priority (else priority is NORMAL)
+	schedule         cron.Schedule // nil for webhooks
+	loc              *time.Location
 }
 
 // next is the schedule's first activation after now.
@@ -294,6 +293,14 @@ func parseTriggerConfigAs(typ messages.TriggerType, text, oldSecret string, stri
 				return nil, messages.Invalid("config is not valid JSON")
 			}
 			set.public = public
+		}
+		if raw, ok := obj["requireTimestamp"]; ok && !bytes.Equal(raw, []byte("null")) {
+			if err := json.Unmarshal(raw, &set.requireTimestamp); err != nil {
+				return nil, messages.Invalid("config.requireTimestamp must be true or false")
+			}
+		}
+		if strict && set.requireTimestamp && set.secret == "" {
+			return nil, messages.Invalid("config.requireTimestamp needs a secret to sign with")
 		}
 		if raw, ok := obj["rateLimit"]; ok && !bytes.Equal(raw, []byte("null")) {
 			var n float64
@@ -625,7 +632,8 @@ func (a *triggerActor) update(ctx actor.Context, msg *messages.UpdateTrigger) an
 // webhook checks a webhook call and forwards the CreateExecution to the
 // executions owner with the caller as the sender.
 func (a *triggerActor) webhook(ctx actor.Context, msg *messages.FireWebhook) {
-	if err := a.checkWebhook(msg); err != nil {
+	dedupeKey, err := a.checkWebhook(msg)
+	if err != nil {
 		ctx.Respond(err)
 		return
 	}
@@ -644,45 +652,48 @@ func (a *triggerActor) webhook(ctx actor.Context, msg *messages.FireWebhook) {
 	id := a.id
 	ctx.RequestWithCustomSender(a.exec, &messages.CreateExecution{
 		WorkflowID: a.t.WorkflowID, Priority: a.t.Priority, Input: messages.WebhookInput(bytes.TrimSpace(msg.Body)),
-		TriggerID: &id, DedupeKey: msg.DedupeKey,
+		TriggerID: &id, DedupeKey: dedupeKey,
 		Origin: messages.Origin{ActorType: messages.ActorAnonymous, ActorID: "webhook:" + id, IP: msg.IP},
 	}, ctx.Sender())
 }
 
-func (a *triggerActor) checkWebhook(msg *messages.FireWebhook) error {
+// checkWebhook checks a webhook call and answers the dedupe key of the
+// execution it makes: the caller's Idempotency-Key, or the replay key of a
+// timestamped signature.
+func (a *triggerActor) checkWebhook(msg *messages.FireWebhook) (dedupeKey string, err error) {
+	dedupeKey = msg.DedupeKey
 	if a.t.Type != messages.TriggerWebhook {
-		return messages.Invalid("this trigger is not a WEBHOOK trigger")
+		return "", messages.Invalid("this trigger is not a WEBHOOK trigger")
 	}
 	if !a.t.Enabled {
-		return messages.Errorf(messages.CodeForbidden, "this trigger is disabled")
+		return "", messages.Errorf(messages.CodeForbidden, "this trigger is disabled")
 	}
 	if a.set.secret != "" {
-		sig, ok := strings.CutPrefix(strings.TrimSpace(msg.Signature), "sha256=")
-		got, err := hex.DecodeString(sig)
-		if !ok || err != nil {
-			return messages.Errorf(messages.CodeUnauthorized, "X-Exekra-Signature: sha256=<hex HMAC-SHA256 of the body> is required")
+		replayKey, err := verifyWebhookSignature(msg.Signature, msg.Body, a.set.secret, a.id, a.set.requireTimestamp, a.sys.Now())
+		if err != nil {
+			return "", err
 		}
-		mac := hmac.New(sha256.New, []byte(a.set.secret))
-		mac.Write(msg.Body)
-		if !hmac.Equal(got, mac.Sum(nil)) {
-			return messages.Errorf(messages.CodeUnauthorized, "the signature does not match the body")
+		if replayKey != "" {
+			// A timestamped signature is the request's idempotency key: a
+			// replay with any Idempotency-Key finds the first execution.
+			dedupeKey = replayKey
 		}
 	}
 	if len(bytes.TrimSpace(msg.Body)) > 0 {
 		// encoding/json lets invalid UTF-8 through inside strings; SPEC §13
 		// makes it invalid JSON, as httpd's decodeBytes does (same message).
 		if !utf8.Valid(msg.Body) {
-			return messages.Invalid("request body is not valid UTF-8")
+			return "", messages.Invalid("request body is not valid UTF-8")
 		}
 		if !json.Valid(msg.Body) {
-			return messages.Invalid("the webhook body must be valid JSON")
+			return "", messages.Invalid("the webhook body must be valid JSON")
 		}
 		// The body is the execution's input (docs/decisions.md, "Nesting").
 		if err := messages.CheckJSONDepth("the webhook body", msg.Body); err != nil {
-			return err
+			return "", err
 		}
 	}
-	return nil
+	return dedupeKey, nil
 }
 
 // take spends one token of the webhook's per-minute bucket; it returns 0 when

@@ -94,4 +94,14 @@ type Store interface {
 	RunnerProcesses() ([]messages.RunnerProcess, error)
 	// VersionGraph reads a version's graph JSON ("" when absent).
 	VersionGraph(versionID string) (string, error)
+	// GetVersion reads one version (nil when absent).
+	GetVersion(id string) (*messages.Version, error)
+	// GetAsset reads an asset (nil when absent); never a secret.
+	GetAsset(id string) (*messages.Asset, error)
+	// ListAssets pages assets newest first; never a secret.
+	ListAssets(page messages.Page) ([]*messages.Asset, int, error)
+	// GetSubscription reads a subscription (nil when absent); never its secret.
+	GetSubscription(id string) (*messages.Subscription, error)
+	// ListSubscriptions pages subscriptions newest first; never a secret.
+	ListSubscriptions(page messages.Page) ([]*messages.Subscription, int, error)
 }

@@ -27,6 +27,8 @@ var statusOf = map[messages.Code]int{
 	messages.CodeNotReady:          fasthttp.StatusServiceUnavailable,
 	messages.CodeUnavailable:       fasthttp.StatusServiceUnavailable,
 	messages.CodeInternal:          fasthttp.StatusInternalServerError,
+	// docs/security.md: cookie-authenticated changes must be JSON.
+	messages.CodeUnsupportedMediaType: fasthttp.StatusUnsupportedMediaType,
 }
 
 // errorBody is the JSON shape of every error answer.

@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -111,6 +112,7 @@ func (s *Server) setSession(ctx *fasthttp.RequestCtx, u *messages.User) error {
 	c.SetMaxAge(int(userTokenTTL / time.Second))
 	c.SetSecure(s.cfg.Secure)
 	ctx.Response.Header.SetCookie(c)
+	NoStore(ctx)
 	return nil
 }
 
@@ -125,6 +127,7 @@ func (s *Server) clearSession(ctx *fasthttp.RequestCtx) {
 	c.SetMaxAge(-1)
 	c.SetSecure(s.cfg.Secure)
 	ctx.Response.Header.SetCookie(c)
+	NoStore(ctx)
 }
 
 var errBadLogin = messages.Errorf(messages.CodeUnauthorized, "invalid email or password")
@@ -146,8 +149,21 @@ func (s *Server) login(ctx *fasthttp.RequestCtx, r *request) error {
 	if b.Password == nil {
 		return messages.Invalid("password is required")
 	}
+	// The per-account throttle comes first: a throttled email is refused
+	// whatever the password (docs/security.md).
+	gate, err := s.core.Ask(&messages.BeginLogin{Email: *b.Email, Origin: r.origin()})
+	if err != nil {
+		return err
+	}
+	if t, ok := gate.(*messages.LoginThrottled); ok {
+		secs := int((t.RetryAfter + time.Second - 1) / time.Second)
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		return messages.Errorf(messages.CodeRateLimited,
+			"too many failed logins for this account: try again in %d seconds", max(secs, 1))
+	}
 	u, err := s.store.UserByEmail(*b.Email)
 	if err != nil {
+		s.core.Tell(&messages.AbandonLogin{Email: *b.Email})
 		return err
 	}
 	hash := dummyHash
@@ -257,6 +273,7 @@ func (s *Server) logout(ctx *fasthttp.RequestCtx, r *request) error {
 
 // me answers the caller.
 func (s *Server) me(ctx *fasthttp.RequestCtx, r *request) error {
+	NoStore(ctx)
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"user": r.user})
 	return nil
 }
@@ -285,6 +302,7 @@ func (s *Server) changePassword(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
+	NoStore(ctx)
 	return s.answerWrapped(ctx, fasthttp.StatusOK, "user",
 		&messages.ChangePassword{UserID: r.user.ID, PasswordHash: hash, KeepTokenID: r.claims.ID, Origin: r.origin()})
 }

@@ -1,10 +1,12 @@
 package httpd
 
 import (
-	"bufio"
+	"errors"
 	"net"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -79,9 +81,10 @@ func resumePointOf(ctx *fasthttp.RequestCtx) (after uint64, resume bool, err err
 }
 
 // events streams domain events as text/event-stream (any user). The
-// stream runs after the handler returns, on fasthttp's body-stream
-// goroutine: it ends when the core closes the subscription (logout,
-// disabled user, slow client), when the client goes away, or at shutdown.
+// stream runs after the handler returns, on the connection fasthttp hands
+// over (a hijack): it ends when the core closes the subscription (logout,
+// disabled user, slow client), when the client goes away (a failed write),
+// or at shutdown; the connection is then closed.
 func (s *Server) events(ctx *fasthttp.RequestCtx, r *request) error {
 	src := s.core
 	filter, err := streamFilterOf(ctx)
@@ -105,79 +108,188 @@ func (s *Server) events(ctx *fasthttp.RequestCtx, r *request) error {
 	h.SetContentType("text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	// The server's write timeout (sized for long polls) would cut a stream
-	// after 90 s: the stream moves the deadline before every flush (at
-	// least every streamHeartbeat).
-	// The stream goroutine must not touch ctx (fasthttp recycles it once
-	// the connection gives up on the response); the connection itself is
-	// safe to set deadlines on from there.
-	done, conn := s.closing, ctx.Conn()
+	// The body lasts until the connection closes (no length, no chunks).
+	h.SetContentLength(-2)
+	// fasthttp hands the connection over once the handler and the
+	// middleware are done (a hijack): the stream writes the head they set
+	// and then the events, straight to the connection, one write per
+	// flush, without a second goroutine or a per-stream copy buffer.
+	ctx.HijackSetNoResponse(true)
+	done, raw := s.closing, ctx.Conn()
 	s.streams.Add(1)
-	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+	ctx.Hijack(func(hijacked net.Conn) {
+		// Writes go to the connection itself (the hijack's wrapper would
+		// hide it from writev); nothing is read from it.
+		conn := raw
+		if conn == nil {
+			conn = hijacked
+		}
 		defer s.streams.Add(-1)
 		defer src.UnsubscribeEvents(sub.ID)
-		streamEvents(conn, w, sub, &filter, done)
+		// ctx stays ours until this function returns (fasthttp releases
+		// it afterwards); the head is complete by now.
+		head := ctx.Response.Header.Header()
+		extendWriteDeadline(conn)
+		if _, err := conn.Write(head); err != nil {
+			return
+		}
+		if streamEvents(conn, sub, &filter, done) {
+			s.streamsCutOff.Add(1)
+		}
 	})
 	return nil
 }
 
-// streamEvents writes the subscription's events to w until it ends.
-func streamEvents(conn net.Conn, w *bufio.Writer, sub *messages.EventSubscription,
-	filter *messages.EventFilter, done <-chan struct{}) {
-	flush := func() bool {
-		extendWriteDeadline(conn)
-		return w.Flush() == nil
+// streamFlushEvery is the shortest gap between two writes to a stream:
+// events arriving meanwhile go out together (a busy server then costs a
+// few writes a second per stream instead of one per commit).
+const streamFlushEvery = 100 * time.Millisecond
+
+// streamFlushBytes is what a stream gathers at most before it writes.
+const streamFlushBytes = 32 << 10
+
+// frameBufs are the buffers TLS streams gather frames in between writes;
+// an idle stream holds none.
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// streamOut gathers a stream's frames between writes. On a plain TCP
+// connection it keeps references to the shared frames and writes them with
+// one writev (no copy per stream); over TLS it copies them into a pooled
+// buffer (one record per write).
+type streamOut struct {
+	conn   net.Conn
+	vector bool
+	frames net.Buffers
+	size   int
+	buf    *[]byte
+	err    error // the first failed write's error
+}
+
+func newStreamOut(conn net.Conn) *streamOut {
+	_, tcp := conn.(*net.TCPConn)
+	return &streamOut{conn: conn, vector: tcp}
+}
+
+// add gathers the frames of the batch's events that pass filter.
+func (o *streamOut) add(batch []messages.StreamEvent, filter *messages.EventFilter) {
+	for i := range batch {
+		if !filter.Match(batch[i].Event) {
+			continue
+		}
+		f := batch[i].Frame
+		o.size += len(f)
+		if o.vector {
+			o.frames = append(o.frames, f)
+			continue
+		}
+		if o.buf == nil {
+			o.buf = frameBufs.Get().(*[]byte)
+		}
+		*o.buf = append(*o.buf, f...)
 	}
+}
+
+// write writes b at once (comments).
+func (o *streamOut) write(b []byte) bool {
+	extendWriteDeadline(o.conn)
+	_, err := o.conn.Write(b)
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+	return err == nil
+}
+
+// flush writes what was gathered.
+func (o *streamOut) flush() bool {
+	if o.size == 0 {
+		return true
+	}
+	extendWriteDeadline(o.conn)
+	var err error
+	if o.vector {
+		bufs := o.frames
+		_, err = bufs.WriteTo(o.conn)
+		clear(o.frames)
+		o.frames = o.frames[:0]
+	} else {
+		_, err = o.conn.Write(*o.buf)
+		*o.buf = (*o.buf)[:0]
+		if cap(*o.buf) <= 2*streamFlushBytes {
+			frameBufs.Put(o.buf)
+		}
+		o.buf = nil
+	}
+	o.size = 0
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+	return err == nil
+}
+
+// streamEvents writes the subscription's events to conn until it ends. It
+// reports whether it ended because a write timed out (a stalled client).
+func streamEvents(conn net.Conn, sub *messages.EventSubscription, filter *messages.EventFilter, done <-chan struct{}) (timedOut bool) {
+	out := newStreamOut(conn)
+	defer func() { timedOut = errors.Is(out.err, os.ErrDeadlineExceeded) }()
+	write, flush := out.write, out.flush
+	defer flush()
 	// The opening comment lets the client see the stream is up before the
-	// first event (and EventSource's retry hint: 2 s).
-	_, _ = w.WriteString(": connected\nretry: 2000\n\n")
-	if !flush() {
+	// first event, with EventSource's retry hint (2 s).
+	if !write([]byte(": connected\nretry: 2000\n\n")) {
 		return
 	}
 	beat := time.NewTicker(streamHeartbeat)
 	defer beat.Stop()
+	var due *time.Timer
+	var dueC <-chan time.Time
+	lastWrite := time.Now()
 	for {
 		select {
 		case batch, ok := <-sub.Events:
 			if !ok {
-				_, _ = w.WriteString(": stream ended: " + sub.Reason() + "\n\n")
-				_ = flush()
-				return
-			}
-			writeBatch(w, batch, filter)
-			// Take what else is waiting into the same flush.
-		more:
-			for {
-				select {
-				case b, ok := <-sub.Events:
-					if !ok {
-						_ = flush()
-						return
-					}
-					writeBatch(w, b, filter)
-				default:
-					break more
+				if flush() {
+					_ = write([]byte(": stream ended: " + sub.Reason() + "\n\n"))
 				}
+				return
+			}
+			out.add(batch, filter)
+			if out.size >= streamFlushBytes {
+				// Enough for one write: no need to wait (and to grow).
+				if !flush() {
+					return
+				}
+				lastWrite = time.Now()
+				continue
+			}
+			if dueC != nil {
+				continue // a write is already scheduled
+			}
+			if wait := streamFlushEvery - time.Since(lastWrite); wait > 0 {
+				if due == nil {
+					due = time.NewTimer(wait)
+				} else {
+					due.Reset(wait)
+				}
+				dueC = due.C
+				continue
 			}
 			if !flush() {
 				return
 			}
+			lastWrite = time.Now()
+		case <-dueC:
+			dueC = nil
+			if !flush() {
+				return
+			}
+			lastWrite = time.Now()
 		case <-beat.C:
-			_, _ = w.WriteString(": keep-alive\n\n")
-			if !flush() {
+			if !flush() || !write([]byte(": keep-alive\n\n")) {
 				return
 			}
+			lastWrite = time.Now()
 		case <-done:
 			return
-		}
-	}
-}
-
-// writeBatch writes the frames of the batch's events that pass filter.
-func writeBatch(w *bufio.Writer, batch []messages.StreamEvent, filter *messages.EventFilter) {
-	for i := range batch {
-		if filter.Match(batch[i].Event) {
-			_, _ = w.Write(batch[i].Frame)
 		}
 	}
 }

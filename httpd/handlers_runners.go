@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,8 @@ type workItem struct {
 	VersionID    string          `json:"versionId"`
 	GraphJSON    string          `json:"graphJson"`
 	Input        json.RawMessage `json:"input"`
+	// Assets repeats the answer's assets (for runners that keep only the execution).
+	Assets messages.AssetBundle `json:"assets,omitempty"`
 }
 
 // pollAnswer is the unwrapped answer of a poll.
@@ -64,6 +67,10 @@ type pollAnswer struct {
 	HasWork          bool      `json:"hasWork"`
 	Execution        *workItem `json:"execution,omitempty"`
 	StopExecutionIDs []string  `json:"stopExecutionIds"`
+	// Assets are the values of the assets the execution's version
+	// references (docs/api.md, "Assets"): only in the answer that hands the
+	// execution over, only when it references some.
+	Assets messages.AssetBundle `json:"assets,omitempty"`
 }
 
 func (s *Server) registerRunner(ctx *fasthttp.RequestCtx, r *request) error {
@@ -89,6 +96,7 @@ func (s *Server) registerRunner(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
+	NoStore(ctx)
 	writeJSON(ctx, fasthttp.StatusCreated, res)
 	return nil
 }
@@ -122,6 +130,7 @@ func (s *Server) authenticateRunner(ctx *fasthttp.RequestCtx, r *request) error 
 	if runner == nil {
 		return messages.Errorf(messages.CodeUnauthorized, "invalid machine key or secret")
 	}
+	NoStore(ctx)
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{
 		"token": text, "expiresAt": messages.TimeOf(c.ExpiresAt.Time), "runner": runner,
 	})
@@ -142,10 +151,11 @@ func (s *Server) runnerHeartbeat(ctx *fasthttp.RequestCtx, r *request) error {
 	}
 	ip := r.ip()
 	if b.IPAddress != nil && strings.TrimSpace(*b.IPAddress) != "" {
-		ip = strings.TrimSpace(*b.IPAddress)
-		if len(ip) > 100 {
-			return messages.Invalid("ipAddress must be at most 100 characters")
+		a, err := parseIPAddress(*b.IPAddress)
+		if err != nil {
+			return err
 		}
+		ip = a
 	}
 	var metrics json.RawMessage
 	if m := bytes.TrimSpace(b.Metrics); len(m) > 0 && !bytes.Equal(m, []byte("null")) {
@@ -216,17 +226,28 @@ func (s *Server) runnerPoll(ctx *fasthttp.RequestCtx, r *request) error {
 		ans.StopExecutionIDs = []string{}
 	}
 	if e := reply.Execution; e != nil {
-		graph, err := s.store.VersionGraph(e.VersionID)
-		if err != nil {
+		// The hand-over: the graph and the assets it references (handlers_assets.go).
+		graph, bundle, err := s.handOver(e, id, r.ip())
+		switch code := messages.ErrorCode(err); {
+		case code == messages.CodeForbidden || code == messages.CodeNotFound:
+			// No longer this runner's (stopped or taken back meanwhile): no work.
+			e = nil
+		case err != nil:
 			return err
 		}
-		input := e.Input
-		if len(input) == 0 {
-			input = json.RawMessage("null")
+		if e != nil {
+			input := e.Input
+			if len(input) == 0 {
+				input = json.RawMessage("null")
+			}
+			ans.HasWork = true
+			ans.Execution = &workItem{ID: e.ID, WorkflowID: e.WorkflowID, WorkflowName: e.Workflow.Name,
+				VersionID: e.VersionID, GraphJSON: graph, Input: input}
+			if bundle != nil {
+				noStore(ctx)
+				ans.Assets, ans.Execution.Assets = bundle, bundle
+			}
 		}
-		ans.HasWork = true
-		ans.Execution = &workItem{ID: e.ID, WorkflowID: e.WorkflowID, WorkflowName: e.Workflow.Name,
-			VersionID: e.VersionID, GraphJSON: graph, Input: input}
 	}
 	writeJSON(ctx, fasthttp.StatusOK, ans)
 	return nil
@@ -339,10 +360,22 @@ func (s *Server) regenerateRunnerSecret(ctx *fasthttp.RequestCtx, r *request) er
 	if err != nil {
 		return err
 	}
+	NoStore(ctx)
 	writeJSON(ctx, fasthttp.StatusOK, res)
 	return nil
 }
 
 func (s *Server) deleteRunner(ctx *fasthttp.RequestCtx, r *request) error {
 	return s.answerSuccess(ctx, &messages.DeleteRunner{ID: pathParam(ctx, "id"), Origin: r.origin()})
+}
+
+// parseIPAddress checks a runner's reported ipAddress: an IPv4 or IPv6
+// address without a zone (the text is shown to people on every runner
+// page, so nothing else may pass). It answers the address's canonical form.
+func parseIPAddress(text string) (string, error) {
+	a, err := netip.ParseAddr(strings.TrimSpace(text))
+	if err != nil || a.Zone() != "" {
+		return "", messages.Invalid("ipAddress must be an IPv4 or IPv6 address")
+	}
+	return a.String(), nil
 }

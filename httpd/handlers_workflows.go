@@ -22,6 +22,9 @@ func (s *Server) createWorkflow(ctx *fasthttp.RequestCtx, r *request) error {
 	}
 	cmd := &messages.CreateWorkflow{Name: *b.Name, Origin: r.origin()}
 	if b.Description != nil {
+		if err := messages.CheckDescription("description", *b.Description); err != nil {
+			return err
+		}
 		cmd.Description = *b.Description
 	}
 	return s.answerWrapped(ctx, fasthttp.StatusCreated, "workflow", cmd)
@@ -53,6 +56,11 @@ func (s *Server) updateWorkflow(ctx *fasthttp.RequestCtx, r *request) error {
 	}
 	if b.Name != nil {
 		if err := requireString("name", b.Name); err != nil {
+			return err
+		}
+	}
+	if b.Description != nil {
+		if err := messages.CheckDescription("description", *b.Description); err != nil {
 			return err
 		}
 	}

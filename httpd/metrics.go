@@ -28,6 +28,10 @@ type Figures struct {
 	WaitingPolls int64
 	// LiveExecutions is the number of live execution actors.
 	LiveExecutions int64
+	// EventStreams is the number of open live event streams;
+	// EventStreamsDropped counts those ended for reading too slowly.
+	EventStreams        int64
+	EventStreamsDropped uint64
 	// ActorRestarts counts supervision decisions (actor failures) since start.
 	ActorRestarts uint64
 	// Commits, CommitFailures and CommitWrites are the group-commit
@@ -197,6 +201,9 @@ func (s *Server) writeMetrics(b *bytes.Buffer) {
 	}
 	e.single("exekra_long_polls_waiting", "gauge", "Runner long polls parked waiting for work.", float64(f.WaitingPolls))
 	e.single("exekra_execution_actors", "gauge", "Live execution actors (active executions held in memory).", float64(f.LiveExecutions))
+	e.single("exekra_event_streams", "gauge", "Open live event streams (GET /api/events).", float64(f.EventStreams))
+	e.single("exekra_event_streams_dropped_total", "counter", "Live event streams ended because the client read too slowly (its buffer filled, or a write blocked for 30 s).",
+		float64(f.EventStreamsDropped+s.streamsCutOff.Load()))
 	if x := f.Executions; x != nil {
 		e.family("exekra_executions", "gauge", "Stored executions by status.")
 		for _, kv := range []struct {

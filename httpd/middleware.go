@@ -28,6 +28,9 @@ type request struct {
 	user   *messages.User       // the caller, on user routes
 	claims *claims              // the verified token (user or runner), when one was sent
 	runner string               // the runner id, on runner routes with a token
+	// viaCookie: the session cookie authenticated the caller (no Bearer
+	// token), so the cross-site rules apply (crosssite.go).
+	viaCookie bool
 }
 
 // ip is the client's IP address as text. It is formatted on first use: the
@@ -66,6 +69,8 @@ func (s *Server) outer(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		} else {
 			next(ctx)
 		}
+		// After the handler too: a handler may reset the response.
+		securityHeaders(ctx)
 		// After the handler (fasthttp sends nothing before it returns), so
 		// the answer that activates or renews into GRACE_PERIOD carries it.
 		if s.core.LicenseState() == messages.LicenseGrace {
@@ -190,6 +195,12 @@ func (s *Server) wrap(rt Route) fasthttp.RequestHandler {
 			s.writeError(ctx, authErr)
 			return
 		}
+		if req.viaCookie {
+			if err := checkCrossSite(ctx); err != nil {
+				s.writeError(ctx, err)
+				return
+			}
+		}
 		if len(rt.Roles) > 0 && !hasRole(req.user, rt.Roles) {
 			s.writeError(ctx, messages.Errorf(messages.CodeForbidden, "your role may not do this"))
 			return
@@ -213,16 +224,6 @@ func hasRole(u *messages.User, roles []messages.Role) bool {
 	return false
 }
 
-// bearerOrCookie returns the token text of the request, as bytes owned by
-// fasthttp (valid during the request): the Authorization Bearer header wins
-// over the cookie.
-func bearerOrCookie(ctx *fasthttp.RequestCtx) []byte {
-	if b := bearerBytes(ctx); len(b) > 0 {
-		return b
-	}
-	return ctx.Request.Header.Cookie("token")
-}
-
 // bearerBytes is the Authorization Bearer token of the request, as bytes
 // owned by fasthttp (nil when none).
 func bearerBytes(ctx *fasthttp.RequestCtx) []byte {
@@ -240,7 +241,11 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt Route, req *request) 
 	case Public:
 		return nil
 	case AnyUser, Roles:
-		raw := bearerOrCookie(ctx) // fasthttp's bytes: looked up without a copy
+		raw := bearerBytes(ctx) // fasthttp's bytes: looked up without a copy
+		if len(raw) == 0 {
+			raw = ctx.Request.Header.Cookie("token")
+			req.viaCookie = len(raw) > 0
+		}
 		if len(raw) == 0 {
 			return messages.Errorf(messages.CodeUnauthorized, "authentication required")
 		}

@@ -98,6 +98,13 @@ func (s *Server) routeTable() []Route {
 		role("PATCH", "/api/triggers/{id}", adminDev, (*Server).updateTrigger),
 		role("DELETE", "/api/triggers/{id}", adminOnly, (*Server).deleteTrigger),
 		{Method: "POST", Path: "/api/triggers/webhook/{id}", Access: Public, Limited: false, Handle: (*Server).fireWebhook},
+		// assets (handlers_assets.go)
+		role("POST", "/api/assets", adminDev, (*Server).createAsset),
+		user("GET", "/api/assets", (*Server).listAssets),
+		user("GET", "/api/assets/{id}", (*Server).getAsset),
+		role("PUT", "/api/assets/{id}", adminDev, (*Server).updateAsset),
+		role("PATCH", "/api/assets/{id}", adminDev, (*Server).updateAsset),
+		role("DELETE", "/api/assets/{id}", adminOnly, (*Server).deleteAsset),
 		// runners (the runner endpoints are exempt from the rate limit)
 		role("POST", "/api/runners/register", adminOnly, (*Server).registerRunner),
 		{Method: "POST", Path: "/api/runners/authenticate", Access: Public, Handle: (*Server).authenticateRunner},
@@ -114,6 +121,13 @@ func (s *Server) routeTable() []Route {
 		user("GET", "/api/analytics/process-performance", (*Server).processPerformance),
 		// live events (handlers_events.go)
 		user("GET", "/api/events", (*Server).events),
+		// outbound event subscriptions (handlers_subscriptions.go)
+		role("POST", "/api/subscriptions", adminOnly, (*Server).createSubscription),
+		role("GET", "/api/subscriptions", adminOnly, (*Server).listSubscriptions),
+		role("GET", "/api/subscriptions/{id}", adminOnly, (*Server).getSubscription),
+		role("PATCH", "/api/subscriptions/{id}", adminOnly, (*Server).updateSubscription),
+		role("DELETE", "/api/subscriptions/{id}", adminOnly, (*Server).deleteSubscription),
+		role("POST", "/api/subscriptions/{id}/rotate-secret", adminOnly, (*Server).rotateSubscriptionSecret),
 		// operations
 		{Method: "GET", Path: "/api/openapi.json", Access: Public, Limited: true, BeforeReady: true, Handle: (*Server).openAPI},
 		{Method: "GET", Path: "/metrics", Access: Public, BeforeReady: true, Handle: (*Server).metrics},

@@ -66,9 +66,11 @@ type Server struct {
 	reqIDs requestIDs
 	// streams counts the open live event streams (handlers_events.go);
 	// closing is closed when Shutdown starts, which ends them.
-	streams     atomic.Int64
-	closing     chan struct{}
-	closingOnce sync.Once
+	streams atomic.Int64
+	// streamsCutOff counts streams ended by a write that timed out.
+	streamsCutOff atomic.Uint64
+	closing       chan struct{}
+	closingOnce   sync.Once
 }
 
 // New builds the server and its route table.
@@ -158,6 +160,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // transportError answers errors fasthttp meets before a handler runs: a body
 // over the limit is 413 JSON (SPEC §13), anything else 400 JSON.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	defer securityHeaders(ctx)
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		s.writeError(ctx, errTooLarge)
 		return

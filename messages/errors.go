@@ -30,6 +30,9 @@ const (
 	CodeNotReady          Code = "SYSTEM_NOT_READY"
 	CodeUnavailable       Code = "SERVICE_UNAVAILABLE"
 	CodeInternal          Code = "INTERNAL"
+	// CodeUnsupportedMediaType refuses a cookie-authenticated change whose
+	// body is not declared as application/json (docs/security.md).
+	CodeUnsupportedMediaType Code = "UNSUPPORTED_MEDIA_TYPE"
 )
 
 // Error is the application error: a code and a message that is safe to show
@@ -80,9 +83,11 @@ func Invalid(format string, args ...any) *Error {
 func NotFound(kind string) *Error { return Errorf(CodeNotFound, "%s not found", kind) }
 
 // CleanName trims a display name (of a workflow, runner or user) and
-// checks it: not empty, at most max characters, and no control characters (a
+// checks it: not empty, at most max characters, no control characters (a
 // NUL or an escape sequence in a name ends up in every list and log line
-// that shows it).
+// that shows it) and no Unicode format characters (category Cf: bidi
+// overrides and isolates, zero-width joiners and spaces, which make one
+// name look like another).
 func CleanName(name string, max int) (string, error) {
 	n := strings.TrimSpace(name)
 	switch {
@@ -92,6 +97,27 @@ func CleanName(name string, max int) (string, error) {
 		return "", Invalid("name must be at most %d characters", max)
 	case strings.ContainsFunc(n, unicode.IsControl):
 		return "", Invalid("name must not contain control characters")
+	case strings.ContainsFunc(n, isFormatChar):
+		return "", Invalid("name must not contain invisible formatting characters (bidirectional overrides, zero-width characters)")
 	}
 	return n, nil
+}
+
+// isFormatChar reports a Unicode format character (category Cf).
+func isFormatChar(r rune) bool { return unicode.Is(unicode.Cf, r) }
+
+// CheckDescription checks a free-text description shown to people: valid
+// UTF-8 and no control characters other than newline, carriage return and
+// tab (a NUL or an escape sequence would reach every page and terminal
+// that shows it). It names the field as field in its error.
+func CheckDescription(field, text string) error {
+	if !utf8.ValidString(text) {
+		return Invalid("%s is not valid UTF-8", field)
+	}
+	if strings.ContainsFunc(text, func(r rune) bool {
+		return unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r'
+	}) {
+		return Invalid("%s must not contain control characters other than newline and tab", field)
+	}
+	return nil
 }

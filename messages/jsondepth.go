@@ -1,5 +1,7 @@
 package messages
 
+import "encoding/json"
+
 // MaxJSONDepth is how deeply a JSON document a client sends may nest: its
 // objects and arrays inside one another, the outermost counting as 1
 // (docs/decisions.md, "Nesting"). encoding/json refuses more than 10,000
@@ -62,10 +64,33 @@ func checkJSONDepth(what string, b []byte, limit int) error {
 	return nil
 }
 
-// CheckEnvelopeDepth checks a request body: its outermost object is the
-// envelope of the documents it carries (an execution's input, a trigger's
-// config), which may each nest MaxJSONDepth levels, so the body may nest
-// one more.
+// CheckEnvelopeDepth checks a request body. The body is a document the
+// client sends, so it may nest MaxJSONDepth levels; the documents it
+// carries (an execution's input, a trigger's config) may each nest
+// MaxJSONDepth levels on their own, so a body whose one level more comes
+// from such a field is accepted, and any other body deeper than
+// MaxJSONDepth is not (docs/decisions.md, "Nesting").
 func CheckEnvelopeDepth(b []byte) error {
-	return checkJSONDepth("request body", b, MaxJSONDepth+1)
+	depth := JSONDepth(b, MaxJSONDepth+1)
+	if depth <= MaxJSONDepth {
+		return nil
+	}
+	refused := Invalid("request body is nested deeper than %d levels", MaxJSONDepth)
+	if depth > MaxJSONDepth+1 {
+		return refused
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		return refused
+	}
+	for name, value := range top {
+		if JSONDepth(value, MaxJSONDepth) >= MaxJSONDepth && !envelopedDocuments[name] {
+			return refused
+		}
+	}
+	return nil
 }
+
+// envelopedDocuments are the body fields that hold a client's own JSON
+// document, measured on its own.
+var envelopedDocuments = map[string]bool{"input": true, "config": true}

@@ -63,6 +63,15 @@ func TestCheckJSONDepth(t *testing.T) {
 	if ErrorCode(CheckEnvelopeDepth([]byte(body))) != CodeValidation {
 		t.Fatal("a 129-level input in a body passed")
 	}
+	// any other field of the body: 128 levels in all
+	body = `{"name":"w","extra":` + nestedObjects(MaxJSONDepth) + `}`
+	if ErrorCode(CheckEnvelopeDepth([]byte(body))) != CodeValidation {
+		t.Fatal("a 129-level body passed through a field that is not a document")
+	}
+	body = `{"name":"w","extra":` + nestedObjects(MaxJSONDepth-1) + `}`
+	if err := CheckEnvelopeDepth([]byte(body)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestJSONDepthAllocatesNothing(t *testing.T) {

@@ -191,6 +191,12 @@ func TestCleanName(t *testing.T) {
 		"a\x00b":                "control",
 		"a\x1b[31mb":            "control",
 		"a\nb":                  "control",
+		"adm\u202ein":           "formatting", // right-to-left override
+		"ad\u200dmin":           "formatting", // zero-width joiner
+		"ad\u2066min\u2069":     "formatting", // left-to-right isolate
+		"\ufeffadmin":           "formatting", // byte-order mark (zero-width no-break space)
+		"ad\u00admin":           "formatting", // soft hyphen
+		"مرحبا":                 "مرحبا",      // right-to-left script itself is fine
 		strings.Repeat("x", 11): "at most 10",
 	} {
 		got, err := CleanName(in, 10)
@@ -199,6 +205,26 @@ func TestCleanName(t *testing.T) {
 			t.Errorf("CleanName(%q) = %q, want %q", in, got, want)
 		case err != nil && !strings.Contains(err.Error(), want):
 			t.Errorf("CleanName(%q): %v, want %q", in, err, want)
+		}
+	}
+}
+
+func TestCheckDescription(t *testing.T) {
+	for in, ok := range map[string]bool{
+		"":                        true,
+		"line 1\nline 2\tcol\r\n": true,
+		"Zürich \u202e ✓":         true, // format characters are allowed in free text
+		"a\x00b":                  false,
+		"a\x1b[31mred":            false,
+		"a\u0085b":                false, // C1 control
+		"a\xffb":                  false, // invalid UTF-8
+	} {
+		err := CheckDescription("description", in)
+		if (err == nil) != ok {
+			t.Errorf("CheckDescription(%q) = %v, want ok=%v", in, err, ok)
+		}
+		if err != nil && (ErrorCode(err) != CodeValidation || !strings.Contains(err.Error(), "description")) {
+			t.Errorf("CheckDescription(%q): %v", in, err)
 		}
 	}
 }

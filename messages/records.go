@@ -135,6 +135,9 @@ type Version struct {
 	CreatedBy   string        `json:"createdBy"`
 	CreatedAt   Time          `json:"createdAt"`
 	PublishedAt Time          `json:"publishedAt"`
+	// AssetNames are the assets the version's node params reference (as
+	// written), recorded when it is published (docs/api.md, "Assets").
+	AssetNames []string `json:"assetNames,omitempty"`
 }
 
 // ExecutionStatus is the state of an execution (SPEC §8).

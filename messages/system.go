@@ -109,7 +109,8 @@ type RevokeToken struct {
 }
 
 // RecordLogin records a login attempt in the audit log and, on success, the
-// user's last login time. Sent without waiting for a reply.
+// user's last login time. It also gives the per-account throttle its
+// verdict: a failure counts, a success resets the count (see BeginLogin).
 type RecordLogin struct {
 	UserID  string // "" when no such user
 	Email   string

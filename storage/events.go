@@ -79,7 +79,14 @@ func (s *Store) loadEventsTx(tx *bbolt.Tx) error {
 	ev.reserved = readU64(tx.Bucket(bucketMeta).Get(metaEventSeqReserved))
 	ev.next = max(last+1, ev.reserved, 1)
 	ev.last.Store(ev.next - 1)
-	return nil
+	// The outbox floor: the lowest subscription cursor (subscriptions.go).
+	return tx.Bucket(bucketSubscriptions).ForEach(func(_, v []byte) error {
+		var st storedSubscription
+		if decode(v, &st) == nil && st.Cursor < ev.floor.Load() {
+			ev.floor.Store(st.Cursor)
+		}
+		return nil
+	})
 }
 
 // SetEventSink sets the function that receives committed events, in
@@ -130,6 +137,12 @@ func (s *Store) applyEffectsTx(tx *bbolt.Tx, fx messages.Effects) error {
 		return err
 	}
 	return s.appendEventsTx(tx, fx.Events)
+}
+
+// AppendEvents durably appends events that no record change carries (a
+// license that passed into its grace period by the clock, say).
+func (s *Store) AppendEvents(evs []messages.Event) error {
+	return s.update(func(tx *bbolt.Tx) error { return s.appendEventsTx(tx, evs) })
 }
 
 // PublishLive numbers live events and hands them to the sink after the

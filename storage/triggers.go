@@ -222,8 +222,8 @@ func triggersOfWorkflowTx(tx *bbolt.Tx, workflowID string) ([]*messages.Trigger,
 }
 
 // deleteTriggersOfWorkflowTx removes every trigger of a workflow and returns
-// their ids.
-func deleteTriggersOfWorkflowTx(tx *bbolt.Tx, workflowID string) ([]string, error) {
+// their ids; deleted (when not nil) gets each removed trigger's record.
+func deleteTriggersOfWorkflowTx(tx *bbolt.Tx, workflowID string, deleted func(*messages.Trigger)) ([]string, error) {
 	ids := workflowTriggerIDsTx(tx, workflowID)
 	for _, id := range ids {
 		st, err := getTriggerTx(tx, id)
@@ -238,6 +238,9 @@ func deleteTriggersOfWorkflowTx(tx *bbolt.Tx, workflowID string) ([]string, erro
 		}
 		if err := deleteTriggerTx(tx, st); err != nil {
 			return nil, err
+		}
+		if deleted != nil {
+			deleted(st.public())
 		}
 	}
 	return ids, nil

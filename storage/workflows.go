@@ -114,8 +114,19 @@ func (s *Store) DeleteWorkflow(id string, audit *messages.AuditEntry) ([]string,
 				return err
 			}
 		}
-		ids, err := deleteTriggersOfWorkflowTx(tx, id)
+		// Each trigger that goes with the workflow gets its last event.
+		var fx messages.Effects
+		var at messages.Time
+		if audit != nil {
+			at = audit.CreatedAt
+		}
+		ids, err := deleteTriggersOfWorkflowTx(tx, id, func(t *messages.Trigger) {
+			fx = withTriggerEvent(fx, t, at, true)
+		})
 		if err != nil {
+			return err
+		}
+		if err := s.appendEventsTx(tx, fx.Events); err != nil {
 			return err
 		}
 		triggerIDs = ids
@@ -247,7 +258,8 @@ func (s *Store) SaveDraft(v *messages.Version, audit *messages.AuditEntry) (*mes
 }
 
 // PublishLatest publishes a workflow's latest version, which must be a
-// DRAFT (else VALIDATION_ERROR, as when there are no versions): it becomes
+// DRAFT (else VALIDATION_ERROR, as when there are no versions) whose asset
+// references all name existing assets (else VALIDATION_ERROR): it becomes
 // PUBLISHED at now, the previously published version SUPERSEDED, and the
 // workflow's PublishedVersionID points at it — all in one transaction.
 func (s *Store) PublishLatest(workflowID string, now messages.Time, audit *messages.AuditEntry) (*messages.Version, error) {
@@ -266,6 +278,10 @@ func (s *Store) PublishLatest(workflowID string, now messages.Time, audit *messa
 		}
 		if v.Status != messages.VersionDraft {
 			return messages.Invalid("the latest version (%d) is %s, not a DRAFT: save a new draft first", v.Number, v.Status)
+		}
+		// Its asset references resolve now or the publish is refused (assets.go).
+		if err := publishAssetsTx(tx, v); err != nil {
+			return err
 		}
 		if prev := string(w.PublishedVersionID); prev != "" && prev != v.ID {
 			var pv messages.Version

@@ -40,7 +40,7 @@ func (h *harness) openEvents(c *client, query string, headers ...string) *sseStr
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := (&http.Client{}).Do(req)
+	resp, err := (&http.Client{Transport: h.http.Transport}).Do(req) // no timeout: the stream lasts
 	if err != nil {
 		cancel()
 		h.t.Fatalf("open events: %v", err)
@@ -224,5 +224,22 @@ func TestE2EEventsResumeAndEnd(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("shutdown took %v", d)
+	}
+}
+
+func TestE2EEventsOverTLS(t *testing.T) {
+	h := newUnactivatedHarness(t, func(c *Config) { c.InsecureHTTP = false })
+	h.base = strings.Replace(h.base, "http://", "https://", 1)
+	h.http.Transport = insecureTransport()
+	h.activate(h.issueLicense(licenseOpts{}))
+	h.admin = h.bootstrap(adminEmail, adminPassword)
+	wf := h.publishedWorkflow(h.admin, "tls-wf")
+	s := h.openEvents(h.admin, "?types=execution")
+	var ids []string
+	for i := 0; i < 20; i++ {
+		ids = append(ids, h.createExecution(h.admin, map[string]any{"workflowId": wf}, 201).str("execution.id"))
+	}
+	for _, id := range ids {
+		s.next(t, "QUEUED "+id, execStatus(id, "QUEUED"))
 	}
 }

@@ -247,7 +247,9 @@ func TestUserPatchTakesEffectAtOnce(t *testing.T) {
 	email := dev.user["email"].(string)
 	h.expectError(anon, "POST", "/api/auth/login", map[string]any{"email": email, "password": "password-123"}, 401, "UNAUTHORIZED")
 	h.expect(h.admin, "PATCH", "/api/users/"+id, map[string]any{"disabled": false}, 200)
-	h.expect(dev, "GET", "/api/auth/me", nil, 200)
+	// Enabling does not bring the old session back; a new login works.
+	h.expectError(dev, "GET", "/api/auth/me", nil, 401, "UNAUTHORIZED")
+	h.expect(h.login(email, "password-123"), "GET", "/api/auth/me", nil, 200)
 
 	// The last enabled admin can be neither demoted nor disabled.
 	adminID := h.admin.user["id"].(string)

@@ -294,6 +294,10 @@ func (h *harness) request(c *client, method, path string, body any, headers ...s
 		h.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		// A live event stream does not end: the head is the answer.
+		return &response{status: resp.StatusCode, header: resp.Header}
+	}
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		h.t.Fatal(err)

@@ -101,9 +101,23 @@ var securityMatrix = []secEndpoint{
 	{"DELETE", "/api/triggers/{id}", accRoles, secAdmin},
 	{"POST", "/api/triggers/webhook/{id}", accPublic, nil},
 	{"GET", "/api/analytics/process-performance", accAnyUser, nil},
+	{"GET", "/api/events", accAnyUser, nil},
 	{"GET", "/api/openapi.json", accPublic, nil},
 	{"GET", "/metrics", accPublic, nil},
 	{"GET", "/api/system/backup", accRoles, secAdmin},
+	// assets (docs/api.md, "Assets")
+	{"POST", "/api/assets", accRoles, secAdminDev},
+	{"GET", "/api/assets", accAnyUser, nil},
+	{"GET", "/api/assets/{id}", accAnyUser, nil},
+	{"PUT", "/api/assets/{id}", accRoles, secAdminDev},
+	{"PATCH", "/api/assets/{id}", accRoles, secAdminDev},
+	{"DELETE", "/api/assets/{id}", accRoles, secAdmin},
+	{"POST", "/api/subscriptions", accRoles, secAdmin},
+	{"GET", "/api/subscriptions", accRoles, secAdmin},
+	{"GET", "/api/subscriptions/{id}", accRoles, secAdmin},
+	{"PATCH", "/api/subscriptions/{id}", accRoles, secAdmin},
+	{"DELETE", "/api/subscriptions/{id}", accRoles, secAdmin},
+	{"POST", "/api/subscriptions/{id}/rotate-secret", accRoles, secAdmin},
 }
 
 // allowedRoles is the set of user roles an endpoint admits ("" for none).
@@ -680,6 +694,19 @@ func TestSecurityNoSecretLeaks(t *testing.T) {
 	}
 	if wf != "" && secServed["POST /api/executions"] {
 		call(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf, "input": map[string]any{"k": "v"}}, 201)
+	}
+
+	// Assets: SECRET values and CREDENTIAL passwords are write-only (the
+	// tour's workflow references none, so its poll answer carries none).
+	if secServed["POST /api/assets"] {
+		const assetSecret, assetPassword = "tour-asset-secret-77", "tour-asset-password-88"
+		tour.secrets["asset secret"], tour.secrets["asset password"] = assetSecret, assetPassword
+		a := call(h.admin, "POST", "/api/assets", map[string]any{"name": "tour-key", "type": "SECRET", "value": assetSecret}, 201)
+		c := call(dev, "POST", "/api/assets", map[string]any{"name": "tour-login", "type": "CREDENTIAL", "username": "tour-robot", "password": assetPassword}, 201)
+		call(dev, "PATCH", "/api/assets/"+c.str("asset.id"), map[string]any{"password": assetPassword}, 200)
+		call(h.admin, "PUT", "/api/assets/"+a.str("asset.id"), map[string]any{"value": assetSecret, "description": "d"}, 200)
+		call(h.admin, "GET", "/api/assets", nil, 200)
+		call(dev, "GET", "/api/assets/"+c.str("asset.id"), nil, 200)
 	}
 
 	// Runners: only register and regenerate may show the machine secret.

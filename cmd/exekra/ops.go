@@ -124,6 +124,7 @@ func figuresOf(sys *actors.System, st *storage.Store, ret *storage.Retention) fu
 			}
 			f.WaitingPolls = g.WaitingClaims.Load()
 			f.LiveExecutions = g.ActiveExecutions.Load()
+			f.EventStreams, f.EventStreamsDropped = g.EventStreams.Load(), g.EventStreamsDropped.Load()
 			f.ActorRestarts = sys.Restarts()
 		}
 		if st != nil {

@@ -36,6 +36,11 @@ type Config struct {
 	LogFormat          string
 	// GCHeapFloorMiB is --gc-heap-floor (see gcfloor.go); 0 = off.
 	GCHeapFloorMiB int
+	// LoginMaxFailures is --login-max-failures (docs/security.md); 0 = off.
+	LoginMaxFailures int
+	// OutboundAllowLoopback is --outbound-allow-loopback (event
+	// subscriptions may target loopback and link-local addresses).
+	OutboundAllowLoopback bool
 }
 
 // Main is the server program: NewMain → ParseFlags → Run → Close.
@@ -68,6 +73,7 @@ func NewMain() *Main {
 			RunnerTTL: 120 * time.Second, OfflineGrace: 60 * time.Second,
 			QueueTimeout: 30 * time.Minute, StaleCheckInterval: 5 * time.Second,
 			LogLevel: "info", LogFormat: "text", GCHeapFloorMiB: 64,
+			LoginMaxFailures: 10,
 		},
 		Stdout: os.Stdout,
 		Stderr: os.Stderr,
@@ -97,6 +103,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.IntVar(&c.GCHeapFloorMiB, "gc-heap-floor", c.GCHeapFloorMiB, "MiB the heap may reach before the garbage collector runs, while the live heap is small (0 = plain GOGC)")
+	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", c.LoginMaxFailures, "failed logins in a row before an account's logins are refused for a while (0 = off)")
+	fs.BoolVar(&c.OutboundAllowLoopback, "outbound-allow-loopback", false, "let event subscriptions target loopback and link-local addresses (tests, development)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -117,6 +125,8 @@ func (c *Config) validate() error {
 		return usageErr("exekra serve: --rate-limit must be 0 (off) or more")
 	case c.RunnerTTL <= 0 || c.OfflineGrace < 0 || c.QueueTimeout <= 0 || c.StaleCheckInterval <= 0:
 		return usageErr("exekra serve: --runner-ttl, --queue-timeout and --stale-check-interval must be positive, --offline-grace not negative")
+	case c.LoginMaxFailures < 0:
+		return usageErr("exekra serve: --login-max-failures must be 0 (off) or more")
 	case c.RetentionDays < 0:
 		return usageErr("exekra serve: --retention-days must be 0 (keep) or more")
 	case c.GCHeapFloorMiB < 0 || c.GCHeapFloorMiB > 1<<20:
@@ -185,7 +195,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.system, err = actors.Start(actors.Config{
 		LicenseKey: licenseKey, Now: now, Logger: m.log,
 		RunnerTTL: c.RunnerTTL, OfflineGrace: c.OfflineGrace, QueueTimeout: c.QueueTimeout,
-		StaleCheckInterval: c.StaleCheckInterval,
+		StaleCheckInterval: c.StaleCheckInterval, LoginMaxFailures: c.LoginMaxFailures,
+		OutboundAllowLoopback: c.OutboundAllowLoopback,
 	}, m.store)
 	if err != nil {
 		return err

@@ -13,6 +13,10 @@ import (
 // scenarioNames lists the scenarios in the order `all` runs them.
 var scenarioNames = []string{"baseline", "poll", "heartbeat", "create", "webhook", "lifecycle", "scale"}
 
+// otherScenarios run only by name: events measures the server's own memory
+// and CPU over a load phase of at least 20 s.
+var otherScenarios = []string{"events"}
+
 // config is everything the flags decide.
 type config struct {
 	scenario          string
@@ -23,6 +27,8 @@ type config struct {
 	runners           int
 	scaleRunners      int
 	executions        int
+	streams           int
+	changeRate        float64
 	triggers          int
 	burst             int
 	burstGap          time.Duration
@@ -42,7 +48,7 @@ type config struct {
 
 const usageText = `usage: exekra loadtest <scenario> [flags]
 
-scenarios: baseline, poll, heartbeat, create, webhook, lifecycle, scale, all
+scenarios: baseline, poll, heartbeat, create, webhook, lifecycle, scale, all (those), events
 
 flags:
   --concurrency N         concurrent clients (default 64)
@@ -58,6 +64,8 @@ flags:
   --wait D                lifecycle/scale: long-poll wait (default 10s; at most 60s)
   --heartbeat-interval D  scale: heartbeat period per runner (default 30s)
   --rate N                scale: executions created per second (default 20)
+  --streams N             events: open live event streams (default 1000)
+  --change-rate N         events: state changes (creations) per second (default 1000)
   --drain-timeout D       lifecycle/scale: how long to wait for the queue to drain (default 60s)
   --timeout D             per-request timeout (default 10s)
   --bin PATH              exekra binary for the self-managed server (default bin/exekra)
@@ -83,6 +91,8 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.runners, "runners", 0, "")
 	fs.IntVar(&cfg.scaleRunners, "scale-runners", 10000, "")
 	fs.IntVar(&cfg.executions, "executions", 200, "")
+	fs.IntVar(&cfg.streams, "streams", 1000, "")
+	fs.Float64Var(&cfg.changeRate, "change-rate", 1000, "")
 	fs.IntVar(&cfg.triggers, "triggers", 8, "")
 	fs.IntVar(&cfg.burst, "burst", 20, "")
 	fs.DurationVar(&cfg.burstGap, "burst-gap", 0, "")
@@ -131,8 +141,8 @@ func parseFlags(args []string) (config, error) {
 func (c *config) validate() error {
 	switch {
 	case c.scenario == "":
-		return errors.New("missing scenario (baseline, poll, heartbeat, create, webhook, lifecycle, scale or all)")
-	case c.scenario != "all" && !contains(scenarioNames, c.scenario):
+		return errors.New("missing scenario (baseline, poll, heartbeat, create, webhook, lifecycle, scale, events or all)")
+	case c.scenario != "all" && !contains(scenarioNames, c.scenario) && !contains(otherScenarios, c.scenario):
 		return fmt.Errorf("unknown scenario %q", c.scenario)
 	case c.concurrency < 1 || c.concurrency > 20000:
 		return fmt.Errorf("--concurrency must be 1..20000, got %d", c.concurrency)
@@ -144,6 +154,10 @@ func (c *config) validate() error {
 		return fmt.Errorf("--runners must be 0..100000, got %d", c.runners)
 	case c.scaleRunners < 1 || c.scaleRunners > 100000:
 		return fmt.Errorf("--scale-runners must be 1..100000, got %d", c.scaleRunners)
+	case c.streams < 1 || c.streams > 100000:
+		return fmt.Errorf("--streams must be 1..100000, got %d", c.streams)
+	case c.changeRate <= 0 || c.changeRate > 100000:
+		return fmt.Errorf("--change-rate must be above 0 and at most 100000, got %g", c.changeRate)
 	case c.executions < 1:
 		return fmt.Errorf("--executions must be at least 1, got %d", c.executions)
 	case c.triggers < 1:

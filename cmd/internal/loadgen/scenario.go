@@ -59,6 +59,7 @@ var scenarios = map[string]scenario{
 	"scale": {baselineMethod: "POST",
 		workers: func(c config) int { return runnersOr(c, c.scaleRunners) },
 		runners: func(c config) int { return runnersOr(c, c.scaleRunners) }, run: runScale},
+	"events": {baselineMethod: "GET", workers: fixedConcurrency, runners: noRunners, run: runEvents},
 }
 
 // baselineCap keeps the baseline's connection count sane for huge runner

@@ -20,6 +20,10 @@ type execLog struct {
 	now    func() time.Time
 	logger *slog.Logger
 
+	// mask hides the execution's secret asset values (assets.go); nil
+	// masks nothing. Set before the first line.
+	mask *masker
+
 	mu      sync.Mutex
 	pending []string
 	size    int
@@ -33,6 +37,7 @@ func newExecLog(now func() time.Time, logger *slog.Logger) *execLog {
 
 // add appends msg as one line per text line, each stamped `[time] `.
 func (l *execLog) add(msg string) {
+	msg = l.mask.mask(msg)
 	ts := l.now().UTC().Format(logTimeLayout)
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -41,6 +41,8 @@ func (r *runner) execute(ctx context.Context, ex Assignment, stopAtOnce bool) {
 	}
 
 	elog := newExecLog(r.cfg.Now, logger)
+	secrets := newMasker(ex.Assets)
+	elog.mask = secrets
 	samp := newSampler(&r.cpu)
 	elog.addf("Execution %s of workflow %q (version %s) started", ex.ID, ex.WorkflowName, ex.VersionID)
 	steps, planErr := r.plan(ex)
@@ -86,7 +88,8 @@ func (r *runner) execute(ctx context.Context, ex Assignment, stopAtOnce bool) {
 		final.Status, final.Error = StatusFailed, "the runner was shut down while the execution was running"
 		elog.add("Execution failed: " + final.Error)
 	default:
-		final.Status, final.Error = StatusFailed, runErr.Error()
+		// The error may quote a node's params (a URL, a command): masked.
+		final.Status, final.Error = StatusFailed, secrets.mask(runErr.Error())
 		elog.add("Execution failed: " + final.Error)
 	}
 	m := samp.summary()
@@ -125,6 +128,10 @@ func (r *runner) plan(ex Assignment) ([]stepPlan, error) {
 	}
 	plans := make([]stepPlan, 0, len(order))
 	for _, n := range order {
+		n, err := resolveAssets(n, ex.Assets)
+		if err != nil {
+			return nil, err
+		}
 		s, err := prepare(n, r.cfg.AllowShell)
 		if err != nil {
 			return nil, err

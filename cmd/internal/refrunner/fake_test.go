@@ -40,6 +40,7 @@ type fakeOrchestrator struct {
 	heartbeats    []heartbeatRequest
 	polls         int
 	queue         []Assignment
+	handOver      map[string]map[string]AssetValue // assets answered beside an execution (top level)
 	assigned      map[string]bool
 	statuses      map[string]string
 	reports       map[string][]statusReport
@@ -168,7 +169,11 @@ func (f *fakeOrchestrator) poll(w http.ResponseWriter, r *http.Request) {
 		if !f.assigned[ex.ID] {
 			f.assigned[ex.ID] = true
 			f.statuses[ex.ID] = "ASSIGNED"
-			writeJSON(w, 200, map[string]any{"hasWork": true, "execution": ex, "stopExecutionIds": f.stopIDsLocked()})
+			ans := map[string]any{"hasWork": true, "execution": ex, "stopExecutionIds": f.stopIDsLocked()}
+			if a, ok := f.handOver[ex.ID]; ok {
+				ans["assets"] = a
+			}
+			writeJSON(w, 200, ans)
 			return
 		}
 	}

@@ -31,6 +31,8 @@ type Assignment struct {
 	VersionID    string          `json:"versionId"`
 	GraphJSON    json.RawMessage `json:"graphJson"`
 	Input        json.RawMessage `json:"input"`
+	// Assets are the values of the assets the graph references (assets.go).
+	Assets map[string]AssetValue `json:"assets,omitempty"`
 }
 
 // heartbeatRequest is the body of POST /api/runners/heartbeat.
@@ -51,6 +53,8 @@ type pollAnswer struct {
 	HasWork          bool        `json:"hasWork"`
 	Execution        *Assignment `json:"execution"`
 	StopExecutionIDs []string    `json:"stopExecutionIds"`
+	// Assets come with the answer that hands an execution over.
+	Assets map[string]AssetValue `json:"assets"`
 }
 
 // Run connects to the orchestrator and works until ctx ends (then it returns
@@ -244,6 +248,9 @@ func (r *runner) pollLoop(ctx context.Context, fail context.CancelCauseFunc) {
 		bo.reset()
 		r.handleStops(ans.StopExecutionIDs)
 		if ans.HasWork && ans.Execution != nil && ans.Execution.ID != "" {
+			if ans.Execution.Assets == nil {
+				ans.Execution.Assets = ans.Assets
+			}
 			r.execute(ctx, *ans.Execution, slices.Contains(ans.StopExecutionIDs, ans.Execution.ID))
 			continue
 		}

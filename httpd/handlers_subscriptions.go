@@ -1,0 +1,82 @@
+package httpd
+
+import (
+	"github.com/valyala/fasthttp"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// subscriptionBody is the body of POST /api/subscriptions and PATCH
+// /api/subscriptions/:id.
+type subscriptionBody struct {
+	URL         *string   `json:"url"`
+	Events      *[]string `json:"events"`
+	Description *string   `json:"description"`
+	Enabled     *bool     `json:"enabled"`
+}
+
+// createSubscription adds an outbound event subscription (ADMIN); the
+// answer shows its secret, this once.
+func (s *Server) createSubscription(ctx *fasthttp.RequestCtx, r *request) error {
+	noStore(ctx)
+	var b subscriptionBody
+	if err := decodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	if err := requireString("url", b.URL); err != nil {
+		return err
+	}
+	if b.Events == nil {
+		return messages.Invalid("events is required (event types, or [\"*\"])")
+	}
+	cmd := &messages.CreateSubscription{URL: *b.URL, Events: *b.Events, Enabled: b.Enabled, Origin: r.origin()}
+	if b.Description != nil {
+		cmd.Description = *b.Description
+	}
+	return s.answerWrapped(ctx, fasthttp.StatusCreated, "subscription", cmd)
+}
+
+// listSubscriptions pages the subscriptions newest first (ADMIN); never a secret.
+func (s *Server) listSubscriptions(ctx *fasthttp.RequestCtx, _ *request) error {
+	return writePage(ctx, "subscriptions", s.store.ListSubscriptions)
+}
+
+// getSubscription answers one subscription (ADMIN); never its secret.
+func (s *Server) getSubscription(ctx *fasthttp.RequestCtx, _ *request) error {
+	sub, err := s.store.GetSubscription(pathParam(ctx, "id"))
+	if err != nil {
+		return err
+	}
+	if sub == nil {
+		return messages.NotFound("subscription")
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"subscription": sub})
+	return nil
+}
+
+// updateSubscription changes url, events, description and/or enabled (ADMIN).
+func (s *Server) updateSubscription(ctx *fasthttp.RequestCtx, r *request) error {
+	var b subscriptionBody
+	if err := decodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	ch := messages.SubscriptionChange{URL: b.URL, Description: b.Description, Enabled: b.Enabled}
+	if b.Events != nil {
+		ch.Events = append([]string{}, *b.Events...)
+	}
+	return s.answerWrapped(ctx, fasthttp.StatusOK, "subscription",
+		&messages.UpdateSubscription{ID: pathParam(ctx, "id"), Change: ch, Origin: r.origin()})
+}
+
+// deleteSubscription removes a subscription (ADMIN).
+func (s *Server) deleteSubscription(ctx *fasthttp.RequestCtx, r *request) error {
+	return s.answerSuccess(ctx, &messages.DeleteSubscription{ID: pathParam(ctx, "id"), Origin: r.origin()})
+}
+
+// rotateSubscriptionSecret gives a subscription a new secret, shown this
+// once; the previous one keeps signing beside it for 24 h (ADMIN).
+func (s *Server) rotateSubscriptionSecret(ctx *fasthttp.RequestCtx, r *request) error {
+	noStore(ctx)
+	return s.answerWrapped(ctx, fasthttp.StatusOK, "subscription",
+		&messages.RotateSubscriptionSecret{ID: pathParam(ctx, "id"), Origin: r.origin()})
+}

@@ -1,0 +1,228 @@
+package storage
+
+import (
+	"fmt"
+	"math"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/exekra/orchestrator/messages"
+)
+
+// Subscriptions layout.
+//
+//   - bucketSubscriptions: subscription id (time-ordered) → storedSubscription:
+//     the public record, its secret and (for 24 h after a rotation) the
+//     previous one, both sealed, and its outbox cursor: the sequence of the
+//     last event it has passed. Events above the lowest cursor are never
+//     pruned (SetEventsFloor), so the outbox is the event log itself.
+var bucketSubscriptions = []byte("subscriptions")
+
+func init() { registerBuckets(bucketSubscriptions) }
+
+// counterSubscriptions counts the stored subscriptions.
+const counterSubscriptions = "subscriptions"
+
+// SubscriptionPreviousSecretFor is how long a rotated-out secret keeps
+// signing beside the new one.
+const SubscriptionPreviousSecretFor = 24 * 60 * 60 * 1000 // ms
+
+type storedSubscription struct {
+	messages.Subscription
+	SealedSecret   string        `json:"sealedSecret"`
+	SealedPrevious string        `json:"sealedPrevious,omitempty"`
+	PreviousUntil  messages.Time `json:"previousUntil,omitempty"`
+	Cursor         uint64        `json:"cursor"`
+}
+
+func (st *storedSubscription) public() *messages.Subscription {
+	s := st.Subscription
+	s.Secret = ""
+	s.Events = append([]string(nil), st.Events...)
+	return &s
+}
+
+func getSubscriptionTx(tx *bbolt.Tx, id string) (*storedSubscription, error) {
+	var st storedSubscription
+	found, err := getTx(tx, bucketSubscriptions, id, &st)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, messages.NotFound("subscription")
+	}
+	return &st, nil
+}
+
+// CreateSubscription stores a new subscription with its secret (sealed);
+// its outbox starts after the last event numbered so far.
+func (s *Store) CreateSubscription(sub *messages.Subscription, secret string, fx messages.Effects) error {
+	err := s.update(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketSubscriptions).Get([]byte(sub.ID)) != nil {
+			return messages.Errorf(messages.CodeConflict, "subscription id exists")
+		}
+		sealed, err := sealTx(tx, secret)
+		if err != nil {
+			return err
+		}
+		st := storedSubscription{Subscription: *sub, SealedSecret: sealed, Cursor: s.events.next - 1}
+		st.Secret = ""
+		if err := putTx(tx, bucketSubscriptions, st.ID, &st); err != nil {
+			return err
+		}
+		if err := addCounterTx(tx, counterSubscriptions, 1); err != nil {
+			return err
+		}
+		return s.applyEffectsTx(tx, fx)
+	})
+	if err == nil {
+		s.refreshEventsFloor()
+	}
+	return err
+}
+
+// UpdateSubscription applies a change and returns the new record.
+func (s *Store) UpdateSubscription(id string, ch messages.SubscriptionChange, fx messages.Effects) (*messages.Subscription, error) {
+	var out *messages.Subscription
+	err := s.update(func(tx *bbolt.Tx) error {
+		st, err := getSubscriptionTx(tx, id)
+		if err != nil {
+			return err
+		}
+		if ch.URL != nil {
+			st.URL = *ch.URL
+		}
+		if ch.Events != nil {
+			st.Events = append([]string(nil), ch.Events...)
+		}
+		if ch.Description != nil {
+			st.Description = *ch.Description
+		}
+		if ch.Enabled != nil {
+			st.Enabled = *ch.Enabled
+		}
+		st.UpdatedAt = ch.UpdatedAt
+		if err := putTx(tx, bucketSubscriptions, st.ID, st); err != nil {
+			return err
+		}
+		out = st.public()
+		return s.applyEffectsTx(tx, fx)
+	})
+	return out, err
+}
+
+// RotateSubscriptionSecret replaces the secret; the previous one is kept
+// (sealed) until now + SubscriptionPreviousSecretFor.
+func (s *Store) RotateSubscriptionSecret(id, secret string, now messages.Time, fx messages.Effects) (*messages.Subscription, error) {
+	var out *messages.Subscription
+	err := s.update(func(tx *bbolt.Tx) error {
+		st, err := getSubscriptionTx(tx, id)
+		if err != nil {
+			return err
+		}
+		sealed, err := sealTx(tx, secret)
+		if err != nil {
+			return err
+		}
+		st.SealedPrevious, st.PreviousUntil = st.SealedSecret, now+SubscriptionPreviousSecretFor
+		st.SealedSecret, st.UpdatedAt = sealed, now
+		if err := putTx(tx, bucketSubscriptions, st.ID, st); err != nil {
+			return err
+		}
+		out = st.public()
+		return s.applyEffectsTx(tx, fx)
+	})
+	return out, err
+}
+
+// DeleteSubscription removes a subscription (its outbox cursor with it).
+func (s *Store) DeleteSubscription(id string, fx messages.Effects) error {
+	err := s.update(func(tx *bbolt.Tx) error {
+		if _, err := getSubscriptionTx(tx, id); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketSubscriptions).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := addCounterTx(tx, counterSubscriptions, -1); err != nil {
+			return err
+		}
+		return s.applyEffectsTx(tx, fx)
+	})
+	if err == nil {
+		s.refreshEventsFloor()
+	}
+	return err
+}
+
+// GetSubscription reads one subscription's public record (nil when absent).
+func (s *Store) GetSubscription(id string) (*messages.Subscription, error) {
+	var out *messages.Subscription
+	err := s.view(func(tx *bbolt.Tx) error {
+		st, err := getSubscriptionTx(tx, id)
+		if err != nil {
+			if messages.ErrorCode(err) == messages.CodeNotFound {
+				return nil
+			}
+			return err
+		}
+		out = st.public()
+		return nil
+	})
+	return out, err
+}
+
+// ListSubscriptions pages the subscriptions newest first, with the total.
+func (s *Store) ListSubscriptions(page messages.Page) ([]*messages.Subscription, int, error) {
+	out := []*messages.Subscription{}
+	var total int
+	err := s.view(func(tx *bbolt.Tx) (err error) {
+		total, err = pageNewestFirstTx(tx, bucketSubscriptions, page, counterSubscriptions, nil, func(v []byte) error {
+			var st storedSubscription
+			if err := decode(v, &st); err != nil {
+				return err
+			}
+			out = append(out, st.public())
+			return nil
+		})
+		return err
+	})
+	return out, total, err
+}
+
+// SubscriptionSecrets opens a subscription's signing secrets: the current
+// one, and the previous one while it still signs (at now).
+func (s *Store) SubscriptionSecrets(id string, now messages.Time) (current, previous string, err error) {
+	err = s.view(func(tx *bbolt.Tx) error {
+		st, err := getSubscriptionTx(tx, id)
+		if err != nil {
+			return err
+		}
+		if current, err = openTx(tx, st.SealedSecret); err != nil {
+			return fmt.Errorf("%w: %w", errBadRecord, err)
+		}
+		if st.SealedPrevious != "" && now < st.PreviousUntil {
+			if previous, err = openTx(tx, st.SealedPrevious); err != nil {
+				return fmt.Errorf("%w: %w", errBadRecord, err)
+			}
+		}
+		return nil
+	})
+	return current, previous, err
+}
+
+// refreshEventsFloor sets the event log's retention floor to the lowest
+// outbox cursor (no floor without subscriptions).
+func (s *Store) refreshEventsFloor() {
+	floor := uint64(math.MaxUint64)
+	_ = s.view(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketSubscriptions).ForEach(func(_, v []byte) error {
+			var st storedSubscription
+			if decode(v, &st) == nil && st.Cursor < floor {
+				floor = st.Cursor
+			}
+			return nil
+		})
+	})
+	s.SetEventsFloor(floor)
+}
