@@ -150,6 +150,25 @@ func TestConsoleAdministration(t *testing.T) {
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "createdAt,action,") || !strings.Contains(lines[1], ",user.created,") || !strings.Contains(lines[1], "olga@example.com") {
 		t.Errorf("CSV export:\n%s", csv)
 	}
+
+	// Assets: a secret's value goes in and never comes back.
+	p.open("/assets")
+	p.waitFor("heading", "Assets")
+	p.fill("Asset name", "erp-token")
+	p.do("type", chromedp.SetValue("", "SECRET", sel("combobox", "Asset type")...))
+	p.fill("Asset value", "s3cr3t-value-42")
+	p.click("button", "Create asset")
+	p.waitFor("rowheader", "erp-token")
+	if eval[string](p, `document.querySelector("input[type=password]") ? document.querySelector("input[type=password]").value : ""`) != "" {
+		t.Error("the secret stays in the form")
+	}
+	if strings.Contains(p.bodyText(), "s3cr3t-value-42") {
+		t.Error("the page shows the secret")
+	}
+	list := h.expect(h.admin, "GET", "/api/assets", nil, 200)
+	if !strings.Contains(string(list.body), `"hasValue":true`) || strings.Contains(string(list.body), "s3cr3t") {
+		t.Errorf("assets: %s", list.body)
+	}
 }
 
 // TestConsoleScheduleTrigger: a schedule's plain reading and next five fire

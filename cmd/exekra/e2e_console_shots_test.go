@@ -57,6 +57,8 @@ func TestConsoleScreenshots(t *testing.T) {
 	bad := h.expect(h.admin, "POST", "/api/workflows", map[string]any{"name": "Bank reconciliation", "description": "matches statements"}, 201).str("workflow.id")
 	h.expect(h.admin, "POST", "/api/workflows/"+bad+"/draft", map[string]any{"graphJson": `{"nodes":[{"id":"s","type":"start"},{"id":"l","type":"log","params":{"message":"opening statement"}},{"id":"f","type":"fail","params":{"message":"statement total does not match the ledger"}}],"edges":[{"source":"s","target":"l"},{"source":"l","target":"f"}]}`}, 201)
 	h.expect(h.admin, "POST", "/api/workflows/"+bad+"/publish", nil, 200)
+	h.expect(h.admin, "POST", "/api/assets", map[string]any{"name": "erp-login", "type": "CREDENTIAL", "username": "robot", "password": "not-shown", "description": "the ERP's robot account"}, 201)
+	h.expect(h.admin, "POST", "/api/assets", map[string]any{"name": "inbox-folder", "type": "TEXT", "value": "Invoices/Incoming"}, 201)
 	h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "SCHEDULE", "config": `{"cron":"0 7 * * 1-5","timezone":"Europe/Berlin"}`, "enabled": true}, 201)
 	reg := h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": "runner-01", "type": "UNATTENDED"}, 201)
 	h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": "desk-02", "type": "ATTENDED"}, 201)
@@ -82,6 +84,7 @@ func TestConsoleScreenshots(t *testing.T) {
 		{"/runners", "Runners", "runners"},
 		{"/workflows", "Workflows", "workflows"},
 		{"/workflows/" + bad, "Preview", "workflow"},
+		{"/assets", "Assets", "assets"},
 		{"/triggers", "Triggers", "triggers"},
 		{"/analytics", "Analytics", "analytics"},
 		{"/users", "Users", "users"},

@@ -17,6 +17,7 @@ import * as account from "./account.js";
 import * as users from "./users.js";
 import * as workflows from "./workflows.js";
 import * as admin from "./admin.js";
+import * as assets from "./assets.js";
 
 const ADMIN = ["ADMIN"];
 
@@ -150,6 +151,7 @@ async function route() {
   if (m) page = (el, c) => execution.render(el, { ...c, id: decodeURIComponent(m[1]) });
   else if (w) page = (el, c) => workflows.detail(el, { ...c, id: decodeURIComponent(w[1]) });
   else if (path === "/account") page = account.render;
+  else if (path === "/assets") page = assets.render;
   else {
     const entry = NAV.find(([, href]) => href === path);
     if (entry && (!entry[3] || entry[3].includes(session.user.role))) page = entry[2];

@@ -44,7 +44,8 @@ export async function list(main, { params, canDevelop, navigate }) {
     });
   }
   add(main, h("h1", { text: "Workflows" }), create, msg,
-    h("div", { class: "toolbar", role: "search" }, h("label", { for: (search.id = "wf-search"), text: "Search workflows" }), search), count,
+    h("div", { class: "toolbar", role: "search" }, h("label", { for: (search.id = "wf-search"), text: "Search workflows" }), search,
+      h("a", { href: "/assets", text: "Assets used by workflows" })), count,
     h("table", { class: "data" }, h("caption", { class: "sr-only", text: "Workflows" }),
       h("thead", {}, h("tr", {}, ["Name", "Description", "Published version", "Latest version", "Updated"].map((t) => h("th", { scope: "col", text: t })))), tbody));
   const { items, total } = await all("/api/workflows", "workflows", 1000);
