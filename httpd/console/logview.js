@@ -81,7 +81,9 @@ export class LogView {
   set(text) {
     this.lines = [""];
     this.length = 0;
+    this.spacer.style.height = "0px";
     this.append(text || "");
+    this.draw();
   }
 
   /** appendAt adds a chunk that starts at offset; returns false when a gap means the log must be reloaded. */
