@@ -145,6 +145,17 @@ func TestConsoleOperatorNotOfferedAdminActions(t *testing.T) {
 	p.click("link", "Executions")
 	p.waitFor("button", "Stop selected")
 	p.waitFor("button", "Re-run selected")
+
+	// Their own password they change on the Account page.
+	p.click("link", "Account")
+	p.waitFor("heading", "Account")
+	p.fill("Current password", "password-123")
+	p.fill("New password", "another-pass-456")
+	p.click("button", "Change password")
+	p.waitJS("the change confirmed", `document.querySelector("main").innerText.includes("Your password was changed")`)
+	h.login("op@example.com", "another-pass-456")
+	p.click("link", "Dashboard") // this session survives its own change
+	p.waitFor("heading", "Dashboard")
 }
 
 // TestConsoleExecutionsKeyboard: the executions page used with the keyboard
