@@ -169,6 +169,24 @@ func TestConsoleAdministration(t *testing.T) {
 	if !strings.Contains(string(list.body), `"hasValue":true`) || strings.Contains(string(list.body), "s3cr3t") {
 		t.Errorf("assets: %s", list.body)
 	}
+
+	// Event subscriptions, from the System page: the secret is shown once.
+	p.click("link", "System")
+	p.click("link", "Manage event subscriptions")
+	p.waitFor("heading", "Event subscriptions")
+	p.do("url", chromedp.SetValue("", "https://receiver.example/hooks/exekra", sel("textbox", "Receiver URL")...))
+	p.click("button", "Create subscription")
+	p.waitFor("button", "Copy secret")
+	secret := eval[string](p, `document.querySelector("section.secret code").textContent`)
+	if !strings.HasPrefix(secret, "whsec_") {
+		t.Errorf("secret shown: %q", secret)
+	}
+	p.waitFor("rowheader", "https://receiver.example/hooks/exekra")
+	p.do("reload", chromedp.Reload())
+	p.waitFor("rowheader", "https://receiver.example/hooks/exekra")
+	if strings.Contains(p.bodyText(), secret) {
+		t.Error("the secret is shown again after a reload")
+	}
 }
 
 // TestConsoleScheduleTrigger: a schedule's plain reading and next five fire

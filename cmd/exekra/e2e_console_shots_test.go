@@ -57,6 +57,7 @@ func TestConsoleScreenshots(t *testing.T) {
 	bad := h.expect(h.admin, "POST", "/api/workflows", map[string]any{"name": "Bank reconciliation", "description": "matches statements"}, 201).str("workflow.id")
 	h.expect(h.admin, "POST", "/api/workflows/"+bad+"/draft", map[string]any{"graphJson": `{"nodes":[{"id":"s","type":"start"},{"id":"l","type":"log","params":{"message":"opening statement"}},{"id":"f","type":"fail","params":{"message":"statement total does not match the ledger"}}],"edges":[{"source":"s","target":"l"},{"source":"l","target":"f"}]}`}, 201)
 	h.expect(h.admin, "POST", "/api/workflows/"+bad+"/publish", nil, 200)
+	h.expect(h.admin, "POST", "/api/subscriptions", map[string]any{"url": "https://hooks.example.com/exekra", "events": []string{"execution.failed", "runner.offline"}, "description": "on-call pager"}, 201)
 	h.expect(h.admin, "POST", "/api/assets", map[string]any{"name": "erp-login", "type": "CREDENTIAL", "username": "robot", "password": "not-shown", "description": "the ERP's robot account"}, 201)
 	h.expect(h.admin, "POST", "/api/assets", map[string]any{"name": "inbox-folder", "type": "TEXT", "value": "Invoices/Incoming"}, 201)
 	h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "SCHEDULE", "config": `{"cron":"0 7 * * 1-5","timezone":"Europe/Berlin"}`, "enabled": true}, 201)
@@ -91,6 +92,7 @@ func TestConsoleScreenshots(t *testing.T) {
 		{"/audit", "Audit", "audit"},
 		{"/license", "License", "license"},
 		{"/system", "System", "system"},
+		{"/subscriptions", "Event subscriptions", "subscriptions"},
 		{"/account", "Account", "account"},
 	} {
 		p.open(pg.path)

@@ -84,7 +84,9 @@ export async function system(main) {
     h("section", { class: "card", "aria-labelledby": "fig-h" }, h("h2", { id: "fig-h", text: "Figures" }), figures, refresh),
     h("section", { class: "card", "aria-labelledby": "bk-h" }, h("h2", { id: "bk-h", text: "Backup" }),
       h("p", { class: "muted", text: "A consistent copy of the database, taken without stopping the server; exekra restore installs it." }),
-      h("a", { class: "button", href: "/api/system/backup", download: "exekra-backup.db", text: "Download backup" }))));
+      h("a", { class: "button", href: "/api/system/backup", download: "exekra-backup.db", text: "Download backup" })),
+    h("section", { class: "card", "aria-labelledby": "sub-h" }, h("h2", { id: "sub-h", text: "Event subscriptions" }),
+      h("p", { class: "muted", text: "Outbound webhooks that receive chosen events." }), h("a", { href: "/subscriptions", text: "Manage event subscriptions" }))));
   const load = async () => {
     const [health, status, metrics] = await Promise.all([
       get("/api/health").catch((e) => ({ status: e.message })),

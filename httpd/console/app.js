@@ -18,6 +18,7 @@ import * as users from "./users.js";
 import * as workflows from "./workflows.js";
 import * as admin from "./admin.js";
 import * as assets from "./assets.js";
+import * as subscriptions from "./subscriptions.js";
 
 const ADMIN = ["ADMIN"];
 
@@ -152,6 +153,7 @@ async function route() {
   else if (w) page = (el, c) => workflows.detail(el, { ...c, id: decodeURIComponent(w[1]) });
   else if (path === "/account") page = account.render;
   else if (path === "/assets") page = assets.render;
+  else if (path === "/subscriptions") page = session.user.role === "ADMIN" ? subscriptions.render : (el) => forbidden(el, "Event subscriptions");
   else {
     const entry = NAV.find(([, href]) => href === path);
     if (entry && (!entry[3] || entry[3].includes(session.user.role))) page = entry[2];
