@@ -25,15 +25,19 @@ type revokedSet struct{ m sync.Map } // token id → time.Time expiry
 //
 // Handles: *messages.Bootstrap, *messages.CreateUser, *messages.UpdateUser,
 // *messages.ChangePassword, *messages.RevokeToken, *messages.RecordLogin,
-// *messages.RecordAudit, *messages.BeginLogin, *messages.AbandonLogin.
+// *messages.RecordAudit, *messages.BeginLogin, *messages.AbandonLogin, and
+// the API keys' *messages.CreateAPIKey, *messages.RevokeAPIKey,
+// *messages.APIKeyUsedFromNewAddress (apikeys.go).
 // Sends: replies, and *messages.EndStreams to events after a logout, a
 // disabling or a password change. State: users (published as
 // accountsView), revoked token ids, Census.Users, failed-login counts per
-// email (in memory). Timers: none.
+// email (in memory), API keys (published as apiKeysView). Timers: the API
+// keys' last-use flush (apikeys.go).
 type accountsActor struct {
 	sys *System
 	// throttle counts failed logins per email (login_throttle.go).
-	throttle *loginThrottle
+	throttle  *loginThrottle
+	stopFlush chan struct{}
 }
 
 // Receive implements actor.Actor.
@@ -44,7 +48,26 @@ func (a *accountsActor) Receive(ctx actor.Context) {
 		if err := a.load(); err != nil {
 			panic(err)
 		}
+		if err := a.loadAPIKeys(); err != nil {
+			panic(err)
+		}
+		a.startAPIKeyFlush(ctx)
 		reportReady(ctx, childAccounts)
+	case *actor.Stopping, *actor.Restarting:
+		a.stopAPIKeyFlush()
+	case *apiKeysTick:
+		a.flushAPIKeyUse()
+	case *messages.CreateAPIKey:
+		ctx.Respond(a.createAPIKey(msg))
+	case *messages.RevokeAPIKey:
+		reply := a.revokeAPIKey(msg)
+		ctx.Respond(reply)
+		if _, ok := reply.(*messages.Ack); ok {
+			// Streams opened with the key carry its id as their session.
+			a.sys.endStreams(ctx, &messages.EndStreams{TokenID: msg.ID, Reason: "API key revoked"})
+		}
+	case *messages.APIKeyUsedFromNewAddress:
+		a.keyUsedFromNewAddress(msg)
 	case *messages.Bootstrap:
 		ctx.Respond(a.bootstrap(msg))
 	case *messages.CreateUser:

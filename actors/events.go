@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -99,6 +100,9 @@ type eventsActor struct {
 	// licenseState is the standing last announced; licenseTimer checks it.
 	licenseState messages.LicenseState
 	licenseTimer *time.Timer
+	// licenseWarned is the last license.expiring threshold announced (30,
+	// 7 or 1 days; 0 for none since the start or the last renewal).
+	licenseWarned int
 }
 
 // Receive implements actor.Actor.
@@ -171,15 +175,39 @@ func (a *eventsActor) armLicenseCheck(ctx actor.Context) {
 // activation and renewal write with the license itself.
 func (a *eventsActor) checkLicense() {
 	st := a.sys.LicenseStatus()
-	if !st.Activated || st.Status == a.licenseState {
+	if !st.Activated {
+		return
+	}
+	// license.expiring: once as the days remaining pass 30, 7 and 1.
+	warn := 0
+	if st.Status == messages.LicenseActive && st.ExpiresAt != 0 {
+		for _, d := range []int{30, 7, 1} {
+			if st.DaysRemaining <= d {
+				warn = d
+			}
+		}
+	}
+	var outbound []string
+	switch {
+	case st.Status != a.licenseState && st.Status == messages.LicenseGrace:
+		outbound = []string{"license.grace_period"}
+	case st.Status != a.licenseState && st.Status == messages.LicenseExpired:
+		outbound = []string{"license.expired"}
+	case warn != 0 && (a.licenseWarned == 0 || warn < a.licenseWarned):
+		outbound = []string{"license.expiring"}
+	case st.Status == a.licenseState:
 		return
 	}
 	ev := messages.JSONEvent(messages.EventLicense, "", messages.TimeOf(a.sys.Now()), st, false)
+	ev.Outbound = outbound
 	if err := a.sys.store.AppendEvents([]messages.Event{ev}); err != nil {
 		a.sys.cfg.Logger.Warn("license event", "err", err)
 		return
 	}
 	a.licenseState = st.Status
+	if warn != 0 {
+		a.licenseWarned = warn
+	}
 }
 
 // fanOut keeps the events in the ring and hands the batch to every stream.
@@ -204,6 +232,9 @@ func (a *eventsActor) fanOut(ctx actor.Context, evs []messages.Event) {
 			var st struct{ Status messages.LicenseState }
 			if json.Unmarshal(e.Data, &st) == nil {
 				a.licenseState = st.Status
+			}
+			if len(e.Outbound) == 0 {
+				a.licenseWarned = 0 // an activation or a renewal
 			}
 		}
 	}
@@ -395,7 +426,16 @@ func (s *System) eventSink(evs []messages.Event) {
 func executionEffects(prev, next *messages.Execution, audit *messages.AuditEntry) messages.Effects {
 	durable := prev == nil || prev.Status != next.Status || prev.StopRequested != next.StopRequested ||
 		!sameString(prev.RunnerID, next.RunnerID) || prev.Attempt != next.Attempt
-	return messages.Effects{Audit: audit, Events: []messages.Event{messages.ExecutionEvent(next, !durable)}}
+	ev := messages.ExecutionEvent(next, !durable)
+	if durable {
+		if next.Status.Terminal() && (prev == nil || !prev.Status.Terminal()) {
+			ev.Outbound = append(ev.Outbound, "execution."+strings.ToLower(string(next.Status)))
+		}
+		if audit != nil && audit.Action == messages.AuditExecutionStale {
+			ev.Outbound = append(ev.Outbound, "execution.stale")
+		}
+	}
+	return messages.Effects{Audit: audit, Events: []messages.Event{ev}}
 }
 
 func sameString(a, b *string) bool {
@@ -410,6 +450,20 @@ func sameString(a, b *string) bool {
 func runnerEffects(r *messages.Runner, audit *messages.AuditEntry, live bool) messages.Effects {
 	return messages.Effects{Audit: audit, Events: []messages.Event{
 		messages.JSONEvent(messages.EventRunner, r.ID, r.UpdatedAt, publicRunner(r), live)}}
+}
+
+// runnerStatusEffects are runnerEffects for a durable change from the
+// status code prev (runners.go): a runner that came up or went down is
+// also delivered as runner.online or runner.offline.
+func runnerStatusEffects(r *messages.Runner, audit *messages.AuditEntry, prev int32) messages.Effects {
+	fx := runnerEffects(r, audit, false)
+	switch now := statusCode(r.Status); {
+	case prev == stOffline && now != stOffline:
+		fx.Events[0].Outbound = []string{"runner.online"}
+	case prev != stOffline && now == stOffline:
+		fx.Events[0].Outbound = []string{"runner.offline"}
+	}
+	return fx
 }
 
 // runnerDeletedEffects are the effects of a runner's deletion: its last

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +129,44 @@ func TestEventsLicenseStandingChangesByTheClock(t *testing.T) {
 	e.store.PublishLive([]messages.Event{{Type: "marker"}})
 	if ev := next(); ev.Type != "marker" {
 		t.Fatalf("a second license event: %s %s", ev.Type, ev.Data)
+	}
+}
+
+func TestEventsOutboundTypes(t *testing.T) {
+	running := &messages.Execution{ID: "e1", Status: messages.ExecRunning}
+	for _, c := range []struct {
+		next  messages.ExecutionStatus
+		audit string
+		want  string
+	}{
+		{messages.ExecCompleted, "", "execution.completed"},
+		{messages.ExecFailed, "", "execution.failed"},
+		{messages.ExecStopped, messages.AuditExecutionStopped, "execution.stopped"},
+		{messages.ExecFailed, messages.AuditExecutionStale, "execution.failed,execution.stale"},
+		{messages.ExecQueued, messages.AuditExecutionStale, "execution.stale"},
+		{messages.ExecRunning, "", ""}, // a progress report: live, no delivery
+	} {
+		next := *running
+		next.Status = c.next
+		var audit *messages.AuditEntry
+		if c.audit != "" {
+			audit = &messages.AuditEntry{Action: c.audit}
+		}
+		ev := executionEffects(running, &next, audit).Events[0]
+		if got := strings.Join(ev.Outbound, ","); got != c.want {
+			t.Errorf("%s (%s): outbound %q, want %q", c.next, c.audit, got, c.want)
+		}
+	}
+	r := &messages.Runner{ID: "r1", Status: messages.RunnerOnline}
+	if got := runnerStatusEffects(r, nil, stOffline).Events[0].Outbound; len(got) != 1 || got[0] != "runner.online" {
+		t.Errorf("came up: %v", got)
+	}
+	r.Status = messages.RunnerOffline
+	if got := runnerStatusEffects(r, nil, stBusy).Events[0].Outbound; len(got) != 1 || got[0] != "runner.offline" {
+		t.Errorf("went down: %v", got)
+	}
+	r.Status = messages.RunnerBusy
+	if got := runnerStatusEffects(r, nil, stOnline).Events[0].Outbound; len(got) != 0 {
+		t.Errorf("ONLINE → BUSY: %v", got)
 	}
 }

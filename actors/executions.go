@@ -607,6 +607,7 @@ func (a *executionActor) commit(ctx actor.Context, next *messages.Execution, exp
 	if err := a.sys.store.SaveExecution(next, expect, logs, executionEffects(a.exec, next, audit)); err != nil {
 		return err
 	}
+	a.sys.execFigures.observeTransition(a.exec, next)
 	a.exec = next
 	if next.Status.Terminal() {
 		a.done = true

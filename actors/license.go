@@ -196,7 +196,7 @@ func (s *System) CheckLimit(kind string, limit int, current int64) error {
 	return checkLimitOnly(kind, limit, current)
 }
 
-// checkLimitOnly is CheckLimit without the license standing: SPEC §4 lists
+// checkLimitOnly is CheckLimit without the license standing: docs/api.md, "Conventions" lists
 // what an EXPIRED or INVALID license refuses (executions, runners, users,
 // publishing), and workflows are not on the list — only their limit holds.
 func checkLimitOnly(kind string, limit int, current int64) error {
@@ -248,7 +248,7 @@ func (s *System) licenseStatusOf(v *licenseView) messages.LicenseStatus {
 	return st
 }
 
-// State is the system state of SPEC §4, derived from what exists.
+// State is the system state of docs/api.md, "Conventions", derived from what exists.
 func (s *System) State() messages.SystemState {
 	switch {
 	case s.license.Load().license == nil:

@@ -32,7 +32,13 @@ type loginFailures struct {
 	failures    int       // failed logins in a row
 	lockedUntil time.Time // refused until then (zero: not locked)
 	inflight    int       // attempts let through and not yet decided
+	lastBegin   time.Time // when the last attempt was let through
 }
+
+// inflightExpiry is how long an attempt counts as in flight at most: a
+// login whose verdict never came (its caller timed out) must not hold the
+// email back for ever.
+const inflightExpiry = time.Minute
 
 // loginThrottle counts failed logins per email. Only the accounts actor
 // uses it (no lock).
@@ -77,10 +83,14 @@ func (t *loginThrottle) begin(email string, now time.Time) (wait time.Duration, 
 	if now.Before(e.lockedUntil) {
 		return e.lockedUntil.Sub(now), false
 	}
+	if e.inflight > 0 && now.Sub(e.lastBegin) > inflightExpiry {
+		e.inflight = 0
+	}
 	if e.failures+e.inflight >= t.max && e.inflight > 0 {
 		return time.Second, false // decided in a moment
 	}
 	e.inflight++
+	e.lastBegin = now
 	return 0, true
 }
 

@@ -81,6 +81,17 @@ func TestLoginThrottleConcurrentAttemptsCannotOvershoot(t *testing.T) {
 	if wait, ok := th.begin("a@example.com", now); ok || wait != time.Minute {
 		t.Fatalf("after the burst: ok=%v wait=%v", ok, wait)
 	}
+	// An attempt whose verdict never comes holds the email back for a
+	// minute at most.
+	th.begin("b@example.com", now)
+	th.begin("b@example.com", now)
+	th.begin("b@example.com", now) // 3 in flight, none decided
+	if _, ok := th.begin("b@example.com", now.Add(30*time.Second)); ok {
+		t.Fatal("a fourth attempt while three are in flight")
+	}
+	if _, ok := th.begin("b@example.com", now.Add(2*time.Minute)); !ok {
+		t.Fatal("attempts that never ended still hold the email back")
+	}
 }
 
 func TestLoginThrottleOffAndBounded(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 const childRunners = "runners"
 
 // heartbeatFlushEvery is how often unflushed heartbeat timestamps and
-// metrics are written (SPEC §1: at most every 10 s).
+// metrics are written (docs/api.md, "Guarantees": at most every 10 s).
 const heartbeatFlushEvery = 10 * time.Second
 
 // Runner status codes kept in runnerEntry.status.
@@ -459,7 +459,7 @@ func (a *runnersActor) tick(ctx actor.Context) {
 	})
 }
 
-// runnerTTL is the heartbeat TTL (SPEC default when unset).
+// runnerTTL is the heartbeat TTL (the documented default when unset).
 func (s *System) runnerTTL() time.Duration {
 	if s.cfg.RunnerTTL > 0 {
 		return s.cfg.RunnerTTL
@@ -718,7 +718,7 @@ func (s *System) gaugeOf(st int32) *atomic.Int64 {
 func (a *runnerActor) save(audit *messages.AuditEntry) error {
 	a.rec.UpdatedAt = messages.TimeOf(a.sys.Now())
 	rec := a.copyRec()
-	if err := a.sys.store.SaveRunner(rec, runnerEffects(rec, audit, false)); err != nil {
+	if err := a.sys.store.SaveRunner(rec, runnerStatusEffects(rec, audit, a.entry.status.Load())); err != nil {
 		return err
 	}
 	a.entry.flushAt.Store(0)

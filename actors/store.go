@@ -34,6 +34,11 @@ type Store interface {
 	RevokeToken(tokenID string, expiresAt time.Time, audit *messages.AuditEntry) error
 	RevokedTokens(now time.Time) (map[string]time.Time, error)
 	AppendAudit(entries ...*messages.AuditEntry) error
+	CreateAPIKey(k *messages.APIKey, audit *messages.AuditEntry) error
+	SaveAPIKey(k *messages.APIKey, audit *messages.AuditEntry) error
+	DeleteAPIKey(id string, audit *messages.AuditEntry) error
+	TouchAPIKeys(lastUsed map[string]messages.Time) error
+	AllAPIKeys() ([]*messages.APIKey, error)
 	// runners
 	CreateRunnerAsync(r *messages.Runner, fx messages.Effects, done func(error))
 	SaveRunner(r *messages.Runner, fx messages.Effects) error

@@ -24,7 +24,7 @@ type Config struct {
 	// AskTimeout bounds System.Ask (10 s when zero).
 	AskTimeout time.Duration
 	// RunnerTTL, OfflineGrace, QueueTimeout and StaleCheckInterval are the
-	// liveness settings of SPEC §2.
+	// liveness settings of docs/api.md, "Command line".
 	RunnerTTL          time.Duration
 	OfflineGrace       time.Duration
 	QueueTimeout       time.Duration
@@ -60,10 +60,14 @@ type System struct {
 	license  atomic.Pointer[licenseView]
 	accounts atomic.Pointer[accountsView]
 	revoked  revokedSet
+	keys     apiKeyState
 	stopped  atomic.Bool
 	restarts atomic.Uint64
 	gauges   Gauges
 
+	// execFigures are the execution outcomes GET /metrics exposes
+	// (exec_figures.go).
+	execFigures ExecutionFigures
 	// runnerReg is the runners supervisor's published registry.
 	runnerReg atomic.Pointer[runnersView]
 	// slots are Ask's reusable return addresses (ask.go).
@@ -97,6 +101,7 @@ func Start(cfg Config, store Store) (*System, error) {
 	s := &System{cfg: cfg, store: store, actors: as, pids: map[string]*actor.PID{}}
 	s.license.Store(&licenseView{})
 	s.accounts.Store(&accountsView{byID: map[string]*messages.User{}})
+	s.keys.init()
 	s.subscribeEvents(logger)
 
 	ready := make(chan error, 1)
@@ -206,7 +211,8 @@ func route(cmd any) string {
 		return childLicense
 	case *messages.Bootstrap, *messages.CreateUser, *messages.UpdateUser, *messages.ChangePassword,
 		*messages.RevokeToken, *messages.RecordLogin, *messages.RecordAudit,
-		*messages.BeginLogin, *messages.AbandonLogin:
+		*messages.BeginLogin, *messages.AbandonLogin,
+		*messages.CreateAPIKey, *messages.RevokeAPIKey, *messages.APIKeyUsedFromNewAddress:
 		return childAccounts
 	case *messages.CreateWorkflow, *messages.UpdateWorkflow, *messages.DeleteWorkflow, *messages.SaveDraft,
 		*messages.PublishLatest:

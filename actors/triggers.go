@@ -190,7 +190,7 @@ func (s *triggerSettings) next(now time.Time) time.Time {
 
 // parseTriggerConfig checks a trigger's config text for its type. A webhook
 // config without a "secret" key keeps oldSecret; "secret": null or "" clears
-// it. The public text is the config text as given (SPEC §10: it comes back
+// it. The public text is the config text as given (docs/api.md, "Conventions": it comes back
 // as sent); a webhook's secret is write-only, so a config that names one
 // comes back compacted, without it, the other members in their order.
 func parseTriggerConfig(typ messages.TriggerType, text, oldSecret string) (*triggerSettings, error) {
@@ -680,7 +680,7 @@ func (a *triggerActor) checkWebhook(msg *messages.FireWebhook) (dedupeKey string
 		}
 	}
 	if len(bytes.TrimSpace(msg.Body)) > 0 {
-		// encoding/json lets invalid UTF-8 through inside strings; SPEC §13
+		// encoding/json lets invalid UTF-8 through inside strings; docs/api.md, "Details clients depend on"
 		// makes it invalid JSON, as httpd's decodeBytes does (same message).
 		if !utf8.Valid(msg.Body) {
 			return "", messages.Invalid("request body is not valid UTF-8")

@@ -505,7 +505,7 @@ func TestParseTriggerConfig(t *testing.T) {
 	}
 }
 
-// TestTriggerWebhookInvalidUTF8 checks SPEC §13: a webhook body that is not
+// TestTriggerWebhookInvalidUTF8 checks docs/api.md, "Details clients depend on": a webhook body that is not
 // valid UTF-8 is invalid JSON (encoding/json alone lets it through inside a
 // string), refused before anything is sent to the executions owner.
 func TestTriggerWebhookInvalidUTF8(t *testing.T) {
@@ -526,7 +526,7 @@ func TestTriggerWebhookInvalidUTF8(t *testing.T) {
 	}
 }
 
-// TestTriggerWebhookSignsRawBody checks SPEC §10: the HMAC is over the raw
+// TestTriggerWebhookSignsRawBody checks docs/api.md, "Conventions": the HMAC is over the raw
 // body, whitespace included; a blank body is no input.
 func TestTriggerWebhookSignsRawBody(t *testing.T) {
 	e := newTrigEnv(t)
@@ -553,7 +553,7 @@ func TestTriggerWebhookSignsRawBody(t *testing.T) {
 	}
 }
 
-// TestTriggerConfigKeptAsSent checks SPEC §10: the config comes back as the
+// TestTriggerConfigKeptAsSent checks docs/api.md, "Conventions": the config comes back as the
 // client sent it, except that a webhook's write-only secret is taken out
 // (the rest compacted, in its order, keys spelt as sent).
 func TestTriggerConfigKeptAsSent(t *testing.T) {

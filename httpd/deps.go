@@ -20,7 +20,7 @@ type Core interface {
 	Tell(cmd any)
 	// Now is the server clock.
 	Now() time.Time
-	// State is the system state (SPEC §4).
+	// State is the system state (docs/api.md, "Conventions").
 	State() messages.SystemState
 	// LicenseState is the license's standing now.
 	LicenseState() messages.LicenseState
@@ -47,6 +47,11 @@ type Core interface {
 	RunnerIdle(id string) bool
 	// TokenRevoked reports whether a token id was revoked.
 	TokenRevoked(tokenID string) bool
+	// APIKeySession authenticates an API key used from ip and answers its
+	// owner acting with the key's role (a copy), and the key.
+	APIKeySession(key, ip string) (*messages.User, *messages.APIKey, error)
+	// APIKeys lists a user's API keys (everyone's for ""), newest first.
+	APIKeys(userID string) []*messages.APIKey
 	// AuditEntry builds an audit entry stamped now.
 	AuditEntry(o messages.Origin, action, targetType, targetID, details string) *messages.AuditEntry
 	// EventSource opens live event streams (handlers_events.go).

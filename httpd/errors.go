@@ -9,7 +9,7 @@ import (
 	"github.com/exekra/orchestrator/messages"
 )
 
-// statusOf is the one table from error codes to HTTP statuses (SPEC §3).
+// statusOf is the one table from error codes to HTTP statuses (docs/api.md, "Conventions").
 var statusOf = map[messages.Code]int{
 	messages.CodeValidation:        fasthttp.StatusBadRequest,
 	messages.CodeUnauthorized:      fasthttp.StatusUnauthorized,

@@ -67,6 +67,10 @@ func (f *fuzzCore) Runner(id string) *messages.Runner {
 func (f *fuzzCore) ListRunners(messages.RunnerFilter, messages.Page) ([]*messages.Runner, int) {
 	return nil, 0
 }
+func (f *fuzzCore) APIKeySession(string, string) (*messages.User, *messages.APIKey, error) {
+	return nil, nil, messages.Errorf(messages.CodeUnauthorized, "fuzz: no such key")
+}
+func (f *fuzzCore) APIKeys(string) []*messages.APIKey { return nil }
 func (f *fuzzCore) Session(userID, _ string, _ int64) (*messages.User, error) {
 	return fuzzUser(userID), nil
 }

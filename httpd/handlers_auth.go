@@ -260,6 +260,9 @@ func (s *Server) register(ctx *fasthttp.RequestCtx, r *request) error {
 
 // logout revokes the caller's token and clears the cookie.
 func (s *Server) logout(ctx *fasthttp.RequestCtx, r *request) error {
+	if r.apiKey != nil {
+		return messages.Invalid("an API key is not a session: revoke it with DELETE /api/auth/api-keys/%s", r.apiKey.ID)
+	}
 	_, err := s.core.Ask(&messages.RevokeToken{
 		TokenID: r.claims.ID, ExpiresAt: messages.TimeOf(r.claims.ExpiresAt.Time), Origin: r.origin(),
 	})
@@ -303,8 +306,12 @@ func (s *Server) changePassword(ctx *fasthttp.RequestCtx, r *request) error {
 		return err
 	}
 	NoStore(ctx)
+	keep := ""
+	if r.claims != nil { // a request made with an API key keeps no session
+		keep = r.claims.ID
+	}
 	return s.answerWrapped(ctx, fasthttp.StatusOK, "user",
-		&messages.ChangePassword{UserID: r.user.ID, PasswordHash: hash, KeepTokenID: r.claims.ID, Origin: r.origin()})
+		&messages.ChangePassword{UserID: r.user.ID, PasswordHash: hash, KeepTokenID: keep, Origin: r.origin()})
 }
 
 // listUsers pages the users (ADMIN).

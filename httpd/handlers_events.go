@@ -96,7 +96,10 @@ func (s *Server) events(ctx *fasthttp.RequestCtx, r *request) error {
 		return err
 	}
 	tokenID := ""
-	if r.claims != nil {
+	switch {
+	case r.apiKey != nil:
+		tokenID = r.apiKey.ID // a revoked key ends its streams
+	case r.claims != nil:
 		tokenID = r.claims.ID
 	}
 	sub, err := src.SubscribeEvents(messages.SubscribeEvents{Filter: filter, Resume: resume, After: after,

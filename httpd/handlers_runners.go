@@ -14,7 +14,7 @@ import (
 	"github.com/exekra/orchestrator/messages"
 )
 
-// maxPollWait is the longest long poll (SPEC §9).
+// maxPollWait is the longest long poll (the OpenAPI document).
 const maxPollWait = 60
 
 // pollMargin is how much longer than its wait a poll may take to answer.

@@ -22,9 +22,15 @@ func (s *Server) health(ctx *fasthttp.RequestCtx, _ *request) error {
 	return nil
 }
 
-// status answers the system state.
+// status answers the system state and the license's standing (null while
+// no license is stored).
 func (s *Server) status(ctx *fasthttp.RequestCtx, _ *request) error {
-	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"state": s.core.State()})
+	state := s.core.State()
+	var license any
+	if state != messages.StateUnactivated {
+		license = s.core.LicenseState()
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"state": state, "license": license})
 	return nil
 }
 

@@ -21,7 +21,7 @@ type triggerBody struct {
 }
 
 // configText turns a trigger's config into the configuration's JSON text,
-// as the client sent it (SPEC §10): a JSON string is its content exactly,
+// as the client sent it (docs/api.md, "Conventions"): a JSON string is its content exactly,
 // an object its compact form in the client's key order; absent or null is
 // "{}".
 func configText(raw json.RawMessage) (string, error) {
@@ -152,13 +152,14 @@ func (s *Server) deleteTrigger(ctx *fasthttp.RequestCtx, r *request) error {
 // the executions owner answers once the execution is durable.
 func (s *Server) fireWebhook(ctx *fasthttp.RequestCtx, r *request) error {
 	// The raw body, untrimmed: the HMAC is over the bytes as received
-	// (SPEC §10), a body of only whitespace included.
+	// (docs/api.md, "Conventions"), a body of only whitespace included.
 	var body []byte
 	if b := ctx.PostBody(); len(b) > 0 {
 		body = append([]byte(nil), b...) // fasthttp reuses its buffers
 	}
 	key, err := dedupeKey(ctx, nil) // a webhook's body is its input: only the header counts
 	if err != nil {
+		s.observeWebhook(nil, err)
 		return err
 	}
 	res, err := s.core.Ask(&messages.FireWebhook{
@@ -168,6 +169,7 @@ func (s *Server) fireWebhook(ctx *fasthttp.RequestCtx, r *request) error {
 		DedupeKey: key,
 		IP:        r.ip(),
 	})
+	s.observeWebhook(res, err)
 	if err != nil {
 		return err
 	}

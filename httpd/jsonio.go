@@ -155,7 +155,7 @@ func requireString(name string, v *string) error {
 	return nil
 }
 
-// pageOf reads page and limit from the query (SPEC §3): page ≥ 1 (default
+// pageOf reads page and limit from the query (docs/api.md, "Conventions"): page ≥ 1 (default
 // 1), limit 1..200 (default 50); anything else is a VALIDATION_ERROR.
 func pageOf(ctx *fasthttp.RequestCtx) (messages.Page, error) {
 	p := messages.Page{Page: 1, Limit: 50}

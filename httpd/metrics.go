@@ -2,15 +2,14 @@ package httpd
 
 import (
 	"bytes"
-	"fmt"
-	"runtime"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
 	"github.com/valyala/fasthttp"
 
 	"github.com/exekra/orchestrator/messages"
@@ -46,6 +45,19 @@ type Figures struct {
 	// Retention is set when --retention-days is on: runs, failed runs and
 	// executions removed since start.
 	Retention *RetentionFigures
+	// Outcomes is set when the actor system runs: what executions did
+	// since start.
+	Outcomes *OutcomeFigures
+}
+
+// OutcomeFigures are the execution outcomes since start.
+type OutcomeFigures struct {
+	// QueueWait is the histogram of seconds from enqueued to assigned.
+	QueueWait Histogram
+	// RunDuration is the histogram of seconds from started to finished.
+	RunDuration Histogram
+	// Completed, Failed and Stopped count the executions that finished so.
+	Completed, Failed, Stopped uint64
 }
 
 // RetentionFigures are the retention job's cumulative figures.
@@ -64,7 +76,7 @@ type Histogram struct {
 
 // latencyBounds are the request-latency histogram's upper bounds (seconds);
 // long polls hold up to 60 s.
-var latencyBounds = [...]float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+var latencyBounds = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
 // requestKey is one requests counter's label set.
 type requestKey struct {
@@ -75,28 +87,78 @@ type requestKey struct {
 // latencyKey is one latency histogram's label set.
 type latencyKey struct{ method, route string }
 
-type latencySeries struct {
-	counts   [len(latencyBounds) + 1]atomic.Uint64
-	sumNanos atomic.Uint64
-}
-
-// httpMetrics are the request figures recorded by the middleware. Label
-// values are bounded: a known method, a route template (never a raw path,
-// which may hold a webhook credential) and a status code.
+// httpMetrics holds the registry of GET /metrics, built on first use.
 type httpMetrics struct {
-	requests sync.Map // requestKey → *atomic.Uint64
-	latency  sync.Map // latencyKey → *latencySeries
+	state atomic.Pointer[metricsState]
+	mu    sync.Mutex
 }
 
-// httpMetricsOf is the server's request figures.
-func (s *Server) httpMetricsOf() *httpMetrics { return &s.reqMetrics }
+// metricsState is the registry and the series the server updates itself.
+// Label values are bounded: a known method, a route template (never a raw
+// path, which may hold a webhook credential) and a status code.
+type metricsState struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	// The children already made, so the request hook does not build label
+	// slices or strings: requestKey → prometheus.Counter and latencyKey →
+	// prometheus.Observer.
+	requestSeries sync.Map
+	latencySeries sync.Map
+	// webhooks are the webhook fires by outcome (webhookOutcomes order).
+	webhooks [len(webhookOutcomes)]prometheus.Counter
+}
+
+// httpMetricsOf is the server's metrics, built on the first call.
+func (s *Server) httpMetricsOf() *metricsState {
+	if st := s.reqMetrics.state.Load(); st != nil {
+		return st
+	}
+	s.reqMetrics.mu.Lock()
+	defer s.reqMetrics.mu.Unlock()
+	if st := s.reqMetrics.state.Load(); st != nil {
+		return st
+	}
+	st := newMetricsState(s)
+	s.reqMetrics.state.Store(st)
+	return st
+}
+
+// newMetricsState registers every collector of GET /metrics.
+func newMetricsState(s *Server) *metricsState {
+	st := &metricsState{reg: prometheus.NewRegistry()}
+	st.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "exekra_http_requests_total",
+		Help: "HTTP requests answered, by method, route template and status code.",
+	}, []string{"method", "route", "status"})
+	st.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "exekra_http_request_duration_seconds",
+		Help:    "HTTP request latency in seconds, by method and route template.",
+		Buckets: latencyBounds,
+	}, []string{"method", "route"})
+	webhooks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "exekra_webhook_fires_total",
+		Help: "Calls of trigger webhooks by outcome: accepted (an execution queued or found by its key), throttled (rate limit), rejected (a 4xx: unknown or disabled trigger, bad signature, bad body), failed (the server could not queue it).",
+	}, []string{"outcome"})
+	for i, o := range webhookOutcomes {
+		st.webhooks[i] = webhooks.WithLabelValues(o)
+	}
+	st.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		st.requests, st.latency, webhooks,
+		&figuresCollector{s: s},
+	)
+	return st
+}
 
 // knownMethods keeps the method label bounded.
 var knownMethods = map[string]string{
 	"GET": "GET", "POST": "POST", "PUT": "PUT", "PATCH": "PATCH", "DELETE": "DELETE", "HEAD": "HEAD", "OPTIONS": "OPTIONS",
 }
 
-// observeRequest records one answered request (called by outer).
+// observeRequest records one answered request (called by outer). It does
+// not allocate once a label set has been seen (TestObserveRequestAllocs).
 func (s *Server) observeRequest(ctx *fasthttp.RequestCtx, start time.Time) {
 	m := s.httpMetricsOf()
 	method, ok := knownMethods[string(ctx.Method())]
@@ -106,134 +168,207 @@ func (s *Server) observeRequest(ctx *fasthttp.RequestCtx, start time.Time) {
 	route := routeOf(ctx)
 	took := time.Since(start)
 	rk := requestKey{method: method, route: route, status: ctx.Response.StatusCode()}
-	c, ok := m.requests.Load(rk)
+	c, ok := m.requestSeries.Load(rk)
 	if !ok {
-		c, _ = m.requests.LoadOrStore(rk, new(atomic.Uint64))
+		c, _ = m.requestSeries.LoadOrStore(rk, m.requests.WithLabelValues(method, route, strconv.Itoa(rk.status)))
 	}
-	c.(*atomic.Uint64).Add(1)
+	c.(prometheus.Counter).Inc()
 	lk := latencyKey{method: method, route: route}
-	l, ok := m.latency.Load(lk)
+	l, ok := m.latencySeries.Load(lk)
 	if !ok {
-		l, _ = m.latency.LoadOrStore(lk, new(latencySeries))
+		l, _ = m.latencySeries.LoadOrStore(lk, m.latency.WithLabelValues(method, route))
 	}
-	ls := l.(*latencySeries)
-	secs := took.Seconds()
-	i := 0
-	for i < len(latencyBounds) && secs > latencyBounds[i] {
-		i++
-	}
-	ls.counts[i].Add(1)
-	ls.sumNanos.Add(uint64(took))
+	l.(prometheus.Observer).Observe(took.Seconds())
 }
+
+// webhookOutcomes are the outcome label values of exekra_webhook_fires_total.
+var webhookOutcomes = [...]string{"accepted", "throttled", "rejected", "failed"}
+
+// observeWebhook counts one webhook call by what it led to: res and err are
+// the trigger's answer.
+func (s *Server) observeWebhook(res any, err error) {
+	i := 3 // failed
+	switch {
+	case err == nil:
+		switch res.(type) {
+		case *messages.ExecutionCreated:
+			i = 0
+		case *messages.WebhookThrottled:
+			i = 1
+		}
+	case messages.ErrorCode(err) == messages.CodeRateLimited:
+		i = 1
+	default:
+		switch messages.ErrorCode(err) {
+		case messages.CodeInternal, messages.CodeUnavailable, messages.CodeNotReady:
+		default:
+			i = 2
+		}
+	}
+	s.httpMetricsOf().webhooks[i].Inc()
+}
+
+// metricsContentType is the Prometheus text exposition format, version 0.0.4.
+const metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // metrics answers GET /metrics in the Prometheus text exposition format.
 func (s *Server) metrics(ctx *fasthttp.RequestCtx, _ *request) error {
 	var b bytes.Buffer
 	s.writeMetrics(&b)
 	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+	ctx.SetContentType(metricsContentType)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	ctx.SetBody(b.Bytes())
 	return nil
 }
 
-// writeMetrics writes every metric family, in a stable order.
+// writeMetrics gathers every collector and writes the families (sorted by
+// name). A collector that fails is logged and left out; the others are
+// still written.
 func (s *Server) writeMetrics(b *bytes.Buffer) {
+	families, err := s.httpMetricsOf().reg.Gather()
+	if err != nil && s.log != nil {
+		s.log.Warn("metrics: a collector failed", "err", err)
+	}
+	for _, mf := range families {
+		if _, err := expfmt.MetricFamilyToText(b, mf); err != nil && s.log != nil {
+			s.log.Warn("metrics: a family could not be written", "family", mf.GetName(), "err", err)
+		}
+	}
+}
+
+// figuresCollector reads the server's and the other layers' figures at
+// scrape time: one Figures call per scrape, nothing pushed on a change.
+type figuresCollector struct{ s *Server }
+
+// The descriptions of the figures, by family.
+var (
+	descBuildInfo     = prometheus.NewDesc("exekra_build_info", "Build information; the value is always 1.", []string{"version"}, nil)
+	descSystemState   = prometheus.NewDesc("exekra_system_state", "The system state (docs/api.md, Conventions): 1 for the current state, 0 for the others.", []string{"state"}, nil)
+	descLicenseState  = prometheus.NewDesc("exekra_license_state", "The license state: 1 for the current state (ACTIVE, GRACE_PERIOD, EXPIRED, INVALID), 0 for the others.", []string{"state"}, nil)
+	descLicenseExpiry = prometheus.NewDesc("exekra_license_expiry_timestamp_seconds", "When the license expires (Unix seconds); absent without a license or for one that never expires.", nil, nil)
+	descLicenseGrace  = prometheus.NewDesc("exekra_license_grace_end_timestamp_seconds", "When the license's grace period ends (Unix seconds); absent without a license or for one that never expires.", nil, nil)
+	descRunners       = prometheus.NewDesc("exekra_runners", "Registered runners by status.", []string{"status"}, nil)
+	descQueueDepth    = prometheus.NewDesc("exekra_queue_depth", "QUEUED executions waiting for a runner, by priority.", []string{"priority"}, nil)
+	descLongPolls     = prometheus.NewDesc("exekra_long_polls_waiting", "Runner long polls parked waiting for work.", nil, nil)
+	descExecActors    = prometheus.NewDesc("exekra_execution_actors", "Live execution actors (active executions held in memory).", nil, nil)
+	descEventStreams  = prometheus.NewDesc("exekra_event_streams", "Open live event streams (GET /api/events).", nil, nil)
+	descStreamsDrop   = prometheus.NewDesc("exekra_event_streams_dropped_total", "Live event streams ended because the client read too slowly (its buffer filled, or a write blocked for 30 s).", nil, nil)
+	descExecutions    = prometheus.NewDesc("exekra_executions", "Stored executions by status.", []string{"status"}, nil)
+	descFinished      = prometheus.NewDesc("exekra_executions_finished_total", "Executions that reached a final status since start, by outcome (COMPLETED, FAILED, STOPPED).", []string{"outcome"}, nil)
+	descQueueWait     = prometheus.NewDesc("exekra_execution_queue_wait_seconds", "Seconds from an execution's (last) enqueue to its assignment to a runner.", nil, nil)
+	descRunDuration   = prometheus.NewDesc("exekra_execution_run_duration_seconds", "Seconds from an execution's start to its final status (executions that started).", nil, nil)
+	descRetRuns       = prometheus.NewDesc("exekra_retention_runs_total", "Runs of the retention job (at start, then hourly).", nil, nil)
+	descRetFailures   = prometheus.NewDesc("exekra_retention_failures_total", "Retention runs that failed (retried at the next run).", nil, nil)
+	descRetRemoved    = prometheus.NewDesc("exekra_retention_removed_total", "Finished executions removed by retention since start.", nil, nil)
+	descRestarts      = prometheus.NewDesc("exekra_actor_restarts_total", "Actor failures handled by a supervisor since start.", nil, nil)
+	descCommits       = prometheus.NewDesc("exekra_storage_commits_total", "Group-commit transactions (each one fsync), failed ones included.", nil, nil)
+	descCommitFails   = prometheus.NewDesc("exekra_storage_commit_failures_total", "Group-commit transactions whose commit failed.", nil, nil)
+	descWrites        = prometheus.NewDesc("exekra_storage_writes_total", "Write functions applied by committed transactions.", nil, nil)
+	descQuarantined   = prometheus.NewDesc("exekra_storage_quarantined_records", "Stored records moved into quarantine because they cannot be decoded (docs/operations.md).", nil, nil)
+	descBatchSize     = prometheus.NewDesc("exekra_storage_batch_size", "Writes per committed group-commit transaction.", nil, nil)
+	descCommitSecs    = prometheus.NewDesc("exekra_storage_commit_duration_seconds", "Duration of group-commit transactions, fsync included.", nil, nil)
+)
+
+var figureDescs = []*prometheus.Desc{
+	descBuildInfo, descSystemState, descLicenseState, descLicenseExpiry, descLicenseGrace,
+	descRunners, descQueueDepth, descLongPolls, descExecActors, descEventStreams, descStreamsDrop,
+	descExecutions, descFinished, descQueueWait, descRunDuration,
+	descRetRuns, descRetFailures, descRetRemoved, descRestarts,
+	descCommits, descCommitFails, descWrites, descQuarantined, descBatchSize, descCommitSecs,
+}
+
+// Describe implements prometheus.Collector.
+func (c *figuresCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range figureDescs {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *figuresCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
 	var f Figures
 	if s.cfg.Figures != nil {
 		f = s.cfg.Figures()
 	}
-	e := &exposition{b: b}
-
-	e.family("exekra_build_info", "gauge", "Build information; the value is always 1.")
-	e.sample("exekra_build_info", labels("version", s.cfg.Version), 1)
-	e.family("exekra_system_state", "gauge", "The system state (SPEC §4): 1 for the current state, 0 for the others.")
-	state := s.core.State()
-	for _, st := range []messages.SystemState{messages.StateUnactivated, messages.StateActivated, messages.StateBootstrap, messages.StateOperational} {
-		e.sample("exekra_system_state", labels("state", string(st)), boolValue(st == state))
+	gauge := func(d *prometheus.Desc, v float64, lvs ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lvs...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, lvs ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), lvs...)
 	}
 
-	m := s.httpMetricsOf()
-	var rkeys []requestKey
-	m.requests.Range(func(k, _ any) bool { rkeys = append(rkeys, k.(requestKey)); return true })
-	sort.Slice(rkeys, func(i, j int) bool {
-		a, c := rkeys[i], rkeys[j]
-		if a.route != c.route {
-			return a.route < c.route
+	gauge(descBuildInfo, 1, s.cfg.Version)
+	if s.core != nil {
+		state := s.core.State()
+		for _, st := range []messages.SystemState{messages.StateUnactivated, messages.StateActivated, messages.StateBootstrap, messages.StateOperational} {
+			gauge(descSystemState, boolValue(st == state), string(st))
 		}
-		if a.method != c.method {
-			return a.method < c.method
+		lic := s.core.LicenseStatus()
+		for _, st := range []messages.LicenseState{messages.LicenseActive, messages.LicenseGrace, messages.LicenseExpired, messages.LicenseInvalid} {
+			gauge(descLicenseState, boolValue(lic.Status == st), string(st))
 		}
-		return a.status < c.status
-	})
-	e.family("exekra_http_requests_total", "counter", "HTTP requests answered, by method, route template and status code.")
-	for _, k := range rkeys {
-		v, _ := m.requests.Load(k)
-		e.sample("exekra_http_requests_total", labels("method", k.method, "route", k.route, "status", strconv.Itoa(k.status)),
-			float64(v.(*atomic.Uint64).Load()))
-	}
-	var lkeys []latencyKey
-	m.latency.Range(func(k, _ any) bool { lkeys = append(lkeys, k.(latencyKey)); return true })
-	sort.Slice(lkeys, func(i, j int) bool {
-		if lkeys[i].route != lkeys[j].route {
-			return lkeys[i].route < lkeys[j].route
+		if lic.Activated && lic.ExpiresAt != 0 {
+			gauge(descLicenseExpiry, float64(lic.ExpiresAt)/1000)
+			gauge(descLicenseGrace, float64(lic.GraceEndsAt)/1000)
 		}
-		return lkeys[i].method < lkeys[j].method
-	})
-	e.family("exekra_http_request_duration_seconds", "histogram", "HTTP request latency in seconds, by method and route template.")
-	for _, k := range lkeys {
-		v, _ := m.latency.Load(k)
-		ls := v.(*latencySeries)
-		h := Histogram{Bounds: latencyBounds[:], Counts: make([]uint64, len(ls.counts)), Sum: float64(ls.sumNanos.Load()) / 1e9}
-		for i := range ls.counts {
-			h.Counts[i] = ls.counts[i].Load()
-		}
-		e.histogram("exekra_http_request_duration_seconds", labels("method", k.method, "route", k.route), h)
 	}
 
-	e.family("exekra_runners", "gauge", "Registered runners by status.")
-	e.sample("exekra_runners", labels("status", "ONLINE"), float64(f.RunnersOnline))
-	e.sample("exekra_runners", labels("status", "BUSY"), float64(f.RunnersBusy))
-	e.sample("exekra_runners", labels("status", "OFFLINE"), float64(f.RunnersOffline))
-	e.family("exekra_queue_depth", "gauge", "QUEUED executions waiting for a runner, by priority.")
+	gauge(descRunners, float64(f.RunnersOnline), "ONLINE")
+	gauge(descRunners, float64(f.RunnersBusy), "BUSY")
+	gauge(descRunners, float64(f.RunnersOffline), "OFFLINE")
 	for i, p := range []string{"HIGH", "NORMAL", "LOW"} {
-		e.sample("exekra_queue_depth", labels("priority", p), float64(f.QueueDepth[i]))
+		gauge(descQueueDepth, float64(f.QueueDepth[i]), p)
 	}
-	e.single("exekra_long_polls_waiting", "gauge", "Runner long polls parked waiting for work.", float64(f.WaitingPolls))
-	e.single("exekra_execution_actors", "gauge", "Live execution actors (active executions held in memory).", float64(f.LiveExecutions))
-	e.single("exekra_event_streams", "gauge", "Open live event streams (GET /api/events).", float64(f.EventStreams))
-	e.single("exekra_event_streams_dropped_total", "counter", "Live event streams ended because the client read too slowly (its buffer filled, or a write blocked for 30 s).",
-		float64(f.EventStreamsDropped+s.streamsCutOff.Load()))
+	gauge(descLongPolls, float64(f.WaitingPolls))
+	gauge(descExecActors, float64(f.LiveExecutions))
+	gauge(descEventStreams, float64(f.EventStreams))
+	counter(descStreamsDrop, f.EventStreamsDropped+s.streamsCutOff.Load())
 	if x := f.Executions; x != nil {
-		e.family("exekra_executions", "gauge", "Stored executions by status.")
 		for _, kv := range []struct {
 			status string
 			n      int
 		}{{"QUEUED", x.Queued}, {"ASSIGNED", x.Assigned}, {"RUNNING", x.Running}, {"COMPLETED", x.Completed}, {"FAILED", x.Failed}, {"STOPPED", x.Stopped}} {
-			e.sample("exekra_executions", labels("status", kv.status), float64(kv.n))
+			gauge(descExecutions, float64(kv.n), kv.status)
 		}
 	}
-	if r := f.Retention; r != nil {
-		e.single("exekra_retention_runs_total", "counter", "Runs of the retention job (at start, then hourly).", float64(r.Runs))
-		e.single("exekra_retention_failures_total", "counter", "Retention runs that failed (retried at the next run).", float64(r.Failures))
-		e.single("exekra_retention_removed_total", "counter", "Finished executions removed by retention since start.", float64(r.Removed))
+	if o := f.Outcomes; o != nil {
+		counter(descFinished, o.Completed, "COMPLETED")
+		counter(descFinished, o.Failed, "FAILED")
+		counter(descFinished, o.Stopped, "STOPPED")
+		ch <- constHistogram(descQueueWait, o.QueueWait)
+		ch <- constHistogram(descRunDuration, o.RunDuration)
 	}
-	e.single("exekra_actor_restarts_total", "counter", "Actor failures handled by a supervisor since start.", float64(f.ActorRestarts))
+	if r := f.Retention; r != nil {
+		counter(descRetRuns, r.Runs)
+		counter(descRetFailures, r.Failures)
+		counter(descRetRemoved, r.Removed)
+	}
+	counter(descRestarts, f.ActorRestarts)
 
-	e.single("exekra_storage_commits_total", "counter", "Group-commit transactions (each one fsync), failed ones included.", float64(f.Commits))
-	e.single("exekra_storage_commit_failures_total", "counter", "Group-commit transactions whose commit failed.", float64(f.CommitFailures))
-	e.single("exekra_storage_writes_total", "counter", "Write functions applied by committed transactions.", float64(f.CommitWrites))
-	e.single("exekra_storage_quarantined_records", "gauge", "Stored records moved into quarantine because they cannot be decoded (docs/operations.md).", float64(s.quarantined()))
-	e.family("exekra_storage_batch_size", "histogram", "Writes per committed group-commit transaction.")
-	e.histogram("exekra_storage_batch_size", "", f.BatchSizes)
-	e.family("exekra_storage_commit_duration_seconds", "histogram", "Duration of group-commit transactions, fsync included.")
-	e.histogram("exekra_storage_commit_duration_seconds", "", f.CommitSeconds)
+	counter(descCommits, f.Commits)
+	counter(descCommitFails, f.CommitFailures)
+	counter(descWrites, f.CommitWrites)
+	gauge(descQuarantined, float64(s.quarantined()))
+	ch <- constHistogram(descBatchSize, f.BatchSizes)
+	ch <- constHistogram(descCommitSecs, f.CommitSeconds)
+}
 
-	e.single("go_goroutines", "gauge", "Goroutines that currently exist.", float64(runtime.NumGoroutine()))
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	e.single("go_memstats_heap_alloc_bytes", "gauge", "Bytes of allocated heap objects.", float64(ms.HeapAlloc))
-	e.single("go_memstats_sys_bytes", "gauge", "Bytes of memory obtained from the OS.", float64(ms.Sys))
+// constHistogram turns a snapshot into a histogram sample.
+func constHistogram(d *prometheus.Desc, h Histogram) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	var cum uint64
+	for i, bound := range h.Bounds {
+		if i < len(h.Counts) {
+			cum += h.Counts[i]
+		}
+		buckets[bound] = cum
+	}
+	if len(h.Counts) > len(h.Bounds) {
+		cum += h.Counts[len(h.Bounds)]
+	}
+	return prometheus.MustNewConstHistogram(d, cum, h.Sum, buckets)
 }
 
 func boolValue(b bool) float64 {
@@ -242,69 +377,3 @@ func boolValue(b bool) float64 {
 	}
 	return 0
 }
-
-// exposition writes the Prometheus text format.
-type exposition struct{ b *bytes.Buffer }
-
-func (e *exposition) family(name, typ, help string) {
-	fmt.Fprintf(e.b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-}
-
-// single writes a family of one unlabelled sample.
-func (e *exposition) single(name, typ, help string, v float64) {
-	e.family(name, typ, help)
-	e.sample(name, "", v)
-}
-
-// sample writes one line; lbls is a rendered label list without braces.
-func (e *exposition) sample(name, lbls string, v float64) {
-	e.b.WriteString(name)
-	if lbls != "" {
-		e.b.WriteByte('{')
-		e.b.WriteString(lbls)
-		e.b.WriteByte('}')
-	}
-	e.b.WriteByte(' ')
-	e.b.WriteString(formatValue(v))
-	e.b.WriteByte('\n')
-}
-
-// histogram writes the cumulative _bucket lines, _sum and _count of h.
-func (e *exposition) histogram(name, lbls string, h Histogram) {
-	sep := ""
-	if lbls != "" {
-		sep = ","
-	}
-	var cum uint64
-	for i, bound := range h.Bounds {
-		if i < len(h.Counts) {
-			cum += h.Counts[i]
-		}
-		e.sample(name+"_bucket", lbls+sep+`le="`+formatValue(bound)+`"`, float64(cum))
-	}
-	if len(h.Counts) > len(h.Bounds) {
-		cum += h.Counts[len(h.Bounds)]
-	}
-	e.sample(name+"_bucket", lbls+sep+`le="+Inf"`, float64(cum))
-	e.sample(name+"_sum", lbls, h.Sum)
-	e.sample(name+"_count", lbls, float64(cum))
-}
-
-// labels renders name/value pairs as `a="x",b="y"` with escaping.
-func labels(kv ...string) string {
-	var sb strings.Builder
-	for i := 0; i+1 < len(kv); i += 2 {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(kv[i])
-		sb.WriteString(`="`)
-		sb.WriteString(labelEscaper.Replace(kv[i+1]))
-		sb.WriteByte('"')
-	}
-	return sb.String()
-}
-
-var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-
-func formatValue(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

@@ -27,6 +27,9 @@ type fakeCore struct {
 func (f *fakeCore) State() messages.SystemState         { return f.state }
 func (f *fakeCore) LicenseState() messages.LicenseState { return messages.LicenseActive }
 func (f *fakeCore) Now() time.Time                      { return time.Now() }
+func (f *fakeCore) LicenseStatus() messages.LicenseStatus {
+	return messages.LicenseStatus{Activated: true, Status: messages.LicenseActive, ExpiresAt: 1_900_000_000_000, GraceEndsAt: 1_900_604_800_000}
+}
 
 // serveOnce runs one request through the whole handler.
 func serveOnce(t *testing.T, s *Server, method, path string) *fasthttp.Response {
@@ -104,7 +107,7 @@ func parseExposition(t *testing.T, text string) (shapes map[string]int, samples 
 			}
 			family := m[1]
 			for _, suf := range []string{"_bucket", "_sum", "_count"} {
-				if base := strings.TrimSuffix(m[1], suf); base != m[1] && typed[base] == "histogram" {
+				if base := strings.TrimSuffix(m[1], suf); base != m[1] && (typed[base] == "histogram" || typed[base] == "summary" && suf != "_bucket") {
 					family = base
 				}
 			}

@@ -31,6 +31,7 @@ type request struct {
 	// viaCookie: the session cookie authenticated the caller (no Bearer
 	// token), so the cross-site rules apply (crosssite.go).
 	viaCookie bool
+	apiKey    *messages.APIKey // the API key, when one authenticated the request (apikeys.go)
 }
 
 // ip is the client's IP address as text. It is formatted on first use: the
@@ -241,6 +242,9 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, rt Route, req *request) 
 	case Public:
 		return nil
 	case AnyUser, Roles:
+		if isKey, err := s.apiKeyAuth(ctx, req); isKey {
+			return err
+		}
 		raw := bearerBytes(ctx) // fasthttp's bytes: looked up without a copy
 		if len(raw) == 0 {
 			raw = ctx.Request.Header.Cookie("token")

@@ -9,7 +9,7 @@ import (
 // Access is who may call a route.
 type Access int
 
-// The access rules of SPEC §12.
+// The access rules of the OpenAPI document's x-roles.
 const (
 	// Public needs nothing.
 	Public Access = iota
@@ -72,6 +72,9 @@ func (s *Server) routeTable() []Route {
 		role("GET", "/api/users", adminOnly, (*Server).listUsers),
 		role("PATCH", "/api/users/{id}", adminOnly, (*Server).updateUser),
 		role("GET", "/api/audit", adminOnly, (*Server).listAudit),
+		user("POST", "/api/auth/api-keys", (*Server).createAPIKey),
+		user("GET", "/api/auth/api-keys", (*Server).listAPIKeys),
+		user("DELETE", "/api/auth/api-keys/{id}", (*Server).revokeAPIKey),
 		// workflows and versions
 		role("POST", "/api/workflows", adminDev, (*Server).createWorkflow),
 		user("GET", "/api/workflows", (*Server).listWorkflows),

@@ -16,7 +16,7 @@ import (
 	"github.com/exekra/orchestrator/messages"
 )
 
-// MaxBodySize is the largest request body accepted (SPEC §3).
+// MaxBodySize is the largest request body accepted (docs/api.md, "Conventions").
 const MaxBodySize = 1 << 20
 
 // transportBodyLimit is where fasthttp itself stops reading. It is well
@@ -158,7 +158,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // transportError answers errors fasthttp meets before a handler runs: a body
-// over the limit is 413 JSON (SPEC §13), anything else 400 JSON.
+// over the limit is 413 JSON (docs/api.md, "Details clients depend on"), anything else 400 JSON.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	defer securityHeaders(ctx)
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {

@@ -17,7 +17,7 @@ const (
 	kindRunner = "runner"
 )
 
-// Token lifetimes (SPEC §5, §9).
+// Token lifetimes (docs/api.md, "Conventions"; the OpenAPI document).
 const (
 	userTokenTTL   = 7 * 24 * time.Hour
 	runnerTokenTTL = 24 * time.Hour

@@ -12,7 +12,7 @@ import (
 // code to exactly one status.
 type Code string
 
-// The error codes of SPEC §3. The list is append-only.
+// The error codes of docs/api.md, "Conventions". The list is append-only.
 const (
 	CodeValidation        Code = "VALIDATION_ERROR"
 	CodeUnauthorized      Code = "UNAUTHORIZED"

@@ -50,6 +50,10 @@ type Event struct {
 	Subject string
 	Data    json.RawMessage
 	Live    bool
+	// Outbound are the outbound webhook types this event is delivered as
+	// (OutboundEventTypes: "execution.completed", "runner.offline", …);
+	// empty for events no subscription hears. Durable events only.
+	Outbound []string
 }
 
 // Effects are what a change produces besides its record: its audit entry

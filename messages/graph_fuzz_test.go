@@ -9,7 +9,7 @@ import (
 
 // FuzzValidateGraph feeds arbitrary text to the graph validator: it never
 // panics, refuses only with a VALIDATION_ERROR, and whatever it accepts
-// really has the shape SPEC §7 asks for (checked here independently).
+// really has the shape docs/graph.md asks for (checked here independently).
 func FuzzValidateGraph(f *testing.F) {
 	for _, s := range []string{
 		``, ` `, `null`, `{}`, `[]`, `"x"`, `{"nodes":[],"edges":[]}`,

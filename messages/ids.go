@@ -34,7 +34,7 @@ var idSeq = func() *atomic.Uint32 {
 // sequence, also in creation order within one millisecond (with random
 // bits alone, two executions created in the same millisecond listed in
 // either order). Every id still carries the 128 random bits (more than the
-// 122 that SPEC §3 asks of a webhook credential); the sequence adds order,
+// 122 that docs/api.md, "Conventions" asks of a webhook credential); the sequence adds order,
 // not guessability. Ids of earlier builds (36 characters, no sequence)
 // still sort among these by their time.
 func NewID(now time.Time) string {

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// License is what a vendor-signed license grants (SPEC §4). On the wire it is
+// License is what a vendor-signed license grants (docs/api.md, "Conventions"). On the wire it is
 // a compact JWS with alg EdDSA (Ed25519) whose payload is this struct; the
 // standard claims jti, iat and exp carry the id and the dates.
 //
@@ -43,7 +43,7 @@ type LicenseLimits struct {
 // LicenseState is the computed standing of a license at an instant.
 type LicenseState string
 
-// The license states of SPEC §4.
+// The license states of docs/api.md, "Conventions".
 const (
 	LicenseActive  LicenseState = "ACTIVE"
 	LicenseGrace   LicenseState = "GRACE_PERIOD"

@@ -5,7 +5,7 @@ import (
 	"math"
 )
 
-// Role is a user's role (SPEC §5).
+// Role is a user's role (docs/api.md, "Conventions").
 type Role string
 
 // The user roles.
@@ -38,7 +38,7 @@ type User struct {
 	EpochSurvivor string `json:"-"`
 }
 
-// AuditEntry is one line of the append-only audit log (SPEC §5).
+// AuditEntry is one line of the append-only audit log (docs/api.md, "Conventions").
 type AuditEntry struct {
 	ID         string `json:"id"`
 	Action     string `json:"action"`
@@ -87,7 +87,7 @@ const (
 	ActorAnonymous = "anonymous"
 )
 
-// Workflow is an automation with its versions (SPEC §7).
+// Workflow is an automation with its versions (docs/graph.md).
 type Workflow struct {
 	ID                  string     `json:"id"`
 	Name                string     `json:"name"`
@@ -140,7 +140,7 @@ type Version struct {
 	AssetNames []string `json:"assetNames,omitempty"`
 }
 
-// ExecutionStatus is the state of an execution (SPEC §8).
+// ExecutionStatus is the state of an execution (docs/api.md, "Conventions").
 type ExecutionStatus string
 
 // The execution states.
@@ -167,7 +167,7 @@ func (s ExecutionStatus) Valid() bool {
 	return false
 }
 
-// CanTransition reports whether the state machine of SPEC §8 allows from → to.
+// CanTransition reports whether the state machine of docs/api.md, "Conventions" allows from → to.
 // A RUNNING → RUNNING report is a progress report and is allowed.
 func CanTransition(from, to ExecutionStatus) bool {
 	switch from {
@@ -238,7 +238,7 @@ type WorkflowRef struct {
 	Name string `json:"name"`
 }
 
-// Execution is one run of a workflow version (SPEC §8).
+// Execution is one run of a workflow version (docs/api.md, "Conventions").
 type Execution struct {
 	ID            string            `json:"id"`
 	WorkflowID    string            `json:"workflowId"`
@@ -264,7 +264,7 @@ type Execution struct {
 	UpdatedAt     Time              `json:"updatedAt"`
 }
 
-// RunnerType is ATTENDED or UNATTENDED (SPEC §9).
+// RunnerType is ATTENDED or UNATTENDED (the OpenAPI document).
 type RunnerType string
 
 // The runner types.
@@ -304,7 +304,7 @@ type Runner struct {
 	SecretEpoch int64 `json:"-"`
 }
 
-// TriggerType is SCHEDULE or WEBHOOK (SPEC §10).
+// TriggerType is SCHEDULE or WEBHOOK (docs/api.md, "Conventions").
 type TriggerType string
 
 // The trigger types.
@@ -333,7 +333,7 @@ type Trigger struct {
 	UpdatedAt   Time        `json:"updatedAt"`
 }
 
-// Pagination is the list envelope's paging block (SPEC §3).
+// Pagination is the list envelope's paging block (docs/api.md, "Conventions").
 type Pagination struct {
 	Page       int `json:"page"`
 	Limit      int `json:"limit"`

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// The commands and replies of runners (SPEC §9). Handlers send the commands
+// The commands and replies of runners (the OpenAPI document). Handlers send the commands
 // to the runners supervisor through System.Ask; it forwards those about one
 // runner to that runner's actor.
 

@@ -1,6 +1,6 @@
 package messages
 
-// SystemState is the lifecycle of the installation (SPEC §4).
+// SystemState is the lifecycle of the installation (docs/api.md, "Conventions").
 type SystemState string
 
 // The four system states.
@@ -21,7 +21,7 @@ type LicenseUsage struct {
 	Workflows int `json:"workflows"`
 }
 
-// LicenseStatus is the unwrapped answer of every license endpoint (SPEC §4, §13).
+// LicenseStatus is the unwrapped answer of every license endpoint (docs/api.md, "Conventions" and "Details clients depend on").
 type LicenseStatus struct {
 	Activated          bool          `json:"activated"`
 	Status             LicenseState  `json:"status,omitempty"`

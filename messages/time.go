@@ -7,7 +7,7 @@ import (
 
 // Time is an instant in Unix milliseconds (0 means "not set"). It encodes as
 // an RFC 3339 UTC string with milliseconds, or null when unset, which is the
-// form SPEC §3 gives every timestamp.
+// form docs/api.md, "Conventions" gives every timestamp.
 type Time int64
 
 // TimeLayout is the one timestamp layout of the API.

@@ -96,7 +96,7 @@ type graphEdge struct {
 	Target *string `json:"target"`
 }
 
-// ValidateGraph checks a version's graphJson (SPEC §7): an object with
+// ValidateGraph checks a version's graphJson (docs/graph.md): an object with
 // `nodes` (each with a unique non-empty string id, a non-empty string type,
 // an optional string name and an optional params object) and `edges` (each
 // with a source and a target naming existing nodes). Node types are not

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails when a package breaks the import direction of STYLE.md:
+# Fails when a package breaks the import direction README.md describes (Layout):
 #   messages  → standard library only
 #   storage, actors, httpd → messages (+ their own technology), never each other
 #   cmd/...   → may wire everything

@@ -52,6 +52,10 @@ cat <<TXT
   Log in:  curl -k -c cookies.txt -X POST $URL/api/auth/login -H 'Content-Type: application/json' \\
              -d '{"email":"$EMAIL","password":"'"\$(cat $DEV/admin-password)"'"}'
   Then:    curl -k -b cookies.txt $URL/api/auth/me
+  Or with the client (no -k: it trusts the server's certificate file):
+           EXEKRA_PASSWORD="\$(cat $DEV/admin-password)" $BIN login --server $URL --email $EMAIL --ca-cert $DATA/tls.crt
+           $BIN workflows list
+  Another port: EXEKRA_ADDR=:8443 make run. Start over: stop it, then rm -rf $DATA.
   README.md walks on to a first workflow, runner and execution. Ctrl-C stops the server.
 
 TXT

@@ -153,7 +153,8 @@ func (s *Store) ProcessPerformance(from, to messages.Time) ([]messages.WorkflowP
 				k, _ = c.Next()
 				continue
 			}
-			id := append([]byte(nil), k[:len(k)-4]...)
+			at := append([]byte(nil), k...)
+			id := at[: len(at)-4 : len(at)-4]
 			var sum dayAggregate
 			for dk, v := c.Seek(analyticsKey(string(id), loDay)); dk != nil && len(dk) == len(id)+4 && bytes.HasPrefix(dk, id); dk, v = c.Next() {
 				day := binary.BigEndian.Uint32(dk[len(id):])
@@ -188,6 +189,13 @@ func (s *Store) ProcessPerformance(from, to messages.Time) ([]messages.WorkflowP
 				out = append(out, performanceOf(string(id), name, &sum))
 			}
 			k, _ = c.Seek(append(id, 0x01))
+			if k != nil && bytes.Compare(k, at) <= 0 {
+				// A key whose day does not start with a zero byte (none
+				// that this package writes: a damaged or foreign key)
+				// would bring the seek back to it for ever: step past.
+				c.Seek(at)
+				k, _ = c.Next()
+			}
 		}
 		return nil
 	})

@@ -33,7 +33,16 @@ var (
 	metaEventSeqReserved = []byte("event_seq_reserved")
 )
 
-func init() { registerBuckets(bucketEvents) }
+func init() {
+	registerBuckets(bucketEvents)
+	registerRecordCheck(bucketEvents, func(_ *bbolt.Tx, k, v []byte) error {
+		if len(k) != 8 {
+			return fmt.Errorf("%w: event key of %d bytes", errBadRecord, len(k))
+		}
+		_, err := decodeStoredEvent(readU64(k), v)
+		return err
+	})
+}
 
 // EventsRetained is how many durable events are kept at least; older ones
 // are pruned by the writer (in the transactions it commits anyway) once
@@ -73,20 +82,17 @@ func (s *Store) loadEventsTx(tx *bbolt.Tx) error {
 	b := tx.Bucket(bucketEvents)
 	ev.stored = b.Stats().KeyN
 	last := uint64(0)
-	if k, _ := b.Cursor().Last(); k != nil {
-		last = readU64(k)
+	c := b.Cursor()
+	for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+		if len(k) == 8 { // a damaged key (quarantined by the sweep) is no sequence
+			last = readU64(k)
+			break
+		}
 	}
 	ev.reserved = readU64(tx.Bucket(bucketMeta).Get(metaEventSeqReserved))
 	ev.next = max(last+1, ev.reserved, 1)
 	ev.last.Store(ev.next - 1)
-	// The outbox floor: the lowest subscription cursor (subscriptions.go).
-	return tx.Bucket(bucketSubscriptions).ForEach(func(_, v []byte) error {
-		var st storedSubscription
-		if decode(v, &st) == nil && st.Cursor < ev.floor.Load() {
-			ev.floor.Store(st.Cursor)
-		}
-		return nil
-	})
+	return nil
 }
 
 // SetEventSink sets the function that receives committed events, in
@@ -239,8 +245,15 @@ func (s *Store) ReadEvents(after uint64, limit int) ([]messages.Event, error) {
 	err := s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketEvents).Cursor()
 		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			if len(k) != 8 {
+				skipBadTx(tx, bucketEvents, k, fmt.Errorf("%w: event key of %d bytes", errBadRecord, len(k)))
+				continue
+			}
 			e, err := decodeStoredEvent(readU64(k), v)
 			if err != nil {
+				if skipBadTx(tx, bucketEvents, k, err) {
+					continue
+				}
 				return err
 			}
 			out = append(out, e)
@@ -261,24 +274,37 @@ func (s *Store) CountEvents() (n int, err error) {
 
 // appendStoredEvent encodes e (its Seq is the key): a version byte, the
 // time (8 bytes), the type and the subject (each a uvarint length and its
-// bytes), then the JSON payload.
+// bytes), in version 2 the outbound types (a uvarint count, then each as a
+// uvarint length and its bytes), then the JSON payload. Events without
+// outbound types are written in version 1.
 func appendStoredEvent(b []byte, e *messages.Event) []byte {
 	if b == nil {
-		b = make([]byte, 0, 1+8+2+len(e.Type)+2+len(e.Subject)+len(e.Data))
+		b = make([]byte, 0, 1+8+2+len(e.Type)+2+len(e.Subject)+len(e.Data)+24*len(e.Outbound))
 	}
-	b = append(b, 1)
+	version := byte(1)
+	if len(e.Outbound) > 0 {
+		version = 2
+	}
+	b = append(b, version)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Time))
 	b = binary.AppendUvarint(b, uint64(len(e.Type)))
 	b = append(b, e.Type...)
 	b = binary.AppendUvarint(b, uint64(len(e.Subject)))
 	b = append(b, e.Subject...)
+	if version == 2 {
+		b = binary.AppendUvarint(b, uint64(len(e.Outbound)))
+		for _, o := range e.Outbound {
+			b = binary.AppendUvarint(b, uint64(len(o)))
+			b = append(b, o...)
+		}
+	}
 	return append(b, e.Data...)
 }
 
 // decodeStoredEvent decodes a stored event, copying out of bbolt's memory.
 func decodeStoredEvent(seq uint64, v []byte) (messages.Event, error) {
-	bad := fmt.Errorf("storage: event %d is damaged", seq)
-	if len(v) < 9 || v[0] != 1 {
+	bad := fmt.Errorf("storage: event %d: %w", seq, errBadRecord)
+	if len(v) < 9 || (v[0] != 1 && v[0] != 2) {
 		return messages.Event{}, bad
 	}
 	e := messages.Event{Seq: seq, Time: messages.Time(binary.BigEndian.Uint64(v[1:9]))}
@@ -298,6 +324,20 @@ func decodeStoredEvent(seq uint64, v []byte) (messages.Event, error) {
 	}
 	if e.Subject, ok = str(); !ok {
 		return messages.Event{}, bad
+	}
+	if v[0] == 2 {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || n > 64 {
+			return messages.Event{}, bad
+		}
+		rest = rest[w:]
+		for i := uint64(0); i < n; i++ {
+			o, ok := str()
+			if !ok {
+				return messages.Event{}, bad
+			}
+			e.Outbound = append(e.Outbound, o)
+		}
 	}
 	e.Data = append([]byte(nil), rest...)
 	return e, nil

@@ -196,17 +196,38 @@ func TestEventsOfTriggerChanges(t *testing.T) {
 	if err := s.RecordTriggerFire(tr.ID, 0, "", now+60_000, messages.Effects{}); err != nil { // a next run only: no event
 		t.Fatal(err)
 	}
+	if err := s.RecordTriggerFire(tr.ID, now+2, "skipped: previous run still queued", 0, messages.Effects{}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.DeleteWorkflow(wf.ID, &messages.AuditEntry{ID: messages.NewID(time.Now()), CreatedAt: now + 2}); err != nil {
 		t.Fatal(err)
 	}
 	got := sink.events()
-	if len(got) != 3 || got[0].Subject != tr.ID || !strings.Contains(string(got[1].Data), `"lastResult":"queued x"`) ||
-		!strings.HasSuffix(string(got[2].Data), `,"deleted":true}`) {
+	if len(got) != 4 || got[0].Subject != tr.ID || !strings.Contains(string(got[1].Data), `"lastResult":"queued x"`) ||
+		len(got[1].Outbound) != 0 || strings.Join(got[2].Outbound, ",") != "trigger.skipped" ||
+		!strings.HasSuffix(string(got[3].Data), `,"deleted":true}`) {
 		t.Fatalf("trigger events: %+v", got)
 	}
 	for _, ev := range got {
 		if ev.Type != messages.EventTrigger || strings.Contains(string(ev.Data), "s3cret") {
 			t.Fatalf("event %s: %s", ev.Type, ev.Data)
 		}
+	}
+}
+
+func TestStoredEventRoundTrip(t *testing.T) {
+	for _, e := range []messages.Event{
+		{Seq: 7, Type: "execution", Time: 1234, Subject: "e1", Data: []byte(`{"a":1}`)},
+		{Seq: 8, Type: "runner", Time: 99, Subject: "r1", Data: []byte(`{}`), Outbound: []string{"runner.offline"}},
+		{Seq: 9, Type: "execution", Subject: "e2", Data: []byte(`{}`), Outbound: []string{"execution.failed", "execution.stale"}},
+	} {
+		got, err := decodeStoredEvent(e.Seq, appendStoredEvent(nil, &e))
+		if err != nil || got.Type != e.Type || got.Time != e.Time || got.Subject != e.Subject ||
+			string(got.Data) != string(e.Data) || strings.Join(got.Outbound, ",") != strings.Join(e.Outbound, ",") {
+			t.Fatalf("round trip of %+v: %+v %v", e, got, err)
+		}
+	}
+	if _, err := decodeStoredEvent(1, []byte{3, 0, 0}); err == nil {
+		t.Fatal("a damaged event decoded")
 	}
 }

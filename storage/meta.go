@@ -37,7 +37,7 @@ func (s *Store) SaveLicense(text string, onlyIfAbsent bool, fx messages.Effects)
 
 // JWTSecret returns the HMAC key for tokens, generating and storing 32
 // random bytes on first use. It lives in the database so that a restored
-// backup keeps sessions and runner tokens valid (SPEC §13).
+// backup keeps sessions and runner tokens valid (docs/api.md, "Details clients depend on").
 func (s *Store) JWTSecret() ([]byte, error) {
 	var secret []byte
 	_ = s.view(func(tx *bbolt.Tx) error {

@@ -3,7 +3,6 @@ package storage
 import (
 	"fmt"
 	"os"
-	"syscall"
 
 	"go.etcd.io/bbolt"
 )
@@ -71,10 +70,7 @@ func (s *Store) ensureHeadroom() error {
 	want := headroomFor(used)
 	// Count the blocks really allocated, not the file size: bbolt's own
 	// growth (truncate) makes the file longer without allocating anything.
-	allocated := fi.Size()
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		allocated = st.Blocks * 512
-	}
+	allocated := allocatedBytes(fi)
 	if allocated-used >= want/2 {
 		s.preallocUsed = used
 		return nil

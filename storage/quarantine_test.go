@@ -100,7 +100,7 @@ func TestQuarantineAtOpenAndOnRead(t *testing.T) {
 
 	s = openTestStore(t, dir)
 	defer s.Close()
-	// Reads skip the bad records, whether or not the sweep has moved them yet.
+	// Reads skip the bad records, before the sweep has moved them or after.
 	if ex, total, err := s.ListExecutions(messages.ExecutionFilter{}, messages.Page{Page: 1, Limit: 50}); err != nil || len(ex) != 1 || ex[0].ID != good.ID {
 		t.Fatalf("list executions: %v %d %v", ex, total, err)
 	}
@@ -133,6 +133,7 @@ func TestQuarantineAtOpenAndOnRead(t *testing.T) {
 	}
 
 	// The sweep moves every bad record aside, bytes as found.
+	s.SweepQuarantine()
 	waitQuarantined(t, s, int64(len(bad)))
 	err = s.view(func(tx *bbolt.Tx) error {
 		q := tx.Bucket(bucketQuarantine)
@@ -251,6 +252,11 @@ func TestQuarantineSweepCrossesChunks(t *testing.T) {
 	}
 	s = openTestStore(t, dir)
 	defer s.Close()
+	if s.Quarantined() != 0 {
+		t.Fatal("swept before SweepQuarantine")
+	}
+	s.SweepQuarantine()
+	s.SweepQuarantine() // once only
 	waitQuarantined(t, s, 3)
 	_ = s.view(func(tx *bbolt.Tx) error {
 		if n := tx.Bucket(bucketAudit).Stats().KeyN; n != good {
@@ -258,4 +264,39 @@ func TestQuarantineSweepCrossesChunks(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestProcessPerformanceSkipsForeignKeys: an analytics key that this
+// package never writes (a day whose first byte is not zero) made the
+// workflow walk seek back to it for ever; the answer hung.
+func TestProcessPerformanceSkipsForeignKeys(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	now := time.Now()
+	e := newExec("wf-a", now, messages.PriorityNormal)
+	e.Status, e.CompletedAt = messages.ExecCompleted, messages.TimeOf(now)
+	if err := s.update(func(tx *bbolt.Tx) error {
+		if err := foldAnalyticsTx(tx, e); err != nil {
+			return err
+		}
+		// sorts before wf-a's keys, and its "day" is "tics"
+		return tx.Bucket(bucketAnalytics).Put([]byte("garbage-analytics"), []byte("\x00junk"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	var out []messages.WorkflowPerformance
+	go func() {
+		var err error
+		out, err = s.ProcessPerformance(0, 0)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil || len(out) != 1 || out[0].WorkflowID != "wf-a" {
+			t.Fatalf("%v %+v", err, out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ProcessPerformance does not return")
+	}
 }

@@ -13,7 +13,7 @@ import (
 const RetentionBatch = 200
 
 // RetentionInterval is how often the retention job runs after the first run
-// at start (SPEC §13: at start and then hourly).
+// at start (docs/api.md, "Details clients depend on": at start and then hourly).
 const RetentionInterval = time.Hour
 
 // Retention is the background job of `serve --retention-days N`: finished

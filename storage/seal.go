@@ -17,7 +17,7 @@ import (
 // file in plain text. They are encrypted with AES-256-GCM under a random key
 // generated once into the meta bucket.
 //
-// The key lives in the same file on purpose: SPEC §13 wants a backup
+// The key lives in the same file on purpose: docs/api.md, "Details clients depend on" wants a backup
 // restored elsewhere to keep working (as it does for the JWT key). So this
 // protects against the secret showing up in a grep of the file, a hex dump
 // or a partial copy, not against someone who holds the whole database — who

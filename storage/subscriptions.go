@@ -2,7 +2,6 @@ package storage
 
 import (
 	"fmt"
-	"math"
 
 	"go.etcd.io/bbolt"
 
@@ -18,7 +17,10 @@ import (
 //     pruned (SetEventsFloor), so the outbox is the event log itself.
 var bucketSubscriptions = []byte("subscriptions")
 
-func init() { registerBuckets(bucketSubscriptions) }
+func init() {
+	registerBuckets(bucketSubscriptions)
+	registerRecordCheck(bucketSubscriptions, func(_ *bbolt.Tx, _, v []byte) error { var x storedSubscription; return decode(v, &x) })
+}
 
 // counterSubscriptions counts the stored subscriptions.
 const counterSubscriptions = "subscriptions"
@@ -75,9 +77,6 @@ func (s *Store) CreateSubscription(sub *messages.Subscription, secret string, fx
 		}
 		return s.applyEffectsTx(tx, fx)
 	})
-	if err == nil {
-		s.refreshEventsFloor()
-	}
 	return err
 }
 
@@ -149,9 +148,6 @@ func (s *Store) DeleteSubscription(id string, fx messages.Effects) error {
 		}
 		return s.applyEffectsTx(tx, fx)
 	})
-	if err == nil {
-		s.refreshEventsFloor()
-	}
 	return err
 }
 
@@ -209,20 +205,4 @@ func (s *Store) SubscriptionSecrets(id string, now messages.Time) (current, prev
 		return nil
 	})
 	return current, previous, err
-}
-
-// refreshEventsFloor sets the event log's retention floor to the lowest
-// outbox cursor (no floor without subscriptions).
-func (s *Store) refreshEventsFloor() {
-	floor := uint64(math.MaxUint64)
-	_ = s.view(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketSubscriptions).ForEach(func(_, v []byte) error {
-			var st storedSubscription
-			if decode(v, &st) == nil && st.Cursor < floor {
-				floor = st.Cursor
-			}
-			return nil
-		})
-	})
-	s.SetEventsFloor(floor)
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"go.etcd.io/bbolt"
 
@@ -154,6 +155,10 @@ func (s *Store) RecordTriggerFire(id string, firedAt messages.Time, result strin
 		}
 		if !firedAt.IsZero() {
 			fx = withTriggerEvent(fx, st.public(), firedAt, false)
+			if strings.HasPrefix(result, "skipped") {
+				// The trigger actor's results say "skipped: why" (SPEC §17's trigger.skipped).
+				fx.Events[len(fx.Events)-1].Outbound = []string{"trigger.skipped"}
+			}
 		}
 		return s.applyEffectsTx(tx, fx)
 	})

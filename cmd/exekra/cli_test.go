@@ -34,6 +34,9 @@ func TestCLIUsageErrorsAreOneLineExit2(t *testing.T) {
 		{"license", "issue", "--key", "k", "--email", "a@example.com", "--org", "O", "--days", "3", "--expires", "2030-01-01T00:00:00Z"},
 		{"license", "issue", "--key", "k", "--email", "a@example.com", "--org", "O", "--expires", "yesterday"},
 		{"version", "extra"},
+		{"help", "bogus"},
+		{"workflows", "list", "--bogus"},
+		{"license", "keygen", "extra"},
 	} {
 		code, _, stderr := runCLI(args, nil)
 		if code != 2 {

@@ -8,7 +8,7 @@ import (
 	"github.com/exekra/orchestrator/messages"
 )
 
-// End-to-end tests of the analytics ranges (SPEC §11, §13: from/to select
+// End-to-end tests of the analytics ranges (docs/api.md, "Details clients depend on": from/to select
 // by createdAt; analytics totals keep executions removed by retention).
 
 // anPerformance reads the analytics row of wf for [from, to] ("" = open);

@@ -243,3 +243,22 @@ func TestE2EEventsOverTLS(t *testing.T) {
 		s.next(t, "QUEUED "+id, execStatus(id, "QUEUED"))
 	}
 }
+
+func TestE2EEventsEndWithTheirAPIKey(t *testing.T) {
+	h := newHarness(t)
+	r := h.expect(h.admin, "POST", "/api/auth/api-keys", map[string]any{"name": "stream-key"}, 201)
+	key := &client{token: r.str("key")}
+	s := h.openEvents(key, "")
+	other := h.openEvents(h.admin, "")
+	h.expect(h.admin, "DELETE", "/api/auth/api-keys/"+r.str("apiKey.id"), nil, 200)
+	select {
+	case <-s.ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a stream opened with an API key is still open after its revocation")
+	}
+	select {
+	case <-other.ended:
+		t.Fatal("the admin's own session stream ended too")
+	default:
+	}
+}

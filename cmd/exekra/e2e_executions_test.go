@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -446,15 +445,6 @@ func post(c *fasthttp.HostClient, url, auth string, body []byte, want int) error
 		return fmt.Errorf("status %d: %s", resp.StatusCode(), resp.Body())
 	}
 	return nil
-}
-
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkCreateExecutionRatio alternates short bursts (64 clients each)

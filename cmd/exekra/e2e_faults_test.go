@@ -1080,7 +1080,7 @@ func TestFaultsRealFullDiskTmpfs(t *testing.T) {
 // crash window the burst test hits now and then: the execution's ASSIGNED
 // state is durable, the runner's own record is not yet, and the process
 // dies. It writes exactly that state with the server stopped, restarts, and
-// expects the runner's next poll to get that execution back (SPEC §8), not
+// expects the runner's next poll to get that execution back (docs/api.md, "Conventions"), not
 // a second one.
 func TestFaultsLostAssignmentAfterCrash(t *testing.T) {
 	h := newHarness(t)

@@ -76,7 +76,7 @@ func poisonBuckets(t *testing.T, path string) map[string][]byte {
 	}
 	defer db.Close()
 	records := map[string]bool{"users": true, "audit": true, "workflows": true, "versions": true, "executions": true,
-		"runners": true, "triggers": true, "analytics": true, "analytics_runs": true}
+		"runners": true, "triggers": true, "analytics": true, "analytics_runs": true, "assets": true, "api_keys": true, "events": true, "subscriptions": true}
 	want := map[string][]byte{}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		deep := strings.Repeat("[", 10000) + strings.Repeat("]", 10000)
@@ -122,6 +122,7 @@ func TestE2EPoisonedDatabaseServes(t *testing.T) {
 	h.expect(anon, "POST", hook, `{"a":1}`, 200)
 	rn := h.rnOnline("poisoned-runner", "")
 	exec := h.rnQueue(wf)
+	key := h.expect(h.admin, "POST", "/api/auth/api-keys", map[string]any{"name": "poisoned"}, 201)
 	h.stop()
 
 	want := poisonBuckets(t, filepath.Join(h.cfg.DataDir, storage.FileName))
@@ -135,11 +136,14 @@ func TestE2EPoisonedDatabaseServes(t *testing.T) {
 
 	// It serves: every list and the data that is fine.
 	for _, path := range []string{"/api/executions", "/api/executions?status=QUEUED", "/api/executions?status=RUNNING&workflowId=w",
-		"/api/executions/stats", "/api/runners", "/api/triggers", "/api/workflows", "/api/users", "/api/audit",
+		"/api/executions/stats", "/api/runners", "/api/triggers", "/api/workflows", "/api/users", "/api/audit", "/api/assets", "/api/auth/api-keys",
 		"/api/analytics/process-performance", "/api/workflows/" + wf, "/api/executions/" + exec, "/api/runners/" + rn.id} {
 		h.expect(h.admin, "GET", path, nil, 200)
 	}
 	h.expectError(h.admin, "GET", "/api/executions/"+strings.Repeat("z", 40)+"0", nil, 404, "NOT_FOUND")
+	if tok := key.str("key"); tok != "" {
+		h.expect(&client{token: tok}, "GET", "/api/auth/me", nil, 200) // the API key still works
+	}
 	h.expect(anon, "POST", hook, `{"a":2}`, 200)
 	h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
 	if id := h.pollID(rn.c); id == "" || strings.HasPrefix(id, "zzz") {

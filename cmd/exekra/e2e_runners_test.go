@@ -13,7 +13,7 @@ import (
 )
 
 // End-to-end tests of runners: credentials, liveness, polling and the
-// runner side of the execution protocol (SPEC §8, §9, §12, §13).
+// runner side of the execution protocol (docs/api.md and the OpenAPI document).
 
 // rnRunner is a registered runner as a test sees it.
 type rnRunner struct {

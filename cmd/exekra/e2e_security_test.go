@@ -20,7 +20,7 @@ import (
 	"github.com/exekra/orchestrator/messages"
 )
 
-// The security suite: the role matrix of SPEC §12 checked against the
+// The security suite: the role matrix of the OpenAPI document's x-roles checked against the
 // server's route table and then call by call, token forgeries and
 // revocations for users and runners, and a full tour of the API that looks
 // for secrets in every answer, every log line and the database file.
@@ -47,7 +47,7 @@ var (
 	secEveryone = []string{"ADMIN", "DEVELOPER", "OPERATOR"}
 )
 
-// securityMatrix is SPEC §12, row by row. A route the server serves that is
+// securityMatrix is the OpenAPI document's x-roles, row by row. A route the server serves that is
 // missing here (or differs) fails TestSecurityMatrixMatchesRouteTable: every
 // new endpoint needs an explicit decision in this table.
 var securityMatrix = []secEndpoint{
@@ -66,6 +66,9 @@ var securityMatrix = []secEndpoint{
 	{"GET", "/api/users", accRoles, secAdmin},
 	{"PATCH", "/api/users/{id}", accRoles, secAdmin},
 	{"GET", "/api/audit", accRoles, secAdmin},
+	{"POST", "/api/auth/api-keys", accAnyUser, nil},
+	{"GET", "/api/auth/api-keys", accAnyUser, nil},
+	{"DELETE", "/api/auth/api-keys/{id}", accAnyUser, nil},
 	{"POST", "/api/workflows", accRoles, secAdminDev},
 	{"GET", "/api/workflows", accAnyUser, nil},
 	{"GET", "/api/workflows/{id}", accAnyUser, nil},
@@ -213,12 +216,12 @@ func TestSecurityMatrixMatchesRouteTable(t *testing.T) {
 		case !ok:
 			t.Errorf("route %s (%s %v) has no row in the security matrix: decide who may call it", e.key(), e.auth, e.roles)
 		case w.auth != e.auth || w.allowedRoles() != e.allowedRoles():
-			t.Errorf("route %s admits %s [%s], the matrix (SPEC §12) says %s [%s]", e.key(), e.auth, e.allowedRoles(), w.auth, w.allowedRoles())
+			t.Errorf("route %s admits %s [%s], the matrix (the OpenAPI document's x-roles) says %s [%s]", e.key(), e.auth, e.allowedRoles(), w.auth, w.allowedRoles())
 		}
 	}
 	for k := range want {
 		if _, ok := got[k]; !ok {
-			t.Errorf("SPEC §12 endpoint %s is not served", k)
+			t.Errorf("endpoint %s of the role matrix is not served", k)
 		}
 	}
 }
@@ -931,7 +934,7 @@ func TestSecurityHostileBodiesRealStack(t *testing.T) {
 	}
 }
 
-// SPEC sets no minimum for --jwt-secret: a short one starts the server
+// The contract sets no minimum for --jwt-secret: a short one starts the server
 // (with a warning in the log) and signs working tokens.
 func TestE2EShortJWTSecretIsAccepted(t *testing.T) {
 	h := newHarness(t, secWithJWTSecret("testsecret"))

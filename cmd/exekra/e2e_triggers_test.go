@@ -424,7 +424,7 @@ func TestE2EWorkflowDeleteWithActiveExecution(t *testing.T) {
 	h.expectError(anon, "POST", "/api/triggers/webhook/"+hook, nil, 404, "NOT_FOUND")
 }
 
-// TestE2EWebhookInvalidUTF8 checks SPEC §13 on the webhook: a body that is
+// TestE2EWebhookInvalidUTF8 checks docs/api.md, "Details clients depend on" on the webhook: a body that is
 // not valid UTF-8 is invalid JSON → 400, and no execution is created.
 func TestE2EWebhookInvalidUTF8(t *testing.T) {
 	h := newHarness(t)
@@ -448,7 +448,7 @@ func TestE2EWebhookInvalidUTF8(t *testing.T) {
 	h.expect(anon, "POST", open, `{"name":"Zoë ✓"}`, 200)
 }
 
-// TestE2EWebhookSignatureOverRawBody checks SPEC §10: the HMAC is over the
+// TestE2EWebhookSignatureOverRawBody checks docs/api.md, "Conventions": the HMAC is over the
 // raw body as received, a body of only whitespace included.
 func TestE2EWebhookSignatureOverRawBody(t *testing.T) {
 	h := newHarness(t)
@@ -470,7 +470,7 @@ func TestE2EWebhookSignatureOverRawBody(t *testing.T) {
 	h.expectError(anon, "POST", hook, " ", 401, "UNAUTHORIZED", "X-Exekra-Signature", sign(secret, ""))
 }
 
-// TestE2ETriggerConfigRoundTrip checks SPEC §10: config comes back as sent
+// TestE2ETriggerConfigRoundTrip checks docs/api.md, "Conventions": config comes back as sent
 // (a string exactly; an object compacted in the client's key order), minus
 // the write-only secret, and so after a restart.
 func TestE2ETriggerConfigRoundTrip(t *testing.T) {

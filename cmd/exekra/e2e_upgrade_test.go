@@ -191,6 +191,9 @@ func upgradeFrom(t *testing.T, dir string) {
 	cfg := NewMain().Config
 	cfg.Addr, cfg.DataDir, cfg.InsecureHTTP, cfg.LicensePublicKey = "127.0.0.1:0", data, true, pubPath
 	cfg.RateLimit, cfg.LogLevel = 0, "warn"
+	// The fixture's QUEUED execution must still be queued, however long ago
+	// the fixture was written: no queue timeout within the test's lifetime.
+	cfg.QueueTimeout = 100 * 365 * 24 * time.Hour
 	h := &harness{t: t, cfg: cfg, clock: &skewClock{}, http: &http.Client{Timeout: 90 * time.Second}, logs: &syncBuffer{}}
 	h.start()
 	t.Cleanup(h.stop)

@@ -240,7 +240,7 @@ func TestE2EWorkflowLicense(t *testing.T) {
 	h.clock.Advance(72 * time.Hour)
 	h.expectError(h.admin, "POST", "/api/workflows/"+a+"/publish", nil, 403, "LICENSE_EXPIRED")
 	h.expect(h.admin, "GET", "/api/workflows/"+a, nil, 200)
-	// Creating workflows is not on SPEC §4's list of what an expired license
+	// Creating workflows is not on the list (docs/api.md, "Conventions", License) of what an expired license
 	// refuses: only the limit holds.
 	h.expectError(h.admin, "POST", "/api/workflows", map[string]any{"name": "four"}, 403, "LICENSE_LIMIT")
 	h.expect(h.admin, "DELETE", "/api/workflows/"+c, nil, 200)

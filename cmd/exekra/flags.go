@@ -1,47 +1,44 @@
 package main
 
 import (
-	"errors"
-	"flag"
-	"io"
 	"strings"
+
+	"github.com/spf13/pflag"
 )
 
-// newFlagSet is a flag set that reports errors itself (one line, exit 2)
-// instead of printing the whole usage.
-func newFlagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
-}
+// envAnnotation marks a flag that an environment variable may set; its
+// value is the variable's name.
+const envAnnotation = "exekra_env"
 
-// parseFlags parses args; with getenv, each flag not given on the command
-// line takes EXEKRA_<FLAG_IN_CAPS_WITH_UNDERSCORES> when that is set.
-// Positional arguments are refused.
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return usageErr("%s: flags: %s", fs.Name(), flagNames(fs))
-		}
-		return usageErr("%s: %v", fs.Name(), err)
-	}
-	if fs.NArg() > 0 {
-		return usageErr("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
-	}
-	if getenv == nil {
-		return nil
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] || err != nil {
+// withEnv declares that the named flags of fs (all of them when none are
+// named) may be set by EXEKRA_<FLAG_IN_CAPS_WITH_UNDERSCORES>; each flag's
+// help names its variable.
+func withEnv(fs *pflag.FlagSet, names ...string) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Name == "help" || (len(names) > 0 && !contains(names, f.Name)) {
 			return
 		}
 		name := envName(f.Name)
-		if v := getenv(name); v != "" {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = usageErr("%s: invalid value %q for %s: %v", fs.Name(), v, name, e)
+		_ = fs.SetAnnotation(f.Name, envAnnotation, []string{name})
+		f.Usage += " [$" + name + "]"
+	})
+}
+
+// applyEnv gives each flag declared by withEnv and not set on the command
+// line the value of its environment variable, when that is set.
+func applyEnv(cmdName string, fs *pflag.FlagSet, getenv func(string) string) error {
+	if getenv == nil {
+		return nil
+	}
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		env := f.Annotations[envAnnotation]
+		if err != nil || f.Changed || len(env) == 0 {
+			return
+		}
+		if v := getenv(env[0]); v != "" {
+			if e := f.Value.Set(v); e != nil {
+				err = usageErr("%s: invalid value %q for %s: %v", cmdName, v, env[0], e)
 			}
 		}
 	})
@@ -54,8 +51,11 @@ func envName(flagName string) string {
 	return "EXEKRA_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-func flagNames(fs *flag.FlagSet) string {
-	var names []string
-	fs.VisitAll(func(f *flag.Flag) { names = append(names, "--"+f.Name) })
-	return strings.Join(names, " ")
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

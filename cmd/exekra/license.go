@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/exekra/orchestrator/cmd/internal/privfile"
 	"github.com/exekra/orchestrator/messages"
 )
 
@@ -22,27 +25,63 @@ import (
 //go:embed vendor_license.pub
 var vendorLicenseKey []byte
 
-func licenseCommand(args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return usageErr("exekra license: missing subcommand (keygen or issue)")
+// licenseCmd is `exekra license keygen|issue`.
+func licenseCmd(stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "license",
+		Short: "Create license signing keys and issue signed licenses",
+		Long: `Create a license signing key pair (keygen) and issue licenses signed with it
+(issue). A server verifies licenses with the public half: the key built into
+the binary, or serve --license-public-key FILE.`,
 	}
-	switch args[0] {
-	case "keygen":
-		return licenseKeygen(args[1:], stdout)
-	case "issue":
-		return licenseIssue(args[1:], stdout, time.Now)
+	var kg keygenOptions
+	keygen := &cobra.Command{
+		Use:   "keygen --out DIR",
+		Short: "Create a license signing key pair (license.key, license.pub)",
+		Long: `Write license.key (the private key, mode 0600: keep it secret) and license.pub
+(the public key, PEM: give it to serve --license-public-key) into --out.`,
+		RunE: func(cmd *cobra.Command, args []string) error { return licenseKeygen(kg, stdout) },
 	}
-	return usageErr("exekra license: unknown subcommand %q (keygen or issue)", args[0])
+	keygen.Flags().StringVar(&kg.out, "out", "", "directory for license.key and license.pub (required; created when missing)")
+	keygen.Flags().BoolVar(&kg.force, "force", false, "overwrite existing key files")
+	var is issueOptions
+	issue := &cobra.Command{
+		Use:   "issue --key FILE --email EMAIL --org ORG [flags]",
+		Short: "Issue a signed license",
+		Long: `Sign a license with --key and print it (or write it to --out). The first
+administrator of a server activated with it must use --email.`,
+		RunE: func(cmd *cobra.Command, args []string) error { return licenseIssue(is, stdout, time.Now) },
+	}
+	f := issue.Flags()
+	f.StringVar(&is.keyPath, "key", "", "private key file, from license keygen (required)")
+	f.StringVar(&is.email, "email", "", "licensee email; the first administrator must use it (required)")
+	f.StringVar(&is.org, "org", "", "licensee organization (required)")
+	f.IntVar(&is.runners, "runners", 0, "runner limit (0 = unlimited)")
+	f.IntVar(&is.users, "users", 0, "user limit, the first administrator included (0 = unlimited)")
+	f.IntVar(&is.workflows, "workflows", 0, "workflow limit (0 = unlimited)")
+	f.IntVar(&is.days, "days", 0, "valid for this many days from now (365 when neither --days nor --expires is given)")
+	f.StringVar(&is.expires, "expires", "", "exact expiry, an RFC 3339 time; may be in the past (to try GRACE_PERIOD and EXPIRED)")
+	f.IntVar(&is.grace, "grace-days", 14, "days after expiry during which everything keeps working (GRACE_PERIOD)")
+	f.StringVar(&is.out, "out", "", "write the license to this file (mode 0600) instead of standard output")
+	cmd.AddCommand(keygen, issue)
+	return cmd
+}
+
+type keygenOptions struct {
+	out   string
+	force bool
+}
+
+type issueOptions struct {
+	keyPath, email, org       string
+	runners, users, workflows int
+	days, grace               int
+	expires, out              string
 }
 
 // licenseKeygen writes license.key (private, 0600) and license.pub into --out.
-func licenseKeygen(args []string, stdout io.Writer) error {
-	fs := newFlagSet("exekra license keygen")
-	out := fs.String("out", "", "directory for license.key and license.pub")
-	force := fs.Bool("force", false, "overwrite existing key files")
-	if err := parseFlags(fs, args, nil); err != nil {
-		return err
-	}
+func licenseKeygen(o keygenOptions, stdout io.Writer) error {
+	out, force := &o.out, &o.force
 	if *out == "" {
 		return usageErr("exekra license keygen: --out DIR is required")
 	}
@@ -65,7 +104,7 @@ func licenseKeygen(args []string, stdout io.Writer) error {
 	if err := os.MkdirAll(*out, 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(privPath, privPEM, 0o600); err != nil {
+	if err := privfile.WriteFile(privPath, privPEM); err != nil {
 		return err
 	}
 	if err := os.WriteFile(pubPath, pubPEM, 0o644); err != nil {
@@ -76,21 +115,10 @@ func licenseKeygen(args []string, stdout io.Writer) error {
 }
 
 // licenseIssue signs a license with --key and prints or writes it.
-func licenseIssue(args []string, stdout io.Writer, now func() time.Time) error {
-	fs := newFlagSet("exekra license issue")
-	keyPath := fs.String("key", "", "private key file (from license keygen)")
-	email := fs.String("email", "", "licensee email (the first admin must use it)")
-	org := fs.String("org", "", "licensee organization")
-	runners := fs.Int("runners", 0, "runner limit (0 = unlimited)")
-	users := fs.Int("users", 0, "user limit (0 = unlimited)")
-	workflows := fs.Int("workflows", 0, "workflow limit (0 = unlimited)")
-	days := fs.Int("days", 0, "valid for this many days from now (default 365)")
-	expires := fs.String("expires", "", "exact expiry, RFC 3339 (may be in the past)")
-	grace := fs.Int("grace-days", 14, "grace days after expiry")
-	out := fs.String("out", "", "write the license to this file instead of stdout")
-	if err := parseFlags(fs, args, nil); err != nil {
-		return err
-	}
+func licenseIssue(o issueOptions, stdout io.Writer, now func() time.Time) error {
+	keyPath, email, org := &o.keyPath, &o.email, &o.org
+	runners, users, workflows := &o.runners, &o.users, &o.workflows
+	days, expires, grace, out := &o.days, &o.expires, &o.grace, &o.out
 	switch {
 	case *keyPath == "":
 		return usageErr("exekra license issue: --key FILE is required")

@@ -6,100 +6,118 @@ import (
 	"io"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/exekra/orchestrator/actors"
 	"github.com/exekra/orchestrator/httpd"
 	"github.com/exekra/orchestrator/storage"
 )
 
-// The operations commands (SPEC §2): exekra backup, restore and compact work
+// The operations commands (docs/operations.md): exekra backup, restore and compact work
 // on a stopped server's data dir. A running server holds the database's
 // lock; they notice within half a second and say so.
 
-// backupCommand is `exekra backup --data-dir DIR --out FILE`.
-func backupCommand(args []string, stdout io.Writer, getenv func(string) string) error {
-	fs := newFlagSet("exekra backup")
-	dataDir := fs.String("data-dir", "./data", "data directory of a stopped server")
-	out := fs.String("out", "", "file to write the backup to (required)")
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return err
-	}
-	if *out == "" {
-		return usageErr("exekra backup: --out FILE is required")
-	}
-	if *dataDir == "" {
-		return usageErr("exekra backup: --data-dir must not be empty")
-	}
-	n, err := storage.BackupFile(*dataDir, *out)
-	if err != nil {
-		return explainLocked(err, "take a hot backup with GET /api/system/backup instead, or stop the server")
-	}
-	fmt.Fprintf(stdout, "backup of %s written to %s (%d bytes)\n", storage.DatabasePath(*dataDir), *out, n)
-	return nil
-}
-
-// restoreCommand is `exekra restore --from FILE --data-dir DIR [--force]`.
-func restoreCommand(args []string, stdout io.Writer, getenv func(string) string) error {
-	fs := newFlagSet("exekra restore")
-	from := fs.String("from", "", "backup file to restore (required)")
-	dataDir := fs.String("data-dir", "./data", "data directory to restore into")
-	force := fs.Bool("force", false, "replace a database already in the data dir (the old file is kept beside it)")
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return err
-	}
-	if *from == "" {
-		return usageErr("exekra restore: --from FILE is required")
-	}
-	if *dataDir == "" {
-		return usageErr("exekra restore: --data-dir must not be empty")
-	}
-	n, replaced, err := storage.RestoreFile(*from, *dataDir, *force, time.Now())
-	if err != nil {
-		return explainLocked(err, "stop the server before restoring")
-	}
-	if replaced != "" {
-		fmt.Fprintf(stdout, "the previous database was kept as %s\n", replaced)
-	}
-	fmt.Fprintf(stdout, "restored %s into %s (%d bytes); start the server on this data dir\n", *from, storage.DatabasePath(*dataDir), n)
-	return nil
-}
-
-// compactCommand is `exekra compact --data-dir DIR`.
-func compactCommand(args []string, stdout io.Writer, getenv func(string) string) error {
-	fs := newFlagSet("exekra compact")
-	dataDir := fs.String("data-dir", "./data", "data directory of a stopped server")
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return err
-	}
-	if *dataDir == "" {
-		return usageErr("exekra compact: --data-dir must not be empty")
-	}
-	before, after, err := storage.CompactFile(*dataDir)
-	if err != nil {
-		return explainLocked(err, "stop the server before compacting")
-	}
-	saved := 0.0
-	if before > 0 {
-		saved = 100 * float64(before-after) / float64(before)
-	}
-	fmt.Fprintf(stdout, "compacted %s: %d bytes before, %d bytes after (%.1f%% smaller)\n",
-		storage.DatabasePath(*dataDir), before, after, saved)
-	return nil
-}
-
-// onlyEnv passes through the named environment variables only (restore
-// takes --force from its command line, never from the environment).
-func onlyEnv(getenv func(string) string, names ...string) func(string) string {
-	if getenv == nil {
-		return nil
-	}
-	return func(name string) string {
-		for _, n := range names {
-			if n == name {
-				return getenv(name)
+// backupCmd is `exekra backup --data-dir DIR --out FILE`.
+func backupCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
+	var dataDir, out string
+	cmd := &cobra.Command{
+		Use:   "backup --data-dir DIR --out FILE",
+		Short: "Copy a stopped server's database to a file",
+		Long: `Write a consistent copy of a stopped server's database to --out. A running
+server holds the database's lock: take a hot backup with GET /api/system/backup
+instead.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyEnv("exekra backup", cmd.Flags(), getenv); err != nil {
+				return err
 			}
-		}
-		return ""
+			if out == "" {
+				return usageErr("exekra backup: --out FILE is required")
+			}
+			if dataDir == "" {
+				return usageErr("exekra backup: --data-dir must not be empty")
+			}
+			n, err := storage.BackupFile(dataDir, out)
+			if err != nil {
+				return explainLocked(err, "take a hot backup with GET /api/system/backup instead, or stop the server")
+			}
+			fmt.Fprintf(stdout, "backup of %s written to %s (%d bytes)\n", storage.DatabasePath(dataDir), out, n)
+			return nil
+		},
 	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "./data", "data directory of a stopped server")
+	cmd.Flags().StringVar(&out, "out", "", "file to write the backup to (required)")
+	withEnv(cmd.Flags())
+	return cmd
+}
+
+// restoreCmd is `exekra restore --from FILE --data-dir DIR [--force]`.
+func restoreCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
+	var from, dataDir string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "restore --from FILE --data-dir DIR [--force]",
+		Short: "Install a backup into a data dir",
+		Long: `Install a backup (from exekra backup or GET /api/system/backup) into --data-dir.
+A data dir that already holds a database is refused unless --force (the old
+file is then kept beside it). Stop the server first.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyEnv("exekra restore", cmd.Flags(), getenv); err != nil {
+				return err
+			}
+			if from == "" {
+				return usageErr("exekra restore: --from FILE is required")
+			}
+			if dataDir == "" {
+				return usageErr("exekra restore: --data-dir must not be empty")
+			}
+			n, replaced, err := storage.RestoreFile(from, dataDir, force, time.Now())
+			if err != nil {
+				return explainLocked(err, "stop the server before restoring")
+			}
+			if replaced != "" {
+				fmt.Fprintf(stdout, "the previous database was kept as %s\n", replaced)
+			}
+			fmt.Fprintf(stdout, "restored %s into %s (%d bytes); start the server on this data dir\n", from, storage.DatabasePath(dataDir), n)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "backup file to restore (required)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "./data", "data directory to restore into")
+	cmd.Flags().BoolVar(&force, "force", false, "replace a database already in the data dir (the old file is kept beside it); never read from the environment")
+	// --force comes from the command line only.
+	withEnv(cmd.Flags(), "data-dir")
+	return cmd
+}
+
+// compactCmd is `exekra compact --data-dir DIR`.
+func compactCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "compact --data-dir DIR",
+		Short: "Shrink a stopped server's database file",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyEnv("exekra compact", cmd.Flags(), getenv); err != nil {
+				return err
+			}
+			if dataDir == "" {
+				return usageErr("exekra compact: --data-dir must not be empty")
+			}
+			before, after, err := storage.CompactFile(dataDir)
+			if err != nil {
+				return explainLocked(err, "stop the server before compacting")
+			}
+			saved := 0.0
+			if before > 0 {
+				saved = 100 * float64(before-after) / float64(before)
+			}
+			fmt.Fprintf(stdout, "compacted %s: %d bytes before, %d bytes after (%.1f%% smaller)\n",
+				storage.DatabasePath(dataDir), before, after, saved)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "./data", "data directory of a stopped server")
+	withEnv(cmd.Flags())
+	return cmd
 }
 
 // explainLocked adds advice to the lock error.
@@ -126,6 +144,7 @@ func figuresOf(sys *actors.System, st *storage.Store, ret *storage.Retention) fu
 			f.LiveExecutions = g.ActiveExecutions.Load()
 			f.EventStreams, f.EventStreamsDropped = g.EventStreams.Load(), g.EventStreamsDropped.Load()
 			f.ActorRestarts = sys.Restarts()
+			f.Outcomes = outcomesOf(sys.ExecutionFigures())
 		}
 		if st != nil {
 			cs := st.Stats()
@@ -150,4 +169,16 @@ func figuresOf(sys *actors.System, st *storage.Store, ret *storage.Retention) fu
 		}
 		return f
 	}
+}
+
+// outcomesOf snapshots the execution outcomes for /metrics.
+func outcomesOf(x *actors.ExecutionFigures) *httpd.OutcomeFigures {
+	o := &httpd.OutcomeFigures{
+		Completed: x.Finished[0].Load(), Failed: x.Finished[1].Load(), Stopped: x.Finished[2].Load(),
+		QueueWait:   httpd.Histogram{Bounds: actors.QueueWaitBounds[:]},
+		RunDuration: httpd.Histogram{Bounds: actors.RunDurationBounds[:]},
+	}
+	o.QueueWait.Counts, o.QueueWait.Sum = x.QueueWait.Snapshot()
+	o.RunDuration.Counts, o.RunDuration.Sum = x.RunDuration.Snapshot()
+	return o
 }

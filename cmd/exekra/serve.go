@@ -9,8 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/exekra/orchestrator/actors"
 	"github.com/exekra/orchestrator/httpd"
@@ -18,7 +22,7 @@ import (
 	"github.com/exekra/orchestrator/storage"
 )
 
-// Config is everything `exekra serve` is configured with (SPEC §2).
+// Config is everything `exekra serve` is configured with (docs/api.md, "Command line").
 type Config struct {
 	Addr               string
 	DataDir            string
@@ -65,7 +69,7 @@ type Main struct {
 	stop closeBounds
 }
 
-// NewMain returns a Main with SPEC's defaults.
+// NewMain returns a Main with the documented defaults.
 func NewMain() *Main {
 	return &Main{
 		Config: Config{
@@ -80,35 +84,55 @@ func NewMain() *Main {
 	}
 }
 
-// ParseFlags reads serve's flags, each also settable as EXEKRA_<FLAG>.
 // minStrongSecret is the --jwt-secret length below which the server warns.
 const minStrongSecret = 32
 
+// ParseFlags reads serve's flags, each also settable as EXEKRA_<FLAG>.
 func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
-	c := &m.Config
-	fs := newFlagSet("exekra serve")
-	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address")
-	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory (database, keys, certificate)")
-	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file")
-	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file")
-	fs.BoolVar(&c.InsecureHTTP, "insecure-http", false, "serve plain HTTP")
-	fs.StringVar(&c.LicensePublicKey, "license-public-key", "", "Ed25519 public key (PEM) that verifies licenses")
-	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HMAC key for tokens (default: generated once, kept in the database)")
-	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests per minute per client (0 = off)")
-	fs.DurationVar(&c.RunnerTTL, "runner-ttl", c.RunnerTTL, "heartbeat TTL")
-	fs.DurationVar(&c.OfflineGrace, "offline-grace", c.OfflineGrace, "how long a runner may stay OFFLINE before its work is re-queued or failed")
-	fs.DurationVar(&c.QueueTimeout, "queue-timeout", c.QueueTimeout, "QUEUED longer than this → FAILED")
-	fs.DurationVar(&c.StaleCheckInterval, "stale-check-interval", c.StaleCheckInterval, "how often stale executions are looked for")
-	fs.IntVar(&c.RetentionDays, "retention-days", 0, "remove finished executions older than this many days (0 = keep)")
-	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
-	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
-	fs.IntVar(&c.GCHeapFloorMiB, "gc-heap-floor", c.GCHeapFloorMiB, "MiB the heap may reach before the garbage collector runs, while the live heap is small (0 = plain GOGC)")
-	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", c.LoginMaxFailures, "failed logins in a row before an account's logins are refused for a while (0 = off)")
-	fs.BoolVar(&c.OutboundAllowLoopback, "outbound-allow-loopback", false, "let event subscriptions target loopback and link-local addresses (tests, development)")
-	if err := parseFlags(fs, args, getenv); err != nil {
+	fs := pflag.NewFlagSet("exekra serve", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	m.defineFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return usageErr("exekra serve: %v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageErr("exekra serve: unexpected argument %q", fs.Arg(0))
+	}
+	return m.finishFlags(fs, getenv)
+}
+
+// finishFlags applies the environment to the flags not given and checks
+// the result.
+func (m *Main) finishFlags(fs *pflag.FlagSet, getenv func(string) string) error {
+	if err := applyEnv("exekra serve", fs, getenv); err != nil {
 		return err
 	}
-	return c.validate()
+	return m.Config.validate()
+}
+
+// defineFlags declares serve's flags on fs with the current configuration
+// as their defaults; every one of them may come from EXEKRA_<FLAG>.
+func (m *Main) defineFlags(fs *pflag.FlagSet) {
+	c := &m.Config
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (host:port; :PORT listens on every interface)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory: the database, the generated TLS certificate and keys")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate file (PEM; with --tls-key). Neither: a self-signed certificate generated on first start and kept in the data dir")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "private key file of --tls-cert (PEM)")
+	fs.BoolVar(&c.InsecureHTTP, "insecure-http", false, "serve plain HTTP (development, or behind a TLS proxy); the session cookie then lacks Secure")
+	fs.StringVar(&c.LicensePublicKey, "license-public-key", "", "Ed25519 public key (PEM file) that verifies licenses (default: the key built into the binary)")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HMAC key for user and runner tokens (default: random, generated once and kept in the database)")
+	fs.IntVar(&c.RateLimit, "rate-limit", c.RateLimit, "requests per minute per client on user-facing endpoints; 0 turns it off")
+	fs.DurationVar(&c.RunnerTTL, "runner-ttl", c.RunnerTTL, "heartbeat TTL: a runner without a heartbeat for this long is OFFLINE")
+	fs.DurationVar(&c.OfflineGrace, "offline-grace", c.OfflineGrace, "how long an ASSIGNED or RUNNING execution's runner may stay OFFLINE before its work is re-queued or failed")
+	fs.DurationVar(&c.QueueTimeout, "queue-timeout", c.QueueTimeout, "a QUEUED execution no runner took in this time is FAILED")
+	fs.DurationVar(&c.StaleCheckInterval, "stale-check-interval", c.StaleCheckInterval, "how often stale executions are looked for")
+	fs.IntVar(&c.RetentionDays, "retention-days", 0, "remove finished executions completed more than this many days ago (0 = keep forever)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+	fs.IntVar(&c.GCHeapFloorMiB, "gc-heap-floor", c.GCHeapFloorMiB, "MiB the heap may reach before the garbage collector runs, while the live heap is small (0 = plain GOGC)")
+	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", c.LoginMaxFailures, "failed logins in a row for one email, from any address, before that email's logins answer 429 for a while (1 minute, doubling up to 15); 0 turns it off")
+	fs.BoolVar(&c.OutboundAllowLoopback, "outbound-allow-loopback", false, "let event subscriptions target loopback and link-local addresses (tests, development)")
+	withEnv(fs)
 }
 
 func (c *Config) validate() error {
@@ -183,7 +207,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	secret := []byte(c.JWTSecret)
 	if n := len(secret); n > 0 && n < minStrongSecret {
-		// SPEC sets no minimum, so a short key is taken; tokens are only as
+		// The contract sets no minimum, so a short key is taken; tokens are only as
 		// hard to forge as the key is to guess, which the log says.
 		m.log.Warn("the --jwt-secret is short: use at least 32 random characters in production", "length", n)
 	}
@@ -218,6 +242,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	} else {
 		m.log.Warn("serving plain HTTP (--insecure-http): use it only for development or behind a TLS proxy")
 	}
+	securePrivateFiles(m.log, c.DataDir, c.TLSKey)
 	m.http = httpd.New(httpd.Config{
 		Logger: m.log, RateLimit: c.RateLimit, Secure: tlsCfg != nil, JWTSecret: secret, Version: version,
 		Figures: figuresOf(m.system, m.store, m.retention), Quarantined: m.store.Quarantined,
@@ -233,6 +258,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.ln = ln
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(ln) }()
+	m.store.SweepQuarantine() // records that cannot be decoded, in the background (docs/operations.md)
 	scheme := "https"
 	if tlsCfg == nil {
 		scheme = "http"
@@ -242,6 +268,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.system.State() == messages.StateUnactivated {
 		m.printFirstSteps(scheme)
 	}
+	m.warnLicense()
 	return nil
 }
 
@@ -251,9 +278,10 @@ func (m *Main) printFirstSteps(scheme string) {
 	if _, p, err := net.SplitHostPort(m.ln.Addr().String()); err == nil {
 		port = p
 	}
-	k := ""
+	k, ca := "", ""
 	if scheme == "https" {
 		k = "-k "
+		ca = "--ca-cert " + filepath.Join(m.Config.DataDir, selfSignedCert) + " "
 	}
 	url := scheme + "://localhost:" + port
 	// Steps 1 and 2: a new key pair and a restart with its public half,
@@ -270,8 +298,10 @@ This server has no license yet (state UNACTIVATED). To get a development admin s
 %s
   3. curl %s-X POST %s/api/license/activate -H 'Content-Type: application/json' -d "{\"license\": \"$(cat dev.lic)\"}"
   4. curl %s-c cookies -X POST %s/api/auth/bootstrap -H 'Content-Type: application/json' -d '{"email":"admin@example.com","password":"change-me-now","name":"Admin"}'
+Or steps 3 and 4 with the client: exekra activate --server %s %s--license dev.lic
+  and EXEKRA_PASSWORD=change-me-now exekra bootstrap --server %s %s--email admin@example.com
 (make run does all of this for ./data by itself.)
-`, "\n"), keySteps, k, url, k, url)
+`, "\n"), keySteps, k, url, k, url, url, ca, url, ca)
 }
 
 // Addr is the listening address (after Run).
@@ -343,15 +373,46 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-// serveCommand is `exekra serve`: run until SIGINT/SIGTERM, then close.
-func serveCommand(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+// serveCmd is `exekra serve`: run until SIGINT/SIGTERM, then close.
+func serveCmd(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
+	m := NewMain()
+	m.Stdout, m.Stderr = stdout, stderr
+	cmd := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "Run the orchestrator server",
+		Long: `Run the orchestrator server until SIGINT or SIGTERM, then stop gracefully
+(in-flight requests finish, the database is flushed and closed, exit 0).
+
+Every flag may also be given as an environment variable EXEKRA_<FLAG>
+(--rate-limit as EXEKRA_RATE_LIMIT, say); the command line wins.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := m.finishFlags(cmd.Flags(), getenv); err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			return m.serveUntil(ctx)
+		},
+	}
+	m.defineFlags(cmd.Flags())
+	return cmd
+}
+
+// serveUntil parses serve's command line and runs it until ctx ends: the
+// service manager's stop or shutdown when run as a service (service.go).
+func serveUntil(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	m := NewMain()
 	m.Stdout, m.Stderr = stdout, stderr
 	if err := m.ParseFlags(args, getenv); err != nil {
 		return err
 	}
-	ctx, stop := signalContext()
-	defer stop()
+	return m.serveUntil(ctx)
+}
+
+// serveUntil runs the configured server until ctx ends (a signal in a
+// console, the service manager in a service), then closes it gracefully
+// within the shutdown bounds (shutdown.go).
+func (m *Main) serveUntil(ctx context.Context) error {
 	if err := m.Run(ctx); err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // fakeServer is a tiny in-memory stand-in for the orchestrator: just enough
-// of the SPEC's endpoints for the scenarios, with the same shapes.
+// of the API's endpoints for the scenarios, with the same shapes.
 type fakeServer struct {
 	mu         sync.Mutex
 	seq        int

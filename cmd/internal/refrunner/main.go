@@ -25,7 +25,8 @@ Flags (each also read from an environment variable when the flag is absent):
   --ca-cert FILE           PEM certificate(s) to trust, e.g. the server's self-signed
                            data-dir certificate                                       (EXEKRA_CA_CERT)
   --insecure-skip-verify   accept any TLS certificate (testing only)
-  --allow-shell            allow "shell" nodes to run commands with sh -c
+  --allow-shell            allow "shell" nodes to run commands (sh -c; PowerShell
+                           on Windows)
   --log-level LEVEL        debug, info, warn or error (default info)
   --log-format FORMAT      text or json (default text)
 `

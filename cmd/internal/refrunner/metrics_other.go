@@ -1,11 +1,12 @@
-//go:build !linux
+//go:build !linux && !windows
 
 package refrunner
 
 import "errors"
 
-// errNoProc reports that host metrics are only read on Linux.
-var errNoProc = errors.New("host metrics are only available on linux")
+// errNoProc reports that host metrics are only read on Linux and Windows;
+// elsewhere (macOS, the portable fallback) the heartbeat sends zeros.
+var errNoProc = errors.New("host metrics are only available on linux and windows")
 
 // readCPUTimes is unavailable off Linux.
 func readCPUTimes() (idle, total uint64, err error) { return 0, 0, errNoProc }

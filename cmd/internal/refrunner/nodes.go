@@ -245,11 +245,13 @@ func (s httpStep) run(ctx context.Context, env *stepEnv) error {
 	return nil
 }
 
-// shellStep runs `sh -c command`, streaming its output into the log.
+// shellStep runs command with `sh -c` (PowerShell on Windows: see
+// shellCommand), streaming its output into the log.
 type shellStep struct{ command string }
 
 func (s shellStep) run(ctx context.Context, env *stepEnv) error {
-	cmd := exec.CommandContext(ctx, "sh", "-c", s.command)
+	name, args := hostShell(s.command)
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env.shellEnv
 	out := &lineWriter{log: env.log, limit: maxShellOutput}
 	cmd.Stdout, cmd.Stderr = out, out

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// quickstartScript is the README's Quickstart: the ```sh blocks between
+// the quickstart markers, in order.
+func quickstartScript(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	begin, end := strings.Index(text, "<!-- quickstart:begin -->"), strings.Index(text, "<!-- quickstart:end -->")
+	if begin < 0 || end < begin {
+		t.Fatal("README.md has no quickstart section between its markers")
+	}
+	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(text[begin:end], -1)
+	if len(blocks) < 3 {
+		t.Fatalf("the quickstart has %d shell blocks", len(blocks))
+	}
+	var script strings.Builder
+	for _, b := range blocks {
+		script.WriteString(b[1])
+	}
+	return script.String()
+}
+
+// TestREADMEQuickstart runs the README's Quickstart as written, with bash,
+// against the built binary on a free 127.0.0.1 port: it must reach a
+// completed execution and a signed webhook, and stop its processes.
+func TestREADMEQuickstart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs the README")
+	}
+	for _, tool := range []string{"bash", "curl", "openssl", "sed"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the Quickstart needs %s", tool)
+		}
+	}
+	script := quickstartScript(t)
+	work := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(work, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(testBinary(t), filepath.Join(work, "bin", "exekra")); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	qs := filepath.Join(work, "quickstart")
+	// Whatever happens, the processes the script started stop with the test.
+	t.Cleanup(func() {
+		for _, f := range []string{"runner.pid", "serve.pid"} {
+			if b, err := os.ReadFile(filepath.Join(qs, f)); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+					if p, err := os.FindProcess(pid); err == nil {
+						_ = p.Kill()
+					}
+				}
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), "QS=quickstart", "HOME="+work)
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	logs := func() string {
+		var b strings.Builder
+		for _, f := range []string{"serve.log", "runner.log"} {
+			data, _ := os.ReadFile(filepath.Join(qs, f))
+			fmt.Fprintf(&b, "--- %s\n%s", f, data)
+		}
+		return b.String()
+	}
+	if err != nil {
+		t.Fatalf("the Quickstart failed: %v\n%s\n%s", err, out, logs())
+	}
+	for _, want := range []string{`"state":"UNACTIVATED"`, "logged in to", "version 1 saved and published", "hello", "COMPLETED", `"success":true`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the Quickstart's output lacks %q:\n%s", want, out)
+		}
+	}
+	// The last block stopped the server: it logs a clean stop.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs(), "stopped cleanly") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not stop cleanly:\n%s", logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
