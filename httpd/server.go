@@ -91,6 +91,7 @@ func New(cfg Config, core Core, store Store) *Server {
 		s.limiter = newLimiter(cfg.RateLimit)
 	}
 	s.routes = append(s.routeTable(), cfg.Extra...)
+	embeddedConsole()
 	r := router.New()
 	r.SaveMatchedRoutePath = true
 	r.RedirectTrailingSlash = false
@@ -99,6 +100,9 @@ func New(cfg Config, core Core, store Store) *Server {
 	r.GlobalOPTIONS = s.options
 	r.HandleMethodNotAllowed = true
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		if s.serveConsole(ctx) { // the web console: every path outside /api/ and /metrics
+			return
+		}
 		s.writeError(ctx, messages.Errorf(messages.CodeNotFound, "no such endpoint: %s %s", ctx.Method(), ctx.Path()))
 	}
 	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {

@@ -132,7 +132,10 @@ type ExecutionFilter struct {
 	WorkflowID string
 	RunnerID   string
 	Status     ExecutionStatus
-	From, To   Time // createdAt range, inclusive
+	// TriggerID keeps the executions a trigger created (no index: records
+	// are decoded along the narrowest index of the other fields).
+	TriggerID string
+	From, To  Time // createdAt range, inclusive
 }
 
 // CreateOutcome is the outcome of one execution in a batched create: the

@@ -670,6 +670,9 @@ func (s *Store) ListExecutions(f messages.ExecutionFilter, page messages.Page) (
 		default:
 			bucket, counter = bucketExecutions, counterExecTotal
 		}
+		if f.TriggerID != "" {
+			extra = true
+		}
 		timed := !f.From.IsZero() || !f.To.IsZero()
 		lo := append(append([]byte{}, prefix...), idBound(f.From, false)...)
 		hiID := idBound(f.To, true)
@@ -696,6 +699,9 @@ func (s *Store) ListExecutions(f messages.ExecutionFilter, page messages.Page) (
 				return nil, false, nil
 			}
 			if f.Status != "" && e.Status != f.Status {
+				return nil, false, nil
+			}
+			if f.TriggerID != "" && (e.TriggerID == nil || *e.TriggerID != f.TriggerID) {
 				return nil, false, nil
 			}
 			return &e, true, nil
