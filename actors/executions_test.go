@@ -392,8 +392,13 @@ func TestExecutionsSurviveRestart(t *testing.T) {
 	}
 	e.stop()
 	e.start()
-	if n := e.sys.gauges.ActiveExecutions.Load(); n != 4 {
-		t.Fatalf("active after restart %d", n)
+	// Only the execution in flight has an actor; the queued ones are
+	// queue entries rebuilt from the queue index.
+	if n := e.sys.gauges.ActiveExecutions.Load(); n != 1 {
+		t.Fatalf("live actors after restart %d, want 1 (the ASSIGNED one)", n)
+	}
+	if g := &e.sys.gauges; g.QueueDepth[0].Load() != 1 || g.QueueDepth[1].Load() != 1 || g.QueueDepth[2].Load() != 1 {
+		t.Fatalf("queue depth after restart %d %d %d", g.QueueDepth[0].Load(), g.QueueDepth[1].Load(), g.QueueDepth[2].Load())
 	}
 	for _, want := range []string{d.ID, c.ID, a.ID} {
 		if got := e.claim("r2"+want, 0); got == nil || got.ID != want {
@@ -544,13 +549,10 @@ func TestExecutionActorRestartReloads(t *testing.T) {
 	e := newExecEnv(t)
 	wf := e.workflow("restart-actor")
 	x := e.create(wf, messages.PriorityNormal)
-	// The creator is answered before the actor is spawned (in the same
-	// supervisor turn): a round trip through the supervisor waits that
-	// turn out, so the actor is fully started before the test pokes it
-	// from outside (its mailbox had no dispatcher yet once under -race).
-	if _, err := e.sys.Ask(&messages.StopExecution{ID: "no-such-execution"}); messages.ErrorCode(err) != messages.CodeNotFound {
-		t.Fatalf("barrier: %v", err)
+	if got := e.claim("r1", 0); got == nil || got.ID != x.ID {
+		t.Fatalf("claim: %v", got)
 	}
+	// ASSIGNED: its actor is live (the assignment activated it).
 	execs := e.sys.pids[childExecutions]
 	pid := actor.NewPID(execs.Address, execs.Id+"/"+x.ID)
 	proc, ok := e.sys.actors.ProcessRegistry.Get(pid)
@@ -558,16 +560,16 @@ func TestExecutionActorRestartReloads(t *testing.T) {
 		t.Fatalf("no live actor for %s", x.ID)
 	}
 	proc.SendSystemMessage(pid, &actor.Restart{})
-	// The restarted actor answers from the stored state: a stop works.
-	res, err := e.sys.Ask(&messages.StopExecution{ID: x.ID})
+	// The restarted actor answers from the stored state: a report works.
+	got, err := e.report(x.ID, "r1", messages.ExecRunning, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.(*messages.Execution); got.Status != messages.ExecStopped || got.ID != x.ID {
+	if got.Status != messages.ExecRunning || got.ID != x.ID {
 		t.Fatalf("after a restart: %+v", got)
 	}
-	if e.get(x.ID).Status != messages.ExecStopped {
-		t.Fatal("the stop was not stored")
+	if e.get(x.ID).Status != messages.ExecRunning {
+		t.Fatal("the report was not stored")
 	}
 }
 
@@ -581,7 +583,7 @@ func TestUnparkStopsTheClaimExpiry(t *testing.T) {
 	c.elem = d.parked.PushBack(c)
 	d.byRun[c.runnerID] = c
 	timer := time.AfterFunc(time.Hour, func() {})
-	c.timer = timer
+	c.stop = timer.Stop
 	d.unpark(c)
 	if timer.Stop() {
 		t.Fatal("unpark left the claim's expiry timer armed")

@@ -45,6 +45,8 @@ type Store interface {
 	GetExecution(id string) (*messages.Execution, error)
 	CreateExecutionsAsync(es []*messages.Execution, dedupeKeys []string, done func([]messages.CreateOutcome, error))
 	SaveExecution(e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, audit *messages.AuditEntry) error
-	QueuedExecutions() ([]*messages.Execution, error)
+	// EachQueued calls fn with every QUEUED execution's queue entry, in
+	// queue order, without decoding the executions.
+	EachQueued(fn func(id string, p messages.Priority, enqueuedAt messages.Time)) error
 	ActiveExecutions() ([]*messages.Execution, error)
 }

@@ -30,7 +30,9 @@ type Config struct {
 	QueueTimeout       time.Duration
 	StaleCheckInterval time.Duration
 	// AfterFunc arms a timer that calls f after d and returns its stop
-	// function (time.AfterFunc when nil); trigger tests inject a fake clock.
+	// function (time.AfterFunc when nil). Every timer of the tree goes
+	// through it (dispatcher, runners, executions, triggers), so tests
+	// drive them with a fake clock instead of sleeping.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 }
 
