@@ -163,7 +163,7 @@ type executionsActor struct {
 // execSlot is the registry's entry for a live execution actor.
 type execSlot struct {
 	pid      *actor.PID
-	stopping bool            // passivation under way: commands wait in buffer
+	stopping bool              // passivation under way: commands wait in buffer
 	buffer   []bufferedCommand // commands that arrived while stopping
 }
 

@@ -517,15 +517,15 @@ type runnerActor struct {
 	claimGen int
 	// claimStop stops the bound of the claim in flight (once answered).
 	claimStop func() bool
-	waiters    []*pollWaiter
-	nextWait   int
+	waiters   []*pollWaiter
+	nextWait  int
 }
 
 // pollWaiter is a poll waiting for the claim in flight.
 type pollWaiter struct {
-	id    int
-	pid   *actor.PID
-	stop  func() bool // stops its wait (nil when it waits for the claim); called once answered
+	id   int
+	pid  *actor.PID
+	stop func() bool // stops its wait (nil when it waits for the claim); called once answered
 }
 
 // runnerTick asks a runner actor to check its timers.
