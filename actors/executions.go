@@ -323,6 +323,7 @@ func (a *executionsActor) route(ctx actor.Context, id string) {
 	}
 	if s.stopping {
 		s.buffer = append(s.buffer, bufferedCommand{msg: ctx.Message(), sender: ctx.Sender()})
+		a.sys.buffered.Add(1)
 		return
 	}
 	ctx.Forward(s.pid)

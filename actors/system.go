@@ -64,6 +64,9 @@ type System struct {
 	runnerReg atomic.Pointer[runnersView]
 	// slots are Ask's reusable return addresses (ask.go).
 	slots replySlots
+	// buffered counts commands held for an execution actor that was
+	// passivating (tests read it).
+	buffered atomic.Uint64
 }
 
 // Restarts counts supervision decisions (actor failures) since start.
