@@ -73,7 +73,11 @@ const maxExpiring = 256
 func (d *dispatcherActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		d.queue = newExecQueue()
+		stats, err := d.sys.store.ExecutionStats()
+		if err != nil {
+			panic(err)
+		}
+		d.queue = newExecQueueSized(stats.Queued)
 		d.byRun = map[string]*workClaim{}
 		d.expiring = map[string]uint64{}
 		d.parked = list.New()

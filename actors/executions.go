@@ -179,7 +179,7 @@ func (a *executionsActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.live = map[string]*execSlot{}
 		a.sys.gauges.ActiveExecutions.Store(0)
-		active, err := a.sys.store.ActiveExecutions()
+		active, err := a.sys.store.InFlightExecutions()
 		if err != nil {
 			panic(err)
 		}

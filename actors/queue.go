@@ -12,8 +12,11 @@ import (
 // changed and tested on their own.
 //
 // An entry is compact — id, priority rank, enqueue time, an arrival number
-// and the label class it requires — about 150 bytes with its index entry,
-// so a backlog of a million executions costs what its entries cost.
+// and the label class it requires — and holds no pointer: entries live in
+// one slab, the heaps hold slab indexes and the id index is keyed by the
+// id's bytes, so a backlog of a million executions is ~130 MB that the
+// garbage collector never scans (with a pointer per entry, rebuilding a
+// million entries at start spent seconds in the collector).
 //
 // Order: HIGH before NORMAL before LOW; within a priority, earlier enqueue
 // time first, then arrival. Entries are grouped into classes by the set of
@@ -22,15 +25,32 @@ import (
 // taking the best head among them. With one class a pop is one heap pop,
 // and with a few classes it looks at a few heads: an idle poll stays cheap.
 type execQueue struct {
-	byID    map[string]*queueItem
-	classes map[string]*queueClass
-	order   []*queueClass // classes in creation order (stable iteration)
+	items   []queueItem // the slab; a free slot has index -1
+	free    []int32
+	byID    map[idKey]int32
+	long    map[string]int32 // ids too long for an idKey (none generated)
+	classes map[string]int32
+	order   []*queueClass // classes by number
 	seq     uint64
 	depth   [3]int
 	// match decides whether a runner offering the given labels may take an
 	// entry requiring the class's labels (matchAllLabels when nil).
 	match MatchPolicy
 }
+
+// idKey holds an id of up to 43 bytes: its length, then its bytes.
+type idKey [44]byte
+
+func keyOf(id string) (k idKey, ok bool) {
+	if len(id) >= len(k) {
+		return k, false
+	}
+	k[0] = byte(len(id))
+	copy(k[1:], id)
+	return k, true
+}
+
+func (k *idKey) String() string { return string(k[1 : 1+int(k[0])]) }
 
 // MatchPolicy decides whether a runner offering labels may take work that
 // requires required (both sorted, without duplicates).
@@ -57,11 +77,11 @@ type queueEntry struct {
 
 // queueItem is an entry inside the queue.
 type queueItem struct {
-	id    string
 	enq   messages.Time
 	seq   uint64
-	class *queueClass
-	index int32
+	key   idKey
+	class int32
+	index int32 // position in its heap; -1 when the slot is free
 	rank  uint8
 }
 
@@ -70,14 +90,15 @@ type queueItem struct {
 type queueClass struct {
 	key    string
 	labels []string
-	heaps  [3]itemHeap
+	heaps  [3][]int32 // slab indexes, min-heaps by enqueue time then arrival
 }
 
-// itemHeap is a binary min-heap ordered by enqueue time, then arrival.
-type itemHeap []*queueItem
+func newExecQueue() *execQueue { return newExecQueueSized(0) }
 
-func newExecQueue() *execQueue {
-	return &execQueue{byID: map[string]*queueItem{}, classes: map[string]*queueClass{}}
+// newExecQueueSized is an empty queue with room for n entries (a start
+// knows the backlog's size: no rehashing or slab copies while it loads).
+func newExecQueueSized(n int) *execQueue {
+	return &execQueue{items: make([]queueItem, 0, n), byID: make(map[idKey]int32, n), classes: map[string]int32{}}
 }
 
 // labelKey is the canonical form of a label set: sorted, deduplicated,
@@ -93,14 +114,35 @@ func labelKey(labels []string) (string, []string) {
 }
 
 // Len is the number of queued entries.
-func (q *execQueue) Len() int { return len(q.byID) }
+func (q *execQueue) Len() int { return len(q.items) - len(q.free) }
 
 // Depth is the number of queued entries of priority rank r (0 HIGH, 1
 // NORMAL, 2 LOW).
 func (q *execQueue) Depth(r int) int { return q.depth[r] }
 
 // Has reports whether id is queued.
-func (q *execQueue) Has(id string) bool { _, ok := q.byID[id]; return ok }
+func (q *execQueue) Has(id string) bool { _, ok := q.lookup(id); return ok }
+
+func (q *execQueue) lookup(id string) (int32, bool) {
+	if k, ok := keyOf(id); ok {
+		i, found := q.byID[k]
+		return i, found
+	}
+	i, found := q.long[id]
+	return i, found
+}
+
+func (q *execQueue) idOf(i int32) string {
+	it := &q.items[i]
+	if it.key[0] == 0xff {
+		for id, j := range q.long {
+			if j == i {
+				return id
+			}
+		}
+	}
+	return it.key.String()
+}
 
 // Push adds an entry. An id already queued stays where it is when its
 // enqueue time is the same (a repeated announcement), and moves when it
@@ -109,46 +151,77 @@ func (q *execQueue) Has(id string) bool { _, ok := q.byID[id]; return ok }
 func (q *execQueue) Push(e queueEntry) bool {
 	rank := queueRank(e.Priority)
 	key, labels := labelKey(e.Labels)
-	if it, ok := q.byID[e.ID]; ok {
-		if it.enq == e.Enqueued && int(it.rank) == rank && it.class.key == key {
+	if i, ok := q.lookup(e.ID); ok {
+		it := &q.items[i]
+		if it.enq == e.Enqueued && int(it.rank) == rank && q.order[it.class].key == key {
 			return false
 		}
-		q.remove(it)
+		q.remove(i)
 	}
-	c := q.classes[key]
-	if c == nil {
-		c = &queueClass{key: key, labels: labels}
-		q.classes[key] = c
-		q.order = append(q.order, c)
+	ci, ok := q.classes[key]
+	if !ok {
+		ci = int32(len(q.order))
+		q.classes[key] = ci
+		q.order = append(q.order, &queueClass{key: key, labels: labels})
 	}
 	q.seq++
-	it := &queueItem{id: e.ID, enq: e.Enqueued, seq: q.seq, class: c, rank: uint8(rank)}
-	c.heaps[rank].push(it)
-	q.byID[e.ID] = it
+	it := queueItem{enq: e.Enqueued, seq: q.seq, class: ci, rank: uint8(rank)}
+	var i int32
+	if n := len(q.free); n > 0 {
+		i = q.free[n-1]
+		q.free = q.free[:n-1]
+	} else {
+		i = int32(len(q.items))
+		q.items = append(q.items, queueItem{})
+	}
+	if k, ok := keyOf(e.ID); ok {
+		it.key = k
+		q.byID[k] = i
+	} else {
+		it.key[0] = 0xff
+		if q.long == nil {
+			q.long = map[string]int32{}
+		}
+		q.long[e.ID] = i
+	}
+	q.items[i] = it
+	q.heapPush(&q.order[ci].heaps[rank], i)
 	q.depth[rank]++
 	return true
 }
 
 // Remove takes id out of the queue; it reports whether it was there.
 func (q *execQueue) Remove(id string) bool {
-	it, ok := q.byID[id]
+	i, ok := q.lookup(id)
 	if ok {
-		q.remove(it)
+		q.remove(i)
 	}
 	return ok
 }
 
-func (q *execQueue) remove(it *queueItem) {
-	it.class.heaps[it.rank].removeAt(int(it.index))
-	delete(q.byID, it.id)
+func (q *execQueue) remove(i int32) {
+	it := &q.items[i]
+	q.heapRemove(&q.order[it.class].heaps[it.rank], int(it.index))
+	if it.key[0] == 0xff {
+		for id, j := range q.long {
+			if j == i {
+				delete(q.long, id)
+				break
+			}
+		}
+	} else {
+		delete(q.byID, it.key)
+	}
 	q.depth[it.rank]--
+	*it = queueItem{index: -1}
+	q.free = append(q.free, i)
 }
 
 // PopFor takes the best entry a runner offering labels may take: the
 // highest priority, then the oldest, among the classes the match policy
 // allows. ok is false when there is none.
 func (q *execQueue) PopFor(offered []string) (id string, ok bool) {
-	if len(q.byID) == 0 {
+	if q.Len() == 0 {
 		return "", false
 	}
 	match := q.match
@@ -159,17 +232,18 @@ func (q *execQueue) PopFor(offered []string) (id string, ok bool) {
 		if q.depth[r] == 0 {
 			continue
 		}
-		var best *queueItem
+		best := int32(-1)
 		for _, c := range q.order {
 			h := c.heaps[r]
-			if len(h) == 0 || (best != nil && !before(h[0], best)) || !match(c.labels, offered) {
+			if len(h) == 0 || (best >= 0 && !q.before(h[0], best)) || !match(c.labels, offered) {
 				continue
 			}
 			best = h[0]
 		}
-		if best != nil {
+		if best >= 0 {
+			id := q.idOf(best)
 			q.remove(best)
-			return best.id, true
+			return id, true
 		}
 	}
 	return "", false
@@ -181,59 +255,58 @@ func (q *execQueue) PopFor(offered []string) (id string, ok bool) {
 func (q *execQueue) EnqueuedBefore(limit messages.Time, fn func(id string) bool) {
 	for _, c := range q.order {
 		for r := range c.heaps {
-			if !c.heaps[r].walkOlder(0, limit, fn) {
+			if !q.walkOlder(c.heaps[r], 0, limit, fn) {
 				return
 			}
 		}
 	}
 }
 
-func before(a, b *queueItem) bool {
-	if a.enq != b.enq {
-		return a.enq < b.enq
+func (q *execQueue) before(a, b int32) bool {
+	x, y := &q.items[a], &q.items[b]
+	if x.enq != y.enq {
+		return x.enq < y.enq
 	}
-	return a.seq < b.seq
+	return x.seq < y.seq
 }
 
-func (h *itemHeap) push(it *queueItem) {
-	it.index = int32(len(*h))
-	*h = append(*h, it)
-	h.up(len(*h) - 1)
+func (q *execQueue) heapPush(h *[]int32, i int32) {
+	q.items[i].index = int32(len(*h))
+	*h = append(*h, i)
+	q.up(*h, len(*h)-1)
 }
 
-func (h *itemHeap) removeAt(i int) {
+func (q *execQueue) heapRemove(h *[]int32, at int) {
 	s := *h
 	n := len(s) - 1
-	if i != n {
-		s.swap(i, n)
+	if at != n {
+		q.swap(s, at, n)
 	}
-	s[n].index = -1
-	s[n] = nil
 	*h = s[:n]
-	if i != n {
-		if !h.down(i) {
-			h.up(i)
+	if at != n {
+		if !q.down(*h, at) {
+			q.up(*h, at)
 		}
 	}
 }
 
-func (h itemHeap) swap(i, j int) {
+func (q *execQueue) swap(h []int32, i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = int32(i), int32(j)
+	q.items[h[i]].index, q.items[h[j]].index = int32(i), int32(j)
 }
 
-func (h itemHeap) up(j int) {
+func (q *execQueue) up(h []int32, j int) {
 	for j > 0 {
 		i := (j - 1) / 2
-		if !before(h[j], h[i]) {
+		if !q.before(h[j], h[i]) {
 			break
 		}
-		h.swap(i, j)
+		q.swap(h, i, j)
 		j = i
 	}
 }
 
-func (h itemHeap) down(i0 int) bool {
+func (q *execQueue) down(h []int32, i0 int) bool {
 	i, n := i0, len(h)
 	for {
 		l := 2*i + 1
@@ -241,13 +314,13 @@ func (h itemHeap) down(i0 int) bool {
 			break
 		}
 		j := l
-		if r := l + 1; r < n && before(h[r], h[l]) {
+		if r := l + 1; r < n && q.before(h[r], h[l]) {
 			j = r
 		}
-		if !before(h[j], h[i]) {
+		if !q.before(h[j], h[i]) {
 			break
 		}
-		h.swap(i, j)
+		q.swap(h, i, j)
 		i = j
 	}
 	return i > i0
@@ -255,14 +328,14 @@ func (h itemHeap) down(i0 int) bool {
 
 // walkOlder visits the subtree at i whose entries are enqueued at or
 // before limit (a parent is never younger than its children).
-func (h itemHeap) walkOlder(i int, limit messages.Time, fn func(string) bool) bool {
-	if i >= len(h) || h[i].enq > limit {
+func (q *execQueue) walkOlder(h []int32, i int, limit messages.Time, fn func(string) bool) bool {
+	if i >= len(h) || q.items[h[i]].enq > limit {
 		return true
 	}
-	if !fn(h[i].id) {
+	if !fn(q.idOf(h[i])) {
 		return false
 	}
-	return h.walkOlder(2*i+1, limit, fn) && h.walkOlder(2*i+2, limit, fn)
+	return q.walkOlder(h, 2*i+1, limit, fn) && q.walkOlder(h, 2*i+2, limit, fn)
 }
 
 // queueRank is p's rank in the queue; an invalid priority queues as NORMAL.

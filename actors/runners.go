@@ -224,7 +224,7 @@ func (a *runnersActor) forward(ctx actor.Context, id string) {
 // execution naming the same runner is returned in extra: it can only come
 // from a crash mid-assignment, and is handed back as lost.
 func (a *runnersActor) assignmentsFromExecutions() (work map[string]*messages.Execution, extra []*messages.Execution, err error) {
-	active, err := a.sys.store.ActiveExecutions()
+	active, err := a.sys.store.InFlightExecutions()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -48,5 +48,8 @@ type Store interface {
 	// EachQueued calls fn with every QUEUED execution's queue entry, in
 	// queue order, without decoding the executions.
 	EachQueued(fn func(id string, p messages.Priority, enqueuedAt messages.Time)) error
-	ActiveExecutions() ([]*messages.Execution, error)
+	// ExecutionStats counts the executions by status.
+	ExecutionStats() (messages.ExecutionStats, error)
+	// InFlightExecutions returns every ASSIGNED or RUNNING execution.
+	InFlightExecutions() ([]*messages.Execution, error)
 }

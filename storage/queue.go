@@ -3,6 +3,8 @@ package storage
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
+	"strings"
 
 	"go.etcd.io/bbolt"
 
@@ -68,6 +70,27 @@ func (s *Store) EachQueued(fn func(id string, p messages.Priority, enqueuedAt me
 	})
 }
 
+// markQueueIndexIfEmptyTx marks the queue index complete on a database
+// without executions (a new one): there is nothing to build.
+func markQueueIndexIfEmptyTx(tx *bbolt.Tx) error {
+	q := tx.Bucket(bucketExecQueue)
+	if q.Get(queueIndexBuilt) != nil {
+		return nil
+	}
+	if k, _ := tx.Bucket(bucketExecutions).Cursor().First(); k != nil {
+		return nil // built by the first EachQueued
+	}
+	return q.Put(queueIndexBuilt, nil)
+}
+
+// queueFields are the fields the queue index needs from a stored
+// execution.
+type queueFields struct {
+	ID         string            `json:"id"`
+	Priority   messages.Priority `json:"priority"`
+	EnqueuedAt messages.Time     `json:"enqueuedAt"`
+}
+
 // buildQueueIndex fills the queue index from the status index (a database
 // written before the queue index existed) and marks it built.
 func (s *Store) buildQueueIndex() error {
@@ -85,15 +108,35 @@ func (s *Store) buildQueueIndex() error {
 			if v == nil {
 				continue
 			}
-			var e messages.Execution
-			if err := decode(v, &e); err != nil {
+			var f queueFields
+			if err := decode(v, &f); err != nil {
 				continue // undecodable: it cannot be handed out anyway
 			}
-			buf = queueKey(buf, &e)
+			buf = queueKey(buf, &messages.Execution{ID: f.ID, Priority: f.Priority, EnqueuedAt: f.EnqueuedAt})
 			if err := q.Put(buf, nil); err != nil {
 				return err
 			}
 		}
 		return q.Put(queueIndexBuilt, nil)
 	})
+}
+
+// InFlightExecutions returns every ASSIGNED or RUNNING execution (without
+// logs), oldest first, read in one transaction: the executions whose actors
+// a start respawns. The queued backlog is not read (see EachQueued).
+func (s *Store) InFlightExecutions() ([]*messages.Execution, error) {
+	var out []*messages.Execution
+	err := s.view(func(tx *bbolt.Tx) (err error) {
+		for _, st := range []messages.ExecutionStatus{messages.ExecAssigned, messages.ExecRunning} {
+			if out, err = appendWithStatusTx(tx, out, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b *messages.Execution) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }

@@ -156,6 +156,9 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if abs, err := filepath.Abs(path); err == nil {
+		dropMappedPages(abs)
+	}
 	go s.writer(opts.MaxBatch)
 	return s, nil
 }
@@ -177,6 +180,9 @@ func (s *Store) initSchema() error {
 			}
 		}
 		if err := ensureSealKeyTx(tx); err != nil {
+			return err
+		}
+		if err := markQueueIndexIfEmptyTx(tx); err != nil {
 			return err
 		}
 		if meta.Get(metaCreatedAt) == nil {

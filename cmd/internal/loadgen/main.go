@@ -23,6 +23,7 @@ type config struct {
 	runners           int
 	scaleRunners      int
 	executions        int
+	queued            int
 	triggers          int
 	burst             int
 	burstGap          time.Duration
@@ -42,7 +43,8 @@ type config struct {
 
 const usageText = `usage: exekra loadtest <scenario> [flags]
 
-scenarios: baseline, poll, heartbeat, create, webhook, lifecycle, scale, all
+scenarios: baseline, poll, heartbeat, create, webhook, lifecycle, scale, all;
+backlog (not in all: memory and restart time with a queued backlog)
 
 flags:
   --concurrency N         concurrent clients (default 64)
@@ -52,6 +54,7 @@ flags:
                           lifecycle 16, scale --scale-runners)
   --scale-runners N       scale: runners when --runners is not given (default 10000)
   --executions N          lifecycle: executions queued and run (default 200)
+  --queued N              backlog: QUEUED executions written before the restart (default 200000)
   --triggers N            webhook: webhook triggers (default 8)
   --burst N               webhook: requests per burst per sender (default 20)
   --burst-gap D           webhook: pause between bursts (default 0: back to back)
@@ -83,6 +86,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.runners, "runners", 0, "")
 	fs.IntVar(&cfg.scaleRunners, "scale-runners", 10000, "")
 	fs.IntVar(&cfg.executions, "executions", 200, "")
+	fs.IntVar(&cfg.queued, "queued", 200000, "")
 	fs.IntVar(&cfg.triggers, "triggers", 8, "")
 	fs.IntVar(&cfg.burst, "burst", 20, "")
 	fs.DurationVar(&cfg.burstGap, "burst-gap", 0, "")
@@ -132,7 +136,7 @@ func (c *config) validate() error {
 	switch {
 	case c.scenario == "":
 		return errors.New("missing scenario (baseline, poll, heartbeat, create, webhook, lifecycle, scale or all)")
-	case c.scenario != "all" && !contains(scenarioNames, c.scenario):
+	case c.scenario != "all" && c.scenario != "backlog" && !contains(scenarioNames, c.scenario):
 		return fmt.Errorf("unknown scenario %q", c.scenario)
 	case c.concurrency < 1 || c.concurrency > 20000:
 		return fmt.Errorf("--concurrency must be 1..20000, got %d", c.concurrency)
@@ -144,6 +148,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("--runners must be 0..100000, got %d", c.runners)
 	case c.scaleRunners < 1 || c.scaleRunners > 100000:
 		return fmt.Errorf("--scale-runners must be 1..100000, got %d", c.scaleRunners)
+	case c.queued < 1 || c.queued > 10000000:
+		return fmt.Errorf("--queued must be 1..10000000, got %d", c.queued)
 	case c.executions < 1:
 		return fmt.Errorf("--executions must be at least 1, got %d", c.executions)
 	case c.triggers < 1:

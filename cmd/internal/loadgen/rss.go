@@ -10,7 +10,13 @@ import (
 
 // peakRSSMiB reads a process's peak resident set size (VmHWM) from
 // /proc/<pid>/status, in MiB. It fails where /proc is not Linux's.
-func peakRSSMiB(pid int) (float64, error) {
+func peakRSSMiB(pid int) (float64, error) { return statusMiB(pid, "VmHWM:") }
+
+// currentRSSMiB reads a process's resident set size now (VmRSS), in MiB.
+func currentRSSMiB(pid int) (float64, error) { return statusMiB(pid, "VmRSS:") }
+
+// statusMiB reads one kB field of /proc/<pid>/status, in MiB.
+func statusMiB(pid int, field string) (float64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
@@ -19,7 +25,7 @@ func peakRSSMiB(pid int) (float64, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "VmHWM:") {
+		if !strings.HasPrefix(line, field) {
 			continue
 		}
 		fields := strings.Fields(line)
@@ -32,5 +38,5 @@ func peakRSSMiB(pid int) (float64, error) {
 		}
 		return kb / 1024, nil
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
