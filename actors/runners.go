@@ -731,6 +731,25 @@ func (a *runnerActor) save(audit *messages.AuditEntry) error {
 	return nil
 }
 
+// saveDerived publishes a change of the runner's current execution (and
+// the BUSY/ONLINE status that follows from it) at once and writes it
+// through the group commit without waiting. Those fields are derived from
+// the executions, whose own changes are durable before they are answered,
+// and a start re-derives them (assignmentsFromExecutions, rehydrateRunner):
+// waiting for this write added two commits to every execution's lifecycle.
+func (a *runnerActor) saveDerived(what string) {
+	a.rec.UpdatedAt = messages.TimeOf(a.sys.Now())
+	a.entry.flushAt.Store(0)
+	a.lastFlush = a.sys.Now()
+	a.publish()
+	id, logger := a.rec.ID, a.sys.cfg.Logger
+	a.sys.store.SaveRunnerAsync(a.copyRec(), func(err error) {
+		if err != nil && messages.ErrorCode(err) != messages.CodeNotFound { // deleted meanwhile
+			logger.Warn(what, "runner", id, "err", err)
+		}
+	})
+}
+
 // runnerStatus is the status of a runner that is alive or not, with work or
 // without.
 func runnerStatus(alive, hasWork bool) messages.RunnerStatus {
@@ -992,9 +1011,7 @@ func (a *runnerActor) claimAnswered(ctx actor.Context, e *messages.Execution) {
 			if a.alive() {
 				a.rec.Status = messages.RunnerBusy
 			}
-			if err := a.save(nil); err != nil {
-				a.sys.cfg.Logger.Error("runner busy", "runner", a.rec.ID, "err", err)
-			}
+			a.saveDerived("runner busy")
 		}
 	}
 	a.answerWaiters(ctx, e)
@@ -1086,9 +1103,7 @@ func (a *runnerActor) released(execID string) {
 		if a.alive() {
 			a.rec.Status = messages.RunnerOnline
 		}
-		if err := a.save(nil); err != nil {
-			a.sys.cfg.Logger.Error("runner released", "runner", a.rec.ID, "err", err)
-		}
+		a.saveDerived("runner released")
 		return
 	}
 	if changed {

@@ -134,6 +134,11 @@ func runScenario(cfg config, name string, logf func(string, ...any)) Result {
 				res.Extra = map[string]float64{}
 			}
 			res.Extra["server peak RSS MiB"] = peak
+			if cpu, err := cpuSeconds(t.pid); err == nil {
+				// The whole run's server CPU (setup included): with the
+				// machine shared, rates move with the load but this does not.
+				res.Extra["server CPU s"] = cpu
+			}
 			if name == "scale" {
 				res.check("server peak resident memory under 512 MiB", peak < 512, "%.0f MiB with %d runners", peak, res.Runners)
 			}
