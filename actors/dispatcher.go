@@ -145,6 +145,7 @@ func (d *dispatcherActor) Receive(ctx actor.Context) {
 				}
 			}
 			d.expireStale(ctx)
+			d.sys.staleChecks.Add(1)
 			d.armTick(ctx)
 		}
 	case *expireDone:

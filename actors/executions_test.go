@@ -371,7 +371,10 @@ func TestQueueTimeout(t *testing.T) {
 	if msg := *e.get(old.ID).Error; msg != "no runner available within 30m" {
 		t.Fatalf("error %q", msg)
 	}
-	time.Sleep(60 * time.Millisecond)
+	// Two more stale checks pass (a signal, not a sleep): the young one
+	// stays queued.
+	checks := e.sys.staleChecks.Load()
+	eventually(t, "two more stale checks", func() bool { return e.sys.staleChecks.Load() >= checks+2 })
 	if e.get(young.ID).Status != messages.ExecQueued {
 		t.Fatal("young execution expired")
 	}

@@ -199,6 +199,7 @@ func (a *runnersActor) Receive(ctx actor.Context) {
 		}
 	case *runnersTick:
 		a.tick(ctx)
+		a.sys.runnerTicks.Add(1)
 		a.startTicker(ctx)
 	}
 }

@@ -277,7 +277,10 @@ func TestRunnerNotificationsAndGrace(t *testing.T) {
 	e.clock.Advance(2 * time.Minute)
 	e.eventually("offline", func() bool { return e.sys.Runner(c.ID).Status == messages.RunnerOffline })
 	entry := e.sys.runnerEntryOf(c.ID)
-	time.Sleep(50 * time.Millisecond) // a few ticks: nothing may happen before the grace
+	// A few supervisor ticks pass (a signal, not a sleep): nothing may
+	// happen before the grace.
+	ticks := e.sys.runnerTicks.Load()
+	e.eventually("three more ticks", func() bool { return e.sys.runnerTicks.Load() >= ticks+3 })
 	if entry.lostSent.Load() || e.sys.Runner(c.ID).CurrentExecutionID == nil {
 		t.Fatal("RunnerLost before the grace")
 	}
@@ -384,9 +387,9 @@ func TestRunnerParkedPollsWake(t *testing.T) {
 		}
 		return nil
 	}
-	// OFFLINE: a long poll waits; the first heartbeat wakes it.
+	// OFFLINE: a long poll waits; the first heartbeat (behind it in the
+	// supervisor's mailbox) wakes it.
 	ch := poll(30 * time.Second)
-	time.Sleep(30 * time.Millisecond)
 	if _, err := e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID}); err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +402,11 @@ func TestRunnerParkedPollsWake(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch = poll(30 * time.Second)
-	time.Sleep(30 * time.Millisecond)
+	// A heartbeat's round trip through the same mailboxes: the poll has
+	// been handled (and parked) when it returns.
+	if _, err := e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case r := <-ch:
 		t.Fatalf("answered before anything happened: %+v", r)

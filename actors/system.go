@@ -67,6 +67,11 @@ type System struct {
 	// buffered counts commands held for an execution actor that was
 	// passivating (tests read it).
 	buffered atomic.Uint64
+	// staleChecks counts the dispatcher's queue-timeout checks (tests
+	// wait on it instead of sleeping).
+	staleChecks atomic.Uint64
+	// runnerTicks counts the runners supervisor's checks (idem).
+	runnerTicks atomic.Uint64
 }
 
 // Restarts counts supervision decisions (actor failures) since start.
