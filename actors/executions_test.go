@@ -15,7 +15,7 @@ import (
 	"github.com/exekra/orchestrator/storage"
 )
 
-// execClock is a settable clock for the execution tests.
+// execClock is a settable clock for the actor tests.
 type execClock struct {
 	mu  sync.Mutex
 	now time.Time
@@ -28,7 +28,8 @@ func (c *execClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// execEnv is a real store and actor tree with an active license.
+// execEnv is the actor tests' one environment: a real store on a temp dir
+// and the whole actor tree with an active license, on a settable clock.
 type execEnv struct {
 	t     *testing.T
 	dir   string
@@ -41,13 +42,19 @@ type execEnv struct {
 
 func newExecEnv(t *testing.T) *execEnv {
 	t.Helper()
+	return newTestEnv(t, time.Now().UTC().Truncate(time.Millisecond), messages.LicenseLimits{}, 72*time.Hour)
+}
+
+// newTestEnv starts the tree at clock time now and activates a license
+// with limits, valid for valid.
+func newTestEnv(t *testing.T, now time.Time, limits messages.LicenseLimits, valid time.Duration) *execEnv {
+	t.Helper()
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	e := &execEnv{t: t, dir: t.TempDir(), clock: &execClock{now: time.Now().UTC().Truncate(time.Millisecond)}, pub: pub, priv: priv}
+	e := &execEnv{t: t, dir: t.TempDir(), clock: &execClock{now: now}, pub: pub, priv: priv}
 	e.start()
 	t.Cleanup(e.stop)
-	now := e.clock.Now()
 	text, err := messages.SignLicense(messages.License{ID: messages.NewID(now), Email: "a@example.com", Organization: "T",
-		IssuedAt: now.Unix(), ExpiresAt: now.Add(72 * time.Hour).Unix()}, priv)
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(valid).Unix(), Limits: limits}, priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +71,7 @@ func (e *execEnv) start() {
 		e.t.Fatal(err)
 	}
 	sys, err := Start(Config{LicenseKey: e.pub, Now: e.clock.Now, RunnerTTL: 2 * time.Minute,
-		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: 20 * time.Millisecond}, st)
+		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: 10 * time.Millisecond}, st)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -78,6 +85,8 @@ func (e *execEnv) stop() {
 		e.sys = nil
 	}
 }
+
+func (e *execEnv) restart() { e.stop(); e.start() }
 
 // workflow creates a workflow with a published version.
 func (e *execEnv) workflow(name string) string {

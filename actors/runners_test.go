@@ -1,81 +1,21 @@
 package actors
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/exekra/orchestrator/messages"
-	"github.com/exekra/orchestrator/storage"
 )
 
-// rtClock is a settable clock for the runner tests.
-type rtClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *rtClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *rtClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-type rtEnv struct {
-	t     *testing.T
-	dir   string
-	store *storage.Store
-	sys   *System
-	clock *rtClock
-	pub   ed25519.PublicKey
-	priv  ed25519.PrivateKey
-}
+// rtEnv is the actor tests' environment (execEnv) with a fixed date and a
+// license for three runners.
+type rtEnv = execEnv
 
 func newRTEnv(t *testing.T) *rtEnv {
 	t.Helper()
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	e := &rtEnv{t: t, dir: t.TempDir(), clock: &rtClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}, pub: pub, priv: priv}
-	e.start()
-	t.Cleanup(e.stop)
-	now := e.clock.Now()
-	text, err := messages.SignLicense(messages.License{ID: messages.NewID(now), Email: "a@example.com", Organization: "T",
-		IssuedAt: now.Unix(), ExpiresAt: now.Add(365 * 24 * time.Hour).Unix(), Limits: messages.LicenseLimits{Runners: 3}}, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.sys.Ask(&messages.ActivateLicense{Text: text}); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return newTestEnv(t, time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), messages.LicenseLimits{Runners: 3}, 365*24*time.Hour)
 }
-
-func (e *rtEnv) start() {
-	e.t.Helper()
-	st, err := storage.Open(e.dir, storage.Options{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	sys, err := Start(Config{LicenseKey: e.pub, Now: e.clock.Now, RunnerTTL: 2 * time.Minute,
-		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: 10 * time.Millisecond}, st)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.store, e.sys = st, sys
-}
-
-func (e *rtEnv) stop() {
-	if e.sys != nil {
-		e.sys.Stop()
-		_ = e.store.Close()
-		e.sys = nil
-	}
-}
-
-func (e *rtEnv) restart() { e.stop(); e.start() }
 
 func (e *rtEnv) register(name string, typ messages.RunnerType) *messages.RunnerCredentials {
 	e.t.Helper()
