@@ -215,6 +215,7 @@ func (s *Store) Close() error {
 	close(s.stop)
 	s.mu.Unlock()
 	<-s.done
+	s.syncFreelistAtClose()
 	if s.preallocFile != nil {
 		_ = s.preallocFile.Close()
 	}

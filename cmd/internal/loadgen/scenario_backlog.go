@@ -62,6 +62,9 @@ func runBacklog(e *env) error {
 		return err
 	}
 	serving := time.Since(start)
+	// CPU spent by the server from its start to here: on a shared machine
+	// the wall time moves with the load, this much less.
+	startCPU, _ := cpuSeconds(e.t.pid)
 	rss, _ := currentRSSMiB(e.t.pid)
 	peak, _ := peakRSSMiB(e.t.pid)
 	// Anonymous memory is the server's own; file pages are bbolt's mapped
@@ -75,6 +78,7 @@ func runBacklog(e *env) error {
 	e.res.Extra["registered runners"] = float64(n + 1)
 	e.res.Extra["restart to healthy s"] = healthy.Seconds()
 	e.res.Extra["restart to first assignment s"] = serving.Seconds()
+	e.res.Extra["restart CPU s"] = startCPU
 	e.res.Extra["RSS after restart MiB"] = rss
 	e.res.Extra["peak RSS after restart MiB"] = peak
 	e.res.Extra["RSS anonymous MiB"] = anon
