@@ -144,6 +144,23 @@ func (q *execQueue) idOf(i int32) string {
 	return it.key.String()
 }
 
+// pushLoaded adds an entry read from storage at start (no label
+// requirement), keyed straight from the id's bytes: no string per entry.
+func (q *execQueue) pushLoaded(id []byte, p messages.Priority, enq messages.Time) {
+	var k idKey
+	if len(id) >= len(k) {
+		q.Push(queueEntry{ID: string(id), Priority: p, Enqueued: enq})
+		return
+	}
+	k[0] = byte(len(id))
+	copy(k[1:], id)
+	if _, dup := q.byID[k]; dup {
+		q.Push(queueEntry{ID: string(id), Priority: p, Enqueued: enq})
+		return
+	}
+	q.insert(k, "", queueRank(p), enq, "", nil)
+}
+
 // Push adds an entry. An id already queued stays where it is when its
 // enqueue time is the same (a repeated announcement), and moves when it
 // re-entered the queue later (or with another priority or labels). It
@@ -158,6 +175,13 @@ func (q *execQueue) Push(e queueEntry) bool {
 		}
 		q.remove(i)
 	}
+	k, _ := keyOf(e.ID)
+	q.insert(k, e.ID, rank, e.Enqueued, key, labels)
+	return true
+}
+
+// insert adds a new entry: k is its key, or longID an id too long for one.
+func (q *execQueue) insert(k idKey, longID string, rank int, enq messages.Time, key string, labels []string) {
 	ci, ok := q.classes[key]
 	if !ok {
 		ci = int32(len(q.order))
@@ -165,7 +189,7 @@ func (q *execQueue) Push(e queueEntry) bool {
 		q.order = append(q.order, &queueClass{key: key, labels: labels})
 	}
 	q.seq++
-	it := queueItem{enq: e.Enqueued, seq: q.seq, class: ci, rank: uint8(rank)}
+	it := queueItem{enq: enq, seq: q.seq, class: ci, rank: uint8(rank)}
 	var i int32
 	if n := len(q.free); n > 0 {
 		i = q.free[n-1]
@@ -174,7 +198,7 @@ func (q *execQueue) Push(e queueEntry) bool {
 		i = int32(len(q.items))
 		q.items = append(q.items, queueItem{})
 	}
-	if k, ok := keyOf(e.ID); ok {
+	if k[0] != 0 || longID == "" {
 		it.key = k
 		q.byID[k] = i
 	} else {
@@ -182,12 +206,11 @@ func (q *execQueue) Push(e queueEntry) bool {
 		if q.long == nil {
 			q.long = map[string]int32{}
 		}
-		q.long[e.ID] = i
+		q.long[longID] = i
 	}
 	q.items[i] = it
 	q.heapPush(&q.order[ci].heaps[rank], i)
 	q.depth[rank]++
-	return true
 }
 
 // Remove takes id out of the queue; it reports whether it was there.

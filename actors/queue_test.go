@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/exekra/orchestrator/messages"
@@ -199,5 +200,31 @@ func BenchmarkQueuePushPop(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		q.Push(queueEntry{ID: "x", Priority: messages.PriorityNormal, Enqueued: messages.Time(100000 + i)})
 		q.PopFor(nil)
+	}
+}
+
+// Entries loaded at start (from the queue index's bytes) queue like pushed
+// ones, and a repeated one is not queued twice.
+func TestQueuePushLoaded(t *testing.T) {
+	q := newExecQueueSized(4)
+	q.pushLoaded([]byte("b"), messages.PriorityNormal, 2)
+	q.pushLoaded([]byte("a"), messages.PriorityHigh, 5)
+	q.pushLoaded([]byte("c"), messages.PriorityNormal, 1)
+	q.pushLoaded([]byte("c"), messages.PriorityNormal, 1)
+	long := strings.Repeat("x", 60)
+	q.pushLoaded([]byte(long), messages.PriorityLow, 0)
+	if q.Len() != 4 || !q.Has(long) || !q.Has("c") {
+		t.Fatalf("len %d", q.Len())
+	}
+	var got []string
+	for {
+		id, ok := q.PopFor(nil)
+		if !ok {
+			break
+		}
+		got = append(got, id)
+	}
+	if want := []string{"a", "c", "b", long}; !slices.Equal(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
 	}
 }

@@ -46,8 +46,9 @@ type Store interface {
 	CreateExecutionsAsync(es []*messages.Execution, dedupeKeys []string, done func([]messages.CreateOutcome, error))
 	SaveExecution(e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, audit *messages.AuditEntry) error
 	// EachQueued calls fn with every QUEUED execution's queue entry, in
-	// queue order, without decoding the executions.
-	EachQueued(fn func(id string, p messages.Priority, enqueuedAt messages.Time)) error
+	// queue order, without decoding the executions (id is valid during
+	// the call only).
+	EachQueued(fn func(id []byte, p messages.Priority, enqueuedAt messages.Time)) error
 	// ExecutionStats counts the executions by status.
 	ExecutionStats() (messages.ExecutionStats, error)
 	// InFlightExecutions returns every ASSIGNED or RUNNING execution.

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"path/filepath"
 	"encoding/binary"
 	"slices"
 	"strings"
@@ -43,9 +44,11 @@ func queueKey(buf []byte, e *messages.Execution) []byte {
 
 // EachQueued calls fn with every QUEUED execution in queue order (priority,
 // then enqueue time, then id), read from the queue index in one
-// transaction. The first call on a database from before the index builds
-// it.
-func (s *Store) EachQueued(fn func(id string, p messages.Priority, enqueuedAt messages.Time)) error {
+// transaction; id is only valid during the call (no string is made per
+// entry). The first call on a database from before the index builds it.
+// The index's pages, read once, then leave the process's resident set.
+func (s *Store) EachQueued(fn func(id []byte, p messages.Priority, enqueuedAt messages.Time)) error {
+	defer s.dropMapped()
 	built := false
 	if err := s.view(func(tx *bbolt.Tx) error {
 		built = tx.Bucket(bucketExecQueue).Get(queueIndexBuilt) != nil
@@ -64,7 +67,7 @@ func (s *Store) EachQueued(fn func(id string, p messages.Priority, enqueuedAt me
 			if len(k) < 10 {
 				continue
 			}
-			fn(string(k[9:]), rankPriority[k[0]], messages.Time(binary.BigEndian.Uint64(k[1:9])))
+			fn(k[9:], rankPriority[k[0]], messages.Time(binary.BigEndian.Uint64(k[1:9])))
 		}
 		return nil
 	})
@@ -139,4 +142,12 @@ func (s *Store) InFlightExecutions() ([]*messages.Execution, error) {
 	}
 	slices.SortFunc(out, func(a, b *messages.Execution) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+// dropMapped takes the database map's pages out of the resident set (after
+// a read of a large part of it at start).
+func (s *Store) dropMapped() {
+	if abs, err := filepath.Abs(s.path); err == nil {
+		dropMappedPages(abs)
+	}
 }

@@ -156,9 +156,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	if abs, err := filepath.Abs(path); err == nil {
-		dropMappedPages(abs)
-	}
+	s.dropMapped()
 	go s.writer(opts.MaxBatch)
 	return s, nil
 }
