@@ -2,8 +2,8 @@ package storage
 
 import (
 	"bytes"
-	"path/filepath"
 	"encoding/binary"
+	"path/filepath"
 	"slices"
 	"strings"
 
