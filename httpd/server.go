@@ -127,7 +127,11 @@ func New(cfg Config, core Core, store Store) *Server {
 		// 4 KiB per connection holds any header we accept (a bearer token is
 		// ~350 bytes); with 10,000 runners parked in long polls every KiB here
 		// is 10 MiB of resident memory.
-		ReadBufferSize:                4 << 10,
+		ReadBufferSize: 4 << 10,
+		// A parked long poll holds no read or write buffer: the reader goes
+		// back to the pool once the request is read, the writer once the
+		// answer is written (docs/performance.md, "Parked long polls").
+		ReduceMemoryUsage:             true,
 		DisableHeaderNamesNormalizing: false,
 		NoDefaultServerHeader:         true,
 		NoDefaultDate:                 false,

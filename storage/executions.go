@@ -28,6 +28,7 @@ import (
 //   - bucketExecFinished: completedAt (uint64 ms big-endian) + id → empty,
 //     for retention.
 //   - bucketExecDedupe: workflow id + 0 + key → uint64 ms created + id.
+//   - bucketExecQueue: the queue index (queue.go).
 //
 // Counters (bucketCounters): counterExecTotal, execStatusCounter(status),
 // workflowExecutionsCounter(wf), wfStatusCounter(wf, status),
@@ -109,6 +110,11 @@ func eachIndexKey(e *messages.Execution, buf []byte, emit func(bucket, key []byt
 			return buf, err
 		}
 		if err := emit(bucketExecByRunStatus, sep(*e.RunnerID, string(e.Status), e.ID)); err != nil {
+			return buf, err
+		}
+	}
+	if e.Status == messages.ExecQueued {
+		if err := emit(bucketExecQueue, queueKey(buf, e)); err != nil {
 			return buf, err
 		}
 	}
