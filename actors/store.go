@@ -13,7 +13,7 @@ type Store interface {
 	// workflows and triggers
 	CountWorkflows() (int, error)
 	CreateWorkflow(w *messages.Workflow, audit *messages.AuditEntry) error
-	UpdateWorkflow(id string, name, description *string, now messages.Time, audit *messages.AuditEntry) (*messages.Workflow, error)
+	UpdateWorkflow(id string, name, description *string, labels []string, now messages.Time, audit *messages.AuditEntry) (*messages.Workflow, error)
 	DeleteWorkflow(id string, audit *messages.AuditEntry) ([]string, error)
 	GetWorkflow(id string) (*messages.Workflow, error)
 	SaveDraft(v *messages.Version, audit *messages.AuditEntry) (*messages.Version, error)
