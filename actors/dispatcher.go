@@ -81,8 +81,8 @@ func (d *dispatcherActor) Receive(ctx actor.Context) {
 		d.byRun = map[string]*workClaim{}
 		d.expiring = map[string]uint64{}
 		d.parked = list.New()
-		if err := d.sys.store.EachQueued(func(id []byte, p messages.Priority, enq messages.Time) {
-			d.queue.pushLoaded(id, p, enq)
+		if err := d.sys.store.EachQueued(func(id []byte, p messages.Priority, enq messages.Time, labels []byte) {
+			d.queue.pushLoaded(id, p, enq, labels)
 		}); err != nil {
 			panic(err)
 		}

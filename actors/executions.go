@@ -84,7 +84,7 @@ type (
 
 // queueEntryOf is the queue entry of a QUEUED execution.
 func queueEntryOf(e *messages.Execution) queueEntry {
-	return queueEntry{ID: e.ID, Priority: e.Priority, Enqueued: e.EnqueuedAt}
+	return queueEntry{ID: e.ID, Priority: e.Priority, Enqueued: e.EnqueuedAt, Labels: e.RunnerLabels}
 }
 
 // pendingCreate is one creation waiting for its batch.
@@ -349,12 +349,17 @@ func (a *executionsActor) create(ctx actor.Context, msg *messages.CreateExecutio
 		respondIfAsked(ctx, messages.Invalid("priority must be LOW, NORMAL or HIGH"))
 		return
 	}
+	labels, err := messages.NormalizeLabels("runnerLabels", msg.RunnerLabels)
+	if err != nil {
+		respondIfAsked(ctx, err)
+		return
+	}
 	now := a.sys.Now()
 	ts := messages.TimeOf(now)
 	e := &messages.Execution{
 		ID: messages.NewID(now), WorkflowID: msg.WorkflowID, Status: messages.ExecQueued, Priority: prio,
 		Input: msg.Input, TriggeredBy: msg.TriggeredBy, TriggerID: msg.TriggerID, Attempt: 1,
-		EnqueuedAt: ts, CreatedAt: ts, UpdatedAt: ts,
+		EnqueuedAt: ts, CreatedAt: ts, UpdatedAt: ts, RunnerLabels: labels,
 	}
 	a.persistNew(ctx, e, msg.DedupeKey, false, func(e *messages.Execution, dup bool) any {
 		return &messages.ExecutionCreated{Execution: e, Duplicate: dup}

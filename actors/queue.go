@@ -144,12 +144,17 @@ func (q *execQueue) idOf(i int32) string {
 	return it.key.String()
 }
 
-// pushLoaded adds an entry read from storage at start (no label
-// requirement), keyed straight from the id's bytes: no string per entry.
-func (q *execQueue) pushLoaded(id []byte, p messages.Priority, enq messages.Time) {
+// pushLoaded adds an entry read from storage at start (labels: the
+// canonical label key, sorted and comma-joined, empty for none), keyed
+// straight from the id's bytes: no string per entry.
+func (q *execQueue) pushLoaded(id []byte, p messages.Priority, enq messages.Time, labels []byte) {
 	var k idKey
-	if len(id) >= len(k) {
-		q.Push(queueEntry{ID: string(id), Priority: p, Enqueued: enq})
+	if len(id) >= len(k) || len(labels) > 0 {
+		var ls []string
+		if len(labels) > 0 {
+			ls = strings.Split(string(labels), ",")
+		}
+		q.Push(queueEntry{ID: string(id), Priority: p, Enqueued: enq, Labels: ls})
 		return
 	}
 	k[0] = byte(len(id))

@@ -207,12 +207,12 @@ func BenchmarkQueuePushPop(b *testing.B) {
 // ones, and a repeated one is not queued twice.
 func TestQueuePushLoaded(t *testing.T) {
 	q := newExecQueueSized(4)
-	q.pushLoaded([]byte("b"), messages.PriorityNormal, 2)
-	q.pushLoaded([]byte("a"), messages.PriorityHigh, 5)
-	q.pushLoaded([]byte("c"), messages.PriorityNormal, 1)
-	q.pushLoaded([]byte("c"), messages.PriorityNormal, 1)
+	q.pushLoaded([]byte("b"), messages.PriorityNormal, 2, nil)
+	q.pushLoaded([]byte("a"), messages.PriorityHigh, 5, nil)
+	q.pushLoaded([]byte("c"), messages.PriorityNormal, 1, nil)
+	q.pushLoaded([]byte("c"), messages.PriorityNormal, 1, nil)
 	long := strings.Repeat("x", 60)
-	q.pushLoaded([]byte(long), messages.PriorityLow, 0)
+	q.pushLoaded([]byte(long), messages.PriorityLow, 0, nil)
 	if q.Len() != 4 || !q.Has(long) || !q.Has("c") {
 		t.Fatalf("len %d", q.Len())
 	}

@@ -48,7 +48,7 @@ type Store interface {
 	// EachQueued calls fn with every QUEUED execution's queue entry, in
 	// queue order, without decoding the executions (id is valid during
 	// the call only).
-	EachQueued(fn func(id []byte, p messages.Priority, enqueuedAt messages.Time)) error
+	EachQueued(fn func(id []byte, p messages.Priority, enqueuedAt messages.Time, labels []byte)) error
 	// ExecutionStats counts the executions by status.
 	ExecutionStats() (messages.ExecutionStats, error)
 	// InFlightExecutions returns every ASSIGNED or RUNNING execution.

@@ -32,6 +32,8 @@ type createExecutionBody struct {
 	Priority   *messages.Priority `json:"priority"`
 	Input      json.RawMessage    `json:"input"`
 	DedupeKey  *string            `json:"dedupeKey"`
+	// RunnerLabels overrides the workflow's (an empty list: any runner).
+	RunnerLabels []string `json:"runnerLabels"`
 }
 
 // executionBody is the {"execution": ...} answer (a struct, not a map: it
@@ -103,7 +105,7 @@ func (s *Server) createExecution(ctx *fasthttp.RequestCtx, r *request) error {
 	userID := r.user.ID
 	res, err := s.core.Ask(&messages.CreateExecution{
 		WorkflowID: strings.TrimSpace(*b.WorkflowID), Priority: prio, Input: input,
-		TriggeredBy: &userID, DedupeKey: key, Origin: r.origin(),
+		TriggeredBy: &userID, DedupeKey: key, RunnerLabels: b.RunnerLabels, Origin: r.origin(),
 	})
 	if err != nil {
 		return err
