@@ -44,6 +44,7 @@ type dispatcherActor struct {
 // workClaim is a runner's request for work.
 type workClaim struct {
 	runnerID string
+	labels   []string // the runner's labels (sorted)
 	sender   *actor.PID
 	wait     time.Duration
 	deadline time.Time
@@ -105,6 +106,22 @@ func (d *dispatcherActor) Receive(ctx actor.Context) {
 		d.sys.gauges.WaitingClaims.Store(0)
 	case *messages.ClaimWork:
 		d.claimWork(ctx, msg)
+	case *messages.RelabelClaim:
+		// A parked claim takes the runner's new labels at once: it may now
+		// match work that waits.
+		if c, ok := d.byRun[msg.RunnerID]; ok {
+			c.labels = msg.Labels
+			d.serveOne(ctx, c)
+			d.waitOrAnswer(ctx, c)
+			d.publish()
+		}
+	case *messages.ExplainWaiting:
+		pos, ok := d.queue.Position(msg.ID)
+		if !ok {
+			ctx.Respond(&messages.Waiting{})
+			return
+		}
+		ctx.Respond(&messages.Waiting{Position: pos, Ahead: pos - 1})
 	case *messages.CancelClaim:
 		if c, ok := d.byRun[msg.RunnerID]; ok {
 			d.answerNoWork(ctx, c)
@@ -198,10 +215,12 @@ func (d *dispatcherActor) claimWork(ctx actor.Context, msg *messages.ClaimWork) 
 		return
 	}
 	d.seq++
-	c := &workClaim{runnerID: msg.RunnerID, sender: sender, wait: msg.Wait, seq: d.seq, deadline: d.sys.Now().Add(msg.Wait)}
+	c := &workClaim{runnerID: msg.RunnerID, labels: msg.Labels, sender: sender, wait: msg.Wait, seq: d.seq, deadline: d.sys.Now().Add(msg.Wait)}
 	c.elem = d.parked.PushBack(c)
 	d.byRun[c.runnerID] = c
-	d.serve(ctx)
+	// The claims parked before it could take nothing queued (serve ran
+	// after every change of the queue): only the new one is matched.
+	d.serveOne(ctx, c)
 	d.waitOrAnswer(ctx, c)
 	d.publish()
 }
@@ -245,12 +264,15 @@ func (d *dispatcherActor) unpark(c *workClaim) {
 }
 
 // serve matches parked claims, oldest first, with the best entry each may
-// take.
+// take (the entries its runner has every label of). With entries only
+// some runners may take, a claim that may take none of them is passed
+// over: the walk costs one match per parked claim until the queue has
+// nothing left that any of them may take.
 func (d *dispatcherActor) serve(ctx actor.Context) {
 	for el := d.parked.Front(); el != nil && d.queue.Len() > 0; {
 		c := el.Value.(*workClaim)
 		el = el.Next()
-		id, ok := d.queue.PopFor(nil)
+		id, ok := d.queue.PopFor(c.labels)
 		if !ok {
 			continue // nothing this runner may take
 		}
@@ -258,6 +280,17 @@ func (d *dispatcherActor) serve(ctx actor.Context) {
 		d.assign(ctx, c, id)
 	}
 	d.publish()
+}
+
+// serveOne matches one parked claim with the best entry it may take.
+func (d *dispatcherActor) serveOne(ctx actor.Context, c *workClaim) {
+	if d.queue.Len() == 0 {
+		return
+	}
+	if id, ok := d.queue.PopFor(c.labels); ok {
+		d.unpark(c)
+		d.assign(ctx, c, id)
+	}
 }
 
 // assign asks the execution (activated by the registry) to become ASSIGNED
@@ -294,7 +327,7 @@ func (d *dispatcherActor) assign(ctx actor.Context, c *workClaim, id string) {
 		}
 		c.elem = d.parked.PushFront(c)
 		d.byRun[c.runnerID] = c
-		d.serve(ctx)
+		d.serveOne(ctx, c)
 		d.waitOrAnswer(ctx, c)
 		d.publish()
 	})

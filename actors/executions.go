@@ -940,6 +940,9 @@ func (a *executionActor) expire(ctx actor.Context) {
 		return
 	}
 	reason := "no runner available within " + formatTimeout(timeout)
+	if len(a.exec.RunnerLabels) > 0 {
+		reason = "no runner with labels " + messages.FormatLabels(a.exec.RunnerLabels) + " took it within " + formatTimeout(timeout)
+	}
 	next := copyExecution(a.exec)
 	next.Status, next.CompletedAt, next.Error = messages.ExecFailed, messages.TimeOf(now), &reason
 	audit := a.sys.auditEntry(messages.Origin{ActorType: messages.ActorSystem}, messages.AuditExecutionStale, "execution", a.id, reason)

@@ -175,6 +175,11 @@ func (s *Server) getExecution(ctx *fasthttp.RequestCtx, _ *request) error {
 	if e == nil {
 		return messages.NotFound("execution")
 	}
+	if e.Status == messages.ExecQueued {
+		if e.Waiting, err = s.core.Waiting(e); err != nil {
+			return err
+		}
+	}
 	writeExecution(ctx, fasthttp.StatusOK, e)
 	return nil
 }

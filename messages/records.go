@@ -66,6 +66,7 @@ const (
 	AuditRunnerRegistered = "runner.registered"
 	AuditRunnerDeleted    = "runner.deleted"
 	AuditRunnerSecret     = "runner.secret.regenerated"
+	AuditRunnerLabels     = "runner.labels.changed"
 	AuditWorkflowCreated  = "workflow.created"
 	AuditWorkflowUpdated  = "workflow.updated"
 	AuditWorkflowDeleted  = "workflow.deleted"
