@@ -51,6 +51,26 @@ func (r *refQueue) remove(id string) bool {
 	return false
 }
 
+// position is id's place in the line a runner with exactly its labels
+// serves: a count over the whole list.
+func (r *refQueue) position(id string) (int, bool) {
+	i := slices.IndexFunc(r.items, func(it refItem) bool { return it.id == id })
+	if i < 0 {
+		return 0, false
+	}
+	me := r.items[i]
+	pos := 1
+	for _, it := range r.items {
+		if it.id == id || !matchAllLabels(it.labels, me.labels) {
+			continue
+		}
+		if it.rank < me.rank || it.rank == me.rank && (it.enq < me.enq || it.enq == me.enq && it.seq < me.seq) {
+			pos++
+		}
+	}
+	return pos, true
+}
+
 func (r *refQueue) pop(offered []string) (string, bool) {
 	best := -1
 	for i, it := range r.items {
@@ -126,6 +146,15 @@ func TestQueueMatchesReference(t *testing.T) {
 				}
 				if q.Len() != len(ref.items) {
 					t.Fatalf("op %d: len %d, reference %d", op, q.Len(), len(ref.items))
+				}
+				if len(ids) > 0 && op%7 == 0 {
+					// The waiting position agrees with a full count.
+					id := ids[rng.Intn(len(ids))]
+					got, ok := q.Position(id)
+					want, wok := ref.position(id)
+					if got != want || ok != wok {
+						t.Fatalf("op %d: position(%s) = %d %v, reference %d %v", op, id, got, ok, want, wok)
+					}
 				}
 			}
 			var depth [3]int
