@@ -83,3 +83,59 @@ func TestLabelledRunnersRaceForTheQueue(t *testing.T) {
 		}
 	}
 }
+
+// A labelled backlog keeps its labels across a restart (the queue index
+// carries them), and the waiting position counts what the same runners
+// serve first.
+func TestLabelledQueueSurvivesRestart(t *testing.T) {
+	e := newExecEnv(t)
+	wf := e.workflow("restart")
+	create := func(p messages.Priority, labels ...string) string {
+		res, err := e.sys.Ask(&messages.CreateExecution{WorkflowID: wf, Priority: p, RunnerLabels: append([]string{}, labels...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Millisecond)
+		return res.(*messages.ExecutionCreated).Execution.ID
+	}
+	a := create(messages.PriorityNormal, "gpu")
+	b := create(messages.PriorityHigh)
+	c := create(messages.PriorityNormal, "gpu", "eu")
+	e.restart()
+	pos := func(id string) int {
+		w, err := e.sys.Waiting(e.get(id))
+		if err != nil || w == nil {
+			t.Fatalf("waiting of %s: %+v %v", id, w, err)
+		}
+		return w.Position
+	}
+	// a: behind b (HIGH, no labels: every runner takes it); c: behind b and a.
+	if pa, pb, pc := pos(a), pos(b), pos(c); pa != 2 || pb != 1 || pc != 3 {
+		t.Fatalf("positions a=%d b=%d c=%d", pa, pb, pc)
+	}
+	claim := func(runner string, labels ...string) string {
+		res, err := e.sys.Ask(&messages.ClaimWork{RunnerID: runner, Labels: labels})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x, ok := res.(*messages.Execution); ok {
+			return x.ID
+		}
+		return ""
+	}
+	if got := claim("plain"); got != b {
+		t.Fatalf("plain got %q, want %s", got, b)
+	}
+	if got := claim("plain2"); got != "" {
+		t.Fatalf("plain2 got %q", got)
+	}
+	if got := claim("eu", "eu"); got != "" {
+		t.Fatalf("eu alone got %q", got)
+	}
+	if got := claim("both", "eu", "gpu"); got != a {
+		t.Fatalf("eu+gpu got %q, want %s (older)", got, a)
+	}
+	if got := claim("both2", "eu", "gpu", "win"); got != c {
+		t.Fatalf("eu+gpu+win got %q, want %s", got, c)
+	}
+}
