@@ -69,7 +69,7 @@ func waitingReason(lic messages.LicenseState, labels []string, w *messages.Waiti
 	case m.Online+m.Busy+m.Offline == 0:
 		return "No unattended runner is registered."
 	case m.Online+m.Busy == 0:
-		return fmt.Sprintf("All %d matching %s are offline.", m.Offline, runners)
+		return fmt.Sprintf("All matching %s are offline (%d offline).", runners, m.Offline)
 	case m.Online == 0:
 		return fmt.Sprintf("All matching %s are busy (%d busy, %d offline).", runners, m.Busy, m.Offline)
 	}
