@@ -257,3 +257,30 @@ func TestQueuePushLoaded(t *testing.T) {
 		t.Fatalf("order %v, want %v", got, want)
 	}
 }
+
+// BenchmarkQueueLabelled: a claim that may take nothing among 10,000
+// labelled entries in 8 label groups (what a runner without those labels
+// costs the dispatcher per poll), and the waiting position of an entry
+// with 1,000 ahead of it in its group.
+func BenchmarkQueueLabelled(b *testing.B) {
+	q := newExecQueueSized(10000)
+	for i := 0; i < 10000; i++ {
+		q.Push(queueEntry{ID: fmt.Sprintf("e%05d", i), Priority: messages.PriorityNormal,
+			Enqueued: messages.Time(i), Labels: []string{fmt.Sprintf("l%d", i%8)}})
+	}
+	b.Run("PopForUnmatched", func(b *testing.B) {
+		offered := []string{"other"}
+		for i := 0; i < b.N; i++ {
+			if _, ok := q.PopFor(offered); ok {
+				b.Fatal("popped")
+			}
+		}
+	})
+	b.Run("Position1000Ahead", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if p, ok := q.Position("e08000"); !ok || p != 1001 {
+				b.Fatal(p, ok)
+			}
+		}
+	})
+}
