@@ -13,7 +13,11 @@ import (
 // compact entries, no actor per execution) and hands its head to idle
 // runners that claim work.
 //
-// Handles: *messages.ClaimWork, *messages.CancelClaim, *execEnqueued (one
+// Handles: *messages.ClaimWork (with the runner's labels: it takes only
+// entries whose labels it has all of), *messages.RelabelClaim (a parked
+// claim takes its runner's new labels and is matched again),
+// *messages.ExplainWaiting (an entry's place, execQueue.Position),
+// *messages.CancelClaim, *execEnqueued (one
 // execution re-entered the queue), *execsCreated (a durable batch of
 // creations: enqueued, then its creators answered), *execDequeued,
 // *workClaimExpired, *queueStaleTick, *expireDone. Sends: *assignExecution

@@ -129,7 +129,7 @@ func (v *runnersView) each(fn func(e *runnerEntry)) {
 // runnersActor supervises one runner actor per registered runner.
 //
 // Handles: *messages.RegisterRunner and *runnerCreated (itself), and forwards to the runner's
-// actor *messages.RegenerateSecret, *messages.DeleteRunner,
+// actor *messages.RegenerateSecret, *messages.SetRunnerLabels, *messages.DeleteRunner,
 // *messages.Heartbeat, *messages.PollWork, *messages.ExecutionAssigned,
 // *messages.ExecutionReleased, *messages.StopRequested; *runnerGone,
 // *runnersTick. Sends: *runnerTick to runner actors that have something due.
@@ -499,6 +499,7 @@ func publicRunner(r *messages.Runner) *messages.Runner {
 // execution and pending stop requests.
 //
 // Handles: *messages.Heartbeat, *messages.PollWork, *messages.RegenerateSecret,
+// *messages.SetRunnerLabels (sends *messages.RelabelClaim while it claims),
 // *messages.DeleteRunner, *messages.ExecutionAssigned,
 // *messages.ExecutionReleased, *messages.StopRequested, the dispatcher's
 // claim answers (*messages.Execution, *messages.NoWork, error), *runnerTick,
