@@ -29,8 +29,8 @@ import (
 // one per runner), the expiries in flight; Gauges.QueueDepth (its one
 // writer: a caller is answered only after the dispatcher has counted what
 // it queued) and Gauges.WaitingClaims. Timers (Config.AfterFunc): the
-// stale check (every Config.StaleCheckInterval) and one per parked claim
-// (its Wait).
+// stale check (every Config.StaleCheckInterval), one per parked claim (its
+// Wait) and one per assignment in flight.
 type dispatcherActor struct {
 	sys      *System
 	queue    *execQueue
@@ -40,6 +40,9 @@ type dispatcherActor struct {
 	stopTick func() bool
 	gen      uint64
 	expiring map[string]uint64 // execution id → the tick generation it was sent in
+	// assigning holds the assignments awaiting their answer, by claim
+	// number.
+	assigning map[uint64]*pendingAssign
 	// moreStale: the last sweep stopped at maxExpiring; the next answers
 	// continue it.
 	moreStale bool
@@ -85,6 +88,7 @@ func (d *dispatcherActor) Receive(ctx actor.Context) {
 		d.queue = newExecQueueSized(stats.Queued)
 		d.byRun = map[string]*workClaim{}
 		d.expiring = map[string]uint64{}
+		d.assigning = map[uint64]*pendingAssign{}
 		d.parked = list.New()
 		if err := d.sys.store.EachQueued(func(id []byte, p messages.Priority, enq messages.Time, labels []byte) {
 			d.queue.pushLoaded(id, p, enq, labels)
@@ -107,6 +111,11 @@ func (d *dispatcherActor) Receive(ctx actor.Context) {
 			ctx.Send(c.sender, &messages.NoWork{})
 		}
 		d.parked.Init()
+		for seq, p := range d.assigning {
+			p.stop()
+			ctx.Send(p.claim.sender, &messages.NoWork{})
+			delete(d.assigning, seq)
+		}
 		d.sys.gauges.WaitingClaims.Store(0)
 	case *messages.ClaimWork:
 		d.claimWork(ctx, msg)
@@ -169,6 +178,10 @@ func (d *dispatcherActor) Receive(ctx actor.Context) {
 			d.sys.staleChecks.Add(1)
 			d.armTick(ctx)
 		}
+	case *assignResult:
+		d.assignAnswered(ctx, msg)
+	case *assignTimedOut:
+		d.assignExpired(ctx, msg.seq)
 	case *expireDone:
 		delete(d.expiring, msg.ID)
 		if d.moreStale && len(d.expiring) <= maxExpiring/2 {
@@ -297,44 +310,72 @@ func (d *dispatcherActor) serveOne(ctx actor.Context, c *workClaim) {
 	}
 }
 
+// pendingAssign is an assignment whose answer the dispatcher awaits.
+type pendingAssign struct {
+	claim *workClaim
+	id    string
+	stop  func() bool // its timeout
+}
+
+// assignTimedOut ends an assignment whose answer did not come in time.
+type assignTimedOut struct{ seq uint64 }
+
 // assign asks the execution (activated by the registry) to become ASSIGNED
-// to the claim's runner, and answers the claim when it has; if the
-// execution left the queue meanwhile (stopped, timed out), the claim goes
-// back to the front of the line.
+// to the claim's runner; the answer (*assignResult, carrying the claim's
+// number) or the timeout continues in assigned. No future: the request is
+// a message and its bound a timer of the system clock.
 func (d *dispatcherActor) assign(ctx actor.Context, c *workClaim, id string) {
 	pid, ok := d.sys.pids[childExecutions]
 	if !ok {
 		ctx.Send(c.sender, &messages.NoWork{})
 		return
 	}
-	f := ctx.RequestFuture(pid, &assignExecution{ID: id, RunnerID: c.runnerID}, assignTimeout)
-	ctx.ReenterAfter(f, func(res any, err error) {
-		r, _ := res.(*assignResult)
-		switch {
-		case err == nil && r != nil && r.Err == nil && r.Execution != nil:
-			ctx.Send(c.sender, r.Execution)
-			return
-		case err != nil || r == nil:
-			// Unknown outcome (timeout): do not risk giving this runner a
-			// second execution; it polls again. If the assignment did land
-			// (late), take it back, so no work waits on a runner that was
-			// told there was none.
-			ctx.Send(c.sender, &messages.NoWork{})
-			ctx.Send(pid, &unassignExecution{ID: id, RunnerID: c.runnerID})
-			return
-		}
-		// The execution was no longer QUEUED: serve the claim again, first
-		// in line, unless the runner has claimed anew meanwhile.
-		if _, newer := d.byRun[c.runnerID]; newer {
-			ctx.Send(c.sender, &messages.NoWork{})
-			return
-		}
-		c.elem = d.parked.PushFront(c)
-		d.byRun[c.runnerID] = c
-		d.serveOne(ctx, c)
-		d.waitOrAnswer(ctx, c)
-		d.publish()
-	})
+	d.assigning[c.seq] = &pendingAssign{claim: c, id: id,
+		stop: d.sys.sendAfter(ctx.Self(), assignTimeout, &assignTimedOut{seq: c.seq})}
+	ctx.Request(pid, &assignExecution{ID: id, RunnerID: c.runnerID, Seq: c.seq})
+}
+
+// assignAnswered answers the claim of an assignment: with the execution
+// when it became ASSIGNED; if the execution left the queue meanwhile
+// (stopped, timed out), the claim goes back to the front of the line.
+func (d *dispatcherActor) assignAnswered(ctx actor.Context, r *assignResult) {
+	p, ok := d.assigning[r.Seq]
+	if !ok || p.id != r.ID {
+		return // after its timeout: the unassign sent then takes it back
+	}
+	delete(d.assigning, r.Seq)
+	p.stop()
+	c := p.claim
+	if r.Err == nil && r.Execution != nil {
+		ctx.Send(c.sender, r.Execution)
+		return
+	}
+	if _, newer := d.byRun[c.runnerID]; newer {
+		ctx.Send(c.sender, &messages.NoWork{})
+		return
+	}
+	c.stop = nil
+	c.elem = d.parked.PushFront(c)
+	d.byRun[c.runnerID] = c
+	d.serveOne(ctx, c)
+	d.waitOrAnswer(ctx, c)
+	d.publish()
+}
+
+// assignExpired gives up an assignment whose answer did not come: the
+// runner is told there is no work (it polls again), and the assignment is
+// taken back in case it lands late, so no work waits on a runner that was
+// told there was none.
+func (d *dispatcherActor) assignExpired(ctx actor.Context, seq uint64) {
+	p, ok := d.assigning[seq]
+	if !ok {
+		return
+	}
+	delete(d.assigning, seq)
+	ctx.Send(p.claim.sender, &messages.NoWork{})
+	if pid, ok := d.sys.pids[childExecutions]; ok {
+		ctx.Send(pid, &unassignExecution{ID: p.id, RunnerID: p.claim.runnerID})
+	}
 }
 
 // expireStale asks the executions queued longer than the queue timeout to

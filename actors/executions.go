@@ -25,6 +25,7 @@ type (
 	assignExecution struct {
 		ID       string
 		RunnerID string
+		Seq      uint64 // the claim's number, echoed in the result
 	}
 	// unassignExecution takes back an assignment whose answer the
 	// dispatcher never got (its request timed out): if the execution is
@@ -38,6 +39,7 @@ type (
 	// the execution is no longer QUEUED (or the write failed).
 	assignResult struct {
 		ID        string
+		Seq       uint64
 		Execution *messages.Execution
 		Err       error
 	}
@@ -576,7 +578,7 @@ func finishedReply(e *messages.Execution, msg any) any {
 		}
 		return e
 	case *assignExecution:
-		return &assignResult{ID: e.ID, Err: messages.Errorf(messages.CodeInvalidTransition, "the execution is %s", e.Status)}
+		return &assignResult{ID: e.ID, Seq: m.Seq, Err: messages.Errorf(messages.CodeInvalidTransition, "the execution is %s", e.Status)}
 	case *expireQueued:
 		return &expireDone{ID: e.ID}
 	}
@@ -587,7 +589,7 @@ func finishedReply(e *messages.Execution, msg any) any {
 func unknownReply(id string, msg any) any {
 	switch m := msg.(type) {
 	case *assignExecution:
-		return &assignResult{ID: id, Err: messages.NotFound("execution")}
+		return &assignResult{ID: id, Seq: m.Seq, Err: messages.NotFound("execution")}
 	case *expireQueued:
 		return &expireDone{ID: id}
 	case *unassignExecution:
@@ -755,16 +757,16 @@ func (a *executionActor) reply() *messages.Execution { return a.exec }
 
 func (a *executionActor) assign(ctx actor.Context, msg *assignExecution) *assignResult {
 	if a.exec.Status != messages.ExecQueued {
-		return &assignResult{ID: a.id, Err: messages.Errorf(messages.CodeInvalidTransition, "the execution is %s", a.exec.Status)}
+		return &assignResult{ID: a.id, Seq: msg.Seq, Err: messages.Errorf(messages.CodeInvalidTransition, "the execution is %s", a.exec.Status)}
 	}
 	next := copyExecution(a.exec)
 	runner := msg.RunnerID
 	next.Status, next.RunnerID, next.AssignedAt = messages.ExecAssigned, &runner, messages.TimeOf(a.sys.Now())
 	next.StopRequested = false
 	if err := a.commit(next, messages.ExecQueued, "", nil); err != nil {
-		return &assignResult{ID: a.id, Err: err}
+		return &assignResult{ID: a.id, Seq: msg.Seq, Err: err}
 	}
-	return &assignResult{ID: a.id, Execution: a.reply()}
+	return &assignResult{ID: a.id, Seq: msg.Seq, Execution: a.reply()}
 }
 
 // unassign returns an execution still ASSIGNED to msg.RunnerID (and not

@@ -134,8 +134,11 @@ func (v *runnersView) each(fn func(e *runnerEntry)) {
 // *messages.ExecutionReleased, *messages.StopRequested; *runnerGone,
 // *runnersTick. Sends: *runnerTick to runner actors that have something due.
 // State: the runner registry (published as runnersView), Census.Runners.
-// Timers: one ticker (runnersTick) checking heartbeat TTLs, the offline
-// grace and heartbeat flushes of every runner from the atomics.
+// Timers: one tick (runnersTick, re-armed through Config.AfterFunc)
+// checking heartbeat TTLs, the offline grace and heartbeat flushes of every
+// runner from the atomics. A deleted runner's actor reports *runnerGone when
+// it is done; the supervisor then drops it from the registry and poisons it
+// behind everything it forwarded, and forwards nothing more to it.
 type runnersActor struct {
 	sys      *System
 	stopTick func() bool
@@ -507,8 +510,8 @@ func publicRunner(r *messages.Runner) *messages.Runner {
 // and *messages.CancelClaim to the dispatcher, *messages.RunnerLost to the
 // executions actor, *runnerGone to its parent. State: the runner record
 // (published through its runnerEntry). Timers: none of its own for the
-// heartbeat (the supervisor's tick reports what is due); one AfterFunc per
-// claim and per joined poll as safety bounds.
+// heartbeat (the supervisor's tick reports what is due); one timer per
+// claim and per joined poll as safety bounds, through Config.AfterFunc.
 type runnerActor struct {
 	sys     *System
 	entry   *runnerEntry
