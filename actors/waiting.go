@@ -16,7 +16,7 @@ func (s *System) Waiting(e *messages.Execution) (*messages.Waiting, error) {
 	if e.Status != messages.ExecQueued {
 		return nil, nil
 	}
-	res, err := s.Ask(&messages.ExplainWaiting{ID: e.ID, Labels: e.RunnerLabels})
+	res, err := s.Ask(&messages.ExplainWaiting{ID: e.ID})
 	if err != nil {
 		return nil, err
 	}

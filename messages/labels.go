@@ -97,6 +97,5 @@ type SetRunnerLabels struct {
 // ExplainWaiting asks the dispatcher where a QUEUED execution stands.
 // Reply: *Waiting (nil fields when the execution is not queued).
 type ExplainWaiting struct {
-	ID     string
-	Labels []string
+	ID string
 }
