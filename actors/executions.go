@@ -390,6 +390,9 @@ func (a *executionsActor) startAttended(ctx actor.Context, msg *messages.StartAt
 		ID: messages.NewID(now), WorkflowID: msg.WorkflowID, Status: messages.ExecRunning,
 		Priority: messages.PriorityNormal, Input: msg.Input, RunnerID: &runner, TriggeredBy: by, Attempt: 1,
 		AssignedAt: ts, StartedAt: ts, CreatedAt: ts, UpdatedAt: ts,
+		// An attended start bypasses the queue: the workflow's runner
+		// labels do not apply to it.
+		RunnerLabels: []string{},
 	}
 	a.holdRunner(runner, e.ID) // until it finishes, or its creation fails
 	a.persistNew(ctx, e, "", true, func(e *messages.Execution, _ bool) any { return e })

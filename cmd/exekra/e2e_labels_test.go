@@ -179,6 +179,14 @@ func TestE2ERunnerLabels(t *testing.T) {
 	if got := h.pollID(h.rnOnline("plain3", "").c); got != "" {
 		t.Fatalf("unlabelled runner took an eu execution: %s", got)
 	}
+
+	// an attended runner without labels starts the finance workflow itself
+	// (attended starts bypass the queue, labels do not apply)
+	att := h.rnOnline("desk", "ATTENDED")
+	a := h.expect(att.c, "POST", "/api/runners/executions", map[string]any{"workflowId": wf}, 201)
+	if a.str("execution.status") != "RUNNING" || labelsOf(t, dig(a.json, "execution.runnerLabels")) != "" {
+		t.Fatalf("attended start: %s", a.body)
+	}
 }
 
 // An execution whose labels no runner has fails at the queue timeout with
