@@ -139,3 +139,26 @@ func TestLabelledQueueSurvivesRestart(t *testing.T) {
 		t.Fatalf("eu+gpu+win got %q, want %s", got, c)
 	}
 }
+
+// The reason of a waiting object, one case per sentence, in its order.
+func TestWaitingReason(t *testing.T) {
+	cases := []struct {
+		lic    messages.LicenseState
+		labels []string
+		counts messages.RunnerCounts
+		want   string
+	}{
+		{messages.LicenseExpired, []string{"gpu"}, messages.RunnerCounts{Online: 1}, "The license has expired: renew it so that runners take work again."},
+		{messages.LicenseActive, []string{"eu", "gpu"}, messages.RunnerCounts{}, "No runner has the labels [eu, gpu]."},
+		{messages.LicenseActive, nil, messages.RunnerCounts{}, "No unattended runner is registered."},
+		{messages.LicenseActive, []string{"gpu"}, messages.RunnerCounts{Offline: 2}, "All matching runners with labels [gpu] are offline (2 offline)."},
+		{messages.LicenseActive, []string{"gpu"}, messages.RunnerCounts{Busy: 1, Offline: 1}, "All matching runners with labels [gpu] are busy (1 busy, 1 offline)."},
+		{messages.LicenseActive, nil, messages.RunnerCounts{Online: 1, Busy: 3}, "Position 4 in the queue: 3 execution(s) ahead of it go to the same runners first."},
+	}
+	for _, c := range cases {
+		w := &messages.Waiting{Position: 4, Ahead: 3, MatchingRunners: c.counts}
+		if got := waitingReason(c.lic, c.labels, w); got != c.want {
+			t.Errorf("%s %v %+v: %q, want %q", c.lic, c.labels, c.counts, got, c.want)
+		}
+	}
+}
