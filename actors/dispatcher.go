@@ -2,6 +2,7 @@ package actors
 
 import (
 	"container/list"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -52,6 +53,7 @@ type dispatcherActor struct {
 type workClaim struct {
 	runnerID string
 	labels   []string // the runner's labels (sorted)
+	labelKey string   // labels joined with commas (claims alike are skipped together)
 	sender   *actor.PID
 	wait     time.Duration
 	deadline time.Time
@@ -123,7 +125,7 @@ func (d *dispatcherActor) Receive(ctx actor.Context) {
 		// A parked claim takes the runner's new labels at once: it may now
 		// match work that waits.
 		if c, ok := d.byRun[msg.RunnerID]; ok {
-			c.labels = msg.Labels
+			c.labels, c.labelKey = msg.Labels, strings.Join(msg.Labels, ",")
 			d.serveOne(ctx, c)
 			d.waitOrAnswer(ctx, c)
 			d.publish()
@@ -232,7 +234,7 @@ func (d *dispatcherActor) claimWork(ctx actor.Context, msg *messages.ClaimWork) 
 		return
 	}
 	d.seq++
-	c := &workClaim{runnerID: msg.RunnerID, labels: msg.Labels, sender: sender, wait: msg.Wait, seq: d.seq, deadline: d.sys.Now().Add(msg.Wait)}
+	c := &workClaim{runnerID: msg.RunnerID, labels: msg.Labels, labelKey: strings.Join(msg.Labels, ","), sender: sender, wait: msg.Wait, seq: d.seq, deadline: d.sys.Now().Add(msg.Wait)}
 	c.elem = d.parked.PushBack(c)
 	d.byRun[c.runnerID] = c
 	// The claims parked before it could take nothing queued (serve ran
@@ -283,14 +285,23 @@ func (d *dispatcherActor) unpark(c *workClaim) {
 // serve matches parked claims, oldest first, with the best entry each may
 // take (the entries its runner has every label of). With entries only
 // some runners may take, a claim that may take none of them is passed
-// over: the walk costs one match per parked claim until the queue has
-// nothing left that any of them may take.
+// over, and so are the later claims with the same labels (one map lookup
+// each): the walk ends when the queue is empty, costing at most one look
+// per parked claim while entries wait that none of them may take.
 func (d *dispatcherActor) serve(ctx actor.Context) {
+	var none map[string]struct{} // label sets that found nothing in this pass
 	for el := d.parked.Front(); el != nil && d.queue.Len() > 0; {
 		c := el.Value.(*workClaim)
 		el = el.Next()
+		if _, skip := none[c.labelKey]; skip {
+			continue
+		}
 		id, ok := d.queue.PopFor(c.labels)
 		if !ok {
+			if none == nil {
+				none = map[string]struct{}{}
+			}
+			none[c.labelKey] = struct{}{}
 			continue // nothing this runner may take
 		}
 		d.unpark(c)
