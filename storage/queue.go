@@ -60,14 +60,26 @@ func indexValue(bucket []byte, e *messages.Execution) []byte {
 // The index's pages, read once, then leave the process's resident set.
 func (s *Store) EachQueued(fn func(id []byte, p messages.Priority, enqueuedAt messages.Time, labels []byte)) error {
 	defer s.dropMapped()
-	built := false
+	// The index is trusted when it is marked complete and holds as many
+	// entries as the QUEUED counter says (a build that knew no index, run
+	// on this file in between, would have left it short): else rebuilt.
+	sound := false
 	if err := s.view(func(tx *bbolt.Tx) error {
-		built = tx.Bucket(bucketExecQueue).Get(queueIndexBuilt) != nil
+		q := tx.Bucket(bucketExecQueue)
+		if q.Get(queueIndexBuilt) == nil {
+			return nil
+		}
+		n := uint64(0)
+		c := q.Cursor()
+		for k, _ := c.First(); k != nil && k[0] < 3; k, _ = c.Next() {
+			n++
+		}
+		sound = n == uint64(counterTx(tx, execStatusCounter(messages.ExecQueued)))
 		return nil
 	}); err != nil {
 		return err
 	}
-	if !built {
+	if !sound {
 		if err := s.buildQueueIndex(); err != nil {
 			return err
 		}
@@ -106,13 +118,17 @@ type queueFields struct {
 	RunnerLabels []string          `json:"runnerLabels"`
 }
 
-// buildQueueIndex fills the queue index from the status index (a database
-// written before the queue index existed) and marks it built.
+// buildQueueIndex (re)fills the queue index from the status index (a
+// database written before the queue index existed, or by such a build in
+// between) and marks it built.
 func (s *Store) buildQueueIndex() error {
 	return s.update(func(tx *bbolt.Tx) error {
-		q := tx.Bucket(bucketExecQueue)
-		if q.Get(queueIndexBuilt) != nil {
-			return nil
+		if err := tx.DeleteBucket(bucketExecQueue); err != nil {
+			return err
+		}
+		q, err := tx.CreateBucket(bucketExecQueue)
+		if err != nil {
+			return err
 		}
 		prefix := joinKey(string(messages.ExecQueued), "")
 		execs := tx.Bucket(bucketExecutions)

@@ -88,6 +88,17 @@ func TestQueueIndex(t *testing.T) {
 	if got := queuedIDs(t, s); !slices.Equal(got, want) {
 		t.Fatalf("after building the index %v, want %v", got, want)
 	}
+	// Marked complete but short of an entry (a build without the index
+	// queued an execution in between): rebuilt.
+	if err := s.update(func(tx *bbolt.Tx) error {
+		k, _ := tx.Bucket(bucketExecQueue).Cursor().First()
+		return tx.Bucket(bucketExecQueue).Delete(k)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := queuedIDs(t, s); !slices.Equal(got, want) {
+		t.Fatalf("after an entry went missing %v, want %v", got, want)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
