@@ -2,6 +2,7 @@ package actors
 
 import (
 	"container/list"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -13,7 +14,11 @@ import (
 // compact entries, no actor per execution) and hands its head to idle
 // runners that claim work.
 //
-// Handles: *messages.ClaimWork, *messages.CancelClaim, *execEnqueued (one
+// Handles: *messages.ClaimWork (with the runner's labels: it takes only
+// entries whose labels it has all of), *messages.RelabelClaim (a parked
+// claim takes its runner's new labels and is matched again),
+// *messages.ExplainWaiting (an entry's place, execQueue.Position),
+// *messages.CancelClaim, *execEnqueued (one
 // execution re-entered the queue), *execsCreated (a durable batch of
 // creations: enqueued, then its creators answered), *execDequeued,
 // *workClaimExpired, *queueStaleTick, *expireDone. Sends: *assignExecution
@@ -47,6 +52,8 @@ type dispatcherActor struct {
 // workClaim is a runner's request for work.
 type workClaim struct {
 	runnerID string
+	labels   []string // the runner's labels (sorted)
+	labelKey string   // labels joined with commas (claims alike are skipped together)
 	sender   *actor.PID
 	wait     time.Duration
 	deadline time.Time
@@ -85,8 +92,8 @@ func (d *dispatcherActor) Receive(ctx actor.Context) {
 		d.expiring = map[string]uint64{}
 		d.assigning = map[uint64]*pendingAssign{}
 		d.parked = list.New()
-		if err := d.sys.store.EachQueued(func(id []byte, p messages.Priority, enq messages.Time) {
-			d.queue.pushLoaded(id, p, enq)
+		if err := d.sys.store.EachQueued(func(id []byte, p messages.Priority, enq messages.Time, labels []byte) {
+			d.queue.pushLoaded(id, p, enq, labels)
 		}); err != nil {
 			panic(err)
 		}
@@ -114,6 +121,22 @@ func (d *dispatcherActor) Receive(ctx actor.Context) {
 		d.sys.gauges.WaitingClaims.Store(0)
 	case *messages.ClaimWork:
 		d.claimWork(ctx, msg)
+	case *messages.RelabelClaim:
+		// A parked claim takes the runner's new labels at once: it may now
+		// match work that waits.
+		if c, ok := d.byRun[msg.RunnerID]; ok {
+			c.labels, c.labelKey = msg.Labels, strings.Join(msg.Labels, ",")
+			d.serveOne(ctx, c)
+			d.waitOrAnswer(ctx, c)
+			d.publish()
+		}
+	case *messages.ExplainWaiting:
+		pos, ok := d.queue.Position(msg.ID)
+		if !ok {
+			ctx.Respond(&messages.Waiting{})
+			return
+		}
+		ctx.Respond(&messages.Waiting{Position: pos, Ahead: pos - 1})
 	case *messages.CancelClaim:
 		if c, ok := d.byRun[msg.RunnerID]; ok {
 			d.answerNoWork(ctx, c)
@@ -211,10 +234,12 @@ func (d *dispatcherActor) claimWork(ctx actor.Context, msg *messages.ClaimWork) 
 		return
 	}
 	d.seq++
-	c := &workClaim{runnerID: msg.RunnerID, sender: sender, wait: msg.Wait, seq: d.seq, deadline: d.sys.Now().Add(msg.Wait)}
+	c := &workClaim{runnerID: msg.RunnerID, labels: msg.Labels, labelKey: strings.Join(msg.Labels, ","), sender: sender, wait: msg.Wait, seq: d.seq, deadline: d.sys.Now().Add(msg.Wait)}
 	c.elem = d.parked.PushBack(c)
 	d.byRun[c.runnerID] = c
-	d.serve(ctx)
+	// The claims parked before it could take nothing queued (serve ran
+	// after every change of the queue): only the new one is matched.
+	d.serveOne(ctx, c)
 	d.waitOrAnswer(ctx, c)
 	d.publish()
 }
@@ -258,19 +283,42 @@ func (d *dispatcherActor) unpark(c *workClaim) {
 }
 
 // serve matches parked claims, oldest first, with the best entry each may
-// take.
+// take (the entries its runner has every label of). With entries only
+// some runners may take, a claim that may take none of them is passed
+// over, and so are the later claims with the same labels (one map lookup
+// each): the walk ends when the queue is empty, costing at most one look
+// per parked claim while entries wait that none of them may take.
 func (d *dispatcherActor) serve(ctx actor.Context) {
+	var none map[string]struct{} // label sets that found nothing in this pass
 	for el := d.parked.Front(); el != nil && d.queue.Len() > 0; {
 		c := el.Value.(*workClaim)
 		el = el.Next()
-		id, ok := d.queue.PopFor(nil)
+		if _, skip := none[c.labelKey]; skip {
+			continue
+		}
+		id, ok := d.queue.PopFor(c.labels)
 		if !ok {
+			if none == nil {
+				none = map[string]struct{}{}
+			}
+			none[c.labelKey] = struct{}{}
 			continue // nothing this runner may take
 		}
 		d.unpark(c)
 		d.assign(ctx, c, id)
 	}
 	d.publish()
+}
+
+// serveOne matches one parked claim with the best entry it may take.
+func (d *dispatcherActor) serveOne(ctx actor.Context, c *workClaim) {
+	if d.queue.Len() == 0 {
+		return
+	}
+	if id, ok := d.queue.PopFor(c.labels); ok {
+		d.unpark(c)
+		d.assign(ctx, c, id)
+	}
 }
 
 // pendingAssign is an assignment whose answer the dispatcher awaits.
@@ -320,7 +368,7 @@ func (d *dispatcherActor) assignAnswered(ctx actor.Context, r *assignResult) {
 	c.stop = nil
 	c.elem = d.parked.PushFront(c)
 	d.byRun[c.runnerID] = c
-	d.serve(ctx)
+	d.serveOne(ctx, c)
 	d.waitOrAnswer(ctx, c)
 	d.publish()
 }

@@ -86,7 +86,7 @@ type (
 
 // queueEntryOf is the queue entry of a QUEUED execution.
 func queueEntryOf(e *messages.Execution) queueEntry {
-	return queueEntry{ID: e.ID, Priority: e.Priority, Enqueued: e.EnqueuedAt}
+	return queueEntry{ID: e.ID, Priority: e.Priority, Enqueued: e.EnqueuedAt, Labels: e.RunnerLabels}
 }
 
 // pendingCreate is one creation waiting for its batch.
@@ -351,12 +351,17 @@ func (a *executionsActor) create(ctx actor.Context, msg *messages.CreateExecutio
 		respondIfAsked(ctx, messages.Invalid("priority must be LOW, NORMAL or HIGH"))
 		return
 	}
+	labels, err := messages.NormalizeLabels("runnerLabels", msg.RunnerLabels)
+	if err != nil {
+		respondIfAsked(ctx, err)
+		return
+	}
 	now := a.sys.Now()
 	ts := messages.TimeOf(now)
 	e := &messages.Execution{
 		ID: messages.NewID(now), WorkflowID: msg.WorkflowID, Status: messages.ExecQueued, Priority: prio,
 		Input: msg.Input, TriggeredBy: msg.TriggeredBy, TriggerID: msg.TriggerID, Attempt: 1,
-		EnqueuedAt: ts, CreatedAt: ts, UpdatedAt: ts,
+		EnqueuedAt: ts, CreatedAt: ts, UpdatedAt: ts, RunnerLabels: labels,
 	}
 	a.persistNew(ctx, e, msg.DedupeKey, false, func(e *messages.Execution, dup bool) any {
 		return &messages.ExecutionCreated{Execution: e, Duplicate: dup}
@@ -385,6 +390,9 @@ func (a *executionsActor) startAttended(ctx actor.Context, msg *messages.StartAt
 		ID: messages.NewID(now), WorkflowID: msg.WorkflowID, Status: messages.ExecRunning,
 		Priority: messages.PriorityNormal, Input: msg.Input, RunnerID: &runner, TriggeredBy: by, Attempt: 1,
 		AssignedAt: ts, StartedAt: ts, CreatedAt: ts, UpdatedAt: ts,
+		// An attended start bypasses the queue: the workflow's runner
+		// labels do not apply to it.
+		RunnerLabels: []string{},
 	}
 	a.holdRunner(runner, e.ID) // until it finishes, or its creation fails
 	a.persistNew(ctx, e, "", true, func(e *messages.Execution, _ bool) any { return e })
@@ -938,6 +946,9 @@ func (a *executionActor) expire(ctx actor.Context) {
 		return
 	}
 	reason := "no runner available within " + formatTimeout(timeout)
+	if len(a.exec.RunnerLabels) > 0 {
+		reason = "no runner with labels " + messages.FormatLabels(a.exec.RunnerLabels) + " took it within " + formatTimeout(timeout)
+	}
 	next := copyExecution(a.exec)
 	next.Status, next.CompletedAt, next.Error = messages.ExecFailed, messages.TimeOf(now), &reason
 	audit := a.sys.auditEntry(messages.Origin{ActorType: messages.ActorSystem}, messages.AuditExecutionStale, "execution", a.id, reason)

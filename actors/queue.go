@@ -144,12 +144,17 @@ func (q *execQueue) idOf(i int32) string {
 	return it.key.String()
 }
 
-// pushLoaded adds an entry read from storage at start (no label
-// requirement), keyed straight from the id's bytes: no string per entry.
-func (q *execQueue) pushLoaded(id []byte, p messages.Priority, enq messages.Time) {
+// pushLoaded adds an entry read from storage at start (labels: the
+// canonical label key, sorted and comma-joined, empty for none), keyed
+// straight from the id's bytes: no string per entry.
+func (q *execQueue) pushLoaded(id []byte, p messages.Priority, enq messages.Time, labels []byte) {
 	var k idKey
-	if len(id) >= len(k) {
-		q.Push(queueEntry{ID: string(id), Priority: p, Enqueued: enq})
+	if len(id) >= len(k) || len(labels) > 0 {
+		var ls []string
+		if len(labels) > 0 {
+			ls = strings.Split(string(labels), ",")
+		}
+		q.Push(queueEntry{ID: string(id), Priority: p, Enqueued: enq, Labels: ls})
 		return
 	}
 	k[0] = byte(len(id))
@@ -367,4 +372,48 @@ func queueRank(p messages.Priority) int {
 		return rank
 	}
 	return 1
+}
+
+// Position is id's place (1-based) in the line a runner with exactly its
+// labels would serve: the entries of every class whose labels it holds
+// (its own class, the unlabelled one, ...) that come before it — higher
+// priority, or the same priority and older. ok is false when id is not
+// queued.
+//
+// Cost: one look per class, the sizes of the higher-priority heaps (O(1)
+// each), and within its own priority a walk of each heap that visits only
+// the entries ahead of it and the children that end the walk (a parent is
+// never after its children): O(classes + 2×ahead), never a walk of the
+// whole queue.
+func (q *execQueue) Position(id string) (int, bool) {
+	i, ok := q.lookup(id)
+	if !ok {
+		return 0, false
+	}
+	match := q.match
+	if match == nil {
+		match = matchAllLabels
+	}
+	it := &q.items[i]
+	offered := q.order[it.class].labels
+	ahead := 0
+	for _, c := range q.order {
+		if !match(c.labels, offered) {
+			continue
+		}
+		for r := 0; r < int(it.rank); r++ {
+			ahead += len(c.heaps[r])
+		}
+		ahead += q.countBefore(c.heaps[it.rank], 0, i)
+	}
+	return ahead + 1, true
+}
+
+// countBefore counts the entries of the subtree at j that come before
+// entry i.
+func (q *execQueue) countBefore(h []int32, j int, i int32) int {
+	if j >= len(h) || !q.before(h[j], i) {
+		return 0
+	}
+	return 1 + q.countBefore(h, 2*j+1, i) + q.countBefore(h, 2*j+2, i)
 }

@@ -51,6 +51,26 @@ func (r *refQueue) remove(id string) bool {
 	return false
 }
 
+// position is id's place in the line a runner with exactly its labels
+// serves: a count over the whole list.
+func (r *refQueue) position(id string) (int, bool) {
+	i := slices.IndexFunc(r.items, func(it refItem) bool { return it.id == id })
+	if i < 0 {
+		return 0, false
+	}
+	me := r.items[i]
+	pos := 1
+	for _, it := range r.items {
+		if it.id == id || !matchAllLabels(it.labels, me.labels) {
+			continue
+		}
+		if it.rank < me.rank || it.rank == me.rank && (it.enq < me.enq || it.enq == me.enq && it.seq < me.seq) {
+			pos++
+		}
+	}
+	return pos, true
+}
+
 func (r *refQueue) pop(offered []string) (string, bool) {
 	best := -1
 	for i, it := range r.items {
@@ -126,6 +146,15 @@ func TestQueueMatchesReference(t *testing.T) {
 				}
 				if q.Len() != len(ref.items) {
 					t.Fatalf("op %d: len %d, reference %d", op, q.Len(), len(ref.items))
+				}
+				if len(ids) > 0 && op%7 == 0 {
+					// The waiting position agrees with a full count.
+					id := ids[rng.Intn(len(ids))]
+					got, ok := q.Position(id)
+					want, wok := ref.position(id)
+					if got != want || ok != wok {
+						t.Fatalf("op %d: position(%s) = %d %v, reference %d %v", op, id, got, ok, want, wok)
+					}
 				}
 			}
 			var depth [3]int
@@ -207,12 +236,12 @@ func BenchmarkQueuePushPop(b *testing.B) {
 // ones, and a repeated one is not queued twice.
 func TestQueuePushLoaded(t *testing.T) {
 	q := newExecQueueSized(4)
-	q.pushLoaded([]byte("b"), messages.PriorityNormal, 2)
-	q.pushLoaded([]byte("a"), messages.PriorityHigh, 5)
-	q.pushLoaded([]byte("c"), messages.PriorityNormal, 1)
-	q.pushLoaded([]byte("c"), messages.PriorityNormal, 1)
+	q.pushLoaded([]byte("b"), messages.PriorityNormal, 2, nil)
+	q.pushLoaded([]byte("a"), messages.PriorityHigh, 5, nil)
+	q.pushLoaded([]byte("c"), messages.PriorityNormal, 1, nil)
+	q.pushLoaded([]byte("c"), messages.PriorityNormal, 1, nil)
 	long := strings.Repeat("x", 60)
-	q.pushLoaded([]byte(long), messages.PriorityLow, 0)
+	q.pushLoaded([]byte(long), messages.PriorityLow, 0, nil)
 	if q.Len() != 4 || !q.Has(long) || !q.Has("c") {
 		t.Fatalf("len %d", q.Len())
 	}
@@ -227,4 +256,31 @@ func TestQueuePushLoaded(t *testing.T) {
 	if want := []string{"a", "c", "b", long}; !slices.Equal(got, want) {
 		t.Fatalf("order %v, want %v", got, want)
 	}
+}
+
+// BenchmarkQueueLabelled: a claim that may take nothing among 10,000
+// labelled entries in 8 label groups (what a runner without those labels
+// costs the dispatcher per poll), and the waiting position of an entry
+// with 1,000 ahead of it in its group.
+func BenchmarkQueueLabelled(b *testing.B) {
+	q := newExecQueueSized(10000)
+	for i := 0; i < 10000; i++ {
+		q.Push(queueEntry{ID: fmt.Sprintf("e%05d", i), Priority: messages.PriorityNormal,
+			Enqueued: messages.Time(i), Labels: []string{fmt.Sprintf("l%d", i%8)}})
+	}
+	b.Run("PopForUnmatched", func(b *testing.B) {
+		offered := []string{"other"}
+		for i := 0; i < b.N; i++ {
+			if _, ok := q.PopFor(offered); ok {
+				b.Fatal("popped")
+			}
+		}
+	})
+	b.Run("Position1000Ahead", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if p, ok := q.Position("e08000"); !ok || p != 1001 {
+				b.Fatal(p, ok)
+			}
+		}
+	})
 }

@@ -115,7 +115,8 @@ func (s *System) ListRunners(f messages.RunnerFilter, page messages.Page) ([]*me
 	for i := len(order) - 1; i >= 0; i-- {
 		e := order[i]
 		r := e.view.Load()
-		if r == nil || e.deleted.Load() || f.Status != "" && r.Status != f.Status || f.Type != "" && r.Type != f.Type {
+		if r == nil || e.deleted.Load() || f.Status != "" && r.Status != f.Status || f.Type != "" && r.Type != f.Type ||
+			!messages.HasAllLabels(f.Labels, r.Labels) {
 			continue
 		}
 		if total >= from && len(out) < page.Limit {

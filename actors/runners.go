@@ -129,7 +129,7 @@ func (v *runnersView) each(fn func(e *runnerEntry)) {
 // runnersActor supervises one runner actor per registered runner.
 //
 // Handles: *messages.RegisterRunner and *runnerCreated (itself), and forwards to the runner's
-// actor *messages.RegenerateSecret, *messages.DeleteRunner,
+// actor *messages.RegenerateSecret, *messages.SetRunnerLabels, *messages.DeleteRunner,
 // *messages.Heartbeat, *messages.PollWork, *messages.ExecutionAssigned,
 // *messages.ExecutionReleased, *messages.StopRequested; *runnerGone,
 // *runnersTick. Sends: *runnerTick to runner actors that have something due.
@@ -180,6 +180,8 @@ func (a *runnersActor) Receive(ctx actor.Context) {
 	case *runnerCreated:
 		a.created(ctx, msg)
 	case *messages.RegenerateSecret:
+		a.forward(ctx, msg.ID)
+	case *messages.SetRunnerLabels:
 		a.forward(ctx, msg.ID)
 	case *messages.DeleteRunner:
 		a.forward(ctx, msg.ID)
@@ -367,13 +369,17 @@ func (a *runnersActor) register(ctx actor.Context, msg *messages.RegisterRunner)
 	if !messages.ValidRunnerType(typ) {
 		return messages.Invalid("type must be ATTENDED or UNATTENDED")
 	}
+	labels, err := messages.NormalizeLabels("labels", msg.Labels)
+	if err != nil {
+		return err
+	}
 	now := a.sys.Now()
 	secret := messages.RandomHex(32)
 	r := &messages.Runner{
 		ID: messages.NewID(now), Name: name, MachineKey: "FC-" + messages.RandomHex(16), Type: typ,
 		Status: messages.RunnerOffline, OfflineSince: messages.TimeOf(now),
 		CreatedAt: messages.TimeOf(now), UpdatedAt: messages.TimeOf(now),
-		SecretHash: hashSecret(secret), SecretEpoch: 1,
+		SecretHash: hashSecret(secret), SecretEpoch: 1, Labels: labels,
 	}
 	audit := a.sys.auditEntry(msg.Origin, messages.AuditRunnerRegistered, "runner", r.ID, name+" "+string(typ))
 	a.pending++
@@ -488,6 +494,7 @@ func parseSecretHash(s string) *[sha256.Size]byte {
 func publicRunner(r *messages.Runner) *messages.Runner {
 	c := *r
 	c.SecretHash, c.SecretEpoch = "", 0
+	c.Labels = messages.LabelsOrEmpty(c.Labels)
 	return &c
 }
 
@@ -495,6 +502,7 @@ func publicRunner(r *messages.Runner) *messages.Runner {
 // execution and pending stop requests.
 //
 // Handles: *messages.Heartbeat, *messages.PollWork, *messages.RegenerateSecret,
+// *messages.SetRunnerLabels (sends *messages.RelabelClaim while it claims),
 // *messages.DeleteRunner, *messages.ExecutionAssigned,
 // *messages.ExecutionReleased, *messages.StopRequested, the dispatcher's
 // claim answers (*messages.Execution, *messages.NoWork, error), *runnerTick,
@@ -571,7 +579,8 @@ func (a *runnerActor) Receive(ctx actor.Context) {
 		// effect are answered "not found" (the HTTP layer makes that 401
 		// for the runner's own calls), never left to time out.
 		switch ctx.Message().(type) {
-		case *messages.Heartbeat, *messages.PollWork, *messages.RegenerateSecret, *messages.DeleteRunner:
+		case *messages.Heartbeat, *messages.PollWork, *messages.RegenerateSecret, *messages.DeleteRunner,
+			*messages.SetRunnerLabels:
 			respondIfAsked(ctx, messages.NotFound("runner"))
 			return
 		}
@@ -600,6 +609,8 @@ func (a *runnerActor) Receive(ctx actor.Context) {
 		a.expireWaiter(ctx, msg.id)
 	case *messages.RegenerateSecret:
 		ctx.Respond(a.regenerate(msg))
+	case *messages.SetRunnerLabels:
+		ctx.Respond(a.setLabels(ctx, msg))
 	case *messages.DeleteRunner:
 		a.delete(ctx, msg)
 	case *messages.ExecutionAssigned:
@@ -934,7 +945,7 @@ func (a *runnerActor) poll(ctx actor.Context, msg *messages.PollWork) {
 	a.claimGen++
 	a.nextWait++
 	a.waiters = append(a.waiters, &pollWaiter{id: a.nextWait, pid: ctx.Sender()})
-	ctx.Request(pid, &messages.ClaimWork{RunnerID: a.rec.ID, Wait: msg.Wait})
+	ctx.Request(pid, &messages.ClaimWork{RunnerID: a.rec.ID, Wait: msg.Wait, Labels: a.rec.Labels})
 	a.claimStop = a.after(ctx, msg.Wait+5*time.Second, &claimExpired{gen: a.claimGen})
 }
 
@@ -1156,6 +1167,33 @@ func (a *runnerActor) regenerate(msg *messages.RegenerateSecret) any {
 	a.entry.secretHash.Store(parseSecretHash(a.rec.SecretHash))
 	a.entry.epoch.Store(a.rec.SecretEpoch)
 	return &messages.RunnerCredentials{ID: a.rec.ID, Name: a.rec.Name, MachineKey: a.rec.MachineKey, MachineSecret: secret, Type: a.rec.Type}
+}
+
+// setLabels replaces the runner's labels. A claim of its own that is
+// parked at the dispatcher is matched again with them at once (a runner
+// given a label may now take work that waits for it); a claim in flight
+// carries the old ones, and the next poll the new ones.
+func (a *runnerActor) setLabels(ctx actor.Context, msg *messages.SetRunnerLabels) any {
+	if msg.Labels == nil {
+		return messages.Invalid("labels is required (an array; [] removes every label)")
+	}
+	labels, err := messages.NormalizeLabels("labels", msg.Labels)
+	if err != nil {
+		return err
+	}
+	prev := a.rec.Labels
+	a.rec.Labels = labels
+	audit := a.sys.auditEntry(msg.Origin, messages.AuditRunnerLabels, "runner", a.rec.ID, a.rec.Name+" "+messages.FormatLabels(labels))
+	if err := a.save(audit); err != nil {
+		a.rec.Labels = prev
+		return err
+	}
+	if a.claiming {
+		if pid := a.sys.ownerPID(&messages.RelabelClaim{}); pid != nil {
+			ctx.Send(pid, &messages.RelabelClaim{RunnerID: a.rec.ID, Labels: labels})
+		}
+	}
+	return a.entry.view.Load()
 }
 
 // delete removes the runner. Its ASSIGNED execution goes back to the queue

@@ -13,7 +13,7 @@ type Store interface {
 	// workflows and triggers
 	CountWorkflows() (int, error)
 	CreateWorkflow(w *messages.Workflow, audit *messages.AuditEntry) error
-	UpdateWorkflow(id string, name, description *string, now messages.Time, audit *messages.AuditEntry) (*messages.Workflow, error)
+	UpdateWorkflow(id string, name, description *string, labels []string, now messages.Time, audit *messages.AuditEntry) (*messages.Workflow, error)
 	DeleteWorkflow(id string, audit *messages.AuditEntry) ([]string, error)
 	GetWorkflow(id string) (*messages.Workflow, error)
 	SaveDraft(v *messages.Version, audit *messages.AuditEntry) (*messages.Version, error)
@@ -53,7 +53,7 @@ type Store interface {
 	// EachQueued calls fn with every QUEUED execution's queue entry, in
 	// queue order, without decoding the executions (id is valid during
 	// the call only).
-	EachQueued(fn func(id []byte, p messages.Priority, enqueuedAt messages.Time)) error
+	EachQueued(fn func(id []byte, p messages.Priority, enqueuedAt messages.Time, labels []byte)) error
 	// ExecutionStats counts the executions by status.
 	ExecutionStats() (messages.ExecutionStats, error)
 	// InFlightExecutions returns every ASSIGNED or RUNNING execution.

@@ -234,7 +234,7 @@ func route(cmd any) string {
 	case *messages.CreateExecution, *messages.StartAttended, *messages.StopExecution, *messages.ReportStatus,
 		*messages.RunnerLost:
 		return childExecutions
-	case *messages.ClaimWork, *messages.CancelClaim:
+	case *messages.ClaimWork, *messages.CancelClaim, *messages.RelabelClaim, *messages.ExplainWaiting:
 		return childDispatcher
 	case *messages.EndStreams:
 		return childEvents
@@ -242,7 +242,8 @@ func route(cmd any) string {
 		*messages.RotateSubscriptionSecret:
 		return childSubscriptions
 	case *messages.RegisterRunner, *messages.RegenerateSecret, *messages.DeleteRunner, *messages.Heartbeat,
-		*messages.PollWork, *messages.ExecutionAssigned, *messages.ExecutionReleased, *messages.StopRequested:
+		*messages.PollWork, *messages.ExecutionAssigned, *messages.ExecutionReleased, *messages.StopRequested,
+		*messages.SetRunnerLabels:
 		return childRunners
 	}
 	panic(fmt.Sprintf("actors: no owner for %T", cmd))

@@ -181,6 +181,9 @@ type triggerSettings struct {
 	prioritySet      bool          // the config names a priority (else priority is NORMAL)
 	schedule         cron.Schedule // nil for webhooks
 	loc              *time.Location
+	// labels: config.runnerLabels, the labels its executions need instead
+	// of the workflow's (nil: not set, the workflow's apply).
+	labels []string
 }
 
 // next is the schedule's first activation after now.
@@ -239,6 +242,18 @@ func parseTriggerConfigAs(typ messages.TriggerType, text, oldSecret string, stri
 			return nil, messages.Invalid("config.priority must be HIGH, NORMAL or LOW")
 		}
 		set.prioritySet = true
+	}
+	if raw, ok := obj["runnerLabels"]; ok && !bytes.Equal(raw, []byte("null")) {
+		var labels []string
+		if err := json.Unmarshal(raw, &labels); err != nil {
+			return nil, messages.Invalid("config.runnerLabels must be an array of labels")
+		}
+		if labels == nil {
+			labels = []string{}
+		}
+		if set.labels, err = messages.NormalizeLabels("config.runnerLabels", labels); err != nil {
+			return nil, err
+		}
 	}
 	switch typ {
 	case messages.TriggerSchedule:
@@ -528,9 +543,17 @@ func (a *triggerActor) fire(ctx actor.Context) {
 	id := a.id
 	a.inflight, a.inflightAt, a.firedAt = true, now, now
 	ctx.Request(a.exec, &messages.CreateExecution{
-		WorkflowID: a.t.WorkflowID, Priority: a.t.Priority, TriggerID: &id,
+		WorkflowID: a.t.WorkflowID, Priority: a.t.Priority, TriggerID: &id, RunnerLabels: a.runnerLabels(),
 		Origin: messages.Origin{ActorType: messages.ActorSystem, ActorID: "trigger:" + id},
 	})
+}
+
+// runnerLabels is the trigger's config.runnerLabels (nil when it sets none).
+func (a *triggerActor) runnerLabels() []string {
+	if a.set == nil {
+		return nil
+	}
+	return a.set.labels
 }
 
 // stillQueued reports whether execution execID is still QUEUED.
@@ -649,7 +672,7 @@ func (a *triggerActor) webhook(ctx actor.Context, msg *messages.FireWebhook) {
 	id := a.id
 	ctx.RequestWithCustomSender(a.exec, &messages.CreateExecution{
 		WorkflowID: a.t.WorkflowID, Priority: a.t.Priority, Input: messages.WebhookInput(bytes.TrimSpace(msg.Body)),
-		TriggerID: &id, DedupeKey: dedupeKey,
+		TriggerID: &id, DedupeKey: dedupeKey, RunnerLabels: a.runnerLabels(),
 		Origin: messages.Origin{ActorType: messages.ActorAnonymous, ActorID: "webhook:" + id, IP: msg.IP},
 	}, ctx.Sender())
 }

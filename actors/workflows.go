@@ -67,9 +67,13 @@ func (a *workflowsActor) create(msg *messages.CreateWorkflow) any {
 		return err
 	}
 	now := a.sys.Now()
+	labels, err := messages.NormalizeLabels("runnerLabels", msg.RunnerLabels)
+	if err != nil {
+		return err
+	}
 	w := &messages.Workflow{
 		ID: messages.NewID(now), Name: name, Description: msg.Description, CreatedBy: msg.Origin.ActorID,
-		CreatedAt: messages.TimeOf(now), UpdatedAt: messages.TimeOf(now),
+		CreatedAt: messages.TimeOf(now), UpdatedAt: messages.TimeOf(now), RunnerLabels: messages.LabelsOrEmpty(labels),
 	}
 	audit := a.sys.auditEntry(msg.Origin, messages.AuditWorkflowCreated, "workflow", w.ID, w.Name)
 	if err := a.sys.store.CreateWorkflow(w, audit); err != nil {
@@ -80,10 +84,17 @@ func (a *workflowsActor) create(msg *messages.CreateWorkflow) any {
 }
 
 func (a *workflowsActor) update(msg *messages.UpdateWorkflow) any {
-	if msg.Name == nil && msg.Description == nil {
-		return messages.Invalid("give at least one of name, description")
+	if msg.Name == nil && msg.Description == nil && msg.RunnerLabels == nil {
+		return messages.Invalid("give at least one of name, description, runnerLabels")
+	}
+	labels, err := messages.NormalizeLabels("runnerLabels", msg.RunnerLabels)
+	if err != nil {
+		return err
 	}
 	var changes []string
+	if labels != nil {
+		changes = append(changes, "runnerLabels")
+	}
 	name := msg.Name
 	if name != nil {
 		n, err := checkWorkflowName(*name)
@@ -97,7 +108,7 @@ func (a *workflowsActor) update(msg *messages.UpdateWorkflow) any {
 		changes = append(changes, "description")
 	}
 	audit := a.sys.auditEntry(msg.Origin, messages.AuditWorkflowUpdated, "workflow", msg.ID, strings.Join(changes, ","))
-	w, err := a.sys.store.UpdateWorkflow(msg.ID, name, msg.Description, messages.TimeOf(a.sys.Now()), audit)
+	w, err := a.sys.store.UpdateWorkflow(msg.ID, name, msg.Description, labels, messages.TimeOf(a.sys.Now()), audit)
 	if err != nil {
 		return err
 	}

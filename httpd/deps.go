@@ -45,6 +45,9 @@ type Core interface {
 	// RunnerIdle reports whether a poll by the runner certainly finds no
 	// work and no stop requests (the allocation-free idle poll).
 	RunnerIdle(id string) bool
+	// Waiting explains why a QUEUED execution has not started (nil for any
+	// other, or once it left the queue).
+	Waiting(e *messages.Execution) (*messages.Waiting, error)
 	// TokenRevoked reports whether a token id was revoked.
 	TokenRevoked(tokenID string) bool
 	// APIKeySession authenticates an API key used from ip and answers its

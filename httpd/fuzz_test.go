@@ -39,18 +39,19 @@ func (f *fuzzCore) Ask(cmd any) (any, error) {
 	}
 	return nil, messages.Errorf(messages.CodeNotFound, "fuzz: no such object (%T)", cmd)
 }
-func (f *fuzzCore) AskTimeout(cmd any, _ time.Duration) (any, error) { return f.Ask(cmd) }
-func (f *fuzzCore) Tell(any)                                         {}
-func (f *fuzzCore) Now() time.Time                                   { return f.now }
-func (f *fuzzCore) State() messages.SystemState                      { return messages.StateOperational }
-func (f *fuzzCore) LicenseState() messages.LicenseState              { return messages.LicenseActive }
-func (f *fuzzCore) LicenseStatus() messages.LicenseStatus            { return messages.LicenseStatus{} }
-func (f *fuzzCore) CheckCanCreate() error                            { return nil }
-func (f *fuzzCore) User(id string) *messages.User                    { return fuzzUser(id) }
-func (f *fuzzCore) RunnerSession(string, string, int64) error        { return nil }
-func (f *fuzzCore) TokenRevoked(string) bool                         { return false }
-func (f *fuzzCore) RunnerIdle(string) bool                           { return false }
-func (f *fuzzCore) UnsubscribeEvents(uint64)                         {}
+func (f *fuzzCore) AskTimeout(cmd any, _ time.Duration) (any, error)       { return f.Ask(cmd) }
+func (f *fuzzCore) Tell(any)                                               {}
+func (f *fuzzCore) Now() time.Time                                         { return f.now }
+func (f *fuzzCore) State() messages.SystemState                            { return messages.StateOperational }
+func (f *fuzzCore) LicenseState() messages.LicenseState                    { return messages.LicenseActive }
+func (f *fuzzCore) LicenseStatus() messages.LicenseStatus                  { return messages.LicenseStatus{} }
+func (f *fuzzCore) CheckCanCreate() error                                  { return nil }
+func (f *fuzzCore) User(id string) *messages.User                          { return fuzzUser(id) }
+func (f *fuzzCore) RunnerSession(string, string, int64) error              { return nil }
+func (f *fuzzCore) TokenRevoked(string) bool                               { return false }
+func (f *fuzzCore) RunnerIdle(string) bool                                 { return false }
+func (f *fuzzCore) UnsubscribeEvents(uint64)                               {}
+func (f *fuzzCore) Waiting(*messages.Execution) (*messages.Waiting, error) { return nil, nil }
 
 // SubscribeEvents opens a stream that ends at once.
 func (f *fuzzCore) SubscribeEvents(messages.SubscribeEvents) (*messages.EventSubscription, error) {

@@ -32,6 +32,8 @@ type createExecutionBody struct {
 	Priority   *messages.Priority `json:"priority"`
 	Input      json.RawMessage    `json:"input"`
 	DedupeKey  *string            `json:"dedupeKey"`
+	// RunnerLabels overrides the workflow's (an empty list: any runner).
+	RunnerLabels []string `json:"runnerLabels"`
 }
 
 // executionBody is the {"execution": ...} answer (a struct, not a map: it
@@ -106,7 +108,7 @@ func (s *Server) createExecution(ctx *fasthttp.RequestCtx, r *request) error {
 	userID := r.user.ID
 	res, err := s.core.Ask(&messages.CreateExecution{
 		WorkflowID: strings.TrimSpace(*b.WorkflowID), Priority: prio, Input: input,
-		TriggeredBy: &userID, DedupeKey: key, Origin: r.origin(),
+		TriggeredBy: &userID, DedupeKey: key, RunnerLabels: b.RunnerLabels, Origin: r.origin(),
 	})
 	if err != nil {
 		return err
@@ -184,6 +186,11 @@ func (s *Server) getExecution(ctx *fasthttp.RequestCtx, _ *request) error {
 	}
 	if e == nil {
 		return messages.NotFound("execution")
+	}
+	if e.Status == messages.ExecQueued {
+		if e.Waiting, err = s.core.Waiting(e); err != nil {
+			return err
+		}
 	}
 	writeExecution(ctx, fasthttp.StatusOK, e)
 	return nil

@@ -26,8 +26,14 @@ var idlePollBody = []byte(`{"hasWork":false,"stopExecutionIds":[]}` + "\n")
 
 // runnerRegisterBody is the body of POST /api/runners/register.
 type runnerRegisterBody struct {
-	Name *string              `json:"name"`
-	Type *messages.RunnerType `json:"type"`
+	Name   *string              `json:"name"`
+	Type   *messages.RunnerType `json:"type"`
+	Labels []string             `json:"labels"`
+}
+
+// runnerPatchBody is the body of PATCH /api/runners/:id.
+type runnerPatchBody struct {
+	Labels []string `json:"labels"`
 }
 
 // machineCredentials are a runner's key and secret, in authenticate,
@@ -92,7 +98,11 @@ func (s *Server) registerRunner(ctx *fasthttp.RequestCtx, r *request) error {
 			return messages.Invalid("type must be ATTENDED or UNATTENDED")
 		}
 	}
-	res, err := s.core.Ask(&messages.RegisterRunner{Name: name, Type: typ, Origin: r.origin()})
+	labels, err := messages.NormalizeLabels("labels", b.Labels)
+	if err != nil {
+		return err
+	}
+	res, err := s.core.Ask(&messages.RegisterRunner{Name: name, Type: typ, Labels: labels, Origin: r.origin()})
 	if err != nil {
 		return err
 	}
@@ -322,7 +332,20 @@ func (s *Server) listRunners(ctx *fasthttp.RequestCtx, r *request) error {
 			return messages.Invalid("type must be ATTENDED or UNATTENDED")
 		}
 	}
-	if f.Status != "" || f.Type != "" {
+	for _, v := range ctx.QueryArgs().PeekMulti("label") {
+		// label=a&label=b and label=a,b alike: the runner has them all.
+		for _, l := range strings.Split(string(v), ",") {
+			if l = strings.TrimSpace(l); l != "" {
+				f.Labels = append(f.Labels, l)
+			}
+		}
+	}
+	if f.Labels != nil {
+		if f.Labels, err = messages.NormalizeLabels("label", f.Labels); err != nil {
+			return err
+		}
+	}
+	if f.Status != "" || f.Type != "" || len(f.Labels) > 0 {
 		// A filter needs every runner's live status: the runners
 		// supervisor's registry has them, storage would decode them all.
 		list, total := s.core.ListRunners(f, page)
@@ -353,6 +376,19 @@ func (s *Server) getRunner(ctx *fasthttp.RequestCtx, r *request) error {
 	}
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"runner": runner})
 	return nil
+}
+
+// patchRunner replaces a runner's labels (ADMIN): {"labels": [...]}.
+func (s *Server) patchRunner(ctx *fasthttp.RequestCtx, r *request) error {
+	var b runnerPatchBody
+	if err := decodeJSON(ctx, &b); err != nil {
+		return err
+	}
+	if b.Labels == nil {
+		return messages.Invalid("labels is required (an array; [] removes every label)")
+	}
+	return s.answerWrapped(ctx, fasthttp.StatusOK, "runner", &messages.SetRunnerLabels{
+		ID: pathParam(ctx, "id"), Labels: b.Labels, Origin: r.origin()})
 }
 
 func (s *Server) regenerateRunnerSecret(ctx *fasthttp.RequestCtx, r *request) error {

@@ -7,8 +7,9 @@ import (
 )
 
 type workflowBody struct {
-	Name        *string `json:"name"`
-	Description *string `json:"description"`
+	Name         *string  `json:"name"`
+	Description  *string  `json:"description"`
+	RunnerLabels []string `json:"runnerLabels"`
 }
 
 // createWorkflow creates a workflow (ADMIN, DEVELOPER).
@@ -20,7 +21,7 @@ func (s *Server) createWorkflow(ctx *fasthttp.RequestCtx, r *request) error {
 	if err := requireString("name", b.Name); err != nil {
 		return err
 	}
-	cmd := &messages.CreateWorkflow{Name: *b.Name, Origin: r.origin()}
+	cmd := &messages.CreateWorkflow{Name: *b.Name, RunnerLabels: b.RunnerLabels, Origin: r.origin()}
 	if b.Description != nil {
 		if err := messages.CheckDescription("description", *b.Description); err != nil {
 			return err
@@ -51,8 +52,8 @@ func (s *Server) updateWorkflow(ctx *fasthttp.RequestCtx, r *request) error {
 	if err := decodeJSON(ctx, &b); err != nil {
 		return err
 	}
-	if b.Name == nil && b.Description == nil {
-		return messages.Invalid("give at least one of name, description")
+	if b.Name == nil && b.Description == nil && b.RunnerLabels == nil {
+		return messages.Invalid("give at least one of name, description, runnerLabels")
 	}
 	if b.Name != nil {
 		if err := requireString("name", b.Name); err != nil {
@@ -65,7 +66,7 @@ func (s *Server) updateWorkflow(ctx *fasthttp.RequestCtx, r *request) error {
 		}
 	}
 	return s.answerWrapped(ctx, fasthttp.StatusOK, "workflow", &messages.UpdateWorkflow{
-		ID: pathParam(ctx, "id"), Name: b.Name, Description: b.Description, Origin: r.origin(),
+		ID: pathParam(ctx, "id"), Name: b.Name, Description: b.Description, RunnerLabels: b.RunnerLabels, Origin: r.origin(),
 	})
 }
 

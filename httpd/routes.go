@@ -120,6 +120,7 @@ func (s *Server) routeTable() []Route {
 		user("GET", "/api/runners/{id}", (*Server).getRunner),
 		role("POST", "/api/runners/{id}/regenerate-secret", adminOnly, (*Server).regenerateRunnerSecret),
 		role("DELETE", "/api/runners/{id}", adminOnly, (*Server).deleteRunner),
+		role("PATCH", "/api/runners/{id}", adminOnly, (*Server).patchRunner),
 		// analytics
 		user("GET", "/api/analytics/process-performance", (*Server).processPerformance),
 		// live events (handlers_events.go)

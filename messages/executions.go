@@ -22,7 +22,10 @@ type CreateExecution struct {
 	// DedupeKey (Idempotency-Key header or dedupeKey field): a key seen in
 	// the last 24 h for the same workflow returns the first execution.
 	DedupeKey string
-	Origin    Origin
+	// RunnerLabels overrides the workflow's runnerLabels when not nil (an
+	// empty list: any runner).
+	RunnerLabels []string
+	Origin       Origin
 }
 
 // ExecutionCreated answers CreateExecution. Duplicate is true when an
@@ -73,6 +76,16 @@ type StartAttended struct {
 type ClaimWork struct {
 	RunnerID string
 	Wait     time.Duration
+	// Labels: the runner's labels (sorted); it takes only executions whose
+	// runnerLabels it has all of.
+	Labels []string
+}
+
+// RelabelClaim tells the dispatcher that a runner's labels changed: its
+// parked claim, if any, is matched again with the new ones.
+type RelabelClaim struct {
+	RunnerID string
+	Labels   []string
 }
 
 // CancelClaim withdraws a runner's pending claim (its poll ended).

@@ -202,7 +202,36 @@ func (e *Execution) appendJSON(b []byte, summary bool) []byte {
 	b = e.CreatedAt.AppendJSON(b)
 	b = append(b, `,"updatedAt":`...)
 	b = e.UpdatedAt.AppendJSON(b)
+	b = append(b, `,"runnerLabels":`...)
+	b = AppendLabels(b, e.RunnerLabels)
+	if w := e.Waiting; w != nil {
+		b = append(b, `,"waiting":{"position":`...)
+		b = strconv.AppendInt(b, int64(w.Position), 10)
+		b = append(b, `,"ahead":`...)
+		b = strconv.AppendInt(b, int64(w.Ahead), 10)
+		b = append(b, `,"matchingRunners":{"online":`...)
+		b = strconv.AppendInt(b, int64(w.MatchingRunners.Online), 10)
+		b = append(b, `,"busy":`...)
+		b = strconv.AppendInt(b, int64(w.MatchingRunners.Busy), 10)
+		b = append(b, `,"offline":`...)
+		b = strconv.AppendInt(b, int64(w.MatchingRunners.Offline), 10)
+		b = append(b, `},"reason":`...)
+		b = AppendJSONString(b, w.Reason)
+		b = append(b, '}')
+	}
 	return append(b, '}')
+}
+
+// AppendLabels appends labels as a JSON array ([] for none).
+func AppendLabels(b []byte, labels []string) []byte {
+	b = append(b, '[')
+	for i, l := range labels {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendJSONString(b, l)
+	}
+	return append(b, ']')
 }
 
 // MarshalJSON encodes e through AppendJSON (encoding/json then only checks

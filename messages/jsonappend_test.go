@@ -20,9 +20,13 @@ type plainSummary struct {
 	Logs  *string         `json:"logs,omitempty"`
 }
 
+// reference is e as encoding/json writes it, with runnerLabels an array
+// even when nil (reads always show one).
 func reference(t testing.TB, e *Execution) []byte {
 	t.Helper()
-	b, err := json.Marshal((*plainExecution)(e))
+	c := *e
+	c.RunnerLabels = LabelsOrEmpty(c.RunnerLabels)
+	b, err := json.Marshal((*plainExecution)(&c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +39,9 @@ func checkSame(t testing.TB, e *Execution) {
 	if got := e.AppendJSON(nil); !bytes.Equal(got, want) {
 		t.Fatalf("AppendJSON differs from encoding/json:\n got %s\nwant %s", got, want)
 	}
-	sum, err := json.Marshal(plainSummary{plainExecution: (*plainExecution)(e)})
+	c := *e
+	c.RunnerLabels = LabelsOrEmpty(c.RunnerLabels)
+	sum, err := json.Marshal(plainSummary{plainExecution: (*plainExecution)(&c)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +115,13 @@ func TestExecutionAppendJSONRandom(t *testing.T) {
 		}
 		if r.IntN(2) == 0 {
 			e.Input = in
+		}
+		if r.IntN(3) == 0 {
+			e.RunnerLabels = []string{str(), str()}
+		}
+		if r.IntN(3) == 0 {
+			e.Waiting = &Waiting{Position: r.IntN(9), Ahead: r.IntN(9), Reason: str(),
+				MatchingRunners: RunnerCounts{Online: r.IntN(3), Busy: r.IntN(3), Offline: r.IntN(3)}}
 		}
 		if r.IntN(2) == 0 {
 			e.Metrics = &ExecutionMetrics{CPUAvg: ptr(r.Float64() * 100), MemPeakMB: ptr(r.NormFloat64() * 1e6)}

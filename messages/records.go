@@ -66,6 +66,7 @@ const (
 	AuditRunnerRegistered = "runner.registered"
 	AuditRunnerDeleted    = "runner.deleted"
 	AuditRunnerSecret     = "runner.secret.regenerated"
+	AuditRunnerLabels     = "runner.labels.changed"
 	AuditWorkflowCreated  = "workflow.created"
 	AuditWorkflowUpdated  = "workflow.updated"
 	AuditWorkflowDeleted  = "workflow.deleted"
@@ -97,6 +98,9 @@ type Workflow struct {
 	UpdatedAt           Time       `json:"updatedAt"`
 	PublishedVersionID  NullString `json:"publishedVersionId"`
 	LatestVersionNumber int        `json:"latestVersionNumber"`
+	// RunnerLabels: the labels a runner needs to take this workflow's
+	// executions (sorted; always an array on reads).
+	RunnerLabels []string `json:"runnerLabels"`
 }
 
 // NullString is a value that is absent until something sets it (a
@@ -262,6 +266,11 @@ type Execution struct {
 	CompletedAt   Time              `json:"completedAt"`
 	CreatedAt     Time              `json:"createdAt"`
 	UpdatedAt     Time              `json:"updatedAt"`
+	// RunnerLabels: the labels a runner needs to take it (sorted).
+	RunnerLabels []string `json:"runnerLabels"`
+	// Waiting: why a QUEUED execution has not started (GET of one
+	// execution only; never stored).
+	Waiting *Waiting `json:"waiting,omitempty"`
 }
 
 // RunnerType is ATTENDED or UNATTENDED (the OpenAPI document).
@@ -295,10 +304,13 @@ type Runner struct {
 	IPAddress          NullString      `json:"ipAddress"`
 	Metrics            json.RawMessage `json:"metrics"`
 	CurrentExecutionID *string         `json:"currentExecutionId"`
-	OfflineSince       Time            `json:"offlineSince"`
-	CreatedAt          Time            `json:"createdAt"`
-	UpdatedAt          Time            `json:"updatedAt"`
-	SecretHash         string          `json:"-"`
+	// Labels: sorted, without duplicates; always an array on reads (a
+	// record from before labels has none).
+	Labels       []string `json:"labels"`
+	OfflineSince Time     `json:"offlineSince"`
+	CreatedAt    Time     `json:"createdAt"`
+	UpdatedAt    Time     `json:"updatedAt"`
+	SecretHash   string   `json:"-"`
 	// SecretEpoch increases with every secret regeneration; runner tokens
 	// carry it and die when it moves on.
 	SecretEpoch int64 `json:"-"`

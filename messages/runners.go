@@ -14,6 +14,7 @@ import (
 type RegisterRunner struct {
 	Name   string
 	Type   RunnerType
+	Labels []string
 	Origin Origin
 }
 
@@ -84,6 +85,8 @@ type RunnerProcess struct {
 type RunnerFilter struct {
 	Status RunnerStatus
 	Type   RunnerType
+	// Labels: the runner has every one of them.
+	Labels []string
 }
 
 // ValidRunnerType reports whether t is ATTENDED or UNATTENDED.

@@ -13,18 +13,20 @@ import (
 // CreateWorkflow creates a workflow. Reply: *Workflow. Errors: VALIDATION_ERROR,
 // LICENSE_LIMIT, LICENSE_EXPIRED.
 type CreateWorkflow struct {
-	Name        string
-	Description string
-	Origin      Origin
+	Name         string
+	Description  string
+	RunnerLabels []string
+	Origin       Origin
 }
 
 // UpdateWorkflow changes a workflow's name and/or description (nil = keep).
 // Reply: *Workflow. Errors: NOT_FOUND, VALIDATION_ERROR.
 type UpdateWorkflow struct {
-	ID          string
-	Name        *string
-	Description *string
-	Origin      Origin
+	ID           string
+	Name         *string
+	Description  *string
+	RunnerLabels []string // nil = keep
+	Origin       Origin
 }
 
 // DeleteWorkflow removes a workflow with its versions and triggers.

@@ -2,6 +2,7 @@ package messages
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -65,7 +66,7 @@ func TestWorkflowPublishedVersionIDJSON(t *testing.T) {
 		t.Fatalf("unpublished: %s %v", b, err)
 	}
 	var back Workflow
-	if err := json.Unmarshal(b, &back); err != nil || back != w {
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, w) {
 		t.Fatalf("round trip: %+v %v", back, err)
 	}
 	w.PublishedVersionID = "v1"

@@ -63,6 +63,10 @@ func appendStoredExecution(b []byte, e *messages.Execution) []byte {
 	b = appendMillis(b, `,"completedAt":`, e.CompletedAt)
 	b = appendMillis(b, `,"createdAt":`, e.CreatedAt)
 	b = appendMillis(b, `,"updatedAt":`, e.UpdatedAt)
+	if len(e.RunnerLabels) > 0 {
+		b = append(b, `,"runnerLabels":`...)
+		b = messages.AppendLabels(b, e.RunnerLabels)
+	}
 	return append(b, '}')
 }
 

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
@@ -78,6 +79,8 @@ func TestStoredExecutionReadsOldForm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The full form as written before runner labels existed.
+	old = bytes.Replace(old, []byte(`,"runnerLabels":[]`), nil, 1)
 	var a, b messages.Execution
 	if err := decode(old, &a); err != nil {
 		t.Fatal(err)

@@ -143,7 +143,7 @@ func indexKeysOf(e *messages.Execution) [][2][]byte {
 // keys in the batch's scratch buffer (bbolt copies keys on Put).
 func putIndexKeysTx(tx *bbolt.Tx, e *messages.Execution, cb *createBatch) (err error) {
 	cb.keyBuf, err = eachIndexKey(e, cb.keyBuf, func(bucket, key []byte) error {
-		return appendOnly(tx, bucket).Put(key, nil)
+		return appendOnly(tx, bucket).Put(key, indexValue(bucket, e))
 	})
 	return err
 }
@@ -187,7 +187,7 @@ func reindexTx(tx *bbolt.Tx, old, e *messages.Execution) error {
 	}
 	for _, k := range newKeys {
 		if !hasIndexKey(oldKeys, k) {
-			if err := tx.Bucket(k[0]).Put(k[1], nil); err != nil {
+			if err := tx.Bucket(k[0]).Put(k[1], indexValue(k[0], e)); err != nil {
 				return err
 			}
 		}
@@ -399,6 +399,13 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution, cb *createBatch) (*messages
 	}
 	e.Workflow = messages.WorkflowRef{ID: wf.ID, Name: wf.Name}
 	e.VersionID = string(wf.PublishedVersionID)
+	if e.RunnerLabels == nil {
+		// No override (create request, trigger): the workflow's labels.
+		e.RunnerLabels = wf.RunnerLabels
+	}
+	if len(e.RunnerLabels) == 0 {
+		e.RunnerLabels = nil
+	}
 	if n.DedupeKey != "" {
 		e.DedupeKey = n.DedupeKey
 		v := make([]byte, 8+len(e.ID))

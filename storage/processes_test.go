@@ -47,7 +47,7 @@ func TestRunnerProcessesFollowCatalogWrites(t *testing.T) {
 		t.Fatalf("after publish: %v", got)
 	}
 	renamed := "uno"
-	if _, err := s.UpdateWorkflow(w.ID, &renamed, nil, now, nil); err != nil {
+	if _, err := s.UpdateWorkflow(w.ID, &renamed, nil, nil, now, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := names(); !reflect.DeepEqual(got, []string{"uno"}) {

@@ -16,7 +16,8 @@ import (
 // without decoding a single execution.
 //
 //   - bucketExecQueue: priority rank (1 byte: 0 HIGH, 1 NORMAL, 2 LOW) +
-//     enqueuedAt (uint64 ms big-endian) + id → empty, one entry per QUEUED
+//     enqueuedAt (uint64 ms big-endian) + id → the execution's runnerLabels
+//     joined with commas (empty for none), one entry per QUEUED
 //     execution, kept by eachIndexKey in the transaction that changes the
 //     record (like every other index). Keys sort in queue order.
 //   - queueIndexBuilt (a key that sorts after every entry): present once
@@ -42,12 +43,22 @@ func queueKey(buf []byte, e *messages.Execution) []byte {
 	return append(buf, e.ID...)
 }
 
+// indexValue is the value of an index entry of e: its runner labels for
+// the queue index, nothing for the others.
+func indexValue(bucket []byte, e *messages.Execution) []byte {
+	if len(e.RunnerLabels) == 0 || !bytes.Equal(bucket, bucketExecQueue) {
+		return nil
+	}
+	return []byte(strings.Join(e.RunnerLabels, ","))
+}
+
 // EachQueued calls fn with every QUEUED execution in queue order (priority,
 // then enqueue time, then id), read from the queue index in one
-// transaction; id is only valid during the call (no string is made per
+// transaction; id and labels (the runner labels joined with commas, empty
+// for none) are only valid during the call (no string is made per
 // entry). The first call on a database from before the index builds it.
 // The index's pages, read once, then leave the process's resident set.
-func (s *Store) EachQueued(fn func(id []byte, p messages.Priority, enqueuedAt messages.Time)) error {
+func (s *Store) EachQueued(fn func(id []byte, p messages.Priority, enqueuedAt messages.Time, labels []byte)) error {
 	defer s.dropMapped()
 	// The index is trusted when it is marked complete and holds as many
 	// entries as the QUEUED counter says (a build that knew no index, run
@@ -75,11 +86,11 @@ func (s *Store) EachQueued(fn func(id []byte, p messages.Priority, enqueuedAt me
 	}
 	return s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketExecQueue).Cursor()
-		for k, _ := c.First(); k != nil && k[0] < 3; k, _ = c.Next() {
+		for k, v := c.First(); k != nil && k[0] < 3; k, v = c.Next() {
 			if len(k) < 10 {
 				continue
 			}
-			fn(k[9:], rankPriority[k[0]], messages.Time(binary.BigEndian.Uint64(k[1:9])))
+			fn(k[9:], rankPriority[k[0]], messages.Time(binary.BigEndian.Uint64(k[1:9])), v)
 		}
 		return nil
 	})
@@ -101,9 +112,10 @@ func markQueueIndexIfEmptyTx(tx *bbolt.Tx) error {
 // queueFields are the fields the queue index needs from a stored
 // execution.
 type queueFields struct {
-	ID         string            `json:"id"`
-	Priority   messages.Priority `json:"priority"`
-	EnqueuedAt messages.Time     `json:"enqueuedAt"`
+	ID           string            `json:"id"`
+	Priority     messages.Priority `json:"priority"`
+	EnqueuedAt   messages.Time     `json:"enqueuedAt"`
+	RunnerLabels []string          `json:"runnerLabels"`
 }
 
 // buildQueueIndex (re)fills the queue index from the status index (a
@@ -131,8 +143,9 @@ func (s *Store) buildQueueIndex() error {
 			if err := decode(v, &f); err != nil {
 				continue // undecodable: it cannot be handed out anyway
 			}
-			buf = queueKey(buf, &messages.Execution{ID: f.ID, Priority: f.Priority, EnqueuedAt: f.EnqueuedAt})
-			if err := q.Put(buf, nil); err != nil {
+			e := &messages.Execution{ID: f.ID, Priority: f.Priority, EnqueuedAt: f.EnqueuedAt, RunnerLabels: f.RunnerLabels}
+			buf = queueKey(buf, e)
+			if err := q.Put(buf, indexValue(bucketExecQueue, e)); err != nil {
 				return err
 			}
 		}

@@ -13,7 +13,7 @@ import (
 func queuedIDs(t *testing.T, s *Store) []string {
 	t.Helper()
 	var ids []string
-	if err := s.EachQueued(func(id []byte, _ messages.Priority, _ messages.Time) { ids = append(ids, string(id)) }); err != nil {
+	if err := s.EachQueued(func(id []byte, _ messages.Priority, _ messages.Time, _ []byte) { ids = append(ids, string(id)) }); err != nil {
 		t.Fatal(err)
 	}
 	return ids
@@ -40,7 +40,7 @@ func TestQueueIndex(t *testing.T) {
 	}
 	var prio messages.Priority
 	var enq messages.Time
-	_ = s.EachQueued(func(id []byte, p messages.Priority, at messages.Time) {
+	_ = s.EachQueued(func(id []byte, p messages.Priority, at messages.Time, _ []byte) {
 		if string(id) == es[0].ID {
 			prio, enq = p, at
 		}

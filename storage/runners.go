@@ -197,6 +197,7 @@ func (s *Store) ListRunners(f messages.RunnerFilter, page messages.Page) ([]*mes
 			}
 			r := sr.Runner
 			r.SecretHash, r.SecretEpoch = "", 0
+			r.Labels = messages.LabelsOrEmpty(r.Labels)
 			out = append(out, &r)
 			return nil
 		})

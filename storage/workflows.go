@@ -40,6 +40,7 @@ func getWorkflowTx(tx *bbolt.Tx, id string) (*messages.Workflow, error) {
 	if !found {
 		return nil, messages.NotFound("workflow")
 	}
+	w.RunnerLabels = messages.LabelsOrEmpty(w.RunnerLabels)
 	return &w, nil
 }
 
@@ -60,9 +61,9 @@ func (s *Store) CreateWorkflow(w *messages.Workflow, audit *messages.AuditEntry)
 	})
 }
 
-// UpdateWorkflow changes the name and/or description (nil keeps a field) of
-// an existing workflow at now, and returns the new record.
-func (s *Store) UpdateWorkflow(id string, name, description *string, now messages.Time, audit *messages.AuditEntry) (*messages.Workflow, error) {
+// UpdateWorkflow changes the name, description and/or runner labels (nil
+// keeps a field) of an existing workflow at now, and returns the new record.
+func (s *Store) UpdateWorkflow(id string, name, description *string, labels []string, now messages.Time, audit *messages.AuditEntry) (*messages.Workflow, error) {
 	var out *messages.Workflow
 	err := s.updateCatalog(func(tx *bbolt.Tx) error {
 		w, err := getWorkflowTx(tx, id)
@@ -74,6 +75,9 @@ func (s *Store) UpdateWorkflow(id string, name, description *string, now message
 		}
 		if description != nil {
 			w.Description = *description
+		}
+		if labels != nil {
+			w.RunnerLabels = labels
 		}
 		w.UpdatedAt = now
 		if err := putTx(tx, bucketWorkflows, id, w); err != nil {
@@ -155,6 +159,7 @@ func (s *Store) GetWorkflow(id string) (*messages.Workflow, error) {
 	if err != nil || !found {
 		return nil, err
 	}
+	w.RunnerLabels = messages.LabelsOrEmpty(w.RunnerLabels)
 	return &w, nil
 }
 
@@ -168,6 +173,7 @@ func (s *Store) ListWorkflows(page messages.Page) ([]*messages.Workflow, int, er
 			if err := decode(v, &w); err != nil {
 				return err
 			}
+			w.RunnerLabels = messages.LabelsOrEmpty(w.RunnerLabels)
 			out = append(out, &w)
 			return nil
 		})

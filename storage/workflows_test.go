@@ -130,7 +130,7 @@ func TestWorkflowPublishLifecycle(t *testing.T) {
 		t.Fatalf("latest = %+v %v", latest, err)
 	}
 	name := "renamed"
-	up, err := s.UpdateWorkflow(w.ID, &name, nil, 300, nil)
+	up, err := s.UpdateWorkflow(w.ID, &name, nil, nil, 300, nil)
 	if err != nil || up.Name != "renamed" || string(up.PublishedVersionID) != v2.ID {
 		t.Fatalf("update = %+v %v", up, err)
 	}

@@ -96,6 +96,7 @@ var securityMatrix = []secEndpoint{
 	{"GET", "/api/runners/{id}", accAnyUser, nil},
 	{"POST", "/api/runners/{id}/regenerate-secret", accRoles, secAdmin},
 	{"DELETE", "/api/runners/{id}", accRoles, secAdmin},
+	{"PATCH", "/api/runners/{id}", accRoles, secAdmin},
 	{"POST", "/api/triggers", accRoles, secAdminDev},
 	{"GET", "/api/triggers", accAnyUser, nil},
 	{"GET", "/api/triggers/{id}", accAnyUser, nil},
