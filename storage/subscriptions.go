@@ -35,6 +35,10 @@ type storedSubscription struct {
 	SealedPrevious string        `json:"sealedPrevious,omitempty"`
 	PreviousUntil  messages.Time `json:"previousUntil,omitempty"`
 	Cursor         uint64        `json:"cursor"`
+	// HeadDelivery and FailingSince are the outbox position besides the
+	// cursor (deliveries.go).
+	HeadDelivery string        `json:"headDelivery,omitempty"`
+	FailingSince messages.Time `json:"failingSince,omitempty"`
 }
 
 func (st *storedSubscription) public() *messages.Subscription {
@@ -141,6 +145,9 @@ func (s *Store) DeleteSubscription(id string, fx messages.Effects) error {
 			return err
 		}
 		if err := tx.Bucket(bucketSubscriptions).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := deleteDeliveriesTx(tx, id); err != nil {
 			return err
 		}
 		if err := addCounterTx(tx, counterSubscriptions, -1); err != nil {
