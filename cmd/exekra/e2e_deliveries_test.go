@@ -260,3 +260,40 @@ func TestE2EDeliveriesResumeAfterRestart(t *testing.T) {
 		t.Fatalf("received in order: %v", names)
 	}
 }
+
+func TestE2EDeliveriesGiveUpAndDisableAfterThreeDays(t *testing.T) {
+	h := newHarness(t, withLoopbackOutbound)
+	rc := newReceiver(t, 500)
+	sub := h.subscribe(rc, "runner.online")
+	h.onlineRunner("giveup-r1")
+	h.rnEventually("a failed attempt", func() bool {
+		ds := h.deliveries(sub)
+		return len(ds) == 1 && ds[0]["attempts"] == float64(1)
+	})
+	// 24 h on: the next attempt fails and the delivery is given up.
+	h.clock.Advance(25 * time.Hour)
+	h.rnEventually("given up", func() bool { return h.deliveries(sub)[0]["status"] == "FAILED" })
+	if d := h.deliveries(sub)[0]; d["attempts"] != float64(2) || d["nextAttemptAt"] != nil {
+		t.Fatalf("given up: %v", d)
+	}
+	// The queue moved on; the subscription is still on.
+	h.onlineRunner("giveup-r2")
+	h.rnEventually("the next delivery attempted", func() bool {
+		ds := h.deliveries(sub)
+		return len(ds) == 2 && ds[0]["attempts"] == float64(1)
+	})
+	if dig(h.expect(h.admin, "GET", "/api/subscriptions/"+sub, nil, 200).json, "subscription.enabled") != true {
+		t.Fatal("disabled before 3 days of failures")
+	}
+	// Three days of failures: disabled, audited.
+	h.clock.Advance(48 * time.Hour)
+	h.rnEventually("disabled after 3 days", func() bool {
+		return dig(h.expect(h.admin, "GET", "/api/subscriptions/"+sub, nil, 200).json, "subscription.enabled") == false
+	})
+	if audit := h.expect(h.admin, "GET", "/api/audit?limit=200", nil, 200); !strings.Contains(string(audit.body), "subscription.disabled.failing") {
+		t.Fatal("the disabling is not audited")
+	}
+	if d := h.deliveries(sub)[0]; d["status"] != "FAILED" || d["attempts"] != float64(2) {
+		t.Fatalf("last delivery: %v", d)
+	}
+}
