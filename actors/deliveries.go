@@ -91,6 +91,9 @@ type deliveryActor struct {
 	http  *http.Client
 	moved uint64 // the cursor last reported to the parent
 	told  bool
+	// seen is the last event number when the log had nothing more for
+	// this subscription: until the number moves, the log is not read.
+	seen uint64
 }
 
 func newDeliveryActor(s *System, id string, client *http.Client) *deliveryActor {
@@ -135,7 +138,7 @@ func (a *deliveryActor) reload(ctx actor.Context) {
 	if a.st != nil && a.st.Cursor > st.Cursor {
 		st.Cursor = a.st.Cursor // skipped events not persisted yet
 	}
-	a.st = st
+	a.st, a.seen = st, 0
 	a.report(ctx, true)
 	a.pump(ctx)
 }
@@ -231,10 +234,17 @@ func (a *deliveryActor) pick(ctx actor.Context) {
 			return
 		}
 	}
+	last := a.sys.store.LastEventSeq()
+	if last == a.seen {
+		return
+	}
 	after := a.st.Cursor
 	for {
 		evs, err := a.sys.store.ReadEvents(after, deliveryReadBatch)
-		if err != nil || len(evs) == 0 {
+		if err != nil {
+			return // read again at the next tick
+		}
+		if len(evs) == 0 {
 			break
 		}
 		for i := range evs {
@@ -267,6 +277,7 @@ func (a *deliveryActor) pick(ctx actor.Context) {
 			break
 		}
 	}
+	a.seen = last
 	a.report(ctx, false)
 }
 
