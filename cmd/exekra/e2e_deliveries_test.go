@@ -153,6 +153,13 @@ func TestE2EDeliveriesSignedRetriedGoneAndIsolated(t *testing.T) {
 	h.onlineRunner("deliveries-r1")
 	// The good receiver hears it although another one never answers.
 	h.rnEventually("runner.online delivered", func() bool { return good.received("runner.online") == 1 })
+	h.rnEventually("the hung receiver holds a request", func() bool { return hung.received("runner.online") == 1 })
+	// While it hangs (10 s per attempt), a ping to another subscription is answered at once.
+	began := time.Now()
+	if p := h.expect(h.admin, "POST", "/api/subscriptions/"+subGood+"/test", nil, 200); p.str("delivery.status") != "DELIVERED" ||
+		time.Since(began) > 5*time.Second {
+		t.Fatalf("ping beside a hung receiver: %s after %v", p.body, time.Since(began))
+	}
 
 	// 410 Gone disables its subscription at once, audited.
 	h.rnEventually("gone disabled", func() bool {
@@ -185,7 +192,7 @@ func TestE2EDeliveriesSignedRetriedGoneAndIsolated(t *testing.T) {
 
 	// Test ping: answered with its delivery.
 	ping := h.expect(h.admin, "POST", "/api/subscriptions/"+subGood+"/test", nil, 200)
-	if ping.str("delivery.status") != "DELIVERED" || ping.str("delivery.type") != "ping" || good.received("ping") != 1 {
+	if ping.str("delivery.status") != "DELIVERED" || ping.str("delivery.type") != "ping" || good.received("ping") != 2 {
 		t.Fatalf("ping: %s", ping.body)
 	}
 	h.expectError(h.admin, "POST", "/api/subscriptions/nope/test", nil, 404, "NOT_FOUND")
@@ -197,7 +204,7 @@ func TestE2EDeliveriesSignedRetriedGoneAndIsolated(t *testing.T) {
 	good.setSecrets(rot.str("subscription.secret"), old)
 	secrets = append(secrets, rot.str("subscription.secret"))
 	h.expect(h.admin, "POST", "/api/subscriptions/"+subGood+"/test", nil, 200)
-	if good.received("ping") != 2 || good.sigs[len(good.sigs)-1] != 2 {
+	if good.received("ping") != 3 || good.sigs[len(good.sigs)-1] != 2 {
 		t.Fatalf("after rotation: %d pings, %v signatures", good.received("ping"), good.sigs)
 	}
 
@@ -212,7 +219,7 @@ func TestE2EDeliveriesSignedRetriedGoneAndIsolated(t *testing.T) {
 
 	// Newest first, paginated.
 	list := h.expect(h.admin, "GET", "/api/subscriptions/"+subGood+"/deliveries?limit=1", nil, 200)
-	if list.num("pagination.total") != 3 || len(list.json["deliveries"].([]any)) != 1 || dig(list.json, "deliveries") == nil ||
+	if list.num("pagination.total") != 4 || len(list.json["deliveries"].([]any)) != 1 || dig(list.json, "deliveries") == nil ||
 		list.json["deliveries"].([]any)[0].(map[string]any)["type"] != "ping" {
 		t.Fatalf("list: %s", list.body)
 	}
