@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"container/heap"
 	"container/list"
 	"time"
 
@@ -10,68 +9,39 @@ import (
 	"github.com/exekra/orchestrator/messages"
 )
 
-// dispatcherActor owns the one priority queue of QUEUED executions and hands
-// its head to idle runners that claim work.
+// dispatcherActor owns the one queue of QUEUED executions (an execQueue:
+// compact entries, no actor per execution) and hands its head to idle
+// runners that claim work.
 //
-// Handles: *messages.ClaimWork, *messages.CancelClaim, *execEnqueued,
-// *execDequeued, *workClaimExpired, *queueStaleTick. Sends: *assignExecution to the
-// executions supervisor (as a future continued with ReenterAfter, never
-// waited on), *expireQueued for executions past the queue timeout, and the
-// claim answers (*messages.Execution or *messages.NoWork). State: the queue
-// (HIGH before NORMAL before LOW, FIFO by enqueue time within a priority),
-// parked claims (oldest first, one per runner), claims whose assignment is
-// in flight; Gauges.QueueDepth and Gauges.WaitingClaims. Timers: the
-// stale-check ticker (every Config.StaleCheckInterval) and one timer per
-// parked claim (its Wait).
+// Handles: *messages.ClaimWork, *messages.CancelClaim, *execEnqueued (one
+// execution re-entered the queue), *execsCreated (a durable batch of
+// creations: enqueued, then its creators answered), *execDequeued,
+// *workClaimExpired, *queueStaleTick, *expireDone. Sends: *assignExecution
+// to the executions registry (as a future continued with ReenterAfter,
+// never waited on), which activates the execution's actor; *expireQueued
+// for executions past the queue timeout (at most maxExpiring in flight);
+// the claim answers (*messages.Execution or *messages.NoWork); the answers
+// that wait for an enqueue. State: the queue, parked claims (oldest first,
+// one per runner), the expiries in flight; Gauges.QueueDepth (its one
+// writer: a caller is answered only after the dispatcher has counted what
+// it queued) and Gauges.WaitingClaims. Timers (Config.AfterFunc): the
+// stale check (every Config.StaleCheckInterval), one per parked claim (its
+// Wait) and one per assignment in flight.
 type dispatcherActor struct {
-	sys    *System
-	queue  execQueue
-	byID   map[string]*queueEntry
-	seq    uint64
-	parked *list.List // of *workClaim, oldest first; O(1) removal at 10,000 parked polls
-	byRun  map[string]*workClaim
-	stop   chan struct{}
-	gen    uint64
-}
-
-type queueEntry struct {
-	id    string
-	rank  int
-	enq   messages.Time
-	seq   uint64
-	index int
-}
-
-// execQueue is a heap ordered by rank, enqueue time, then arrival.
-type execQueue []*queueEntry
-
-func (q execQueue) Len() int { return len(q) }
-func (q execQueue) Less(i, j int) bool {
-	a, b := q[i], q[j]
-	if a.rank != b.rank {
-		return a.rank < b.rank
-	}
-	if a.enq != b.enq {
-		return a.enq < b.enq
-	}
-	return a.seq < b.seq
-}
-func (q execQueue) Swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].index, q[j].index = i, j
-}
-func (q *execQueue) Push(x any) {
-	e := x.(*queueEntry)
-	e.index = len(*q)
-	*q = append(*q, e)
-}
-func (q *execQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*q = old[:len(old)-1]
-	e.index = -1
-	return e
+	sys      *System
+	queue    *execQueue
+	seq      uint64
+	parked   *list.List // of *workClaim, oldest first; O(1) removal at 10,000 parked polls
+	byRun    map[string]*workClaim
+	stopTick func() bool
+	gen      uint64
+	expiring map[string]uint64 // execution id → the tick generation it was sent in
+	// assigning holds the assignments awaiting their answer, by claim
+	// number.
+	assigning map[uint64]*pendingAssign
+	// moreStale: the last sweep stopped at maxExpiring; the next answers
+	// continue it.
+	moreStale bool
 }
 
 // workClaim is a runner's request for work.
@@ -79,10 +49,10 @@ type workClaim struct {
 	runnerID string
 	sender   *actor.PID
 	wait     time.Duration
-	deadline time.Time // real time: it bounds an HTTP long poll
+	deadline time.Time
 	seq      uint64
 	elem     *list.Element // its place in parked while parked
-	timer    *time.Timer   // its expiry while parked (stopped by unpark)
+	stop     func() bool   // stops its expiry while parked (called by unpark)
 }
 
 // workClaimExpired fires when a parked claim's Wait has passed.
@@ -97,36 +67,50 @@ type queueStaleTick struct{ gen uint64 }
 // assignTimeout bounds one assignment round trip.
 const assignTimeout = 10 * time.Second
 
+// maxExpiring bounds the queue-timeout checks in flight: a backlog that
+// times out at once is activated a few hundred executions at a time, not
+// all together.
+const maxExpiring = 256
+
 // Receive implements actor.Actor.
 func (d *dispatcherActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		d.byID = map[string]*queueEntry{}
-		d.byRun = map[string]*workClaim{}
-		d.parked = list.New()
-		queued, err := d.sys.store.QueuedExecutions()
+		stats, err := d.sys.store.ExecutionStats()
 		if err != nil {
 			panic(err)
 		}
-		for _, e := range queued {
-			d.enqueue(e.ID, e.Priority, e.EnqueuedAt, false)
-		}
-		var depth [3]int64
-		for _, e := range d.queue {
-			depth[e.rank]++
-		}
-		for i := range depth {
-			d.sys.gauges.QueueDepth[i].Store(depth[i])
+		d.queue = newExecQueueSized(stats.Queued)
+		d.byRun = map[string]*workClaim{}
+		d.expiring = map[string]uint64{}
+		d.assigning = map[uint64]*pendingAssign{}
+		d.parked = list.New()
+		if err := d.sys.store.EachQueued(func(id []byte, p messages.Priority, enq messages.Time) {
+			d.queue.pushLoaded(id, p, enq)
+		}); err != nil {
+			panic(err)
 		}
 		d.publish()
-		d.startTicker(ctx)
+		d.armTick(ctx)
 		reportReady(ctx, childDispatcher)
 	case *actor.Stopping, *actor.Restarting:
-		d.stopTicker()
+		if d.stopTick != nil {
+			d.stopTick()
+			d.stopTick = nil
+		}
 		for el := d.parked.Front(); el != nil; el = el.Next() {
-			ctx.Send(el.Value.(*workClaim).sender, &messages.NoWork{})
+			c := el.Value.(*workClaim)
+			if c.stop != nil {
+				c.stop()
+			}
+			ctx.Send(c.sender, &messages.NoWork{})
 		}
 		d.parked.Init()
+		for seq, p := range d.assigning {
+			p.stop()
+			ctx.Send(p.claim.sender, &messages.NoWork{})
+			delete(d.assigning, seq)
+		}
 		d.sys.gauges.WaitingClaims.Store(0)
 	case *messages.ClaimWork:
 		d.claimWork(ctx, msg)
@@ -141,114 +125,81 @@ func (d *dispatcherActor) Receive(ctx actor.Context) {
 			d.publish()
 		}
 	case *execEnqueued:
-		d.enqueue(msg.ID, msg.Priority, msg.EnqueuedAt, msg.Counted)
+		d.queue.Push(msg.entry)
+		d.publish()
+		if msg.answerTo != nil {
+			ctx.Send(msg.answerTo, msg.answer)
+		}
+		d.serve(ctx)
+	case *execsCreated:
+		for _, e := range msg.entries {
+			d.queue.Push(e)
+		}
+		d.publish()
+		for i, to := range msg.answerTo {
+			ctx.Send(to, msg.answers[i])
+		}
 		d.serve(ctx)
 	case *execDequeued:
-		if e, ok := d.byID[msg.ID]; ok {
-			d.remove(e)
+		if d.queue.Remove(msg.ID) {
 			d.publish()
 		}
 	case *queueStaleTick:
 		if msg.gen == d.gen {
+			// A check unanswered for a whole interval (its actor failed)
+			// may be sent again.
+			for id, gen := range d.expiring {
+				if gen+1 < d.gen {
+					delete(d.expiring, id)
+				}
+			}
+			d.expireStale(ctx)
+			d.sys.staleChecks.Add(1)
+			d.armTick(ctx)
+		}
+	case *assignResult:
+		d.assignAnswered(ctx, msg)
+	case *assignTimedOut:
+		d.assignExpired(ctx, msg.seq)
+	case *expireDone:
+		delete(d.expiring, msg.ID)
+		if d.moreStale && len(d.expiring) <= maxExpiring/2 {
 			d.expireStale(ctx)
 		}
 	}
 }
 
-func (d *dispatcherActor) startTicker(ctx actor.Context) {
+// afterFunc arms a timer through the system clock (Config.AfterFunc).
+func (s *System) afterFunc(d time.Duration, f func()) func() bool {
+	if af := s.cfg.AfterFunc; af != nil {
+		return af(d, f)
+	}
+	return time.AfterFunc(d, f).Stop
+}
+
+// sendAfter sends msg to pid after d (through the system clock) and returns
+// the timer's stop function.
+func (s *System) sendAfter(pid *actor.PID, d time.Duration, msg any) func() bool {
+	root := s.actors.Root
+	return s.afterFunc(d, func() { root.Send(pid, msg) })
+}
+
+func (d *dispatcherActor) armTick(ctx actor.Context) {
 	interval := d.sys.cfg.StaleCheckInterval
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
 	d.gen++
-	gen, stop, self, root := d.gen, make(chan struct{}), ctx.Self(), d.sys.actors.Root
-	d.stop = stop
-	go func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				root.Send(self, &queueStaleTick{gen: gen})
-			case <-stop:
-				return
-			}
-		}
-	}()
+	d.stopTick = d.sys.sendAfter(ctx.Self(), interval, &queueStaleTick{gen: d.gen})
 }
 
-func (d *dispatcherActor) stopTicker() {
-	if d.stop != nil {
-		close(d.stop)
-		d.stop = nil
-	}
-}
-
-// enqueue adds an execution to the queue (an execution already queued is
-// left where it is unless it re-entered with a later enqueue time).
-//
-// QueueDepth counts the queue plus the announcements on their way to it:
-// whoever announces an execution may count it first (counted), before it
-// answers its own caller, so that a poll that follows a create never sees
-// an empty queue (the idle-poll fast path reads the gauge). The dispatcher
-// corrects the count when the announcement arrives and lowers it whenever an
-// execution leaves the queue.
-func (d *dispatcherActor) enqueue(id string, p messages.Priority, at messages.Time, counted bool) {
-	rank := queueRank(p)
-	// The gauge only ever moves by the net change, so a reader never sees a
-	// transient dip.
-	if e, ok := d.byID[id]; ok {
-		if e.enq == at {
-			if counted {
-				d.sys.gauges.QueueDepth[rank].Add(-1) // counted twice
-			}
-			return
-		}
-		heap.Remove(&d.queue, e.index)
-		delete(d.byID, e.id)
-		if e.rank != rank {
-			d.sys.gauges.QueueDepth[e.rank].Add(-1)
-			if !counted {
-				d.sys.gauges.QueueDepth[rank].Add(1)
-			}
-		} else if counted {
-			d.sys.gauges.QueueDepth[rank].Add(-1)
-		}
-	} else if !counted {
-		d.sys.gauges.QueueDepth[rank].Add(1)
-	}
-	d.seq++
-	e := &queueEntry{id: id, rank: rank, enq: at, seq: d.seq}
-	heap.Push(&d.queue, e)
-	d.byID[id] = e
-}
-
-// queueRank is p's rank in the queue; an invalid priority queues as NORMAL.
-func queueRank(p messages.Priority) int {
-	if rank := p.Rank(); rank >= 0 {
-		return rank
-	}
-	return 1
-}
-
-// remove takes an entry out of the queue.
-func (d *dispatcherActor) remove(e *queueEntry) {
-	heap.Remove(&d.queue, e.index)
-	delete(d.byID, e.id)
-	d.sys.gauges.QueueDepth[e.rank].Add(-1)
-}
-
-// popHead takes the head of the queue.
-func (d *dispatcherActor) popHead() *queueEntry {
-	e := heap.Pop(&d.queue).(*queueEntry)
-	delete(d.byID, e.id)
-	d.sys.gauges.QueueDepth[e.rank].Add(-1)
-	return e
-}
-
-// publish updates the waiting-claims gauge.
+// publish updates the gauges the dispatcher owns.
 func (d *dispatcherActor) publish() {
-	d.sys.gauges.WaitingClaims.Store(int64(d.parked.Len()))
+	g := &d.sys.gauges
+	for r := range g.QueueDepth {
+		g.QueueDepth[r].Store(int64(d.queue.Depth(r)))
+	}
+	g.WaitingClaims.Store(int64(d.parked.Len()))
 }
 
 func (d *dispatcherActor) claimWork(ctx actor.Context, msg *messages.ClaimWork) {
@@ -260,7 +211,7 @@ func (d *dispatcherActor) claimWork(ctx actor.Context, msg *messages.ClaimWork) 
 		return
 	}
 	d.seq++
-	c := &workClaim{runnerID: msg.RunnerID, sender: sender, wait: msg.Wait, seq: d.seq, deadline: time.Now().Add(msg.Wait)}
+	c := &workClaim{runnerID: msg.RunnerID, sender: sender, wait: msg.Wait, seq: d.seq, deadline: d.sys.Now().Add(msg.Wait)}
 	c.elem = d.parked.PushBack(c)
 	d.byRun[c.runnerID] = c
 	d.serve(ctx)
@@ -274,11 +225,14 @@ func (d *dispatcherActor) waitOrAnswer(ctx actor.Context, c *workClaim) {
 	if d.byRun[c.runnerID] != c {
 		return
 	}
-	if c.wait <= 0 || !time.Now().Before(c.deadline) {
+	left := c.deadline.Sub(d.sys.Now())
+	if c.wait <= 0 || left <= 0 {
 		d.answerNoWork(ctx, c)
 		return
 	}
-	d.armExpiry(ctx, c)
+	if c.stop == nil {
+		c.stop = d.sys.sendAfter(ctx.Self(), left, &workClaimExpired{runnerID: c.runnerID, seq: c.seq})
+	}
 }
 
 // answerNoWork removes a parked claim and answers it *messages.NoWork.
@@ -287,13 +241,7 @@ func (d *dispatcherActor) answerNoWork(ctx actor.Context, c *workClaim) {
 	ctx.Send(c.sender, &messages.NoWork{})
 }
 
-// armExpiry answers a parked claim *messages.NoWork at its deadline.
-func (d *dispatcherActor) armExpiry(ctx actor.Context, c *workClaim) {
-	self, root, runner, seq := ctx.Self(), d.sys.actors.Root, c.runnerID, c.seq
-	c.timer = time.AfterFunc(time.Until(c.deadline), func() { root.Send(self, &workClaimExpired{runnerID: runner, seq: seq}) })
-}
-
-// unpark removes a parked claim.
+// unpark removes a parked claim and stops its expiry.
 func (d *dispatcherActor) unpark(c *workClaim) {
 	if d.byRun[c.runnerID] == c {
 		delete(d.byRun, c.runnerID)
@@ -302,65 +250,100 @@ func (d *dispatcherActor) unpark(c *workClaim) {
 		d.parked.Remove(c.elem)
 		c.elem = nil
 	}
-	if c.timer != nil {
+	if c.stop != nil {
 		// Served or replaced before its deadline: nothing left to expire.
-		c.timer.Stop()
-		c.timer = nil
+		c.stop()
+		c.stop = nil
 	}
 }
 
-// serve matches parked claims, oldest first, with the head of the queue.
+// serve matches parked claims, oldest first, with the best entry each may
+// take.
 func (d *dispatcherActor) serve(ctx actor.Context) {
-	for d.parked.Len() > 0 && d.queue.Len() > 0 {
-		c := d.parked.Front().Value.(*workClaim)
+	for el := d.parked.Front(); el != nil && d.queue.Len() > 0; {
+		c := el.Value.(*workClaim)
+		el = el.Next()
+		id, ok := d.queue.PopFor(nil)
+		if !ok {
+			continue // nothing this runner may take
+		}
 		d.unpark(c)
-		e := d.popHead()
-		d.assign(ctx, c, e)
+		d.assign(ctx, c, id)
 	}
 	d.publish()
 }
 
-// assign asks the execution to become ASSIGNED to the claim's runner and
-// answers the claim when it has; if the execution left the queue meanwhile
-// (stopped, timed out), the claim goes back to the front of the line.
-func (d *dispatcherActor) assign(ctx actor.Context, c *workClaim, e *queueEntry) {
+// pendingAssign is an assignment whose answer the dispatcher awaits.
+type pendingAssign struct {
+	claim *workClaim
+	id    string
+	stop  func() bool // its timeout
+}
+
+// assignTimedOut ends an assignment whose answer did not come in time.
+type assignTimedOut struct{ seq uint64 }
+
+// assign asks the execution (activated by the registry) to become ASSIGNED
+// to the claim's runner; the answer (*assignResult, carrying the claim's
+// number) or the timeout continues in assigned. No future: the request is
+// a message and its bound a timer of the system clock.
+func (d *dispatcherActor) assign(ctx actor.Context, c *workClaim, id string) {
 	pid, ok := d.sys.pids[childExecutions]
 	if !ok {
 		ctx.Send(c.sender, &messages.NoWork{})
 		return
 	}
-	f := ctx.RequestFuture(pid, &assignExecution{ID: e.id, RunnerID: c.runnerID}, assignTimeout)
-	ctx.ReenterAfter(f, func(res any, err error) {
-		r, _ := res.(*assignResult)
-		switch {
-		case err == nil && r != nil && r.Err == nil && r.Execution != nil:
-			ctx.Send(c.sender, r.Execution)
-			return
-		case err != nil || r == nil:
-			// Unknown outcome (timeout): do not risk giving this runner a
-			// second execution; it polls again. If the assignment did land
-			// (late), take it back, so no work waits on a runner that was
-			// told there was none.
-			ctx.Send(c.sender, &messages.NoWork{})
-			ctx.Send(pid, &unassignExecution{ID: e.id, RunnerID: c.runnerID})
-			return
-		}
-		// The execution was no longer QUEUED: serve the claim again, first
-		// in line, unless the runner has claimed anew meanwhile.
-		if _, newer := d.byRun[c.runnerID]; newer {
-			ctx.Send(c.sender, &messages.NoWork{})
-			return
-		}
-		c.elem = d.parked.PushFront(c)
-		d.byRun[c.runnerID] = c
-		d.serve(ctx)
-		d.waitOrAnswer(ctx, c)
-		d.publish()
-	})
+	d.assigning[c.seq] = &pendingAssign{claim: c, id: id,
+		stop: d.sys.sendAfter(ctx.Self(), assignTimeout, &assignTimedOut{seq: c.seq})}
+	ctx.Request(pid, &assignExecution{ID: id, RunnerID: c.runnerID, Seq: c.seq})
+}
+
+// assignAnswered answers the claim of an assignment: with the execution
+// when it became ASSIGNED; if the execution left the queue meanwhile
+// (stopped, timed out), the claim goes back to the front of the line.
+func (d *dispatcherActor) assignAnswered(ctx actor.Context, r *assignResult) {
+	p, ok := d.assigning[r.Seq]
+	if !ok || p.id != r.ID {
+		return // after its timeout: the unassign sent then takes it back
+	}
+	delete(d.assigning, r.Seq)
+	p.stop()
+	c := p.claim
+	if r.Err == nil && r.Execution != nil {
+		ctx.Send(c.sender, r.Execution)
+		return
+	}
+	if _, newer := d.byRun[c.runnerID]; newer {
+		ctx.Send(c.sender, &messages.NoWork{})
+		return
+	}
+	c.stop = nil
+	c.elem = d.parked.PushFront(c)
+	d.byRun[c.runnerID] = c
+	d.serve(ctx)
+	d.waitOrAnswer(ctx, c)
+	d.publish()
+}
+
+// assignExpired gives up an assignment whose answer did not come: the
+// runner is told there is no work (it polls again), and the assignment is
+// taken back in case it lands late, so no work waits on a runner that was
+// told there was none.
+func (d *dispatcherActor) assignExpired(ctx actor.Context, seq uint64) {
+	p, ok := d.assigning[seq]
+	if !ok {
+		return
+	}
+	delete(d.assigning, seq)
+	ctx.Send(p.claim.sender, &messages.NoWork{})
+	if pid, ok := d.sys.pids[childExecutions]; ok {
+		ctx.Send(pid, &unassignExecution{ID: p.id, RunnerID: p.claim.runnerID})
+	}
 }
 
 // expireStale asks the executions queued longer than the queue timeout to
-// fail; each checks the clock itself and leaves the queue when it does.
+// fail, at most maxExpiring at a time; each is activated, checks the clock
+// itself, leaves the queue when it fails, and answers *expireDone.
 func (d *dispatcherActor) expireStale(ctx actor.Context) {
 	timeout := d.sys.cfg.QueueTimeout
 	pid, ok := d.sys.pids[childExecutions]
@@ -368,9 +351,16 @@ func (d *dispatcherActor) expireStale(ctx actor.Context) {
 		return
 	}
 	limit := messages.TimeOf(d.sys.Now().Add(-timeout))
-	for _, e := range d.queue {
-		if e.enq <= limit {
-			ctx.Send(pid, &expireQueued{ID: e.id})
+	d.moreStale = false
+	d.queue.EnqueuedBefore(limit, func(id string) bool {
+		if _, busy := d.expiring[id]; !busy {
+			if len(d.expiring) >= maxExpiring {
+				d.moreStale = true
+				return false
+			}
+			d.expiring[id] = d.gen
+			ctx.Request(pid, &expireQueued{ID: id})
 		}
-	}
+		return true
+	})
 }

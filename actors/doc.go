@@ -13,8 +13,12 @@
 //	├── events           fans committed domain events out to live streams (GET /api/events)
 //	├── license          the license and the system state it implies
 //	├── accounts         users, sessions (token revocation), login audit
-//	├── dispatcher       the priority queue and the assignment of work to polling runners
-//	├── executions       → execution/<id>  one per active execution; stops when it finishes
+//	├── dispatcher       the queue of QUEUED executions (execQueue: compact entries,
+//	│                    no actor each) and the assignment of work to polling runners
+//	├── executions       the registry of virtual execution actors
+//	│                    → execution/<id>  live only while its execution is in flight
+//	│                      (ASSIGNED, RUNNING): activated by the first command that
+//	│                      reaches it, passivated when idle (QUEUED, finished)
 //	├── runners          → runner/<id>     status, metrics, heartbeat TTL, current execution
 //	├── workflows        workflows, versions, publishing
 //	├── assets           assets (sealed secrets) and their hand-over to the assigned runner
@@ -22,14 +26,27 @@
 //	└── triggers         → trigger/<id>    cron schedule, enabled flag, webhook firing
 //
 // How work flows: a handler's CreateExecution goes to executions, which
-// writes it (batched into group commits) and spawns execution/<id>; that
-// actor announces the QUEUED execution to the dispatcher. A runner's poll
-// goes to runner/<id>, which claims from the dispatcher; the dispatcher pops
-// the head and has execution/<id> persist ASSIGNED before the claim is
-// answered. Status reports go straight to execution/<id>, which tells
-// runner/<id> when the work is released. Trigger fires and webhooks send the
-// same CreateExecution, forwarded with the caller as sender so the answer
-// leaves as soon as the write is durable.
+// writes it (batched into group commits) and hands the durable batch to the
+// dispatcher, which queues the entries and then answers the creators; no
+// actor is spawned. A runner's poll goes to runner/<id>, which claims from
+// the dispatcher; the dispatcher pops the best entry and sends
+// assignExecution to the registry, which activates execution/<id> (it
+// loads its record from storage) to persist ASSIGNED before the claim is
+// answered. Status reports go through the registry to execution/<id>; one
+// that ends the execution is answered by runner/<id> once it has released
+// the runner (read-your-writes), likewise stops (stopExecutionIds) and a
+// runner's delete (answered once its execution is re-queued or failed).
+// An execution that is idle after a command (back in the queue, finished)
+// asks the registry to passivate it; the registry buffers what arrives
+// meanwhile and re-activates it on Terminated. A start rebuilds the queue
+// from the queue index without activating anything and respawns only the
+// ASSIGNED and RUNNING executions. Trigger fires and webhooks send the same
+// CreateExecution, forwarded with the caller as sender.
+//
+// Every timer (the dispatcher's stale check and claim expiries, the
+// runners' tick and poll bounds, the creation linger, trigger schedules)
+// is armed through Config.AfterFunc, so tests drive them with a fake
+// clock.
 //
 // Domain events: storage numbers the events each change produces and
 // commits the durable ones with the change; after the commit the writer

@@ -17,7 +17,7 @@ const (
 	childDispatcher = "dispatcher"
 )
 
-// Internal messages between the dispatcher, the executions supervisor and
+// Internal messages between the dispatcher, the executions registry and
 // the execution actors.
 type (
 	// assignExecution asks an execution to become ASSIGNED to a runner.
@@ -25,6 +25,7 @@ type (
 	assignExecution struct {
 		ID       string
 		RunnerID string
+		Seq      uint64 // the claim's number, echoed in the result
 	}
 	// unassignExecution takes back an assignment whose answer the
 	// dispatcher never got (its request timed out): if the execution is
@@ -38,20 +39,29 @@ type (
 	// the execution is no longer QUEUED (or the write failed).
 	assignResult struct {
 		ID        string
+		Seq       uint64
 		Execution *messages.Execution
 		Err       error
 	}
 	// expireQueued tells a QUEUED execution that its queue time may be up;
-	// the execution checks the clock itself. No reply.
+	// the execution checks the clock itself. Reply: *expireDone.
 	expireQueued struct{ ID string }
+	// expireDone answers expireQueued (whatever the outcome).
+	expireDone struct{ ID string }
 	// execEnqueued tells the dispatcher that an execution (re-)entered the
-	// queue.
+	// queue; when answerTo is set, the dispatcher sends it answer once the
+	// entry is queued (and counted).
 	execEnqueued struct {
-		ID         string
-		Priority   messages.Priority
-		EnqueuedAt messages.Time
-		// Counted: the sender already added it to Gauges.QueueDepth.
-		Counted bool
+		entry    queueEntry
+		answerTo *actor.PID
+		answer   any
+	}
+	// execsCreated hands a durable batch of creations to the dispatcher:
+	// the QUEUED ones enter the queue, then every creator is answered.
+	execsCreated struct {
+		entries  []queueEntry
+		answerTo []*actor.PID
+		answers  []any
 	}
 	// execDequeued tells the dispatcher that a QUEUED execution left the
 	// queue other than by assignment (stopped, failed).
@@ -65,9 +75,19 @@ type (
 	}
 	// createLinger ends the short wait for the next batch of creations.
 	createLinger struct{ gen uint64 }
-	// passivate tells the supervisor that an execution finished.
-	passivate struct{ ID string }
+	// passivate asks the registry to stop an idle execution actor (QUEUED,
+	// finished, or unknown); finished: it reached a terminal state.
+	passivate struct {
+		ID       string
+		PID      *actor.PID
+		Finished bool
+	}
 )
+
+// queueEntryOf is the queue entry of a QUEUED execution.
+func queueEntryOf(e *messages.Execution) queueEntry {
+	return queueEntry{ID: e.ID, Priority: e.Priority, Enqueued: e.EnqueuedAt}
+}
 
 // pendingCreate is one creation waiting for its batch.
 type pendingCreate struct {
@@ -82,28 +102,45 @@ type pendingCreate struct {
 // callers answered by the previous batch to come back.
 const createLingerMax = time.Millisecond
 
-// executionsActor is the supervisor of the execution actors.
+// executionsActor is the registry of execution actors: executions are
+// virtual actors, addressable by id at all times and live only while they
+// have work in flight (ASSIGNED or RUNNING). A QUEUED execution is an entry
+// in the dispatcher's queue and nothing else.
+//
+// Activation and passivation (one owner, as Akka's ShardRegion): a command
+// for an id without a live actor spawns execution/<id>, which loads its
+// record from storage in Started; an actor that is idle after a command
+// (QUEUED, finished, unknown) asks to passivate; the registry marks it
+// stopping and poisons it (Poison queues behind the commands already
+// forwarded, so each is answered once), buffers the commands that arrive
+// for that id meanwhile, and on *actor.Terminated forgets it and
+// re-activates it for the buffered commands, in their order, with their
+// senders. An id is spawned only when it has no entry, and an entry goes
+// only on Terminated: no id is ever live twice.
 //
 // Creations are written in batches, one batch in flight at a time, without
 // blocking the actor: while a batch commits (fsync), new creations gather;
 // when it lands, the next batch leaves at once if everyone expected is
 // already back, else after at most createLingerMax. Busy clients thus meet in
-// one commit instead of alternating between two half-full ones, which
-// doubles the durable creations per fsync; a lone request never waits.
+// one commit instead of alternating between two half-full ones; a lone
+// request never waits. A durable batch goes to the dispatcher, which queues
+// it and answers the creators (no actor is spawned for a creation).
 //
-// Handles: *messages.CreateExecution, *messages.StartAttended (creates,
-// durably, without blocking: the write completes as *createBatchDone;
-// *createLinger ends a wait),
+// Handles: *messages.CreateExecution, *messages.StartAttended (durable
+// without blocking: *createBatchDone; *createLinger ends a wait),
 // *messages.StopExecution, *messages.ReportStatus, *messages.RunnerLost,
-// *assignExecution, *expireQueued (routed to execution/<id>, spawned from
-// storage when active but not live; finished ones are answered from
-// storage), *passivate, *actor.Terminated. Sends: *execEnqueued to the
-// dispatcher (through new children), *messages.ExecutionAssigned to runners.
-// State: the live children by execution id; the creations waiting for a
-// batch; Gauges.ActiveExecutions. Timers: the linger of the next batch.
+// *assignExecution, *unassignExecution, *expireQueued (routed to
+// execution/<id>, activated on demand), *passivate, *actor.Terminated,
+// *actor.Stopping. Sends: *execsCreated to the dispatcher,
+// *messages.ExecutionAssigned to runners (attended starts, answered by the
+// runner's owner). State: the live children by id (with their buffers while
+// stopping); the creations waiting for a batch; the attended runners'
+// executions; Gauges.ActiveExecutions. Timers (Config.AfterFunc): the
+// linger of the next batch.
 type executionsActor struct {
-	sys  *System
-	live map[string]*actor.PID
+	sys      *System
+	live     map[string]*execSlot
+	stopping bool // the registry itself is stopping: no re-activation
 
 	pending   []*pendingCreate
 	inFlight  bool
@@ -119,31 +156,48 @@ type executionsActor struct {
 	attended   map[string]string
 	attendedOf map[string]string
 
-	// props are the children's props (childProps); handoff and
-	// handoffQuiet are the first state of the child being spawned.
-	props        *actor.Props
-	handoff      *messages.Execution
-	handoffQuiet bool
+	// props are the children's props (childProps); handoff is the first
+	// state of the child being spawned (nil: it loads from storage).
+	props   *actor.Props
+	handoff *messages.Execution
+}
+
+// execSlot is the registry's entry for a live execution actor.
+type execSlot struct {
+	pid      *actor.PID
+	stopping bool              // passivation under way: commands wait in buffer
+	buffer   []bufferedCommand // commands that arrived while stopping
+}
+
+// bufferedCommand is a command held for an actor being passivated.
+type bufferedCommand struct {
+	msg    any
+	sender *actor.PID
 }
 
 // Receive implements actor.Actor.
 func (a *executionsActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		a.live = map[string]*actor.PID{}
+		a.live = map[string]*execSlot{}
 		a.sys.gauges.ActiveExecutions.Store(0)
-		active, err := a.sys.store.ActiveExecutions()
+		active, err := a.sys.store.InFlightExecutions()
 		if err != nil {
 			panic(err)
 		}
 		a.attended, a.attendedOf = map[string]string{}, map[string]string{}
 		for _, e := range active {
-			a.spawn(ctx, e)
+			if e.Status == messages.ExecQueued {
+				continue // the dispatcher's queue holds it
+			}
+			a.activate(ctx, e.ID, e)
 			if e.RunnerID != nil && *e.RunnerID != "" {
 				a.holdRunner(*e.RunnerID, e.ID)
 			}
 		}
 		reportReady(ctx, childExecutions)
+	case *actor.Stopping:
+		a.stopping = true
 	case *messages.CreateExecution:
 		a.create(ctx, msg)
 	case *messages.StartAttended:
@@ -156,50 +210,75 @@ func (a *executionsActor) Receive(ctx actor.Context) {
 			a.flush(ctx)
 		}
 	case *messages.StopExecution:
-		a.route(ctx, msg.ID, msg)
+		a.route(ctx, msg.ID)
 	case *messages.ReportStatus:
-		a.route(ctx, msg.ExecutionID, msg)
+		a.route(ctx, msg.ExecutionID)
 	case *messages.RunnerLost:
-		a.route(ctx, msg.ExecutionID, msg)
+		a.route(ctx, msg.ExecutionID)
 	case *assignExecution:
-		a.route(ctx, msg.ID, msg)
+		a.route(ctx, msg.ID)
 	case *unassignExecution:
-		a.route(ctx, msg.ID, msg)
+		a.route(ctx, msg.ID)
 	case *expireQueued:
-		a.route(ctx, msg.ID, msg)
+		a.route(ctx, msg.ID)
 	case *passivate:
-		a.releaseRunner(msg.ID)
-		if pid, ok := a.live[msg.ID]; ok {
-			delete(a.live, msg.ID)
-			a.sys.gauges.ActiveExecutions.Add(-1)
-			ctx.Poison(pid) // after the messages already in its mailbox
+		if msg.Finished {
+			a.releaseRunner(msg.ID)
+		}
+		if s, ok := a.live[msg.ID]; ok && !s.stopping && s.pid.Equal(msg.PID) {
+			s.stopping = true
+			ctx.Poison(s.pid) // after the commands already in its mailbox
 		}
 	case *actor.Terminated:
-		// A child that supervision gave up on: forget it, so the next
-		// message respawns it from storage.
-		id, ok := strings.CutPrefix(msg.Who.Id, ctx.Self().Id+"/")
-		if pid, live := a.live[id]; ok && live && pid.Equal(msg.Who) {
-			delete(a.live, id)
-			a.sys.gauges.ActiveExecutions.Add(-1)
-		}
+		a.terminated(ctx, msg.Who)
 	}
 }
 
-// spawn starts the actor of an active execution.
-func (a *executionsActor) spawn(ctx actor.Context, e *messages.Execution) *actor.PID {
-	return a.spawnActor(ctx, e, false)
+// terminated forgets a stopped child (passivated, or given up on by
+// supervision) and re-activates it for the commands buffered meanwhile.
+func (a *executionsActor) terminated(ctx actor.Context, who *actor.PID) {
+	id, ok := strings.CutPrefix(who.Id, ctx.Self().Id+"/")
+	s, live := a.live[id]
+	if !ok || !live || !s.pid.Equal(who) {
+		return
+	}
+	delete(a.live, id)
+	a.sys.gauges.ActiveExecutions.Add(-1)
+	if len(s.buffer) == 0 || a.stopping {
+		for _, b := range s.buffer {
+			if b.sender != nil {
+				ctx.Send(b.sender, ErrStopped)
+			}
+		}
+		return
+	}
+	n := a.activate(ctx, id, nil)
+	if n == nil {
+		for _, b := range s.buffer {
+			if b.sender != nil {
+				ctx.Send(b.sender, fmt.Errorf("actors: execution %s could not be activated", id))
+			}
+		}
+		return
+	}
+	for _, b := range s.buffer {
+		if b.sender != nil {
+			ctx.RequestWithCustomSender(n.pid, b.msg, b.sender)
+		} else {
+			ctx.Send(n.pid, b.msg)
+		}
+	}
 }
 
 // childProps are the props of every execution actor, made once per
 // supervisor instance: one producer, one supervision strategy (it keeps no
 // per-child state; restart counts live in each child) and the lock-free
 // unbounded mailbox, which starts without the ring buffer the default one
-// allocates (an execution actor gets a handful of messages in its life, and
-// a backlog of queued executions keeps one actor each). The first state of
-// a new child is handed over by the init hook, which protoactor runs inside
-// SpawnNamed — on this supervisor's goroutine, so the handoff fields need no
-// lock — and never on a restart: a restarted child starts empty and reads
-// its execution from storage.
+// allocates (an execution actor gets a handful of messages in its life).
+// The first state of a new child is handed over by the init hook, which
+// protoactor runs inside SpawnNamed — on this supervisor's goroutine, so
+// the handoff field needs no lock — and never on a restart: a restarted
+// child starts empty and reads its execution from storage.
 func (a *executionsActor) childProps() *actor.Props {
 	if a.props == nil {
 		sys := a.sys
@@ -208,60 +287,48 @@ func (a *executionsActor) childProps() *actor.Props {
 			actor.WithMailbox(actor.UnboundedLockfree()),
 			actor.WithOnInit(func(ctx actor.Context) {
 				x := ctx.Actor().(*executionActor)
-				x.id, x.exec, x.quiet = a.handoff.ID, a.handoff, a.handoffQuiet
+				self := ctx.Self().Id
+				x.id, x.exec, x.activated = self[strings.LastIndexByte(self, '/')+1:], a.handoff, true
 			}))
 	}
 	return a.props
 }
 
-// spawnActor starts the actor of an active execution; quiet when the caller
-// announces a QUEUED one to the dispatcher itself.
-func (a *executionsActor) spawnActor(ctx actor.Context, e *messages.Execution, quiet bool) *actor.PID {
-	if pid, ok := a.live[e.ID]; ok {
-		return pid
-	}
-	id := e.ID
-	a.handoff, a.handoffQuiet = e, quiet
-	props := a.childProps()
-	pid, err := ctx.SpawnNamed(props, id)
+// activate starts the actor of execution id (e: its record when known,
+// else the actor loads it). The caller has checked that id is not live.
+func (a *executionsActor) activate(ctx actor.Context, id string, e *messages.Execution) *execSlot {
+	a.handoff = e
+	pid, err := ctx.SpawnNamed(a.childProps(), id)
 	a.handoff = nil
 	if err != nil {
-		// The name is taken by a child still stopping: use it, it answers
-		// from its own (terminal) state.
-		pid = actor.NewPID(ctx.Self().Address, ctx.Self().Id+"/"+id)
-		return pid
+		// Cannot happen: a name is freed before its Terminated arrives,
+		// and the registry spawns only ids it has no entry for.
+		a.sys.cfg.Logger.Error("execution actor not activated", "execution", id, "err", err)
+		return nil
 	}
-	a.live[id] = pid
+	s := &execSlot{pid: pid}
+	a.live[id] = s
 	a.sys.gauges.ActiveExecutions.Add(1)
-	return pid
+	return s
 }
 
-// route delivers msg to the actor of execution id.
-func (a *executionsActor) route(ctx actor.Context, id string, msg any) {
-	if pid, ok := a.live[id]; ok {
-		ctx.Forward(pid)
-		return
-	}
-	e, err := a.sys.store.GetExecution(id)
-	if err != nil {
-		respondIfAsked(ctx, err)
-		return
-	}
-	if e == nil {
-		if _, ok := msg.(*assignExecution); ok {
-			respondIfAsked(ctx, &assignResult{ID: id, Err: messages.NotFound("execution")})
+// route delivers the current command to the actor of execution id,
+// activating it when it is not live, or holds it while that actor is
+// passivating.
+func (a *executionsActor) route(ctx actor.Context, id string) {
+	s, ok := a.live[id]
+	if !ok {
+		if s = a.activate(ctx, id, nil); s == nil {
+			respondIfAsked(ctx, fmt.Errorf("actors: execution %s could not be activated", id))
 			return
 		}
-		respondIfAsked(ctx, messages.NotFound("execution"))
+	}
+	if s.stopping {
+		s.buffer = append(s.buffer, bufferedCommand{msg: ctx.Message(), sender: ctx.Sender()})
+		a.sys.buffered.Add(1)
 		return
 	}
-	if !e.Status.Terminal() {
-		ctx.Forward(a.spawn(ctx, e))
-		return
-	}
-	if reply := finishedReply(e, msg); reply != nil {
-		respondIfAsked(ctx, reply)
-	}
+	ctx.Forward(s.pid)
 }
 
 // respondIfAsked answers the sender, if the message had one.
@@ -372,10 +439,11 @@ func (a *executionsActor) flush(ctx actor.Context) {
 	})
 }
 
-// created answers a durable batch, then sends the next one or lingers.
+// created hands a durable batch to the dispatcher (which queues it and
+// answers its creators), then sends the next batch or lingers.
 func (a *executionsActor) created(ctx actor.Context, msg *createBatchDone) {
 	a.inFlight = false
-	var spawn []*messages.Execution
+	out := &execsCreated{}
 	for i, p := range msg.batch {
 		var reply any
 		switch {
@@ -387,34 +455,32 @@ func (a *executionsActor) created(ctx actor.Context, msg *createBatchDone) {
 			a.releaseRunner(p.exec.ID)
 		default:
 			o := msg.outcomes[i]
-			if !o.Duplicate && !o.Execution.Status.Terminal() {
-				x := o.Execution
-				// Spawned after the answers below leave (the answers are
-				// durable already); any later message for it reaches this
-				// actor after this handler, so after the spawn.
-				spawn = append(spawn, x)
-				if x.Status == messages.ExecQueued {
-					// Announced before the creator hears of it, so a
-					// claim sent after the answer finds it in the queue.
-					a.sys.announceQueued(ctx, x, true)
-				}
-				if p.attended && x.RunnerID != nil {
-					a.sys.notifyRunners(ctx, &messages.ExecutionAssigned{RunnerID: *x.RunnerID,
-						ExecutionID: x.ID, Status: x.Status})
-				}
+			x := o.Execution
+			reply = p.reply(x, o.Duplicate)
+			if !o.Duplicate && x.Status == messages.ExecQueued {
+				out.entries = append(out.entries, queueEntryOf(x))
 			}
-			reply = p.reply(o.Execution, o.Duplicate)
+			if !o.Duplicate && p.attended && x.RunnerID != nil && !x.Status.Terminal() {
+				// The runner's owner answers the creator once the runner
+				// reads BUSY.
+				a.sys.notifyRunnersAnswer(ctx, &messages.ExecutionAssigned{RunnerID: *x.RunnerID,
+					ExecutionID: x.ID, Status: x.Status, Answer: reply}, p.sender)
+				continue
+			}
 		}
 		if p.sender != nil {
-			ctx.Send(p.sender, reply)
+			out.answerTo = append(out.answerTo, p.sender)
+			out.answers = append(out.answers, reply)
 		}
 	}
-	// The actor shares the record the creator's answer carries: nothing
-	// changes a record in place (every transition makes a new one with
-	// copyExecution), and a queued execution's actor then keeps no second
-	// copy alive.
-	for _, x := range spawn {
-		a.spawnActor(ctx, x, true)
+	switch pid, ok := a.sys.pids[childDispatcher]; {
+	case len(out.entries) > 0 && ok:
+		// Queued, then answered: a poll sent after the answer finds them.
+		ctx.Send(pid, out)
+	default:
+		for i, to := range out.answerTo {
+			ctx.Send(to, out.answers[i])
+		}
 	}
 	// The callers just answered are likely to come back with more: wait
 	// for them briefly so they share the next commit.
@@ -425,8 +491,36 @@ func (a *executionsActor) created(ctx actor.Context, msg *createBatchDone) {
 	}
 	a.lingering = true
 	a.lingerGen++
-	gen, self, root := a.lingerGen, ctx.Self(), a.sys.actors.Root
-	time.AfterFunc(createLingerMax, func() { root.Send(self, &createLinger{gen: gen}) })
+	a.sys.sendAfter(ctx.Self(), createLingerMax, &createLinger{gen: a.lingerGen})
+}
+
+// notifyRunnersAnswer sends a notification that carries an Answer to the
+// runners actor with the original caller as sender: the runner's owner
+// answers it once the runner reads the change (read-your-writes). Without
+// a runners actor the answer leaves at once.
+func (s *System) notifyRunnersAnswer(ctx actor.Context, msg any, sender *actor.PID) {
+	pid, ok := s.pids[childRunners]
+	switch {
+	case ok && sender != nil:
+		ctx.RequestWithCustomSender(pid, msg, sender)
+	case ok:
+		ctx.Send(pid, msg)
+	case sender != nil:
+		ctx.Send(sender, answerOf(msg))
+	}
+}
+
+// answerOf is the Answer a runner notification carries (nil for none).
+func answerOf(msg any) any {
+	switch m := msg.(type) {
+	case *messages.ExecutionAssigned:
+		return m.Answer
+	case *messages.ExecutionReleased:
+		return m.Answer
+	case *messages.StopRequested:
+		return m.Answer
+	}
+	return nil
 }
 
 // notifyRunners sends a notification to the runners actor, when there is one.
@@ -474,11 +568,33 @@ func finishedReply(e *messages.Execution, msg any) any {
 		}
 		return messages.Errorf(messages.CodeInvalidTransition, "the execution is already %s", e.Status)
 	case *messages.RunnerLost:
+		if m.Answer != nil {
+			return m.Answer
+		}
 		return e
 	case *assignExecution:
-		return &assignResult{ID: e.ID, Err: messages.Errorf(messages.CodeInvalidTransition, "the execution is %s", e.Status)}
+		return &assignResult{ID: e.ID, Seq: m.Seq, Err: messages.Errorf(messages.CodeInvalidTransition, "the execution is %s", e.Status)}
+	case *expireQueued:
+		return &expireDone{ID: e.ID}
 	}
 	return nil
+}
+
+// unknownReply is the answer to msg for an execution that does not exist.
+func unknownReply(id string, msg any) any {
+	switch m := msg.(type) {
+	case *assignExecution:
+		return &assignResult{ID: id, Seq: m.Seq, Err: messages.NotFound("execution")}
+	case *expireQueued:
+		return &expireDone{ID: id}
+	case *unassignExecution:
+		return nil
+	case *messages.RunnerLost:
+		if m.Answer != nil {
+			return m.Answer
+		}
+	}
+	return messages.NotFound("execution")
 }
 
 // checkReport checks who reports and what: only the assigned runner, and
@@ -497,64 +613,50 @@ func checkReport(e *messages.Execution, m *messages.ReportStatus) error {
 	return nil
 }
 
-// executionActor owns the state machine of one active execution.
+// executionActor owns the state machine of one execution while it has work
+// in flight; the registry activates it on demand and it passivates when it
+// is idle.
 //
-// Handles: *assignExecution (QUEUED → ASSIGNED), *messages.ReportStatus,
-// *messages.StopExecution, *messages.RunnerLost, *expireQueued. Sends:
-// *execEnqueued/*execDequeued to the dispatcher, *messages.ExecutionReleased
-// and *messages.StopRequested to runners, *passivate to its parent when it
-// reaches a terminal state. State: the execution (every transition is
-// durable before it is answered or announced), never changed in place —
-// each transition makes a new record (copyExecution) — so the record may be
-// shared with answers already sent. Timers: none (the dispatcher drives the
-// queue timeout).
+// Handles: *assignExecution (QUEUED → ASSIGNED), *unassignExecution,
+// *messages.ReportStatus, *messages.StopExecution, *messages.RunnerLost,
+// *expireQueued. Sends: *execEnqueued/*execDequeued to the dispatcher,
+// *messages.ExecutionReleased and *messages.StopRequested to runners (those
+// that end or stop a runner's work carry the caller's answer, which the
+// runner's owner sends once applied), *passivate to its parent after a
+// command that leaves it idle (QUEUED, finished, unknown). State: the
+// execution (every transition is durable before it is answered or
+// announced), never changed in place — each transition makes a new record
+// (copyExecution) — so the record may be shared with answers already sent.
+// Timers: none (the dispatcher drives the queue timeout).
 type executionActor struct {
 	sys  *System
 	id   string
 	exec *messages.Execution
-	done bool
-	// quiet: the supervisor has announced the new execution to the
-	// dispatcher itself (before answering its creator).
-	quiet bool
+	// activated: spawned by the registry (a restart by supervision starts
+	// without it and reads its name).
+	activated bool
+	missing   bool // no such execution
+	// passivating: a passivate request was sent.
+	passivating bool
 }
 
 // Receive implements actor.Actor.
 func (a *executionActor) Receive(ctx actor.Context) {
-	if _, ok := ctx.Message().(*actor.Started); ok {
-		if a.id == "" { // restarted: the name is the execution id
-			self := ctx.Self().Id
-			a.id = self[strings.LastIndexByte(self, '/')+1:]
-		}
-		if a.exec == nil {
-			e, err := a.sys.store.GetExecution(a.id)
-			if err != nil {
-				panic(err)
-			}
-			if e == nil {
-				ctx.Send(ctx.Parent(), &passivate{ID: a.id})
-				a.done = true
-				return
-			}
-			e.Logs = nil
-			a.exec = e
-		}
-		switch {
-		case a.exec.Status.Terminal():
-			a.done = true
-			ctx.Send(ctx.Parent(), &passivate{ID: a.id})
-		case a.exec.Status == messages.ExecQueued && !a.quiet:
-			a.announceQueued(ctx, false)
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		a.start(ctx)
+		return
+	case actor.SystemMessage, actor.AutoReceiveMessage:
+		return
+	}
+	defer a.passivateIfIdle(ctx)
+	if a.missing {
+		if reply := unknownReply(a.id, ctx.Message()); reply != nil {
+			respondIfAsked(ctx, reply)
 		}
 		return
 	}
-	if _, ok := ctx.Message().(actor.SystemMessage); ok {
-		return
-	}
-	if a.exec == nil {
-		respondIfAsked(ctx, messages.NotFound("execution"))
-		return
-	}
-	if a.done {
+	if a.exec.Status.Terminal() {
 		if reply := finishedReply(a.exec, ctx.Message()); reply != nil {
 			respondIfAsked(ctx, reply)
 		}
@@ -566,31 +668,64 @@ func (a *executionActor) Receive(ctx actor.Context) {
 	case *unassignExecution:
 		a.unassign(ctx, msg)
 	case *messages.ReportStatus:
-		respondIfAsked(ctx, a.report(ctx, msg))
+		a.report(ctx, msg)
 	case *messages.StopExecution:
-		respondIfAsked(ctx, a.stop(ctx, msg))
+		a.stop(ctx, msg)
 	case *messages.RunnerLost:
-		respondIfAsked(ctx, a.runnerLost(ctx, msg))
+		a.runnerLost(ctx, msg)
 	case *expireQueued:
 		a.expire(ctx)
+		respondIfAsked(ctx, &expireDone{ID: a.id})
 	}
 }
 
-func (a *executionActor) announceQueued(ctx actor.Context, counted bool) {
-	a.sys.announceQueued(ctx, a.exec, counted)
+// start loads the execution when the registry did not hand it over.
+func (a *executionActor) start(ctx actor.Context) {
+	if a.id == "" { // restarted by supervision: the name is the execution id
+		self := ctx.Self().Id
+		a.id = self[strings.LastIndexByte(self, '/')+1:]
+	}
+	if a.exec == nil {
+		e, err := a.sys.store.GetExecution(a.id)
+		if err != nil {
+			panic(err)
+		}
+		if e == nil {
+			a.missing = true
+		} else {
+			e.Logs = nil
+			a.exec = e
+		}
+	}
+	if !a.activated {
+		// A restart has no command behind it: an idle actor leaves now.
+		a.passivateIfIdle(ctx)
+	}
 }
 
-// announceQueued tells the dispatcher that e is QUEUED. counted: add it to
-// the queue-depth gauge now, before the caller answers anyone.
-func (s *System) announceQueued(ctx actor.Context, e *messages.Execution, counted bool) {
-	pid, ok := s.pids[childDispatcher]
-	if !ok {
+// passivateIfIdle asks the registry to stop this actor when it holds no
+// work in flight.
+func (a *executionActor) passivateIfIdle(ctx actor.Context) {
+	if a.passivating {
 		return
 	}
-	if counted {
-		s.gauges.QueueDepth[queueRank(e.Priority)].Add(1)
+	finished := !a.missing && a.exec.Status.Terminal()
+	if a.missing || finished || a.exec.Status == messages.ExecQueued {
+		a.passivating = true
+		ctx.Send(ctx.Parent(), &passivate{ID: a.id, PID: ctx.Self(), Finished: finished})
 	}
-	ctx.Send(pid, &execEnqueued{ID: e.ID, Priority: e.Priority, EnqueuedAt: e.EnqueuedAt, Counted: counted})
+}
+
+// enqueue tells the dispatcher that the execution is QUEUED again; the
+// dispatcher sends answer to answerTo (when set) once it is queued.
+func (a *executionActor) enqueue(ctx actor.Context, answerTo *actor.PID, answer any) {
+	pid, ok := a.sys.pids[childDispatcher]
+	switch {
+	case ok:
+		ctx.Send(pid, &execEnqueued{entry: queueEntryOf(a.exec), answerTo: answerTo, answer: answer})
+	case answerTo != nil:
+		ctx.Send(answerTo, answer)
+	}
 }
 
 func (a *executionActor) announceDequeued(ctx actor.Context) {
@@ -599,9 +734,9 @@ func (a *executionActor) announceDequeued(ctx actor.Context) {
 	}
 }
 
-// commit makes next durable and, on success, the actor's state; a terminal
-// state passivates the actor.
-func (a *executionActor) commit(ctx actor.Context, next *messages.Execution, expect messages.ExecutionStatus,
+// commit makes next durable and, on success, the actor's state (an idle
+// state passivates the actor once the command is handled).
+func (a *executionActor) commit(next *messages.Execution, expect messages.ExecutionStatus,
 	logs string, audit *messages.AuditEntry) error {
 	next.UpdatedAt = messages.TimeOf(a.sys.Now())
 	if err := a.sys.store.SaveExecution(next, expect, logs, executionEffects(a.exec, next, audit)); err != nil {
@@ -609,10 +744,6 @@ func (a *executionActor) commit(ctx actor.Context, next *messages.Execution, exp
 	}
 	a.sys.execFigures.observeTransition(a.exec, next)
 	a.exec = next
-	if next.Status.Terminal() {
-		a.done = true
-		ctx.Send(ctx.Parent(), &passivate{ID: a.id})
-	}
 	return nil
 }
 
@@ -622,16 +753,16 @@ func (a *executionActor) reply() *messages.Execution { return a.exec }
 
 func (a *executionActor) assign(ctx actor.Context, msg *assignExecution) *assignResult {
 	if a.exec.Status != messages.ExecQueued {
-		return &assignResult{ID: a.id, Err: messages.Errorf(messages.CodeInvalidTransition, "the execution is %s", a.exec.Status)}
+		return &assignResult{ID: a.id, Seq: msg.Seq, Err: messages.Errorf(messages.CodeInvalidTransition, "the execution is %s", a.exec.Status)}
 	}
 	next := copyExecution(a.exec)
 	runner := msg.RunnerID
 	next.Status, next.RunnerID, next.AssignedAt = messages.ExecAssigned, &runner, messages.TimeOf(a.sys.Now())
 	next.StopRequested = false
-	if err := a.commit(ctx, next, messages.ExecQueued, "", nil); err != nil {
-		return &assignResult{ID: a.id, Err: err}
+	if err := a.commit(next, messages.ExecQueued, "", nil); err != nil {
+		return &assignResult{ID: a.id, Seq: msg.Seq, Err: err}
 	}
-	return &assignResult{ID: a.id, Execution: a.reply()}
+	return &assignResult{ID: a.id, Seq: msg.Seq, Execution: a.reply()}
 }
 
 // unassign returns an execution still ASSIGNED to msg.RunnerID (and not
@@ -643,20 +774,25 @@ func (a *executionActor) unassign(ctx actor.Context, msg *unassignExecution) {
 	}
 	next := copyExecution(a.exec)
 	next.Status, next.RunnerID, next.AssignedAt, next.EnqueuedAt = messages.ExecQueued, nil, 0, messages.TimeOf(a.sys.Now())
-	if err := a.commit(ctx, next, messages.ExecAssigned, "", nil); err != nil {
+	if err := a.commit(next, messages.ExecAssigned, "", nil); err != nil {
 		a.sys.cfg.Logger.Warn("unassign not recorded", "execution", a.id, "err", err)
 		return
 	}
 	a.sys.notifyRunners(ctx, &messages.ExecutionReleased{RunnerID: msg.RunnerID, ExecutionID: a.id, Status: messages.ExecQueued})
-	a.announceQueued(ctx, true)
+	a.enqueue(ctx, nil, nil)
 }
 
-func (a *executionActor) report(ctx actor.Context, msg *messages.ReportStatus) any {
+// report applies a runner's status report. A report that ends the
+// execution is answered by the runner's owner once it has released the
+// runner, so the runner reads ONLINE when the answer arrives.
+func (a *executionActor) report(ctx actor.Context, msg *messages.ReportStatus) {
 	if err := checkReport(a.exec, msg); err != nil {
-		return err
+		respondIfAsked(ctx, err)
+		return
 	}
 	if !messages.CanTransition(a.exec.Status, msg.Status) {
-		return messages.Errorf(messages.CodeInvalidTransition, "cannot go from %s to %s", a.exec.Status, msg.Status)
+		respondIfAsked(ctx, messages.Errorf(messages.CodeInvalidTransition, "cannot go from %s to %s", a.exec.Status, msg.Status))
+		return
 	}
 	now := messages.TimeOf(a.sys.Now())
 	next := copyExecution(a.exec)
@@ -694,50 +830,75 @@ func (a *executionActor) report(ctx actor.Context, msg *messages.ReportStatus) a
 	if msg.Logs != nil {
 		logs = *msg.Logs
 	}
-	if err := a.commit(ctx, next, "", logs, nil); err != nil {
-		return err
+	if err := a.commit(next, "", logs, nil); err != nil {
+		respondIfAsked(ctx, err)
+		return
 	}
 	if next.Status.Terminal() {
-		a.sys.notifyRunners(ctx, &messages.ExecutionReleased{RunnerID: msg.RunnerID, ExecutionID: a.id, Status: next.Status})
+		a.sys.notifyRunnersAnswer(ctx, &messages.ExecutionReleased{RunnerID: msg.RunnerID, ExecutionID: a.id,
+			Status: next.Status, Answer: a.reply()}, ctx.Sender())
+		return
 	}
-	return a.reply()
+	respondIfAsked(ctx, a.reply())
 }
 
-func (a *executionActor) stop(ctx actor.Context, msg *messages.StopExecution) any {
+// stop stops a QUEUED or ASSIGNED execution at once and asks a RUNNING
+// one's runner to stop it. A stop that touches a runner is answered by the
+// runner's owner once the runner lists the id in stopExecutionIds.
+func (a *executionActor) stop(ctx actor.Context, msg *messages.StopExecution) {
 	audit := a.sys.auditEntry(msg.Origin, messages.AuditExecutionStopped, "execution", a.id, "")
 	switch a.exec.Status {
 	case messages.ExecQueued, messages.ExecAssigned:
 		prev := a.exec.Status
 		next := copyExecution(a.exec)
 		next.Status, next.CompletedAt = messages.ExecStopped, messages.TimeOf(a.sys.Now())
-		if err := a.commit(ctx, next, "", "", audit); err != nil {
-			return err
+		if err := a.commit(next, "", "", audit); err != nil {
+			respondIfAsked(ctx, err)
+			return
 		}
 		if prev == messages.ExecQueued {
 			a.announceDequeued(ctx)
 		} else if next.RunnerID != nil {
-			a.sys.notifyRunners(ctx, &messages.ExecutionReleased{RunnerID: *next.RunnerID, ExecutionID: a.id, Status: next.Status})
+			// The runner may already hold it: it is released and hears of
+			// the stop in its next heartbeat or poll answer.
+			a.sys.notifyRunnersAnswer(ctx, &messages.StopRequested{RunnerID: *next.RunnerID, ExecutionID: a.id,
+				Terminal: true, Answer: a.reply()}, ctx.Sender())
+			return
 		}
-		return a.reply()
+		respondIfAsked(ctx, a.reply())
 	case messages.ExecRunning:
 		if !a.exec.StopRequested {
 			next := copyExecution(a.exec)
 			next.StopRequested = true
-			if err := a.commit(ctx, next, "", "", audit); err != nil {
-				return err
+			if err := a.commit(next, "", "", audit); err != nil {
+				respondIfAsked(ctx, err)
+				return
 			}
 		}
 		if a.exec.RunnerID != nil {
-			a.sys.notifyRunners(ctx, &messages.StopRequested{RunnerID: *a.exec.RunnerID, ExecutionID: a.id})
+			a.sys.notifyRunnersAnswer(ctx, &messages.StopRequested{RunnerID: *a.exec.RunnerID, ExecutionID: a.id,
+				Answer: a.reply()}, ctx.Sender())
+			return
+		}
+		respondIfAsked(ctx, a.reply())
+	default:
+		respondIfAsked(ctx, messages.Errorf(messages.CodeInvalidTransition, "the execution is already %s", a.exec.Status))
+	}
+}
+
+// runnerLost takes an execution back from a runner that is gone: ASSIGNED
+// goes back to the queue once, anything else fails. A re-queued execution
+// is answered by the dispatcher once it is queued again.
+func (a *executionActor) runnerLost(ctx actor.Context, msg *messages.RunnerLost) {
+	answer := func() any {
+		if msg.Answer != nil {
+			return msg.Answer
 		}
 		return a.reply()
 	}
-	return messages.Errorf(messages.CodeInvalidTransition, "the execution is already %s", a.exec.Status)
-}
-
-func (a *executionActor) runnerLost(ctx actor.Context, msg *messages.RunnerLost) any {
 	if a.exec.RunnerID == nil || (msg.RunnerID != "" && *a.exec.RunnerID != msg.RunnerID) {
-		return a.reply() // no longer that runner's work
+		respondIfAsked(ctx, answer()) // no longer that runner's work
+		return
 	}
 	reason := msg.Reason
 	if reason == "" {
@@ -755,14 +916,16 @@ func (a *executionActor) runnerLost(ctx actor.Context, msg *messages.RunnerLost)
 	}
 	details := fmt.Sprintf("%s → %s: %s", a.exec.Status, next.Status, reason)
 	audit := a.sys.auditEntry(messages.Origin{ActorType: messages.ActorSystem}, messages.AuditExecutionStale, "execution", a.id, details)
-	if err := a.commit(ctx, next, "", "", audit); err != nil {
-		return err
+	if err := a.commit(next, "", "", audit); err != nil {
+		respondIfAsked(ctx, err)
+		return
 	}
 	a.sys.notifyRunners(ctx, &messages.ExecutionReleased{RunnerID: runner, ExecutionID: a.id, Status: next.Status})
 	if requeue {
-		a.announceQueued(ctx, true)
+		a.enqueue(ctx, ctx.Sender(), answer())
+		return
 	}
-	return a.reply()
+	respondIfAsked(ctx, answer())
 }
 
 func (a *executionActor) expire(ctx actor.Context) {
@@ -778,7 +941,7 @@ func (a *executionActor) expire(ctx actor.Context) {
 	next := copyExecution(a.exec)
 	next.Status, next.CompletedAt, next.Error = messages.ExecFailed, messages.TimeOf(now), &reason
 	audit := a.sys.auditEntry(messages.Origin{ActorType: messages.ActorSystem}, messages.AuditExecutionStale, "execution", a.id, reason)
-	if err := a.commit(ctx, next, messages.ExecQueued, "", audit); err != nil {
+	if err := a.commit(next, messages.ExecQueued, "", audit); err != nil {
 		a.sys.cfg.Logger.Warn("queue timeout not recorded", "execution", a.id, "err", err)
 		return
 	}

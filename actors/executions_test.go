@@ -15,7 +15,7 @@ import (
 	"github.com/exekra/orchestrator/storage"
 )
 
-// execClock is a settable clock for the execution tests.
+// execClock is a settable clock for the actor tests.
 type execClock struct {
 	mu  sync.Mutex
 	now time.Time
@@ -28,7 +28,8 @@ func (c *execClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// execEnv is a real store and actor tree with an active license.
+// execEnv is the actor tests' one environment: a real store on a temp dir
+// and the whole actor tree with an active license, on a settable clock.
 type execEnv struct {
 	t     *testing.T
 	dir   string
@@ -41,13 +42,19 @@ type execEnv struct {
 
 func newExecEnv(t *testing.T) *execEnv {
 	t.Helper()
+	return newTestEnv(t, time.Now().UTC().Truncate(time.Millisecond), messages.LicenseLimits{}, 72*time.Hour)
+}
+
+// newTestEnv starts the tree at clock time now and activates a license
+// with limits, valid for valid.
+func newTestEnv(t *testing.T, now time.Time, limits messages.LicenseLimits, valid time.Duration) *execEnv {
+	t.Helper()
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	e := &execEnv{t: t, dir: t.TempDir(), clock: &execClock{now: time.Now().UTC().Truncate(time.Millisecond)}, pub: pub, priv: priv}
+	e := &execEnv{t: t, dir: t.TempDir(), clock: &execClock{now: now}, pub: pub, priv: priv}
 	e.start()
 	t.Cleanup(e.stop)
-	now := e.clock.Now()
 	text, err := messages.SignLicense(messages.License{ID: messages.NewID(now), Email: "a@example.com", Organization: "T",
-		IssuedAt: now.Unix(), ExpiresAt: now.Add(72 * time.Hour).Unix()}, priv)
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(valid).Unix(), Limits: limits}, priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +71,7 @@ func (e *execEnv) start() {
 		e.t.Fatal(err)
 	}
 	sys, err := Start(Config{LicenseKey: e.pub, Now: e.clock.Now, RunnerTTL: 2 * time.Minute,
-		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: 20 * time.Millisecond}, st)
+		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: 10 * time.Millisecond}, st)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -78,6 +85,8 @@ func (e *execEnv) stop() {
 		e.sys = nil
 	}
 }
+
+func (e *execEnv) restart() { e.stop(); e.start() }
 
 // workflow creates a workflow with a published version.
 func (e *execEnv) workflow(name string) string {
@@ -371,7 +380,10 @@ func TestQueueTimeout(t *testing.T) {
 	if msg := *e.get(old.ID).Error; msg != "no runner available within 30m" {
 		t.Fatalf("error %q", msg)
 	}
-	time.Sleep(60 * time.Millisecond)
+	// Two more stale checks pass (a signal, not a sleep): the young one
+	// stays queued.
+	checks := e.sys.staleChecks.Load()
+	eventually(t, "two more stale checks", func() bool { return e.sys.staleChecks.Load() >= checks+2 })
 	if e.get(young.ID).Status != messages.ExecQueued {
 		t.Fatal("young execution expired")
 	}
@@ -392,8 +404,13 @@ func TestExecutionsSurviveRestart(t *testing.T) {
 	}
 	e.stop()
 	e.start()
-	if n := e.sys.gauges.ActiveExecutions.Load(); n != 4 {
-		t.Fatalf("active after restart %d", n)
+	// Only the execution in flight has an actor; the queued ones are
+	// queue entries rebuilt from the queue index.
+	if n := e.sys.gauges.ActiveExecutions.Load(); n != 1 {
+		t.Fatalf("live actors after restart %d, want 1 (the ASSIGNED one)", n)
+	}
+	if g := &e.sys.gauges; g.QueueDepth[0].Load() != 1 || g.QueueDepth[1].Load() != 1 || g.QueueDepth[2].Load() != 1 {
+		t.Fatalf("queue depth after restart %d %d %d", g.QueueDepth[0].Load(), g.QueueDepth[1].Load(), g.QueueDepth[2].Load())
 	}
 	for _, want := range []string{d.ID, c.ID, a.ID} {
 		if got := e.claim("r2"+want, 0); got == nil || got.ID != want {
@@ -544,13 +561,10 @@ func TestExecutionActorRestartReloads(t *testing.T) {
 	e := newExecEnv(t)
 	wf := e.workflow("restart-actor")
 	x := e.create(wf, messages.PriorityNormal)
-	// The creator is answered before the actor is spawned (in the same
-	// supervisor turn): a round trip through the supervisor waits that
-	// turn out, so the actor is fully started before the test pokes it
-	// from outside (its mailbox had no dispatcher yet once under -race).
-	if _, err := e.sys.Ask(&messages.StopExecution{ID: "no-such-execution"}); messages.ErrorCode(err) != messages.CodeNotFound {
-		t.Fatalf("barrier: %v", err)
+	if got := e.claim("r1", 0); got == nil || got.ID != x.ID {
+		t.Fatalf("claim: %v", got)
 	}
+	// ASSIGNED: its actor is live (the assignment activated it).
 	execs := e.sys.pids[childExecutions]
 	pid := actor.NewPID(execs.Address, execs.Id+"/"+x.ID)
 	proc, ok := e.sys.actors.ProcessRegistry.Get(pid)
@@ -558,16 +572,16 @@ func TestExecutionActorRestartReloads(t *testing.T) {
 		t.Fatalf("no live actor for %s", x.ID)
 	}
 	proc.SendSystemMessage(pid, &actor.Restart{})
-	// The restarted actor answers from the stored state: a stop works.
-	res, err := e.sys.Ask(&messages.StopExecution{ID: x.ID})
+	// The restarted actor answers from the stored state: a report works.
+	got, err := e.report(x.ID, "r1", messages.ExecRunning, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.(*messages.Execution); got.Status != messages.ExecStopped || got.ID != x.ID {
+	if got.Status != messages.ExecRunning || got.ID != x.ID {
 		t.Fatalf("after a restart: %+v", got)
 	}
-	if e.get(x.ID).Status != messages.ExecStopped {
-		t.Fatal("the stop was not stored")
+	if e.get(x.ID).Status != messages.ExecRunning {
+		t.Fatal("the report was not stored")
 	}
 }
 
@@ -581,7 +595,7 @@ func TestUnparkStopsTheClaimExpiry(t *testing.T) {
 	c.elem = d.parked.PushBack(c)
 	d.byRun[c.runnerID] = c
 	timer := time.AfterFunc(time.Hour, func() {})
-	c.timer = timer
+	c.stop = timer.Stop
 	d.unpark(c)
 	if timer.Stop() {
 		t.Fatal("unpark left the claim's expiry timer armed")

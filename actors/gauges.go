@@ -7,10 +7,10 @@ import "sync/atomic"
 // field); anyone may read them.
 type Gauges struct {
 	// QueueDepth is the number of QUEUED executions by priority rank
-	// (0 HIGH, 1 NORMAL, 2 LOW). Owner: dispatcher; the execution actors
-	// that announce a QUEUED execution add it ahead of the announcement
-	// (counted), and the dispatcher corrects that on arrival (see
-	// dispatcherActor.enqueue).
+	// (0 HIGH, 1 NORMAL, 2 LOW). Owner: the dispatcher, its one writer;
+	// whoever queues an execution has its caller answered by the dispatcher
+	// after the entry is counted, so a poll that follows a 2xx never reads
+	// a depth without it (the idle-poll fast path reads this gauge).
 	QueueDepth [3]atomic.Int64
 	// WaitingClaims is the number of long polls parked in the dispatcher.
 	// Owner: dispatcher.
@@ -20,8 +20,9 @@ type Gauges struct {
 	RunnersOnline  atomic.Int64
 	RunnersBusy    atomic.Int64
 	RunnersOffline atomic.Int64
-	// ActiveExecutions is the number of live execution actors. Owner:
-	// executions supervisor.
+	// ActiveExecutions is the number of live execution actors (executions
+	// in flight, plus any activated for a moment by a command). Owner: the
+	// executions registry.
 	ActiveExecutions atomic.Int64
 	// EventStreams is the number of open live event streams, and
 	// EventStreamsDropped counts those ended for a full buffer. Owner:

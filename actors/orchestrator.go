@@ -129,7 +129,9 @@ type childReady struct{ name string }
 
 // reportReady tells the parent that a top-level child has rehydrated.
 func reportReady(ctx actor.Context, name string) {
-	ctx.Send(ctx.Parent(), &childReady{name: name})
+	if p := ctx.Parent(); p != nil { // nil for an actor a test spawns alone
+		ctx.Send(p, &childReady{name: name})
+	}
 }
 
 // levelShift is a slog handler that moves protoactor's info logs to debug.

@@ -134,12 +134,15 @@ func (v *runnersView) each(fn func(e *runnerEntry)) {
 // *messages.ExecutionReleased, *messages.StopRequested; *runnerGone,
 // *runnersTick. Sends: *runnerTick to runner actors that have something due.
 // State: the runner registry (published as runnersView), Census.Runners.
-// Timers: one ticker (runnersTick) checking heartbeat TTLs, the offline
-// grace and heartbeat flushes of every runner from the atomics.
+// Timers: one tick (runnersTick, re-armed through Config.AfterFunc)
+// checking heartbeat TTLs, the offline grace and heartbeat flushes of every
+// runner from the atomics. A deleted runner's actor reports *runnerGone when
+// it is done; the supervisor then drops it from the registry and poisons it
+// behind everything it forwarded, and forwards nothing more to it.
 type runnersActor struct {
-	sys     *System
-	stop    chan struct{}
-	pending int // registrations on their way to disk
+	sys      *System
+	stopTick func() bool
+	pending  int // registrations on their way to disk
 }
 
 // runnerCreated reports a registration's durable write.
@@ -166,9 +169,9 @@ func (a *runnersActor) Receive(ctx actor.Context) {
 		a.startTicker(ctx)
 		reportReady(ctx, childRunners)
 	case *actor.Stopping, *actor.Restarting:
-		if a.stop != nil {
-			close(a.stop)
-			a.stop = nil
+		if a.stopTick != nil {
+			a.stopTick()
+			a.stopTick = nil
 		}
 	case *messages.RegisterRunner:
 		if err := a.register(ctx, msg); err != nil {
@@ -191,16 +194,29 @@ func (a *runnersActor) Receive(ctx actor.Context) {
 	case *messages.StopRequested:
 		a.forward(ctx, msg.RunnerID)
 	case *runnerGone:
-		a.remove(msg.id)
+		// The deleted runner's actor is done: it leaves the registry, and
+		// is poisoned from here, behind every command forwarded so far
+		// (none is forwarded after this), so each is answered.
+		if e := a.remove(msg.id); e != nil {
+			ctx.Poison(e.pid)
+		}
 	case *runnersTick:
 		a.tick(ctx)
+		a.sys.runnerTicks.Add(1)
+		a.startTicker(ctx)
 	}
 }
 
-// forward hands a message to the runner's actor, keeping the sender.
+// forward hands a message to the runner's actor, keeping the sender. For a
+// runner that is gone, a notification carrying its caller's answer is
+// answered with it (the change it announces has nothing left to reach).
 func (a *runnersActor) forward(ctx actor.Context, id string) {
 	e := a.sys.runnerEntryOf(id)
 	if e == nil || e.deleted.Load() {
+		if ans := answerOf(ctx.Message()); ans != nil {
+			respondIfAsked(ctx, ans)
+			return
+		}
 		respondIfAsked(ctx, messages.NotFound("runner"))
 		return
 	}
@@ -212,7 +228,7 @@ func (a *runnersActor) forward(ctx actor.Context, id string) {
 // execution naming the same runner is returned in extra: it can only come
 // from a crash mid-assignment, and is handed back as lost.
 func (a *runnersActor) assignmentsFromExecutions() (work map[string]*messages.Execution, extra []*messages.Execution, err error) {
-	active, err := a.sys.store.ActiveExecutions()
+	active, err := a.sys.store.InFlightExecutions()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -390,15 +406,16 @@ func (a *runnersActor) created(ctx actor.Context, msg *runnerCreated) {
 }
 
 // remove drops a deleted runner from the registry (its actor already
-// counted it out of the census).
-func (a *runnersActor) remove(id string) {
+// counted it out of the census) and returns its entry (nil when none).
+func (a *runnersActor) remove(id string) *runnerEntry {
 	v := a.sys.runnerReg.Load()
 	e := v.get(id)
 	if e == nil {
-		return
+		return nil
 	}
 	v.byID.CompareAndDelete(id, e)
 	v.byKey.CompareAndDelete(e.machineKey, e)
+	return e
 }
 
 // runnersTickInterval is how often the runners supervisor checks the
@@ -416,23 +433,9 @@ func (s *System) runnersTickInterval() time.Duration {
 	return d
 }
 
+// startTicker arms the next check through the system clock.
 func (a *runnersActor) startTicker(ctx actor.Context) {
-	stop := make(chan struct{})
-	a.stop = stop
-	self, root := ctx.Self(), a.sys.actors.Root
-	every := a.sys.runnersTickInterval()
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				root.Send(self, &runnersTick{})
-			}
-		}
-	}()
+	a.stopTick = a.sys.sendAfter(ctx.Self(), a.sys.runnersTickInterval(), &runnersTick{})
 }
 
 // tick sends a runnerTick to every runner actor that has something due:
@@ -499,8 +502,8 @@ func publicRunner(r *messages.Runner) *messages.Runner {
 // and *messages.CancelClaim to the dispatcher, *messages.RunnerLost to the
 // executions actor, *runnerGone to its parent. State: the runner record
 // (published through its runnerEntry). Timers: none of its own for the
-// heartbeat (the supervisor's tick reports what is due); one AfterFunc per
-// claim and per joined poll as safety bounds.
+// heartbeat (the supervisor's tick reports what is due); one timer per
+// claim and per joined poll as safety bounds, through Config.AfterFunc.
 type runnerActor struct {
 	sys     *System
 	entry   *runnerEntry
@@ -510,22 +513,23 @@ type runnerActor struct {
 	current   *messages.Execution // the current execution when known
 	curStatus messages.ExecutionStatus
 	stops     []string
+	stopOnce  map[string]struct{} // stops listed in one answer only
 	lastFlush time.Time
 
 	claiming bool
 	wake     bool // parked polls should come back: the runner may claim now
 	claimGen int
-	// claimTimer bounds the claim in flight (stopped once it is answered).
-	claimTimer *time.Timer
-	waiters    []*pollWaiter
-	nextWait   int
+	// claimStop stops the bound of the claim in flight (once answered).
+	claimStop func() bool
+	waiters   []*pollWaiter
+	nextWait  int
 }
 
 // pollWaiter is a poll waiting for the claim in flight.
 type pollWaiter struct {
-	id    int
-	pid   *actor.PID
-	timer *time.Timer // its wait (nil when it waits for the claim); stopped once answered
+	id   int
+	pid  *actor.PID
+	stop func() bool // stops its wait (nil when it waits for the claim); called once answered
 }
 
 // runnerTick asks a runner actor to check its timers.
@@ -600,13 +604,16 @@ func (a *runnerActor) Receive(ctx actor.Context) {
 		a.delete(ctx, msg)
 	case *messages.ExecutionAssigned:
 		a.assigned(msg)
-		a.ack(ctx)
+		a.ack(ctx, msg.Answer)
 	case *messages.ExecutionReleased:
 		a.released(msg.ExecutionID)
-		a.ack(ctx)
+		a.ack(ctx, msg.Answer)
 	case *messages.StopRequested:
-		a.stopRequested(ctx, msg.ExecutionID)
-		a.ack(ctx)
+		if msg.Terminal {
+			a.released(msg.ExecutionID)
+		}
+		a.stopRequested(ctx, msg.ExecutionID, msg.Terminal)
+		a.ack(ctx, msg.Answer)
 	case *runnerTick:
 		a.tick(ctx)
 	case *releasePolls:
@@ -614,7 +621,7 @@ func (a *runnerActor) Receive(ctx actor.Context) {
 			a.claimAnswered(ctx, nil)
 			a.cancelClaim(ctx)
 		}
-		a.answerWaiters(ctx, &messages.PollReply{StopExecutionIDs: a.stopIDs()})
+		a.answerWaiters(ctx, nil)
 	case *lostResult:
 		if msg.err == nil && msg.exec != nil && msg.exec.Status == messages.ExecAssigned &&
 			msg.exec.RunnerID != nil && *msg.exec.RunnerID == a.rec.ID {
@@ -624,10 +631,13 @@ func (a *runnerActor) Receive(ctx actor.Context) {
 	}
 }
 
-func (a *runnerActor) ack(ctx actor.Context) {
-	if ctx.Sender() != nil {
-		ctx.Respond(&messages.Ack{})
+// ack answers a notification once applied: with the answer it carries for
+// its original caller, else an Ack.
+func (a *runnerActor) ack(ctx actor.Context, answer any) {
+	if answer == nil {
+		answer = &messages.Ack{}
 	}
+	respondIfAsked(ctx, answer)
 }
 
 // load takes the record the supervisor rehydrated at spawn or, after an
@@ -648,7 +658,6 @@ func (a *runnerActor) load(ctx actor.Context) {
 	if r == nil {
 		a.entry.deleted.Store(true)
 		ctx.Send(ctx.Parent(), &runnerGone{id: a.entry.id})
-		ctx.Stop(ctx.Self())
 		return
 	}
 	a.rec = *r
@@ -727,6 +736,28 @@ func (a *runnerActor) save(audit *messages.AuditEntry) error {
 	return nil
 }
 
+// saveDerived publishes a change of the runner's current execution (and
+// the BUSY/ONLINE status that follows from it) at once and writes it
+// through the group commit without waiting. Those fields are derived from
+// the executions, whose own changes are durable before they are answered,
+// and a start re-derives them (assignmentsFromExecutions, rehydrateRunner):
+// waiting for this write added two commits to every execution's lifecycle.
+func (a *runnerActor) saveDerived(what string) {
+	a.rec.UpdatedAt = messages.TimeOf(a.sys.Now())
+	a.entry.flushAt.Store(0)
+	a.lastFlush = a.sys.Now()
+	a.publish()
+	id, logger := a.rec.ID, a.sys.cfg.Logger
+	// BUSY and ONLINE are both up: a runner event, never runner.online or
+	// runner.offline.
+	rec := a.copyRec()
+	a.sys.store.SaveRunnerAsync(rec, runnerEffects(rec, nil, false), func(err error) {
+		if err != nil && messages.ErrorCode(err) != messages.CodeNotFound { // deleted meanwhile
+			logger.Warn(what, "runner", id, "err", err)
+		}
+	})
+}
+
 // runnerStatus is the status of a runner that is alive or not, with work or
 // without.
 func runnerStatus(alive, hasWork bool) messages.RunnerStatus {
@@ -756,9 +787,20 @@ func (a *runnerActor) settle(alive bool) error {
 
 func (a *runnerActor) alive() bool { return a.rec.Status != messages.RunnerOffline }
 
+// stopIDs is the stopExecutionIds of an answer. Stops of executions that
+// are already STOPPED (they were ASSIGNED) are listed in one answer, then
+// dropped: the runner holds no work of theirs any more.
 func (a *runnerActor) stopIDs() []string {
 	out := make([]string, len(a.stops))
 	copy(out, a.stops)
+	if len(a.stopOnce) > 0 {
+		a.stops = slices.DeleteFunc(a.stops, func(id string) bool {
+			_, once := a.stopOnce[id]
+			return once
+		})
+		clear(a.stopOnce)
+		a.publish()
+	}
 	return out
 }
 
@@ -893,7 +935,7 @@ func (a *runnerActor) poll(ctx actor.Context, msg *messages.PollWork) {
 	a.nextWait++
 	a.waiters = append(a.waiters, &pollWaiter{id: a.nextWait, pid: ctx.Sender()})
 	ctx.Request(pid, &messages.ClaimWork{RunnerID: a.rec.ID, Wait: msg.Wait})
-	a.claimTimer = a.after(ctx, msg.Wait+5*time.Second, &claimExpired{gen: a.claimGen})
+	a.claimStop = a.after(ctx, msg.Wait+5*time.Second, &claimExpired{gen: a.claimGen})
 }
 
 // answerOrPark answers a poll that gets no new work: at once when it has
@@ -908,16 +950,15 @@ func (a *runnerActor) answerOrPark(ctx actor.Context, wait time.Duration) {
 	a.nextWait++
 	w := &pollWaiter{id: a.nextWait, pid: ctx.Sender()}
 	a.waiters = append(a.waiters, w)
-	w.timer = a.after(ctx, wait, &waiterExpired{id: w.id})
+	w.stop = a.after(ctx, wait, &waiterExpired{id: w.id})
 }
 
 // after sends msg to the actor itself after d. The caller stops the timer
 // once what it bounds is over, so thousands of runners long-polling leave no
 // dead timers behind in the runtime's heap (each would fire into an actor
 // that no longer cares, or into dead letters after a delete).
-func (a *runnerActor) after(ctx actor.Context, d time.Duration, msg any) *time.Timer {
-	self, root := ctx.Self(), a.sys.actors.Root
-	return time.AfterFunc(d, func() { root.Send(self, msg) })
+func (a *runnerActor) after(ctx actor.Context, d time.Duration, msg any) func() bool {
+	return a.sys.sendAfter(ctx.Self(), d, msg)
 }
 
 // currentAssigned returns the current execution when it is still ASSIGNED
@@ -954,17 +995,17 @@ func (a *runnerActor) currentAssigned() *messages.Execution {
 // given up is still adopted: it is durable and the next poll returns it.
 func (a *runnerActor) claimAnswered(ctx actor.Context, e *messages.Execution) {
 	a.claiming = false
-	if a.claimTimer != nil {
-		a.claimTimer.Stop()
-		a.claimTimer = nil
+	if a.claimStop != nil {
+		a.claimStop()
+		a.claimStop = nil
 	}
 	if a.entry.deleted.Load() {
 		// Deleted while a claim was in flight: hand back what it brought.
 		if e != nil {
 			a.lost(ctx, e.ID, "runner "+a.rec.Name+" was deleted")
 		}
-		a.answerWaiters(ctx, &messages.PollReply{StopExecutionIDs: []string{}})
-		ctx.Poison(ctx.Self())
+		a.answerWaiters(ctx, nil)
+		ctx.Send(ctx.Parent(), &runnerGone{id: a.rec.ID})
 		return
 	}
 	if e != nil {
@@ -980,12 +1021,10 @@ func (a *runnerActor) claimAnswered(ctx actor.Context, e *messages.Execution) {
 			if a.alive() {
 				a.rec.Status = messages.RunnerBusy
 			}
-			if err := a.save(nil); err != nil {
-				a.sys.cfg.Logger.Error("runner busy", "runner", a.rec.ID, "err", err)
-			}
+			a.saveDerived("runner busy")
 		}
 	}
-	a.answerWaiters(ctx, &messages.PollReply{Execution: e, StopExecutionIDs: a.stopIDs()})
+	a.answerWaiters(ctx, e)
 }
 
 // wakeWaiters answers parked polls with no work when the runner may claim
@@ -994,16 +1033,24 @@ func (a *runnerActor) wakeWaiters(ctx actor.Context) {
 	if a.wake {
 		a.wake = false
 		if !a.claiming {
-			a.answerWaiters(ctx, &messages.PollReply{StopExecutionIDs: a.stopIDs()})
+			a.answerWaiters(ctx, nil)
 		}
 	}
 }
 
-// answerWaiters answers every poll waiting for the claim.
-func (a *runnerActor) answerWaiters(ctx actor.Context, reply *messages.PollReply) {
+// answerWaiters answers every poll waiting for the claim with e (nil: no
+// work) and the pending stop requests (none once the runner is deleted).
+func (a *runnerActor) answerWaiters(ctx actor.Context, e *messages.Execution) {
+	if len(a.waiters) == 0 {
+		return
+	}
+	reply := &messages.PollReply{Execution: e, StopExecutionIDs: []string{}}
+	if a.entry == nil || !a.entry.deleted.Load() {
+		reply.StopExecutionIDs = a.stopIDs()
+	}
 	for _, w := range a.waiters {
-		if w.timer != nil {
-			w.timer.Stop()
+		if w.stop != nil {
+			w.stop()
 		}
 		if w.pid != nil {
 			ctx.Send(w.pid, reply)
@@ -1066,9 +1113,7 @@ func (a *runnerActor) released(execID string) {
 		if a.alive() {
 			a.rec.Status = messages.RunnerOnline
 		}
-		if err := a.save(nil); err != nil {
-			a.sys.cfg.Logger.Error("runner released", "runner", a.rec.ID, "err", err)
-		}
+		a.saveDerived("runner released")
 		return
 	}
 	if changed {
@@ -1076,19 +1121,27 @@ func (a *runnerActor) released(execID string) {
 	}
 }
 
-func (a *runnerActor) stopRequested(ctx actor.Context, execID string) {
+// stopRequested adds execID to the stop requests; terminal: it is already
+// STOPPED (and released), so it is listed once.
+func (a *runnerActor) stopRequested(ctx actor.Context, execID string, terminal bool) {
 	for _, id := range a.stops {
 		if id == execID {
 			return
 		}
 	}
 	a.stops = append(a.stops, execID)
+	if terminal {
+		if a.stopOnce == nil {
+			a.stopOnce = map[string]struct{}{}
+		}
+		a.stopOnce[execID] = struct{}{}
+	}
 	if a.rec.CurrentExecutionID != nil && *a.rec.CurrentExecutionID == execID {
 		a.curStatus = messages.ExecRunning
 	}
 	a.publish()
 	// Parked polls learn it now (a claim in flight, if any, goes on).
-	a.answerWaiters(ctx, &messages.PollReply{StopExecutionIDs: a.stopIDs()})
+	a.answerWaiters(ctx, nil)
 }
 
 func (a *runnerActor) regenerate(msg *messages.RegenerateSecret) any {
@@ -1105,6 +1158,9 @@ func (a *runnerActor) regenerate(msg *messages.RegenerateSecret) any {
 	return &messages.RunnerCredentials{ID: a.rec.ID, Name: a.rec.Name, MachineKey: a.rec.MachineKey, MachineSecret: secret, Type: a.rec.Type}
 }
 
+// delete removes the runner. Its ASSIGNED execution goes back to the queue
+// and its RUNNING one fails before the delete is answered (the executions'
+// owner answers it), so a read after the answer sees them.
 func (a *runnerActor) delete(ctx actor.Context, msg *messages.DeleteRunner) {
 	audit := a.sys.auditEntry(msg.Origin, messages.AuditRunnerDeleted, "runner", a.rec.ID, a.rec.Name)
 	if err := a.sys.store.DeleteRunner(a.rec.ID, runnerDeletedEffects(&a.rec, audit, a.sys.Now())); err != nil {
@@ -1115,23 +1171,31 @@ func (a *runnerActor) delete(ctx actor.Context, msg *messages.DeleteRunner) {
 	a.entry.flushAt.Store(0)
 	a.sys.gaugeOf(a.entry.status.Load()).Add(-1)
 	a.sys.census.Runners.Add(-1)
+	answered := false
 	if a.rec.CurrentExecutionID != nil {
 		cmd := &messages.RunnerLost{ExecutionID: *a.rec.CurrentExecutionID, RunnerID: a.rec.ID,
-			Reason: "runner " + a.rec.Name + " was deleted"}
+			Reason: "runner " + a.rec.Name + " was deleted", Answer: &messages.Ack{}}
 		if pid := a.sys.ownerPID(cmd); pid != nil {
-			ctx.Send(pid, cmd)
+			if ctx.Sender() != nil {
+				ctx.RequestWithCustomSender(pid, cmd, ctx.Sender())
+				answered = true
+			} else {
+				ctx.Send(pid, cmd)
+			}
 		}
 	}
-	ctx.Respond(&messages.Ack{})
-	ctx.Send(ctx.Parent(), &runnerGone{id: a.rec.ID})
-	a.answerWaiters(ctx, &messages.PollReply{StopExecutionIDs: []string{}})
+	if !answered {
+		respondIfAsked(ctx, &messages.Ack{})
+	}
+	a.answerWaiters(ctx, nil)
 	if a.claiming {
-		// Stay until the dispatcher answers the claim (claimAnswered stops
-		// the actor), so an execution it assigned meanwhile is handed back.
+		// Stay until the dispatcher answers the claim (claimAnswered then
+		// reports the runner gone), so an execution it assigned meanwhile
+		// is handed back.
 		a.cancelClaim(ctx)
 		return
 	}
-	// Poison, not Stop: the commands already queued behind the delete are
-	// answered (not found) before the actor stops.
-	ctx.Poison(ctx.Self())
+	// The supervisor stops this actor behind the commands already
+	// forwarded to it, which are answered (not found) first.
+	ctx.Send(ctx.Parent(), &runnerGone{id: a.rec.ID})
 }

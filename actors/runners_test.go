@@ -1,81 +1,21 @@
 package actors
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/exekra/orchestrator/messages"
-	"github.com/exekra/orchestrator/storage"
 )
 
-// rtClock is a settable clock for the runner tests.
-type rtClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *rtClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *rtClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-type rtEnv struct {
-	t     *testing.T
-	dir   string
-	store *storage.Store
-	sys   *System
-	clock *rtClock
-	pub   ed25519.PublicKey
-	priv  ed25519.PrivateKey
-}
+// rtEnv is the actor tests' environment (execEnv) with a fixed date and a
+// license for three runners.
+type rtEnv = execEnv
 
 func newRTEnv(t *testing.T) *rtEnv {
 	t.Helper()
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	e := &rtEnv{t: t, dir: t.TempDir(), clock: &rtClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}, pub: pub, priv: priv}
-	e.start()
-	t.Cleanup(e.stop)
-	now := e.clock.Now()
-	text, err := messages.SignLicense(messages.License{ID: messages.NewID(now), Email: "a@example.com", Organization: "T",
-		IssuedAt: now.Unix(), ExpiresAt: now.Add(365 * 24 * time.Hour).Unix(), Limits: messages.LicenseLimits{Runners: 3}}, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.sys.Ask(&messages.ActivateLicense{Text: text}); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return newTestEnv(t, time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), messages.LicenseLimits{Runners: 3}, 365*24*time.Hour)
 }
-
-func (e *rtEnv) start() {
-	e.t.Helper()
-	st, err := storage.Open(e.dir, storage.Options{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	sys, err := Start(Config{LicenseKey: e.pub, Now: e.clock.Now, RunnerTTL: 2 * time.Minute,
-		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: 10 * time.Millisecond}, st)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.store, e.sys = st, sys
-}
-
-func (e *rtEnv) stop() {
-	if e.sys != nil {
-		e.sys.Stop()
-		_ = e.store.Close()
-		e.sys = nil
-	}
-}
-
-func (e *rtEnv) restart() { e.stop(); e.start() }
 
 func (e *rtEnv) register(name string, typ messages.RunnerType) *messages.RunnerCredentials {
 	e.t.Helper()
@@ -104,7 +44,7 @@ func TestRunnerRegisterCredentialsAndLimits(t *testing.T) {
 	if c.Type != messages.RunnerUnattended || len(c.MachineKey) != 35 || c.MachineKey[:3] != "FC-" || len(c.MachineSecret) != 64 {
 		t.Fatalf("credentials: %+v", c)
 	}
-	if e.sys.State() != messages.StateActivated && e.sys.Census().Runners.Load() != 1 {
+	if e.sys.Census().Runners.Load() != 1 {
 		t.Fatalf("census %d", e.sys.Census().Runners.Load())
 	}
 	if _, err := e.sys.Ask(&messages.RegisterRunner{Name: "ALPHA"}); messages.ErrorCode(err) != messages.CodeConflict {
@@ -277,7 +217,10 @@ func TestRunnerNotificationsAndGrace(t *testing.T) {
 	e.clock.Advance(2 * time.Minute)
 	e.eventually("offline", func() bool { return e.sys.Runner(c.ID).Status == messages.RunnerOffline })
 	entry := e.sys.runnerEntryOf(c.ID)
-	time.Sleep(50 * time.Millisecond) // a few ticks: nothing may happen before the grace
+	// A few supervisor ticks pass (a signal, not a sleep): nothing may
+	// happen before the grace.
+	ticks := e.sys.runnerTicks.Load()
+	e.eventually("three more ticks", func() bool { return e.sys.runnerTicks.Load() >= ticks+3 })
 	if entry.lostSent.Load() || e.sys.Runner(c.ID).CurrentExecutionID == nil {
 		t.Fatal("RunnerLost before the grace")
 	}
@@ -384,9 +327,9 @@ func TestRunnerParkedPollsWake(t *testing.T) {
 		}
 		return nil
 	}
-	// OFFLINE: a long poll waits; the first heartbeat wakes it.
+	// OFFLINE: a long poll waits; the first heartbeat (behind it in the
+	// supervisor's mailbox) wakes it.
 	ch := poll(30 * time.Second)
-	time.Sleep(30 * time.Millisecond)
 	if _, err := e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID}); err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +342,11 @@ func TestRunnerParkedPollsWake(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch = poll(30 * time.Second)
-	time.Sleep(30 * time.Millisecond)
+	// A heartbeat's round trip through the same mailboxes: the poll has
+	// been handled (and parked) when it returns.
+	if _, err := e.sys.Ask(&messages.Heartbeat{RunnerID: c.ID}); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case r := <-ch:
 		t.Fatalf("answered before anything happened: %+v", r)
@@ -527,8 +474,8 @@ func BenchmarkListRunnersFiltered(b *testing.B) {
 func TestAnsweredPollsStopTheirTimers(t *testing.T) {
 	a := &runnerActor{}
 	wt := time.AfterFunc(time.Hour, func() {})
-	a.waiters = []*pollWaiter{{id: 1, timer: wt}, {id: 2}}
-	a.answerWaiters(nil, &messages.PollReply{})
+	a.waiters = []*pollWaiter{{id: 1, stop: wt.Stop}, {id: 2}}
+	a.answerWaiters(nil, nil)
 	if wt.Stop() {
 		t.Fatal("an answered poll left its wait timer armed")
 	}

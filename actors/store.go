@@ -50,9 +50,14 @@ type Store interface {
 	GetExecution(id string) (*messages.Execution, error)
 	CreateExecutionsAsync(es []*messages.Execution, dedupeKeys []string, done func([]messages.CreateOutcome, error))
 	SaveExecution(e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, fx messages.Effects) error
-	QueuedExecutions() ([]*messages.Execution, error)
-	ActiveExecutions() ([]*messages.Execution, error)
+	// EachQueued calls fn with every QUEUED execution's queue entry, in
+	// queue order, without decoding the executions (id is valid during
+	// the call only).
+	EachQueued(fn func(id []byte, p messages.Priority, enqueuedAt messages.Time)) error
+	// ExecutionStats counts the executions by status.
 	ExecutionStats() (messages.ExecutionStats, error)
+	// InFlightExecutions returns every ASSIGNED or RUNNING execution.
+	InFlightExecutions() ([]*messages.Execution, error)
 	// domain events (events.go)
 	SetEventSink(fn func([]messages.Event))
 	PublishLive(evs []messages.Event)

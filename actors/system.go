@@ -30,7 +30,9 @@ type Config struct {
 	QueueTimeout       time.Duration
 	StaleCheckInterval time.Duration
 	// AfterFunc arms a timer that calls f after d and returns its stop
-	// function (time.AfterFunc when nil); trigger tests inject a fake clock.
+	// function (time.AfterFunc when nil). Every timer of the tree goes
+	// through it (dispatcher, runners, executions, triggers), so tests
+	// drive them with a fake clock instead of sleeping.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 	// OutboundAllowLoopback lets event subscriptions target loopback and
 	// link-local addresses (serve --outbound-allow-loopback).
@@ -74,6 +76,14 @@ type System struct {
 	slots replySlots
 	// streamIDs numbers the live event streams (events.go).
 	streamIDs atomic.Uint64
+	// buffered counts commands held for an execution actor that was
+	// passivating (tests read it).
+	buffered atomic.Uint64
+	// staleChecks counts the dispatcher's queue-timeout checks (tests
+	// wait on it instead of sleeping).
+	staleChecks atomic.Uint64
+	// runnerTicks counts the runners supervisor's checks (idem).
+	runnerTicks atomic.Uint64
 }
 
 // Restarts counts supervision decisions (actor failures) since start.

@@ -466,10 +466,7 @@ func (a *triggerActor) load(r *messages.TriggerRecord) {
 }
 
 func (a *triggerActor) afterFunc(d time.Duration, f func()) func() bool {
-	if af := a.sys.cfg.AfterFunc; af != nil {
-		return af(d, f)
-	}
-	return time.AfterFunc(d, f).Stop
+	return a.sys.afterFunc(d, f)
 }
 
 // arm (re)starts the timer for the next activation and returns it (0 when

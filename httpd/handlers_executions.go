@@ -121,7 +121,7 @@ func (s *Server) createExecution(ctx *fasthttp.RequestCtx, r *request) error {
 }
 
 // listExecutions pages executions newest first, filtered by workflowId,
-// runnerId, status and a createdAt range (any user).
+// runnerId, triggerId, status and a createdAt range (any user).
 func (s *Server) listExecutions(ctx *fasthttp.RequestCtx, _ *request) error {
 	page, err := pageOf(ctx)
 	if err != nil {
@@ -132,6 +132,15 @@ func (s *Server) listExecutions(ctx *fasthttp.RequestCtx, _ *request) error {
 		WorkflowID: string(args.Peek("workflowId")),
 		RunnerID:   string(args.Peek("runnerId")),
 		Status:     messages.ExecutionStatus(args.Peek("status")),
+		TriggerID:  string(args.Peek("triggerId")),
+	}
+	if f.TriggerID != "" && f.WorkflowID == "" {
+		// A trigger belongs to one workflow: walk that workflow's index.
+		if t, err := s.store.GetTrigger(f.TriggerID); err != nil {
+			return err
+		} else if t != nil {
+			f.WorkflowID = t.WorkflowID
+		}
 	}
 	if f.Status != "" && !f.Status.Valid() {
 		return messages.Invalid("status must be one of QUEUED, ASSIGNED, RUNNING, COMPLETED, FAILED, STOPPED")

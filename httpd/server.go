@@ -91,6 +91,7 @@ func New(cfg Config, core Core, store Store) *Server {
 		s.limiter = newLimiter(cfg.RateLimit)
 	}
 	s.routes = append(s.routeTable(), cfg.Extra...)
+	embeddedConsole()
 	r := router.New()
 	r.SaveMatchedRoutePath = true
 	r.RedirectTrailingSlash = false
@@ -99,6 +100,9 @@ func New(cfg Config, core Core, store Store) *Server {
 	r.GlobalOPTIONS = s.options
 	r.HandleMethodNotAllowed = true
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		if s.serveConsole(ctx) { // the web console: every path outside /api/ and /metrics
+			return
+		}
 		s.writeError(ctx, messages.Errorf(messages.CodeNotFound, "no such endpoint: %s %s", ctx.Method(), ctx.Path()))
 	}
 	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
@@ -123,7 +127,11 @@ func New(cfg Config, core Core, store Store) *Server {
 		// 4 KiB per connection holds any header we accept (a bearer token is
 		// ~350 bytes); with 10,000 runners parked in long polls every KiB here
 		// is 10 MiB of resident memory.
-		ReadBufferSize:                4 << 10,
+		ReadBufferSize: 4 << 10,
+		// A parked long poll holds no read or write buffer: the reader goes
+		// back to the pool once the request is read, the writer once the
+		// answer is written (docs/performance.md, "Parked long polls").
+		ReduceMemoryUsage:             true,
 		DisableHeaderNamesNormalizing: false,
 		NoDefaultServerHeader:         true,
 		NoDefaultDate:                 false,

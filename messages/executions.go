@@ -91,6 +91,10 @@ type RunnerLost struct {
 	ExecutionID string
 	RunnerID    string
 	Reason      string
+	// Answer, when set, is what the sender gets instead of the execution,
+	// once the change has been applied by every owner it touches (the
+	// queue, when the execution goes back to it).
+	Answer any
 }
 
 // ExecutionAssigned notifies a runner actor that an execution is now its
@@ -99,6 +103,10 @@ type ExecutionAssigned struct {
 	RunnerID    string
 	ExecutionID string
 	Status      ExecutionStatus
+	// Answer, when set, is what the runner's owner answers the sender once
+	// it has applied the change (instead of an Ack): an answer relayed
+	// through it leaves only when the runner already reads the change.
+	Answer any
 }
 
 // ExecutionReleased notifies a runner actor that an execution is no longer
@@ -107,6 +115,10 @@ type ExecutionReleased struct {
 	RunnerID    string
 	ExecutionID string
 	Status      ExecutionStatus
+	// Answer, when set, is what the runner's owner answers the sender once
+	// it has applied the change (instead of an Ack): an answer relayed
+	// through it leaves only when the runner already reads the change.
+	Answer any
 }
 
 // StopRequested notifies a runner actor that a RUNNING execution of its own
@@ -114,6 +126,11 @@ type ExecutionReleased struct {
 type StopRequested struct {
 	RunnerID    string
 	ExecutionID string
+	// Terminal: the execution is already STOPPED (it was ASSIGNED): the
+	// runner is released and hears of it once in stopExecutionIds.
+	Terminal bool
+	// Answer: as in ExecutionReleased.
+	Answer any
 }
 
 // ExecutionStats are the counters of GET /api/executions/stats.
@@ -132,7 +149,10 @@ type ExecutionFilter struct {
 	WorkflowID string
 	RunnerID   string
 	Status     ExecutionStatus
-	From, To   Time // createdAt range, inclusive
+	// TriggerID keeps the executions a trigger created (no index: records
+	// are decoded along the narrowest index of the other fields).
+	TriggerID string
+	From, To  Time // createdAt range, inclusive
 }
 
 // CreateOutcome is the outcome of one execution in a batched create: the

@@ -28,6 +28,7 @@ import (
 //   - bucketExecFinished: completedAt (uint64 ms big-endian) + id → empty,
 //     for retention.
 //   - bucketExecDedupe: workflow id + 0 + key → uint64 ms created + id.
+//   - bucketExecQueue: the queue index (queue.go).
 //
 // Counters (bucketCounters): counterExecTotal, execStatusCounter(status),
 // workflowExecutionsCounter(wf), wfStatusCounter(wf, status),
@@ -109,6 +110,11 @@ func eachIndexKey(e *messages.Execution, buf []byte, emit func(bucket, key []byt
 			return buf, err
 		}
 		if err := emit(bucketExecByRunStatus, sep(*e.RunnerID, string(e.Status), e.ID)); err != nil {
+			return buf, err
+		}
+	}
+	if e.Status == messages.ExecQueued {
+		if err := emit(bucketExecQueue, queueKey(buf, e)); err != nil {
 			return buf, err
 		}
 	}
@@ -670,6 +676,9 @@ func (s *Store) ListExecutions(f messages.ExecutionFilter, page messages.Page) (
 		default:
 			bucket, counter = bucketExecutions, counterExecTotal
 		}
+		if f.TriggerID != "" {
+			extra = true
+		}
 		timed := !f.From.IsZero() || !f.To.IsZero()
 		lo := append(append([]byte{}, prefix...), idBound(f.From, false)...)
 		hiID := idBound(f.To, true)
@@ -696,6 +705,9 @@ func (s *Store) ListExecutions(f messages.ExecutionFilter, page messages.Page) (
 				return nil, false, nil
 			}
 			if f.Status != "" && e.Status != f.Status {
+				return nil, false, nil
+			}
+			if f.TriggerID != "" && (e.TriggerID == nil || *e.TriggerID != f.TriggerID) {
 				return nil, false, nil
 			}
 			return &e, true, nil

@@ -110,7 +110,12 @@ func TestExecutionTransitionsIndexesAndReopen(t *testing.T) {
 		if i%2 == 1 {
 			w = wf2.ID
 		}
-		e, _, err := s.CreateExecution(newExec(w, base.Add(time.Duration(i)*time.Minute), messages.PriorityNormal), "")
+		x := newExec(w, base.Add(time.Duration(i)*time.Minute), messages.PriorityNormal)
+		if i == 0 || i == 2 {
+			tid := "t1"
+			x.TriggerID = &tid
+		}
+		e, _, err := s.CreateExecution(x, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,6 +180,10 @@ func TestExecutionTransitionsIndexesAndReopen(t *testing.T) {
 	check("wf+status", messages.ExecutionFilter{WorkflowID: wf.ID, Status: messages.ExecQueued}, 4)
 	check("runner", messages.ExecutionFilter{RunnerID: "r1"}, 1)
 	check("runner+status", messages.ExecutionFilter{RunnerID: "r1", Status: messages.ExecQueued}, 0)
+	check("trigger", messages.ExecutionFilter{TriggerID: "t1"}, 2)
+	check("trigger+wf", messages.ExecutionFilter{WorkflowID: wf.ID, TriggerID: "t1"}, 2)
+	check("trigger+status", messages.ExecutionFilter{TriggerID: "t1", Status: messages.ExecQueued}, 1)
+	check("trigger+other wf", messages.ExecutionFilter{WorkflowID: wf2.ID, TriggerID: "t1"}, 0)
 	from := messages.TimeOf(base.Add(2 * time.Minute))
 	to := messages.TimeOf(base.Add(5 * time.Minute))
 	check("range", messages.ExecutionFilter{From: from, To: to}, 4)

@@ -167,6 +167,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	s.dropMapped()
 	go s.writer(opts.MaxBatch)
 	if err := s.startQuarantine(opts.Logger); err != nil {
 		_ = s.Close()
@@ -196,6 +197,9 @@ func (s *Store) initSchema() error {
 			}
 		}
 		if err := ensureSealKeyTx(tx); err != nil {
+			return err
+		}
+		if err := markQueueIndexIfEmptyTx(tx); err != nil {
 			return err
 		}
 		if meta.Get(metaCreatedAt) == nil {
@@ -238,6 +242,7 @@ func (s *Store) Close() error {
 	close(s.stop)
 	s.mu.Unlock()
 	<-s.done
+	s.syncFreelistAtClose()
 	if s.preallocFile != nil {
 		_ = s.preallocFile.Close()
 	}

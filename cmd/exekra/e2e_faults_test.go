@@ -488,7 +488,81 @@ func TestFaultsKill9DuringBurst(t *testing.T) {
 		t.Errorf("stats total %v < %d acknowledged executions", total, nExec)
 	}
 	p.must("POST", "/api/executions", map[string]any{"workflowId": wf}, 201)
+	runnerMu.Unlock()
+	var ackedExecs []string
+	for _, a := range got {
+		if a.kind == "execution" {
+			ackedExecs = append(ackedExecs, a.id)
+		}
+	}
+	drainAfterCrash(t, p, ackedExecs)
+	runnerMu.Lock()
 	p.terminate()
+}
+
+// drainAfterCrash lets several runners empty the queue that a start rebuilt
+// from the queue index after a crash: every acknowledged execution still
+// QUEUED is handed out exactly once, none twice.
+func drainAfterCrash(t *testing.T, p *serverProc, acked []string) {
+	t.Helper()
+	queued := map[string]bool{}
+	for _, id := range acked {
+		if dig2(p.must("GET", "/api/executions/"+id, nil, 200), "execution.status") == "QUEUED" {
+			queued[id] = true
+		}
+	}
+	var (
+		mu       sync.Mutex
+		handed   = map[string]string{} // execution → runner
+		wg       sync.WaitGroup
+		deadline = time.Now().Add(90 * time.Second)
+	)
+	for r := 0; r < 6; r++ {
+		creds := p.must("POST", "/api/runners/register", map[string]any{"name": fmt.Sprintf("drain-%d", r)}, 201)
+		auth := p.must("POST", "/api/runners/authenticate", map[string]any{"machineKey": creds["machineKey"], "machineSecret": creds["machineSecret"]}, 200)
+		token, _ := auth["token"].(string)
+		if status, _, err := p.callAs(token, "POST", "/api/runners/heartbeat", map[string]any{}); err != nil || status != 200 {
+			t.Fatalf("heartbeat: %d %v", status, err)
+		}
+		wg.Add(1)
+		go func(name, token string) {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				status, out, err := p.callAs(token, "POST", "/api/runners/poll", map[string]any{})
+				if err != nil || status != 200 {
+					t.Errorf("poll: %d %v", status, err)
+					return
+				}
+				id := dig2(out, "execution.id")
+				if id == "" {
+					st := p.must("GET", "/api/executions/stats", nil, 200)
+					if q, _ := st["queued"].(float64); q == 0 {
+						return
+					}
+					continue
+				}
+				mu.Lock()
+				if prev, dup := handed[id]; dup && prev != name {
+					t.Errorf("execution %s handed to %s and %s", id, prev, name)
+				}
+				handed[id] = name
+				mu.Unlock()
+				for _, next := range []string{"RUNNING", "COMPLETED"} {
+					if status, _, err := p.callAs(token, "POST", "/api/executions/"+id+"/status", map[string]any{"status": next}); err != nil || status != 200 {
+						t.Errorf("report %s on %s: %d %v", next, id, status, err)
+						return
+					}
+				}
+			}
+		}(fmt.Sprintf("drain-%d", r), token)
+	}
+	wg.Wait()
+	for id := range queued {
+		if handed[id] == "" {
+			t.Errorf("acknowledged execution %s was QUEUED after the crash and never handed out", id)
+		}
+	}
+	t.Logf("%d executions QUEUED after the crash, all handed out once", len(queued))
 }
 
 func TestFaultsTornDatabaseFile(t *testing.T) {

@@ -19,6 +19,7 @@ type target struct {
 	adminToken string
 	managed    bool // loadgen started the server and owns all of its state
 	pid        int  // the managed server's process id (0 when not managed)
+	server     *managedServer
 }
 
 // apiError describes an unexpected answer in one line.

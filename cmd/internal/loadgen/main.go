@@ -14,8 +14,9 @@ import (
 var scenarioNames = []string{"baseline", "poll", "heartbeat", "create", "webhook", "lifecycle", "scale"}
 
 // otherScenarios run only by name: events measures the server's own memory
-// and CPU over a load phase of at least 20 s.
-var otherScenarios = []string{"events"}
+// and CPU over a load phase of at least 20 s; backlog measures memory and
+// restart time with a queued backlog.
+var otherScenarios = []string{"events", "backlog"}
 
 // config is everything the flags decide.
 type config struct {
@@ -29,6 +30,7 @@ type config struct {
 	executions        int
 	streams           int
 	changeRate        float64
+	queued            int
 	triggers          int
 	burst             int
 	burstGap          time.Duration
@@ -48,7 +50,8 @@ type config struct {
 
 const usageText = `usage: exekra loadtest <scenario> [flags]
 
-scenarios: baseline, poll, heartbeat, create, webhook, lifecycle, scale, all (those), events
+scenarios: baseline, poll, heartbeat, create, webhook, lifecycle, scale, all (those);
+events, backlog (not in all: the server's own memory under streams, and memory and restart time with a queued backlog)
 
 flags:
   --concurrency N         concurrent clients (default 64)
@@ -58,6 +61,7 @@ flags:
                           lifecycle 16, scale --scale-runners)
   --scale-runners N       scale: runners when --runners is not given (default 10000)
   --executions N          lifecycle: executions queued and run (default 200)
+  --queued N              backlog: QUEUED executions written before the restart (default 200000)
   --triggers N            webhook: webhook triggers (default 8)
   --burst N               webhook: requests per burst per sender (default 20)
   --burst-gap D           webhook: pause between bursts (default 0: back to back)
@@ -93,6 +97,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.executions, "executions", 200, "")
 	fs.IntVar(&cfg.streams, "streams", 1000, "")
 	fs.Float64Var(&cfg.changeRate, "change-rate", 1000, "")
+	fs.IntVar(&cfg.queued, "queued", 200000, "")
 	fs.IntVar(&cfg.triggers, "triggers", 8, "")
 	fs.IntVar(&cfg.burst, "burst", 20, "")
 	fs.DurationVar(&cfg.burstGap, "burst-gap", 0, "")
@@ -141,7 +146,7 @@ func parseFlags(args []string) (config, error) {
 func (c *config) validate() error {
 	switch {
 	case c.scenario == "":
-		return errors.New("missing scenario (baseline, poll, heartbeat, create, webhook, lifecycle, scale, events or all)")
+		return errors.New("missing scenario (baseline, poll, heartbeat, create, webhook, lifecycle, scale, events, backlog or all)")
 	case c.scenario != "all" && !contains(scenarioNames, c.scenario) && !contains(otherScenarios, c.scenario):
 		return fmt.Errorf("unknown scenario %q", c.scenario)
 	case c.concurrency < 1 || c.concurrency > 20000:
@@ -158,6 +163,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("--streams must be 1..100000, got %d", c.streams)
 	case c.changeRate <= 0 || c.changeRate > 100000:
 		return fmt.Errorf("--change-rate must be above 0 and at most 100000, got %g", c.changeRate)
+	case c.queued < 1 || c.queued > 10000000:
+		return fmt.Errorf("--queued must be 1..10000000, got %d", c.queued)
 	case c.executions < 1:
 		return fmt.Errorf("--executions must be at least 1, got %d", c.executions)
 	case c.triggers < 1:

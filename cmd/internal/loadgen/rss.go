@@ -10,7 +10,13 @@ import (
 
 // peakRSSMiB reads a process's peak resident set size (VmHWM) from
 // /proc/<pid>/status, in MiB. It fails where /proc is not Linux's.
-func peakRSSMiB(pid int) (float64, error) {
+func peakRSSMiB(pid int) (float64, error) { return statusMiB(pid, "VmHWM:") }
+
+// currentRSSMiB reads a process's resident set size now (VmRSS), in MiB.
+func currentRSSMiB(pid int) (float64, error) { return statusMiB(pid, "VmRSS:") }
+
+// statusMiB reads one kB field of /proc/<pid>/status, in MiB.
+func statusMiB(pid int, field string) (float64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
@@ -19,7 +25,7 @@ func peakRSSMiB(pid int) (float64, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "VmHWM:") {
+		if !strings.HasPrefix(line, field) {
 			continue
 		}
 		fields := strings.Fields(line)
@@ -32,5 +38,29 @@ func peakRSSMiB(pid int) (float64, error) {
 		}
 		return kb / 1024, nil
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// cpuSeconds reads a process's user+system CPU time from /proc/<pid>/stat.
+func cpuSeconds(pid int) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces: count from its ")".
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return (utime + stime) / 100, nil // USER_HZ is 100 on Linux
 }

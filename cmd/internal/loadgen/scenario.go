@@ -56,6 +56,8 @@ var scenarios = map[string]scenario{
 	"lifecycle": {baselineMethod: "POST",
 		workers: func(c config) int { return runnersOr(c, 16) },
 		runners: func(c config) int { return runnersOr(c, 16) }, run: runLifecycle},
+	"backlog": {baselineMethod: "POST", workers: func(config) int { return 1 },
+		runners: func(c config) int { return c.runners + 1 }, run: runBacklog},
 	"scale": {baselineMethod: "POST",
 		workers: func(c config) int { return runnersOr(c, c.scaleRunners) },
 		runners: func(c config) int { return runnersOr(c, c.scaleRunners) }, run: runScale},
@@ -133,6 +135,11 @@ func runScenario(cfg config, name string, logf func(string, ...any)) Result {
 				res.Extra = map[string]float64{}
 			}
 			res.Extra["server peak RSS MiB"] = peak
+			if cpu, err := cpuSeconds(t.pid); err == nil {
+				// The whole run's server CPU (setup included): with the
+				// machine shared, rates move with the load but this does not.
+				res.Extra["server CPU s"] = cpu
+			}
 			if name == "scale" {
 				res.check("server peak resident memory under 512 MiB", peak < 512, "%.0f MiB with %d runners", peak, res.Runners)
 			}
@@ -192,7 +199,7 @@ func openTarget(cfg config, maxConns int, logf func(string, ...any)) (*target, f
 	if err != nil {
 		return nil, nil, err
 	}
-	t := &target{client: NewClient(m.addr, false, maxConns, cfg.timeout), managed: true, pid: m.cmd.Process.Pid}
+	t := &target{client: NewClient(m.addr, false, maxConns, cfg.timeout), managed: true, pid: m.cmd.Process.Pid, server: m}
 	closeFn := func() error { t.client.Close(); return m.Close() }
 	fail := func(err error) (*target, func() error, error) {
 		err = fmt.Errorf("%w; server log: %s", err, m.logTail(5))

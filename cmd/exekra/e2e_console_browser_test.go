@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// The browser side of the console tests: Debian's chromium driven over the
+// DevTools protocol, elements found by role and accessible name as a person
+// (or a screen reader) finds them. Without chromium the tests skip, except
+// under CI=true, where a missing browser fails them (.ci/run installs it).
+
+// chromiumPath finds the browser, or skips (fails under CI) when there is none.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed (CI installs it in .ci/run: apt-get install -y chromium)")
+	}
+	t.Skip("chromium is not installed: browser tests skipped")
+	return ""
+}
+
+// page is one browser tab on a console; every action has a deadline.
+type page struct {
+	t    *testing.T
+	ctx  context.Context // the tab (no deadline)
+	base string
+
+	mu     sync.Mutex
+	errors []string // uncaught exceptions and CSP refusals seen in the tab
+}
+
+// sharedBrowser is one headless chromium for the package's tests (each
+// test gets its own browser context: cookies and storage apart), started on
+// first use and closed by TestMain.
+var sharedBrowser struct {
+	once    sync.Once
+	ctx     context.Context
+	cancel  func()
+	dataDir string
+	err     error
+}
+
+func startBrowser(path string) {
+	b := &sharedBrowser
+	b.dataDir, b.err = os.MkdirTemp("", "exekra-chromium")
+	if b.err != nil {
+		return
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(b.dataDir), chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-background-timer-throttling", true), chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true), chromedp.Flag("password-store", "basic"),
+		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
+	}
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	b.ctx = ctx
+	b.cancel = func() {
+		cancel()
+		acancel()
+		os.RemoveAll(b.dataDir)
+	}
+	b.err = chromedp.Do(ctx) // starts the browser, no deadline
+}
+
+// stopBrowser closes the shared browser (TestMain calls it).
+func stopBrowser() {
+	if sharedBrowser.cancel != nil {
+		sharedBrowser.cancel()
+	}
+}
+
+// newPage opens a tab in a fresh browser context of the shared browser.
+func newPage(t *testing.T, base string) *page {
+	t.Helper()
+	path := chromiumPath(t)
+	sharedBrowser.once.Do(func() { startBrowser(path) })
+	if sharedBrowser.err != nil {
+		t.Fatalf("start chromium: %v", sharedBrowser.err)
+	}
+	ctx, cancel := chromedp.NewContext(sharedBrowser.ctx, chromedp.WithNewBrowserContext())
+	p := &page{t: t, ctx: ctx, base: base}
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil { // opens the tab
+		t.Fatalf("open a tab: %v", err)
+	}
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.IsException() || strings.Contains(m.Text, "Content Security Policy") {
+				p.mu.Lock()
+				p.errors = append(p.errors, m.String())
+				p.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, e := range p.errors {
+			t.Errorf("browser: %s", e)
+		}
+	})
+	return p
+}
+
+// do runs steps with a deadline and fails the test on error.
+func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		p.t.Fatalf("%s: %v\npage text:\n%s", what, err, p.bodyText())
+	}
+}
+
+// bodyText is the page's visible text (for failure messages).
+func (p *page) bodyText() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
+	defer cancel()
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 3000) : ""`))
+	return s
+}
+
+// eval evaluates js and returns its value.
+func eval[T any](p *page, js string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// open navigates to a console path.
+func (p *page) open(path string) {
+	p.t.Helper()
+	p.do("open "+path, chromedp.Navigate(p.base+path))
+}
+
+// byRole finds the elements whose computed role and accessible name match,
+// from the browser's accessibility tree.
+func byRole(role, name string) chromedp.QueryOption {
+	return chromedp.ByFunc(func(ctx context.Context, t *chromedp.Target, n *chromedp.Node) ([]cdp.NodeID, error) {
+		res, err := cdp.Call(ctx, t, accessibility.QueryAXTree, accessibility.QueryAXTreeParams{
+			BackendNodeID: n.BackendNodeID, AccessibleName: name, Role: role,
+		})
+		if err != nil {
+			return nil, err
+		}
+		var ids []cdp.BackendNodeID
+		for _, ax := range res.Nodes {
+			if !ax.Ignored && ax.BackendDOMNodeID != 0 {
+				ids = append(ids, ax.BackendDOMNodeID)
+			}
+		}
+		if len(ids) == 0 {
+			return nil, nil
+		}
+		out, err := cdp.Call(ctx, t, dom.PushNodesByBackendIDsToFrontend, dom.PushNodesByBackendIDsToFrontendParams{BackendNodeIDs: ids})
+		if err != nil {
+			return nil, err
+		}
+		return out.NodeIDs, nil
+	})
+}
+
+// sel is a role and an accessible name.
+func sel(role, name string) []chromedp.QueryOption {
+	return []chromedp.QueryOption{byRole(role, name), chromedp.NodeVisible}
+}
+
+// waitFor waits until an element with role and name is visible.
+func (p *page) waitFor(role, name string) {
+	p.t.Helper()
+	p.do(fmt.Sprintf("wait for %s %q", role, name), chromedp.WaitVisible("", sel(role, name)...))
+}
+
+// click clicks the element with role and name.
+func (p *page) click(role, name string) {
+	p.t.Helper()
+	p.do(fmt.Sprintf("click %s %q", role, name), chromedp.Click("", sel(role, name)...))
+}
+
+// fill replaces the value of the text field named name.
+func (p *page) fill(name, value string) {
+	p.t.Helper()
+	p.do(fmt.Sprintf("fill %q", name), chromedp.SetValue("", value, sel("textbox", name)...))
+}
+
+// typeInto types text into the field named name (key by key).
+func (p *page) typeInto(name, text string) {
+	p.t.Helper()
+	p.do(fmt.Sprintf("type into %q", name), chromedp.SendKeys("", text, sel("textbox", name)...))
+}
+
+// count is how many visible elements have role and name right now.
+func (p *page) count(role, name string) int {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	// The document by object id: DOM.getDocument would reset the node ids
+	// chromedp tracks.
+	doc, err := chromedp.Run(ctx, chromedp.Evaluate[*runtime.RemoteObject](`document`))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	res, err := chromedp.Call(ctx, accessibility.QueryAXTree, accessibility.QueryAXTreeParams{
+		ObjectID: doc.ObjectID, AccessibleName: name, Role: role,
+	})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	n := 0
+	for _, ax := range res.Nodes {
+		if !ax.Ignored {
+			n++
+		}
+	}
+	return n
+}
+
+// key presses a key (kb.Tab, " ", kb.Enter) with optional modifiers.
+func (p *page) key(k string, mods ...chromedp.Modifier) {
+	p.t.Helper()
+	var opts []chromedp.KeyOption
+	if len(mods) > 0 {
+		opts = append(opts, chromedp.KeyModifiers(mods...))
+	}
+	p.do("key "+k, chromedp.KeyEvent(k, opts...))
+}
+
+// focused describes the focused element: its role-ish tag and accessible name.
+func (p *page) focused() string {
+	return eval[string](p, `(() => { const e = document.activeElement; if (!e) return "";
+		const name = e.getAttribute("aria-label") || (e.labels && e.labels[0] ? e.labels[0].textContent : "") || e.textContent || "";
+		return name.trim(); })()`)
+}
+
+// tabTo presses Tab (or Shift+Tab) until the focused element's name is name.
+func (p *page) tabTo(name string, back bool) {
+	p.t.Helper()
+	var seen []string
+	for i := 0; i < 80; i++ {
+		if f := p.focused(); f == name {
+			return
+		} else {
+			seen = append(seen, f)
+		}
+		if back {
+			p.key(kb.Tab, chromedp.ModifierShift)
+		} else {
+			p.key(kb.Tab)
+		}
+	}
+	p.t.Fatalf("Tab never reached %q; focus went through %q", name, seen)
+}
+
+// waitJS waits until the JavaScript expression is true.
+func (p *page) waitJS(what, js string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 25*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		p.t.Fatalf("wait until %s: %v\npage text:\n%s", what, err, p.bodyText())
+	}
+}
+
+// signIn uses the login page.
+func (p *page) signIn(email, password string) {
+	p.t.Helper()
+	p.waitFor("button", "Sign in")
+	p.fill("Email", email)
+	p.fill("Password", password)
+	p.click("button", "Sign in")
+	p.waitFor("button", "Sign out")
+}
+
+// shot saves a full-page screenshot of the current page.
+func (p *page) shot(file string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
+	defer cancel()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(file, buf, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
