@@ -43,6 +43,13 @@ func TestDeliveriesOutboxPosition(t *testing.T) {
 		o.FailingSince != now || o.Sub.Enabled {
 		t.Fatalf("outbox state after reopen: %+v head %+v", o, o.Head)
 	}
+	on := true
+	if _, err := s.UpdateSubscription(sub.ID, messages.SubscriptionChange{Enabled: &on}, messages.Effects{}); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := s.OutboxState(sub.ID); o.FailingSince != 0 || !o.Sub.Enabled || o.Cursor != 7 {
+		t.Fatalf("re-enabled: %+v", o)
+	}
 	list, total, err := s.ListDeliveries(sub.ID, messages.Page{Page: 1, Limit: 10})
 	if err != nil || total != 2 || len(list) != 2 || list[0].ID != d2.ID || list[1].ID != d1.ID {
 		t.Fatalf("list: %v %d %v", list, total, err)

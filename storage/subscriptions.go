@@ -102,6 +102,9 @@ func (s *Store) UpdateSubscription(id string, ch messages.SubscriptionChange, fx
 			st.Description = *ch.Description
 		}
 		if ch.Enabled != nil {
+			if *ch.Enabled && !st.Enabled {
+				st.FailingSince = 0 // re-enabled: the 3 days count afresh
+			}
 			st.Enabled = *ch.Enabled
 		}
 		st.UpdatedAt = ch.UpdatedAt
