@@ -402,6 +402,9 @@ func (a *deliveryActor) done(ctx actor.Context, msg *attemptDone) {
 		}
 	} else {
 		delete(a.extra, d.ID)
+		if a.st.Head != nil && a.st.Head.ID == d.ID {
+			a.st.Head = d // the stored head, retried while not picked (disabled)
+		}
 	}
 	out := *d
 	a.answer(ctx, d.ID, &out)
