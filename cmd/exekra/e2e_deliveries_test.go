@@ -199,13 +199,18 @@ func TestE2EDeliveriesSignedRetriedGoneAndIsolated(t *testing.T) {
 	h.expectError(h.userWithRole("DEVELOPER"), "POST", "/api/subscriptions/"+subGood+"/test", nil, 403, "FORBIDDEN")
 
 	// During a rotation's overlap both secrets sign.
+	good.mu.Lock()
 	old := good.secrets[0]
+	good.mu.Unlock()
 	rot := h.expect(h.admin, "POST", "/api/subscriptions/"+subGood+"/rotate-secret", nil, 200)
 	good.setSecrets(rot.str("subscription.secret"), old)
 	secrets = append(secrets, rot.str("subscription.secret"))
 	h.expect(h.admin, "POST", "/api/subscriptions/"+subGood+"/test", nil, 200)
-	if good.received("ping") != 3 || good.sigs[len(good.sigs)-1] != 2 {
-		t.Fatalf("after rotation: %d pings, %v signatures", good.received("ping"), good.sigs)
+	good.mu.Lock()
+	lastSigs := good.sigs[len(good.sigs)-1]
+	good.mu.Unlock()
+	if good.received("ping") != 3 || lastSigs != 2 {
+		t.Fatalf("after rotation: %d pings, %d signatures on the last", good.received("ping"), lastSigs)
 	}
 
 	// Retry: a FAILED delivery is attempted again now; a delivered one is not.
