@@ -261,7 +261,9 @@ func TestConsoleRunnerAndLiveExecution(t *testing.T) {
 	id := h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf, "priority": "HIGH", "input": map[string]any{"n": 1}}, 201).str("execution.id")
 	p.open("/executions/" + id)
 	p.waitFor("heading", "Why is it waiting?")
-	p.waitJS("the reason", `document.querySelector("main").innerText.includes("No unattended runner is online")`)
+	// The reason is the server's (the execution's waiting object): its one
+	// runner is registered but has never sent a heartbeat.
+	p.waitJS("the reason", `document.querySelector("main").innerText.includes("runners are offline")`)
 	p.waitJS("the live stream", `document.querySelector(".live").dataset.state === "live"`)
 
 	// The command from the page, run as it is (with this build's binary).
