@@ -172,6 +172,11 @@ func TestConsoleAdministration(t *testing.T) {
 
 	// Event subscriptions, from the System page: the secret is shown once.
 	p.click("link", "System")
+	// Uptime and the database size, from /metrics (process_start_time_seconds, exekra_storage_file_bytes).
+	p.waitJS("uptime and size", `/Uptime\n\d/.test(document.querySelector("main").innerText) && /Database size\n[\d.]+ (KB|MB)/.test(document.querySelector("main").innerText)`)
+	if h.scrape()["exekra_storage_file_bytes"] <= 0 {
+		t.Error("no exekra_storage_file_bytes in /metrics")
+	}
 	p.click("link", "Manage event subscriptions")
 	p.waitFor("heading", "Event subscriptions")
 	p.do("url", chromedp.SetValue("", "https://receiver.example/hooks/exekra", sel("textbox", "Receiver URL")...))

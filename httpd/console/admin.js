@@ -1,7 +1,7 @@
 // The audit log with filters and CSV export, the system page, and the
 // triggers list with enable/disable and webhook addresses.
 
-import { h, clear, field, notice, timeEl, timeText, shortId, download, copyText, add } from "./dom.js";
+import { h, clear, field, notice, timeEl, timeText, duration, shortId, download, copyText, add } from "./dom.js";
 import { get, post, api, all } from "./api.js";
 import * as cron from "./cron.js";
 
@@ -74,6 +74,18 @@ function parseMetrics(text) {
   return out;
 }
 
+/** bytes formats a size as "812 KB", "3.4 MB", "1.2 GB". */
+function bytes(n) {
+  if (n < 1024) return `${n} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let i = -1;
+  do {
+    n /= 1024;
+    i++;
+  } while (n >= 1024 && i < units.length - 1);
+  return `${n < 10 ? n.toFixed(1) : Math.round(n)} ${units[i]}`;
+}
+
 /** system shows the server's health, state and live figures (administrators). */
 export async function system(main) {
   const facts = h("dl", { class: "facts" });
@@ -98,10 +110,14 @@ export async function system(main) {
     const sum = (prefix) => [...m].filter(([k]) => k.startsWith(prefix)).reduce((a, [, x]) => a + x, 0);
     const cs = v("exekra_storage_commit_duration_seconds_sum");
     const cc = v("exekra_storage_commit_duration_seconds_count");
+    const start = v("process_start_time_seconds");
+    const size = v("exekra_storage_file_bytes");
     clear(facts);
     add(facts, h("dt", { text: "Health" }), h("dd", { text: health.status }),
       h("dt", { text: "Version" }), h("dd", { text: health.version || "—" }),
       h("dt", { text: "State" }), h("dd", { text: status.state || "—" }),
+      h("dt", { text: "Uptime" }), h("dd", { text: start ? duration(Date.now() - start * 1000) : "—", title: start ? new Date(start * 1000).toISOString() : null }),
+      h("dt", { text: "Database size" }), h("dd", { text: size === null ? "—" : bytes(size) }),
       h("dt", { text: "Checked at" }), h("dd", {}, timeEl(health.timestamp)),
       h("dt", { text: "API reference" }), h("dd", {}, h("a", { href: "/api/openapi.json", text: "OpenAPI document" })),
       h("dt", { text: "Metrics" }), h("dd", {}, h("a", { href: "/metrics", text: "Prometheus metrics" })));
