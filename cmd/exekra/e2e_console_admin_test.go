@@ -27,6 +27,10 @@ func TestConsoleAuthoring(t *testing.T) {
 	p.click("button", "Create workflow")
 	p.waitFor("heading", "Workflow Authored flow")
 	p.waitFor("button", "Save draft")
+	// Its runner labels: its executions go to finance runners only.
+	p.fill("Workflow runner labels", "finance")
+	p.click("button", "Save runner labels")
+	p.waitFor("link", "finance")
 
 	// The template is valid: save and publish it.
 	p.waitJS("valid", `document.querySelector("#g-problems").innerText.includes("Valid")`)
@@ -82,7 +86,8 @@ func TestConsoleAuthoring(t *testing.T) {
 	p.waitFor("heading", "Why is it waiting?")
 	id := eval[string](p, `location.pathname.split("/")[2]`)
 	e := h.expect(h.admin, "GET", "/api/executions/"+id, nil, 200)
-	if e.str("execution.priority") != "HIGH" || dig(e.json, "execution.input.customer") != float64(42) {
+	p.waitJS("no runner has the labels", `document.querySelector("main").innerText.includes("No runner has the labels [finance].")`)
+	if e.str("execution.priority") != "HIGH" || dig(e.json, "execution.input.customer") != float64(42) || !strings.Contains(string(e.body), `"runnerLabels":["finance"]`) {
 		t.Errorf("run now created %s", e.body)
 	}
 }
