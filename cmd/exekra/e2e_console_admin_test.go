@@ -111,6 +111,7 @@ func TestConsoleAdministration(t *testing.T) {
 	if olga.user["role"] != "OPERATOR" {
 		t.Errorf("registered as %v", olga.user["role"])
 	}
+	h.expect(olga, "POST", "/api/auth/api-keys", map[string]any{"name": "olga-script"}, 201)
 	p.do("role", chromedp.SetValue("", "DEVELOPER", sel("combobox", "Role of olga@example.com")...)) // fires input and change
 	p.waitFor("dialog", "Make olga@example.com DEVELOPER?")
 	p.click("button", "Make DEVELOPER")
@@ -154,6 +155,35 @@ func TestConsoleAdministration(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(csv)), "\r\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "createdAt,action,") || !strings.Contains(lines[1], ",user.created,") || !strings.Contains(lines[1], "olga@example.com") {
 		t.Errorf("CSV export:\n%s", csv)
+	}
+
+	// API keys on the Account page: one made with a lower role, shown once;
+	// everyone's keys for the admin, and a revocation.
+	p.click("link", "Account")
+	p.waitFor("heading", "API keys")
+	p.fill("Key name", "ci-deploy")
+	p.do("role", chromedp.SetValue("", "OPERATOR", sel("combobox", "Key role")...))
+	p.click("button", "Create API key")
+	p.waitFor("button", "Copy key")
+	key := eval[string](p, `document.querySelector("section.secret code").textContent`)
+	if r := h.expect(&client{token: key}, "GET", "/api/auth/me", nil, 200); r.str("user.email") != adminEmail {
+		t.Errorf("the shown key acts as %s", r.body)
+	}
+	p.waitFor("rowheader", "ci-deploy")
+	if !eval[bool](p, `[...document.querySelectorAll("tbody tr")].some(r => r.innerText.includes("ci-deploy") && r.innerText.includes("OPERATOR") && r.innerText.includes("`+key[:8]+`"))`) {
+		t.Error("the key's row lacks its role or prefix")
+	}
+	p.click("link", "Show everyone's keys")
+	p.waitFor("rowheader", "olga-script")
+	p.click("button", "Revoke key olga-script")
+	p.waitFor("dialog", "Revoke the API key olga-script?")
+	p.click("button", "Revoke key")
+	p.waitJS("revoked", `document.querySelector("main").innerText.includes("The API key olga-script was revoked.")`)
+	if p.count("rowheader", "olga-script") != 0 || p.count("rowheader", "ci-deploy") != 1 {
+		t.Error("the list after the revocation")
+	}
+	if r := h.expect(h.admin, "GET", "/api/auth/api-keys?all=true", nil, 200); strings.Contains(string(r.body), "olga-script") {
+		t.Errorf("olga's key survives: %s", r.body)
 	}
 
 	// Assets: a secret's value goes in and never comes back.

@@ -154,6 +154,14 @@ func TestConsoleOperatorNotOfferedAdminActions(t *testing.T) {
 	p.click("button", "Change password")
 	p.waitJS("the change confirmed", `document.querySelector("main").innerText.includes("Your password was changed")`)
 	h.login("op@example.com", "another-pass-456")
+	// Their own API keys, at most their own role; everyone's keys are not offered.
+	p.waitFor("heading", "API keys")
+	if p.count("link", "Show everyone's keys") != 0 {
+		t.Error("operator is offered everyone's keys")
+	}
+	if got := eval[string](p, `[...document.querySelector("#"+[...document.querySelectorAll("label")].find(l => l.textContent === "Key role").htmlFor).options].map(o => o.value).join()`); got != "OPERATOR" {
+		t.Errorf("operator's key roles: %s", got)
+	}
 	p.click("link", "Dashboard") // this session survives its own change
 	p.waitFor("heading", "Dashboard")
 }
