@@ -280,4 +280,24 @@ func TestConsoleScheduleTrigger(t *testing.T) {
 	if next.In(tokyo).Format("Mon 2006-01-02 15:04") != want[0] {
 		t.Errorf("the server's next run %s, the console's %s", next.In(tokyo), want[0])
 	}
+
+	// A webhook's secret set and cleared on the existing trigger; its fire
+	// shows live.
+	wh := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": trs[0].(map[string]any)["workflowId"], "type": "WEBHOOK", "config": "{}", "enabled": true}, 201).str("trigger.id")
+	p.click("button", "Set secret of trigger "+wh)
+	p.fill("New secret of trigger "+wh, "hook-secret-1")
+	p.click("button", "Save secret")
+	p.waitFor("button", "Clear secret of trigger "+wh)
+	if r := h.expect(h.admin, "GET", "/api/triggers/"+wh, nil, 200); dig(r.json, "trigger.hasSecret") != true || strings.Contains(string(r.body), "hook-secret-1") {
+		t.Errorf("after setting the secret: %s", r.body)
+	}
+	if st := h.request(anon, "POST", "/api/triggers/webhook/"+wh, map[string]any{}).status; st != 401 {
+		t.Errorf("an unsigned call to a signed webhook: %d", st)
+	}
+	p.click("button", "Clear secret of trigger "+wh)
+	p.waitFor("dialog", "Clear the secret of trigger "+wh[:10]+"?")
+	p.click("button", "Clear secret")
+	p.waitFor("button", "Set secret of trigger "+wh)
+	h.expect(anon, "POST", "/api/triggers/webhook/"+wh, map[string]any{}, 200)
+	p.waitJS("the fire, live", `[...document.querySelectorAll("tbody tr")].some(r => r.dataset.id === "`+wh+`" && r.querySelector(".last-fired time") && /QUEUED|ASSIGNED|RUNNING|COMPLETED|FAILED/.test(r.querySelector(".last-result").textContent))`)
 }
