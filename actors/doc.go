@@ -22,6 +22,7 @@
 //	├── runners          → runner/<id>     status, metrics, heartbeat TTL, current execution
 //	├── workflows        workflows, versions, publishing
 //	├── assets           assets (sealed secrets) and their hand-over to the assigned runner
+//	├── subscriptions    → <id>            event subscriptions; one delivery actor each (its outbox)
 //	└── triggers         → trigger/<id>    cron schedule, enabled flag, webhook firing
 //
 // How work flows: a handler's CreateExecution goes to executions, which
@@ -53,6 +54,14 @@
 // each batch to every open stream without ever waiting on one (a stream
 // that cannot keep up is ended). accounts tells events to end the streams
 // of a session that logged out or a user who was disabled.
+//
+// Outbound webhooks: subscriptions owns the subscription records and
+// spawns a delivery actor per subscription. Each reads the event log from
+// its subscription's cursor (storage), sends one delivery at a time from a
+// goroutine of its own (so a dead receiver holds up nobody), records every
+// outcome with the cursor move in one transaction, and reports its cursor
+// to the owner, which sets the log's retention floor to the lowest cursor
+// of the enabled subscriptions.
 //
 // Assets: a poll answer that hands an execution over (httpd's poll handler,
 // after runner/<id> answered) asks assets for the values its version

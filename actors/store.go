@@ -68,6 +68,14 @@ type Store interface {
 	UpdateSubscription(id string, ch messages.SubscriptionChange, fx messages.Effects) (*messages.Subscription, error)
 	RotateSubscriptionSecret(id, secret string, now messages.Time, fx messages.Effects) (*messages.Subscription, error)
 	DeleteSubscription(id string, fx messages.Effects) error
+	// deliveries (deliveries.go)
+	SubscriptionSecrets(id string, now messages.Time) (current, previous string, err error)
+	ReadEvents(after uint64, limit int) ([]messages.Event, error)
+	SetEventsFloor(floor uint64)
+	OutboxStates() ([]*messages.OutboxState, error)
+	OutboxState(id string) (*messages.OutboxState, error)
+	SaveDelivery(d *messages.Delivery, ch messages.OutboxChange) error
+	GetDelivery(subID, id string) (*messages.Delivery, error)
 	// assets (assets.go)
 	CreateAsset(a *messages.Asset, value, username, password *string, audit *messages.AuditEntry) (*messages.Asset, error)
 	UpdateAsset(id string, ch messages.AssetChange, audit *messages.AuditEntry) (*messages.Asset, error)

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"math"
+	"net/http"
 	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -17,27 +19,113 @@ const maxSubscriptionDescription = 1000
 // subscriptionsActor owns the outbound event subscriptions.
 //
 // Handles: *messages.CreateSubscription, *messages.UpdateSubscription,
-// *messages.DeleteSubscription, *messages.RotateSubscriptionSecret. Sends:
-// replies. State: none in memory (the records are read from storage).
-// Timers: none.
+// *messages.DeleteSubscription, *messages.RotateSubscriptionSecret;
+// *messages.TestSubscription and *messages.RetryDelivery are forwarded to
+// the subscription's delivery actor; outboxMoved from them. Sends: replies,
+// deliveryReload to a child after a change. State: one delivery actor per
+// subscription (deliveries.go) and each one's cursor, whose lowest among
+// the enabled ones is the event log's retention floor. Timers: none.
 type subscriptionsActor struct {
-	sys *System
+	sys     *System
+	kids    map[string]*actor.PID
+	cursors map[string]uint64 // enabled subscriptions' cursors
+	client  *http.Client
 }
 
 // Receive implements actor.Actor.
 func (a *subscriptionsActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
+		a.kids, a.cursors = map[string]*actor.PID{}, map[string]uint64{}
+		a.client = outboundClient(a.sys.cfg.OutboundAllowLoopback)
+		a.sys.store.SetEventsFloor(math.MaxUint64)
+		states, err := a.sys.store.OutboxStates()
+		if err != nil {
+			panic(err)
+		}
+		for _, st := range states {
+			if st.Sub.Enabled {
+				a.cursors[st.Sub.ID] = st.Cursor
+			}
+			a.spawn(ctx, st.Sub.ID)
+		}
+		a.floor()
 		reportReady(ctx, childSubscriptions)
 	case *messages.CreateSubscription:
-		ctx.Respond(a.create(msg))
+		res := a.create(msg)
+		if sub, ok := res.(*messages.Subscription); ok {
+			a.spawn(ctx, sub.ID)
+		}
+		ctx.Respond(res)
 	case *messages.UpdateSubscription:
-		ctx.Respond(a.update(msg))
+		a.respondAndReload(ctx, msg.ID, a.update(msg))
 	case *messages.DeleteSubscription:
-		ctx.Respond(a.delete(msg))
+		res := a.delete(msg)
+		if _, ok := res.(*messages.Ack); ok {
+			if pid := a.kids[msg.ID]; pid != nil {
+				ctx.Stop(pid)
+			}
+			delete(a.kids, msg.ID)
+			delete(a.cursors, msg.ID)
+			a.floor()
+		}
+		ctx.Respond(res)
 	case *messages.RotateSubscriptionSecret:
-		ctx.Respond(a.rotate(msg))
+		a.respondAndReload(ctx, msg.ID, a.rotate(msg))
+	case *messages.TestSubscription:
+		a.forward(ctx, msg.ID)
+	case *messages.RetryDelivery:
+		a.forward(ctx, msg.SubscriptionID)
+	case *outboxMoved:
+		if _, ok := a.kids[msg.id]; !ok {
+			return
+		}
+		if msg.enabled {
+			a.cursors[msg.id] = msg.cursor
+		} else {
+			delete(a.cursors, msg.id)
+		}
+		a.floor()
 	}
+}
+
+// spawn starts the delivery actor of subscription id.
+func (a *subscriptionsActor) spawn(ctx actor.Context, id string) {
+	props := actor.PropsFromProducer(func() actor.Actor { return newDeliveryActor(a.sys, id, a.client) })
+	pid, err := ctx.SpawnNamed(props, id)
+	if err != nil {
+		a.sys.cfg.Logger.Warn("delivery actor not started", "subscription", id, "err", err)
+		return
+	}
+	a.kids[id] = pid
+}
+
+func (a *subscriptionsActor) respondAndReload(ctx actor.Context, id string, res any) {
+	if pid := a.kids[id]; pid != nil {
+		if _, ok := res.(error); !ok {
+			ctx.Send(pid, &deliveryReload{})
+		}
+	}
+	ctx.Respond(res)
+}
+
+func (a *subscriptionsActor) forward(ctx actor.Context, id string) {
+	pid := a.kids[id]
+	if pid == nil {
+		ctx.Respond(messages.NotFound("subscription"))
+		return
+	}
+	ctx.Forward(pid)
+}
+
+// floor sets the event log's retention floor to the lowest cursor of the
+// enabled subscriptions (none: pruned by count only).
+func (a *subscriptionsActor) floor() {
+	low := uint64(math.MaxUint64)
+	for _, c := range a.cursors {
+		low = min(low, c)
+	}
+	a.sys.store.SetEventsFloor(low)
 }
 
 func checkDescription(d string) error {

@@ -239,7 +239,7 @@ func route(cmd any) string {
 	case *messages.EndStreams:
 		return childEvents
 	case *messages.CreateSubscription, *messages.UpdateSubscription, *messages.DeleteSubscription,
-		*messages.RotateSubscriptionSecret:
+		*messages.RotateSubscriptionSecret, *messages.TestSubscription, *messages.RetryDelivery:
 		return childSubscriptions
 	case *messages.RegisterRunner, *messages.RegenerateSecret, *messages.DeleteRunner, *messages.Heartbeat,
 		*messages.PollWork, *messages.ExecutionAssigned, *messages.ExecutionReleased, *messages.StopRequested,

@@ -112,4 +112,7 @@ type Store interface {
 	GetSubscription(id string) (*messages.Subscription, error)
 	// ListSubscriptions pages subscriptions newest first; never a secret.
 	ListSubscriptions(page messages.Page) ([]*messages.Subscription, int, error)
+	// ListDeliveries pages a subscription's deliveries newest first
+	// (NOT_FOUND when the subscription is absent).
+	ListDeliveries(subID string, page messages.Page) ([]*messages.Delivery, int, error)
 }

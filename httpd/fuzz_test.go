@@ -131,6 +131,9 @@ func (fuzzStore) GetSubscription(string) (*messages.Subscription, error) {
 func (fuzzStore) ListSubscriptions(messages.Page) ([]*messages.Subscription, int, error) {
 	return nil, 0, nil
 }
+func (fuzzStore) ListDeliveries(string, messages.Page) ([]*messages.Delivery, int, error) {
+	return nil, 0, nil
+}
 func (fuzzStore) ListAssets(messages.Page) ([]*messages.Asset, int, error) {
 	return nil, 0, nil
 }

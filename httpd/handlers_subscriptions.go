@@ -1,6 +1,8 @@
 package httpd
 
 import (
+	"time"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/exekra/orchestrator/messages"
@@ -79,4 +81,39 @@ func (s *Server) rotateSubscriptionSecret(ctx *fasthttp.RequestCtx, r *request) 
 	noStore(ctx)
 	return s.answerWrapped(ctx, fasthttp.StatusOK, "subscription",
 		&messages.RotateSubscriptionSecret{ID: pathParam(ctx, "id"), Origin: r.origin()})
+}
+
+// deliveryAnswerWait bounds a test ping or a retry: one attempt (10 s at
+// most) and its record.
+const deliveryAnswerWait = 20 * time.Second
+
+// testSubscription sends a ping event to the subscription now and answers
+// the delivery once the attempt has an outcome (ADMIN).
+func (s *Server) testSubscription(ctx *fasthttp.RequestCtx, r *request) error {
+	res, err := s.core.AskTimeout(&messages.TestSubscription{ID: pathParam(ctx, "id"), Origin: r.origin()}, deliveryAnswerWait)
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"delivery": res})
+	return nil
+}
+
+// listDeliveries pages a subscription's deliveries newest first (ADMIN).
+func (s *Server) listDeliveries(ctx *fasthttp.RequestCtx, _ *request) error {
+	id := pathParam(ctx, "id")
+	return writePage(ctx, "deliveries", func(p messages.Page) ([]*messages.Delivery, int, error) {
+		return s.store.ListDeliveries(id, p)
+	})
+}
+
+// retryDelivery attempts a PENDING or FAILED delivery again now and answers
+// it once the attempt has an outcome (ADMIN).
+func (s *Server) retryDelivery(ctx *fasthttp.RequestCtx, r *request) error {
+	cmd := &messages.RetryDelivery{SubscriptionID: pathParam(ctx, "id"), DeliveryID: pathParam(ctx, "deliveryId"), Origin: r.origin()}
+	res, err := s.core.AskTimeout(cmd, deliveryAnswerWait)
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"delivery": res})
+	return nil
 }

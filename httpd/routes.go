@@ -132,6 +132,9 @@ func (s *Server) routeTable() []Route {
 		role("PATCH", "/api/subscriptions/{id}", adminOnly, (*Server).updateSubscription),
 		role("DELETE", "/api/subscriptions/{id}", adminOnly, (*Server).deleteSubscription),
 		role("POST", "/api/subscriptions/{id}/rotate-secret", adminOnly, (*Server).rotateSubscriptionSecret),
+		role("POST", "/api/subscriptions/{id}/test", adminOnly, (*Server).testSubscription),
+		role("GET", "/api/subscriptions/{id}/deliveries", adminOnly, (*Server).listDeliveries),
+		role("POST", "/api/subscriptions/{id}/deliveries/{deliveryId}/retry", adminOnly, (*Server).retryDelivery),
 		// operations
 		{Method: "GET", Path: "/api/openapi.json", Access: Public, Limited: true, BeforeReady: true, Handle: (*Server).openAPI},
 		{Method: "GET", Path: "/metrics", Access: Public, BeforeReady: true, Handle: (*Server).metrics},

@@ -35,6 +35,10 @@ type storedSubscription struct {
 	SealedPrevious string        `json:"sealedPrevious,omitempty"`
 	PreviousUntil  messages.Time `json:"previousUntil,omitempty"`
 	Cursor         uint64        `json:"cursor"`
+	// HeadDelivery and FailingSince are the outbox position besides the
+	// cursor (deliveries.go).
+	HeadDelivery string        `json:"headDelivery,omitempty"`
+	FailingSince messages.Time `json:"failingSince,omitempty"`
 }
 
 func (st *storedSubscription) public() *messages.Subscription {
@@ -98,6 +102,9 @@ func (s *Store) UpdateSubscription(id string, ch messages.SubscriptionChange, fx
 			st.Description = *ch.Description
 		}
 		if ch.Enabled != nil {
+			if *ch.Enabled && !st.Enabled {
+				st.FailingSince = 0 // re-enabled: the 3 days count afresh
+			}
 			st.Enabled = *ch.Enabled
 		}
 		st.UpdatedAt = ch.UpdatedAt
@@ -141,6 +148,9 @@ func (s *Store) DeleteSubscription(id string, fx messages.Effects) error {
 			return err
 		}
 		if err := tx.Bucket(bucketSubscriptions).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := deleteDeliveriesTx(tx, id); err != nil {
 			return err
 		}
 		if err := addCounterTx(tx, counterSubscriptions, -1); err != nil {

@@ -123,6 +123,31 @@ func TestCLIClientAgainstAServer(t *testing.T) {
 		t.Fatalf("executions of CLI hello that COMPLETED: %d", n)
 	}
 
+	// Assets, runner labels and subscriptions are resources of the client
+	// too; a secret asset's value never comes back.
+	asset := jsonOf(first(cli(0, "assets", "create", "--name", "portal", "--type", "CREDENTIAL", "--username", "robot",
+		"--data", `{"password":"cli-asset-pw"}`, "-o", "json")))
+	if dig(asset, "asset.hasValue") != true || dig(asset, "asset.username") != "robot" {
+		t.Fatalf("assets create: %v", asset)
+	}
+	if out, _ := cli(0, "assets", "list"); !strings.Contains(out, "portal") || strings.Contains(out, "cli-asset-pw") {
+		t.Fatalf("assets list: %q", out)
+	}
+	relabelled := jsonOf(first(cli(0, "runners", "labels", reg["id"].(string), "--labels", "finance,eu", "-o", "json")))
+	if labels, _ := dig(relabelled, "runner.labels").([]any); len(labels) != 2 {
+		t.Fatalf("runners labels: %v", relabelled)
+	}
+	if out, _ := cli(0, "runners", "list", "--label", "finance"); !strings.Contains(out, "cli-runner") {
+		t.Fatalf("runners list --label: %q", out)
+	}
+	sub := jsonOf(first(cli(0, "subscriptions", "create", "--url", "https://hooks.example.com/exekra", "--events", "execution.failed,runner.offline", "-o", "json")))
+	if secret, _ := dig(sub, "subscription.secret").(string); !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("subscriptions create: %v", sub)
+	}
+	if out, _ := cli(0, "subscriptions", "list"); !strings.Contains(out, "hooks.example.com") || strings.Contains(out, "whsec_") {
+		t.Fatalf("subscriptions list: %q", out)
+	}
+
 	// An API key made with the client works through EXEKRA_TOKEN and
 	// --server, with its own (lower) role.
 	created := jsonOf(first(cli(0, "api-keys", "create", "--name", "ci", "--role", "OPERATOR", "-o", "json")))

@@ -68,6 +68,7 @@ type serverProc struct {
 	exited chan error
 	client *http.Client
 	token  string
+	args   []string // more serve flags
 }
 
 // newServerProc prepares a data dir and license keys (nothing runs yet).
@@ -101,6 +102,7 @@ func (p *serverProc) launch() {
 	p.base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	p.cmd = exec.Command(p.bin, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", p.dir,
 		"--insecure-http", "--rate-limit", "0", "--license-public-key", p.pubKey, "--log-level", "warn")
+	p.cmd.Args = append(p.cmd.Args, p.args...)
 	p.stderr = &syncBuffer{}
 	p.cmd.Stderr, p.cmd.Stdout = p.stderr, io.Discard
 	if err := p.cmd.Start(); err != nil {

@@ -76,7 +76,8 @@ func poisonBuckets(t *testing.T, path string) map[string][]byte {
 	}
 	defer db.Close()
 	records := map[string]bool{"users": true, "audit": true, "workflows": true, "versions": true, "executions": true,
-		"runners": true, "triggers": true, "analytics": true, "analytics_runs": true, "assets": true, "api_keys": true, "events": true, "subscriptions": true}
+		"runners": true, "triggers": true, "analytics": true, "analytics_runs": true, "assets": true, "api_keys": true, "events": true, "subscriptions": true,
+		"deliveries": true}
 	want := map[string][]byte{}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		deep := strings.Repeat("[", 10000) + strings.Repeat("]", 10000)

@@ -122,6 +122,9 @@ var securityMatrix = []secEndpoint{
 	{"PATCH", "/api/subscriptions/{id}", accRoles, secAdmin},
 	{"DELETE", "/api/subscriptions/{id}", accRoles, secAdmin},
 	{"POST", "/api/subscriptions/{id}/rotate-secret", accRoles, secAdmin},
+	{"POST", "/api/subscriptions/{id}/test", accRoles, secAdmin},
+	{"GET", "/api/subscriptions/{id}/deliveries", accRoles, secAdmin},
+	{"POST", "/api/subscriptions/{id}/deliveries/{deliveryId}/retry", accRoles, secAdmin},
 }
 
 // allowedRoles is the set of user roles an endpoint admits ("" for none).

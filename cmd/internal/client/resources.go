@@ -125,7 +125,8 @@ var resources = []Resource{
 		Actions: []Action{
 			{Name: "list", Short: "List runners", Method: "GET", Path: "/api/runners", List: true, Answer: "runners", Query: []Field{
 				{JSON: "status", Usage: "only this status: ONLINE, BUSY or OFFLINE"},
-				{JSON: "type", Usage: "only this type: ATTENDED or UNATTENDED"}}},
+				{JSON: "type", Usage: "only this type: ATTENDED or UNATTENDED"},
+				{JSON: "label", Usage: "only runners with every one of these labels (comma-separated)"}}},
 			{Name: "get", Short: "Show a runner", Method: "GET", Path: "/api/runners/" + idArg, Answer: "runner"},
 			{Name: "create", Short: "Register a runner; shows its machine secret once (ADMIN)", Method: "POST", Path: "/api/runners/register",
 				Note: "the machine secret is shown only now: keep it", Body: []Field{
@@ -134,6 +135,8 @@ var resources = []Resource{
 					{JSON: "labels", Type: fieldList, Usage: "runner labels (comma-separated)"}}},
 			{Name: "regenerate-secret", Short: "Issue a new machine secret; the old one stops working at once (ADMIN)", Method: "POST",
 				Path: "/api/runners/" + idArg + "/regenerate-secret", Note: "the machine secret is shown only now: keep it"},
+			{Name: "labels", Short: "Replace a runner's labels (ADMIN; --labels '' removes them all)", Method: "PATCH", Path: "/api/runners/" + idArg, Answer: "runner", Body: []Field{
+				{JSON: "labels", Type: fieldList, Usage: "the runner's labels (comma-separated; required)"}}},
 			{Name: "delete", Short: "Delete a runner; its credentials stop working at once (ADMIN)", Method: "DELETE", Path: "/api/runners/" + idArg},
 		},
 	},
@@ -185,6 +188,50 @@ var resources = []Resource{
 					{JSON: "expiresAt", Flag: "expires-at", Usage: "expiry, an RFC 3339 time at most a year ahead (default: 90 days)"},
 					{JSON: "role", Usage: "role of the key, at most yours (default: yours)"}}},
 			{Name: "delete", Short: "Revoke an API key at once", Method: "DELETE", Path: "/api/auth/api-keys/" + idArg},
+		},
+	},
+	{
+		Name: "assets", Short: "Assets robots use (TEXT, SECRET, CREDENTIAL): list, show, create, change, delete",
+		Columns: []Column{{"ID", "id"}, {"NAME", "name"}, {"TYPE", "type"}, {"HAS VALUE", "hasValue"}, {"USERNAME", "username"}, {"UPDATED", "updatedAt"}},
+		Actions: []Action{
+			{Name: "list", Short: "List assets (secret values are never shown)", Method: "GET", Path: "/api/assets", List: true, Answer: "assets"},
+			{Name: "get", Short: "Show an asset (secret values are never shown)", Method: "GET", Path: "/api/assets/" + idArg, Answer: "asset"},
+			{Name: "create", Short: "Create an asset (ADMIN, DEVELOPER)", Method: "POST", Path: "/api/assets", Answer: "asset", Body: []Field{
+				{JSON: "name", Usage: "name that node params reference as {{asset:NAME}} (required)"},
+				{JSON: "type", Usage: "TEXT, SECRET or CREDENTIAL (required)"},
+				{JSON: "value", Usage: "the value of a TEXT or SECRET asset (prefer --data @FILE for secrets: command lines are visible to other local users)"},
+				{JSON: "username", Usage: "a CREDENTIAL's username"},
+				{JSON: "password", Usage: "a CREDENTIAL's password (prefer --data @FILE)"},
+				{JSON: "description", Usage: "description"}}},
+			{Name: "update", Short: "Change an asset's value, credentials or description (ADMIN, DEVELOPER)", Method: "PATCH", Path: "/api/assets/" + idArg, Answer: "asset", Body: []Field{
+				{JSON: "name", Usage: "new name"},
+				{JSON: "value", Usage: "new value (prefer --data @FILE for secrets)"},
+				{JSON: "username", Usage: "new username"},
+				{JSON: "password", Usage: "new password (prefer --data @FILE)"},
+				{JSON: "description", Usage: "new description"}}},
+			{Name: "delete", Short: "Delete an asset (ADMIN)", Method: "DELETE", Path: "/api/assets/" + idArg},
+		},
+	},
+	{
+		Name: "subscriptions", Short: "Outbound event webhooks (ADMIN): list, show, create, change, rotate the secret, delete",
+		Columns: []Column{{"ID", "id"}, {"URL", "url"}, {"EVENTS", "events"}, {"ENABLED", "enabled"}, {"CREATED", "createdAt"}},
+		Actions: []Action{
+			{Name: "list", Short: "List subscriptions", Method: "GET", Path: "/api/subscriptions", List: true, Answer: "subscriptions"},
+			{Name: "get", Short: "Show a subscription", Method: "GET", Path: "/api/subscriptions/" + idArg, Answer: "subscription"},
+			{Name: "create", Short: "Create a subscription; its signing secret is shown only once", Method: "POST", Path: "/api/subscriptions", Answer: "subscription",
+				Note: "the signing secret is shown only now: give it to the receiver", Body: []Field{
+					{JSON: "url", Usage: "the receiver's http or https URL (required)"},
+					{JSON: "events", Type: fieldList, Usage: "event types, comma-separated, or * for all (required)"},
+					{JSON: "description", Usage: "description"},
+					{JSON: "enabled", Type: fieldBool, Usage: "whether events are delivered (default true)"}}},
+			{Name: "update", Short: "Change a subscription", Method: "PATCH", Path: "/api/subscriptions/" + idArg, Answer: "subscription", Body: []Field{
+				{JSON: "url", Usage: "new URL"},
+				{JSON: "events", Type: fieldList, Usage: "new event types, comma-separated"},
+				{JSON: "description", Usage: "new description"},
+				{JSON: "enabled", Type: fieldBool, Usage: "whether events are delivered"}}},
+			{Name: "rotate-secret", Short: "Issue a new signing secret (the old one keeps signing beside it for 24 h)", Method: "POST",
+				Path: "/api/subscriptions/" + idArg + "/rotate-secret", Answer: "subscription", Note: "the new signing secret is shown only now"},
+			{Name: "delete", Short: "Delete a subscription", Method: "DELETE", Path: "/api/subscriptions/" + idArg},
 		},
 	},
 }
