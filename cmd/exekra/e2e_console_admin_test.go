@@ -96,7 +96,7 @@ func TestConsoleAuthoring(t *testing.T) {
 // their role and disables them; filters the audit log and exports it as CSV.
 func TestConsoleAdministration(t *testing.T) {
 	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
-	h := newHarness(t)
+	h := newHarness(t, withLoopbackOutbound)
 	p := newPage(t, h.base)
 	dl := t.TempDir()
 	p.open("/users")
@@ -226,6 +226,23 @@ func TestConsoleAdministration(t *testing.T) {
 	p.waitFor("rowheader", "https://receiver.example/hooks/exekra")
 	if strings.Contains(p.bodyText(), secret) {
 		t.Error("the secret is shown again after a reload")
+	}
+
+	// A receiver that fails: the test ping is FAILED in the delivery log;
+	// once it answers, a retry delivers it.
+	rc := newReceiver(t, 503)
+	sub := h.expect(h.admin, "POST", "/api/subscriptions", map[string]any{"url": rc.url(), "events": []string{"ping"}}, 201)
+	rc.setSecrets(sub.str("subscription.secret"))
+	p.do("reload", chromedp.Reload())
+	p.click("button", "Send a test ping to "+rc.url())
+	p.waitFor("heading", "Deliveries to "+rc.url())
+	p.waitJS("the failed ping", `[...document.querySelectorAll("tbody tr")].some(r => r.innerText.includes("ping") && r.querySelector(".s-failed") && r.innerText.includes("HTTP 503"))`)
+	rc.status.Store(200)
+	id := eval[string](p, `document.querySelector("tr[data-id] .s-failed").closest("tr").dataset.id`)
+	p.click("button", "Retry delivery "+id)
+	p.waitJS("delivered", `!!document.querySelector("tr[data-id='`+id+`'] .s-delivered")`)
+	if rc.received("ping") != 2 { // the refused attempt and the retry, both signed
+		t.Errorf("the receiver verified %d pings", rc.received("ping"))
 	}
 }
 
