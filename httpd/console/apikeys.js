@@ -31,7 +31,7 @@ export function apiKeys(ctx) {
       const revoke = h("button", { type: "button", class: "danger", text: "Revoke", "aria-label": `Revoke key ${k.name}`, onclick: () => remove(k) });
       add(tbody, h("tr", { dataset: { id: k.id } }, h("th", { scope: "row", text: k.name }),
         everyone ? h("td", { title: k.userId, text: people.get(k.userId) || k.userId }) : null,
-        h("td", { text: k.role }), h("td", { class: "mono", text: `${k.prefix}…` }),
+        h("td", { text: k.role }), h("td", { class: "mono", text: k.prefix }),
         h("td", {}, timeEl(k.expiresAt), expired ? h("span", { class: "badge s-failed", text: "expired" }) : null),
         h("td", { title: k.lastUsedAt || "" , text: k.lastUsedAt ? age(k.lastUsedAt) : "never" }),
         h("td", {}, timeEl(k.createdAt)), h("td", { class: "acts" }, revoke)));

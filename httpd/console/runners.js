@@ -165,7 +165,7 @@ export async function render(main, { stream, isAdmin, navigate }) {
     const btn = h("button", { type: "submit", text: "Register runner" });
     register = h("form", { class: "card inline-form", "aria-labelledby": "reg-h" }, h("h2", { id: "reg-h", text: "Register a runner" }),
       field("Runner name", name), field("Runner type", type),
-      field("Runner labels", labels, "Optional, comma separated (e.g. finance, windows): executions needing labels go only to runners having all of them."), h("div", { class: "actions" }, btn));
+      field("Runner labels", labels, "Optional, comma separated (e.g. finance, windows)."), h("div", { class: "actions" }, btn));
     register.addEventListener("submit", async (e) => {
       e.preventDefault();
       if (!name.value.trim()) {

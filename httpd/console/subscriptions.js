@@ -50,7 +50,7 @@ export async function render(main) {
   const msg = notice();
   const out = h("div");
   const tbody = h("tbody");
-  const log = h("div");
+  const log = h("div", { class: "deliveries" });
   const url = h("input", { type: "url", required: true, autocomplete: "off", spellcheck: "false", placeholder: "https://receiver.example/hooks/exekra" });
   const desc = h("input", { type: "text", maxlength: 500, autocomplete: "off" });
   const all_ = h("input", { type: "checkbox", checked: true });

@@ -221,6 +221,6 @@ export async function detail(main, ctx) {
     h("p", { class: "lead", text: wf.description || "" }),
     h("div", { class: "toolbar" }, h("a", { href: `/executions?workflowId=${encodeURIComponent(wf.id)}`, text: `Runs (${wf.executionCount ?? 0})` }),
       h("a", { href: "/workflows", text: "Back to the list" })),
-    msg, h("div", { class: "grid" }, run, labelsCard, h("section", { class: "card", "aria-labelledby": "ver-h" }, h("h2", { id: "ver-h", text: "Versions" }),
-      versions.length ? vt : h("p", { class: "muted", text: "No versions yet." }))), editor);
+    msg, h("div", { class: "grid" }, run, h("section", { class: "card", "aria-labelledby": "ver-h" }, h("h2", { id: "ver-h", text: "Versions" }),
+      versions.length ? vt : h("p", { class: "muted", text: "No versions yet." }))), labelsCard, editor);
 }
