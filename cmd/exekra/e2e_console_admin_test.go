@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -298,18 +299,27 @@ func TestConsoleScheduleTrigger(t *testing.T) {
 		t.Errorf("the server's next run %s, the console's %s", next.In(tokyo), want[0])
 	}
 
-	// A webhook's secret set and cleared on the existing trigger; its fire
-	// shows live.
-	wh := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": trs[0].(map[string]any)["workflowId"], "type": "WEBHOOK", "config": "{}", "enabled": true}, 201).str("trigger.id")
-	p.click("button", "Set secret of trigger "+wh)
-	p.fill("New secret of trigger "+wh, "hook-secret-1")
-	p.click("button", "Save secret")
-	p.waitFor("button", "Clear secret of trigger "+wh)
-	if r := h.expect(h.admin, "GET", "/api/triggers/"+wh, nil, 200); dig(r.json, "trigger.hasSecret") != true || strings.Contains(string(r.body), "hook-secret-1") {
-		t.Errorf("after setting the secret: %s", r.body)
+	// A webhook created with a secret: its curl example, run as shown, is
+	// accepted (timestamped signature); the secret is cleared and set again on
+	// the existing trigger; its fire shows live.
+	p.do("type", chromedp.SetValue("", "WEBHOOK", sel("combobox", "Trigger type")...))
+	p.fill("Webhook secret (optional)", "hook-secret-1")
+	p.click("button", "Create trigger")
+	p.waitFor("heading", "Webhook created")
+	example := eval[string](p, `document.querySelector("pre[aria-label='Webhook example']").textContent`)
+	if !strings.Contains(example, "X-Exekra-Signature: t=$T,v1=$SIG") {
+		t.Errorf("example: %s", example)
 	}
-	if st := h.request(anon, "POST", "/api/triggers/webhook/"+wh, map[string]any{}).status; st != 401 {
-		t.Errorf("an unsigned call to a signed webhook: %d", st)
+	run := exec.Command("sh", "-c", example)
+	run.Env = append(os.Environ(), "EXEKRA_WEBHOOK_SECRET=hook-secret-1")
+	if out, err := run.CombinedOutput(); err != nil || !strings.Contains(string(out), `"success":true`) {
+		t.Errorf("the example, run: %v %s", err, out)
+	}
+	var wh string
+	for _, x := range h.expect(h.admin, "GET", "/api/triggers", nil, 200).json["triggers"].([]any) {
+		if m := x.(map[string]any); m["type"] == "WEBHOOK" {
+			wh = m["id"].(string)
+		}
 	}
 	p.click("button", "Clear secret of trigger "+wh)
 	p.waitFor("dialog", "Clear the secret of trigger "+wh[:10]+"?")
@@ -317,4 +327,14 @@ func TestConsoleScheduleTrigger(t *testing.T) {
 	p.waitFor("button", "Set secret of trigger "+wh)
 	h.expect(anon, "POST", "/api/triggers/webhook/"+wh, map[string]any{}, 200)
 	p.waitJS("the fire, live", `[...document.querySelectorAll("tbody tr")].some(r => r.dataset.id === "`+wh+`" && r.querySelector(".last-fired time") && /QUEUED|ASSIGNED|RUNNING|COMPLETED|FAILED/.test(r.querySelector(".last-result").textContent))`)
+	p.click("button", "Set secret of trigger "+wh)
+	p.fill("New secret of trigger "+wh, "hook-secret-2")
+	p.click("button", "Save secret")
+	p.waitFor("button", "Clear secret of trigger "+wh)
+	if r := h.expect(h.admin, "GET", "/api/triggers/"+wh, nil, 200); dig(r.json, "trigger.hasSecret") != true || strings.Contains(string(r.body), "hook-secret") {
+		t.Errorf("after setting the secret: %s", r.body)
+	}
+	if st := h.request(anon, "POST", "/api/triggers/webhook/"+wh, map[string]any{}).status; st != 401 {
+		t.Errorf("an unsigned call to a signed webhook: %d", st)
+	}
 }

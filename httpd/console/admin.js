@@ -145,6 +145,16 @@ function zoneTime(d, zone) {
   return `${p.weekday} ${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} ${p.timeZoneName}`;
 }
 
+/** curlExample is a shell command that calls a webhook; with a secret it
+ * signs the body in the timestamped form (docs/api.md, Signing webhooks),
+ * reading the secret from $EXEKRA_WEBHOOK_SECRET. */
+function curlExample(url, signed) {
+  const body = `BODY='{"example": true}'`;
+  return signed
+    ? `${body}; T=$(date +%s)\nSIG=$(printf '%s.%s' "$T" "$BODY" | openssl dgst -sha256 -hmac "$EXEKRA_WEBHOOK_SECRET" -r | cut -d' ' -f1)\ncurl -sS -X POST -H 'Content-Type: application/json' \\\n  -H "X-Exekra-Signature: t=$T,v1=$SIG" --data-binary "$BODY" ${url}`
+    : `${body}\ncurl -sS -X POST -H 'Content-Type: application/json' --data-binary "$BODY" ${url}`;
+}
+
 /** newTrigger is the form that creates a schedule or webhook trigger. */
 function newTrigger(workflows, msg, reload) {
   const wf = h("select", {}, workflows.map((w) => h("option", { value: w.id, text: w.name })));
@@ -201,10 +211,7 @@ function newTrigger(workflows, msg, reload) {
       clear(out);
       if (t.type === "WEBHOOK") {
         const url = `${location.origin}${t.webhookPath}`;
-        const body = `body='{"example": true}'`;
-        const curl = t.hasSecret
-          ? `${body}\nsig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$EXEKRA_WEBHOOK_SECRET" -r | cut -d' ' -f1)\ncurl -X POST -H 'Content-Type: application/json' \\\n  -H "X-Exekra-Signature: sha256=$sig" --data "$body" ${url}`
-          : `${body}\ncurl -X POST -H 'Content-Type: application/json' --data "$body" ${url}`;
+        const curl = curlExample(url, t.hasSecret);
         add(out, h("section", { class: "card secret", "aria-labelledby": "wh-h" }, h("h3", { id: "wh-h", text: "Webhook created" }),
           h("p", { text: "Its address is its credential: share it like a password." }),
           h("pre", { class: "code", tabindex: "0", "aria-label": "Webhook example" }, h("code", { text: curl })),
@@ -275,6 +282,7 @@ export async function triggers(main, { canDevelop, stream }) {
     const where = t.type === "SCHEDULE" ? h("span", { class: "mono", text: `${cfg.cron || "?"} (${cfg.timezone || "UTC"})` })
       : h("span", {}, h("code", { class: "mono small", text: `${location.origin}${t.webhookPath || ""}` }), " ",
         h("button", { type: "button", class: "secondary", text: "Copy URL", "aria-label": `Copy the webhook URL of trigger ${t.id}`, onclick: async () => msg.show((await copyText(`${location.origin}${t.webhookPath}`)) ? "The webhook URL is on the clipboard." : "Select the URL and copy it.") }),
+        h("button", { type: "button", class: "secondary", text: "Copy curl", "aria-label": `Copy the curl example of trigger ${t.id}`, onclick: async () => msg.show((await copyText(curlExample(`${location.origin}${t.webhookPath}`, t.hasSecret))) ? "The curl example is on the clipboard." : "Select the example and copy it.") }),
         h("span", { class: "muted small", text: t.hasSecret ? " signed" : " unsigned" }),
         canDevelop ? h("span", { class: "block" },
           h("button", { type: "button", class: "secondary", text: t.hasSecret ? "Change secret" : "Set secret", "aria-label": `Set secret of trigger ${t.id}`, onclick: () => secretForm(t, whereCell) }),
