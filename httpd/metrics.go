@@ -48,6 +48,9 @@ type Figures struct {
 	// Outcomes is set when the actor system runs: what executions did
 	// since start.
 	Outcomes *OutcomeFigures
+	// StorageFileBytes is the database file's size on disk (0: unknown,
+	// and the series is left out).
+	StorageFileBytes int64
 }
 
 // OutcomeFigures are the execution outcomes since start.
@@ -265,6 +268,7 @@ var (
 	descCommits       = prometheus.NewDesc("exekra_storage_commits_total", "Group-commit transactions (each one fsync), failed ones included.", nil, nil)
 	descCommitFails   = prometheus.NewDesc("exekra_storage_commit_failures_total", "Group-commit transactions whose commit failed.", nil, nil)
 	descWrites        = prometheus.NewDesc("exekra_storage_writes_total", "Write functions applied by committed transactions.", nil, nil)
+	descFileBytes     = prometheus.NewDesc("exekra_storage_file_bytes", "Size of the database file on disk, in bytes.", nil, nil)
 	descQuarantined   = prometheus.NewDesc("exekra_storage_quarantined_records", "Stored records moved into quarantine because they cannot be decoded (docs/operations.md).", nil, nil)
 	descBatchSize     = prometheus.NewDesc("exekra_storage_batch_size", "Writes per committed group-commit transaction.", nil, nil)
 	descCommitSecs    = prometheus.NewDesc("exekra_storage_commit_duration_seconds", "Duration of group-commit transactions, fsync included.", nil, nil)
@@ -275,7 +279,7 @@ var figureDescs = []*prometheus.Desc{
 	descRunners, descQueueDepth, descLongPolls, descExecActors, descEventStreams, descStreamsDrop,
 	descExecutions, descFinished, descQueueWait, descRunDuration,
 	descRetRuns, descRetFailures, descRetRemoved, descRestarts,
-	descCommits, descCommitFails, descWrites, descQuarantined, descBatchSize, descCommitSecs,
+	descCommits, descCommitFails, descWrites, descFileBytes, descQuarantined, descBatchSize, descCommitSecs,
 }
 
 // Describe implements prometheus.Collector.
@@ -350,6 +354,9 @@ func (c *figuresCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCommits, f.Commits)
 	counter(descCommitFails, f.CommitFailures)
 	counter(descWrites, f.CommitWrites)
+	if f.StorageFileBytes > 0 {
+		gauge(descFileBytes, float64(f.StorageFileBytes))
+	}
 	gauge(descQuarantined, float64(s.quarantined()))
 	ch <- constHistogram(descBatchSize, f.BatchSizes)
 	ch <- constHistogram(descCommitSecs, f.CommitSeconds)

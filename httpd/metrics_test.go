@@ -52,10 +52,11 @@ func newMetricsServer(t *testing.T) *Server {
 		return Figures{
 			RunnersOnline: 2, RunnersBusy: 1, RunnersOffline: 3, QueueDepth: [3]int64{1, 2, 3},
 			WaitingPolls: 4, LiveExecutions: 5, ActorRestarts: 6, Commits: 7, CommitWrites: 9,
-			BatchSizes:    Histogram{Bounds: []float64{1, 2}, Counts: []uint64{3, 2, 1}, Sum: 12},
-			CommitSeconds: Histogram{Bounds: []float64{0.001}, Counts: []uint64{4, 1}, Sum: 0.01},
-			Executions:    &messages.ExecutionStats{Total: 6, Queued: 1, Running: 2, Completed: 3},
-			Retention:     &RetentionFigures{Runs: 2, Removed: 7},
+			BatchSizes:       Histogram{Bounds: []float64{1, 2}, Counts: []uint64{3, 2, 1}, Sum: 12},
+			CommitSeconds:    Histogram{Bounds: []float64{0.001}, Counts: []uint64{4, 1}, Sum: 0.01},
+			Executions:       &messages.ExecutionStats{Total: 6, Queued: 1, Running: 2, Completed: 3},
+			Retention:        &RetentionFigures{Runs: 2, Removed: 7},
+			StorageFileBytes: 65536,
 		}
 	}
 	return New(Config{
@@ -150,6 +151,7 @@ func TestMetricsExposition(t *testing.T) {
 		`exekra_storage_commit_duration_seconds_bucket{le="0.001"}`:                       4,
 		`exekra_system_state{state="UNACTIVATED"}`:                                        1,
 		`exekra_retention_removed_total{}`:                                                7,
+		`exekra_storage_file_bytes{}`:                                                     65536,
 		`exekra_system_state{state="OPERATIONAL"}`:                                        0,
 		`exekra_build_info{version="test\"1"}`:                                            1,
 		`exekra_http_requests_total{method="GET",route="/api/openapi.json",status="200"}`: 1,

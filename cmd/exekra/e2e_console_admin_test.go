@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,6 +28,10 @@ func TestConsoleAuthoring(t *testing.T) {
 	p.click("button", "Create workflow")
 	p.waitFor("heading", "Workflow Authored flow")
 	p.waitFor("button", "Save draft")
+	// Its runner labels: its executions go to finance runners only.
+	p.fill("Workflow runner labels", "finance")
+	p.click("button", "Save runner labels")
+	p.waitFor("link", "finance")
 
 	// The template is valid: save and publish it.
 	p.waitJS("valid", `document.querySelector("#g-problems").innerText.includes("Valid")`)
@@ -82,7 +87,8 @@ func TestConsoleAuthoring(t *testing.T) {
 	p.waitFor("heading", "Why is it waiting?")
 	id := eval[string](p, `location.pathname.split("/")[2]`)
 	e := h.expect(h.admin, "GET", "/api/executions/"+id, nil, 200)
-	if e.str("execution.priority") != "HIGH" || dig(e.json, "execution.input.customer") != float64(42) {
+	p.waitJS("no runner has the labels", `document.querySelector("main").innerText.includes("No runner has the labels [finance].")`)
+	if e.str("execution.priority") != "HIGH" || dig(e.json, "execution.input.customer") != float64(42) || !strings.Contains(string(e.body), `"runnerLabels":["finance"]`) {
 		t.Errorf("run now created %s", e.body)
 	}
 }
@@ -91,7 +97,7 @@ func TestConsoleAuthoring(t *testing.T) {
 // their role and disables them; filters the audit log and exports it as CSV.
 func TestConsoleAdministration(t *testing.T) {
 	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
-	h := newHarness(t)
+	h := newHarness(t, withLoopbackOutbound)
 	p := newPage(t, h.base)
 	dl := t.TempDir()
 	p.open("/users")
@@ -106,6 +112,7 @@ func TestConsoleAdministration(t *testing.T) {
 	if olga.user["role"] != "OPERATOR" {
 		t.Errorf("registered as %v", olga.user["role"])
 	}
+	h.expect(olga, "POST", "/api/auth/api-keys", map[string]any{"name": "olga-script"}, 201)
 	p.do("role", chromedp.SetValue("", "DEVELOPER", sel("combobox", "Role of olga@example.com")...)) // fires input and change
 	p.waitFor("dialog", "Make olga@example.com DEVELOPER?")
 	p.click("button", "Make DEVELOPER")
@@ -151,6 +158,35 @@ func TestConsoleAdministration(t *testing.T) {
 		t.Errorf("CSV export:\n%s", csv)
 	}
 
+	// API keys on the Account page: one made with a lower role, shown once;
+	// everyone's keys for the admin, and a revocation.
+	p.click("link", "Account")
+	p.waitFor("heading", "API keys")
+	p.fill("Key name", "ci-deploy")
+	p.do("role", chromedp.SetValue("", "OPERATOR", sel("combobox", "Key role")...))
+	p.click("button", "Create API key")
+	p.waitFor("button", "Copy key")
+	key := eval[string](p, `document.querySelector("section.secret code").textContent`)
+	if r := h.expect(&client{token: key}, "GET", "/api/auth/me", nil, 200); r.str("user.email") != adminEmail {
+		t.Errorf("the shown key acts as %s", r.body)
+	}
+	p.waitFor("rowheader", "ci-deploy")
+	if !eval[bool](p, `[...document.querySelectorAll("tbody tr")].some(r => r.innerText.includes("ci-deploy") && r.innerText.includes("OPERATOR") && r.innerText.includes("`+key[:8]+`"))`) {
+		t.Error("the key's row lacks its role or prefix")
+	}
+	p.click("link", "Show everyone's keys")
+	p.waitFor("rowheader", "olga-script")
+	p.click("button", "Revoke key olga-script")
+	p.waitFor("dialog", "Revoke the API key olga-script?")
+	p.click("button", "Revoke key")
+	p.waitJS("revoked", `document.querySelector("main").innerText.includes("The API key olga-script was revoked.")`)
+	if p.count("rowheader", "olga-script") != 0 || p.count("rowheader", "ci-deploy") != 1 {
+		t.Error("the list after the revocation")
+	}
+	if r := h.expect(h.admin, "GET", "/api/auth/api-keys?all=true", nil, 200); strings.Contains(string(r.body), "olga-script") {
+		t.Errorf("olga's key survives: %s", r.body)
+	}
+
 	// Assets: a secret's value goes in and never comes back.
 	p.open("/assets")
 	p.waitFor("heading", "Assets")
@@ -172,6 +208,11 @@ func TestConsoleAdministration(t *testing.T) {
 
 	// Event subscriptions, from the System page: the secret is shown once.
 	p.click("link", "System")
+	// Uptime and the database size, from /metrics (process_start_time_seconds, exekra_storage_file_bytes).
+	p.waitJS("uptime and size", `/Uptime\n\d/.test(document.querySelector("main").innerText) && /Database size\n[\d.]+ (KB|MB)/.test(document.querySelector("main").innerText)`)
+	if h.scrape()["exekra_storage_file_bytes"] <= 0 {
+		t.Error("no exekra_storage_file_bytes in /metrics")
+	}
 	p.click("link", "Manage event subscriptions")
 	p.waitFor("heading", "Event subscriptions")
 	p.do("url", chromedp.SetValue("", "https://receiver.example/hooks/exekra", sel("textbox", "Receiver URL")...))
@@ -186,6 +227,23 @@ func TestConsoleAdministration(t *testing.T) {
 	p.waitFor("rowheader", "https://receiver.example/hooks/exekra")
 	if strings.Contains(p.bodyText(), secret) {
 		t.Error("the secret is shown again after a reload")
+	}
+
+	// A receiver that fails: the test ping is FAILED in the delivery log;
+	// once it answers, a retry delivers it.
+	rc := newReceiver(t, 503)
+	sub := h.expect(h.admin, "POST", "/api/subscriptions", map[string]any{"url": rc.url(), "events": []string{"ping"}}, 201)
+	rc.setSecrets(sub.str("subscription.secret"))
+	p.do("reload", chromedp.Reload())
+	p.click("button", "Send a test ping to "+rc.url())
+	p.waitFor("heading", "Deliveries to "+rc.url())
+	p.waitJS("the failed ping", `[...document.querySelectorAll("tbody tr")].some(r => r.innerText.includes("ping") && r.querySelector(".s-failed") && r.innerText.includes("HTTP 503"))`)
+	rc.status.Store(200)
+	id := eval[string](p, `document.querySelector("tr[data-id] .s-failed").closest("tr").dataset.id`)
+	p.click("button", "Retry delivery "+id)
+	p.waitJS("delivered", `!!document.querySelector("tr[data-id='`+id+`'] .s-delivered")`)
+	if rc.received("ping") != 2 { // the refused attempt and the retry, both signed
+		t.Errorf("the receiver verified %d pings", rc.received("ping"))
 	}
 }
 
@@ -239,5 +297,44 @@ func TestConsoleScheduleTrigger(t *testing.T) {
 	next, _ := time.Parse(time.RFC3339, trs[0].(map[string]any)["nextRunAt"].(string))
 	if next.In(tokyo).Format("Mon 2006-01-02 15:04") != want[0] {
 		t.Errorf("the server's next run %s, the console's %s", next.In(tokyo), want[0])
+	}
+
+	// A webhook created with a secret: its curl example, run as shown, is
+	// accepted (timestamped signature); the secret is cleared and set again on
+	// the existing trigger; its fire shows live.
+	p.do("type", chromedp.SetValue("", "WEBHOOK", sel("combobox", "Trigger type")...))
+	p.fill("Webhook secret (optional)", "hook-secret-1")
+	p.click("button", "Create trigger")
+	p.waitFor("heading", "Webhook created")
+	example := eval[string](p, `document.querySelector("pre[aria-label='Webhook example']").textContent`)
+	if !strings.Contains(example, "X-Exekra-Signature: t=$T,v1=$SIG") {
+		t.Errorf("example: %s", example)
+	}
+	run := exec.Command("sh", "-c", example)
+	run.Env = append(os.Environ(), "EXEKRA_WEBHOOK_SECRET=hook-secret-1")
+	if out, err := run.CombinedOutput(); err != nil || !strings.Contains(string(out), `"success":true`) {
+		t.Errorf("the example, run: %v %s", err, out)
+	}
+	var wh string
+	for _, x := range h.expect(h.admin, "GET", "/api/triggers", nil, 200).json["triggers"].([]any) {
+		if m := x.(map[string]any); m["type"] == "WEBHOOK" {
+			wh = m["id"].(string)
+		}
+	}
+	p.click("button", "Clear secret of trigger "+wh)
+	p.waitFor("dialog", "Clear the secret of trigger "+wh[:10]+"?")
+	p.click("button", "Clear secret")
+	p.waitFor("button", "Set secret of trigger "+wh)
+	h.expect(anon, "POST", "/api/triggers/webhook/"+wh, map[string]any{}, 200)
+	p.waitJS("the fire, live", `[...document.querySelectorAll("tbody tr")].some(r => r.dataset.id === "`+wh+`" && r.querySelector(".last-fired time") && /QUEUED|ASSIGNED|RUNNING|COMPLETED|FAILED/.test(r.querySelector(".last-result").textContent))`)
+	p.click("button", "Set secret of trigger "+wh)
+	p.fill("New secret of trigger "+wh, "hook-secret-2")
+	p.click("button", "Save secret")
+	p.waitFor("button", "Clear secret of trigger "+wh)
+	if r := h.expect(h.admin, "GET", "/api/triggers/"+wh, nil, 200); dig(r.json, "trigger.hasSecret") != true || strings.Contains(string(r.body), "hook-secret") {
+		t.Errorf("after setting the secret: %s", r.body)
+	}
+	if st := h.request(anon, "POST", "/api/triggers/webhook/"+wh, map[string]any{}).status; st != 401 {
+		t.Errorf("an unsigned call to a signed webhook: %d", st)
 	}
 }

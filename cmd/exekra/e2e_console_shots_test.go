@@ -43,9 +43,9 @@ func TestConsoleScreenshots(t *testing.T) {
 	fresh.admin = fresh.login(adminEmail, adminPassword)
 	qwf := fresh.consoleWorkflow("Payroll export", consoleLogGraph)
 	fresh.expect(fresh.admin, "POST", "/api/executions", map[string]any{"workflowId": qwf, "priority": "LOW"}, 201)
-	queued := fresh.expect(fresh.admin, "POST", "/api/executions", map[string]any{"workflowId": qwf, "input": map[string]any{"month": "2026-11"}}, 201).str("execution.id")
+	queued := fresh.expect(fresh.admin, "POST", "/api/executions", map[string]any{"workflowId": qwf, "input": map[string]any{"month": "2026-11"}, "runnerLabels": []string{"payroll"}}, 201).str("execution.id")
 	fp.open("/executions/" + queued)
-	fp.waitJS("the reason", `document.querySelector("main").innerText.includes("No unattended runner")`)
+	fp.waitJS("the reason", `document.querySelector("main").innerText.includes("No runner has the labels [payroll]")`)
 	shot(fp, "execution-queued")
 
 	// A server with some history.
@@ -61,7 +61,11 @@ func TestConsoleScreenshots(t *testing.T) {
 	h.expect(h.admin, "POST", "/api/assets", map[string]any{"name": "erp-login", "type": "CREDENTIAL", "username": "robot", "password": "not-shown", "description": "the ERP's robot account"}, 201)
 	h.expect(h.admin, "POST", "/api/assets", map[string]any{"name": "inbox-folder", "type": "TEXT", "value": "Invoices/Incoming"}, 201)
 	h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "SCHEDULE", "config": `{"cron":"0 7 * * 1-5","timezone":"Europe/Berlin"}`, "enabled": true}, 201)
-	reg := h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": "runner-01", "type": "UNATTENDED"}, 201)
+	h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK", "config": `{"secret":"not-shown"}`, "enabled": true}, 201)
+	h.expect(h.admin, "POST", "/api/auth/api-keys", map[string]any{"name": "ci-deploy", "role": "DEVELOPER"}, 201)
+	h.expect(h.admin, "POST", "/api/auth/api-keys", map[string]any{"name": "nightly-report"}, 201)
+	h.expect(h.admin, "PATCH", "/api/workflows/"+wf, map[string]any{"runnerLabels": []string{"finance"}}, 200)
+	reg := h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": "runner-01", "type": "UNATTENDED", "labels": []string{"finance", "windows"}}, 201)
 	h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": "desk-02", "type": "ATTENDED"}, 201)
 	h.startRefRunner(reg.str("machineKey"), reg.str("machineSecret"), false)
 	var last string
@@ -104,6 +108,11 @@ func TestConsoleScreenshots(t *testing.T) {
 		p.waitJS("page settled", `!document.querySelector("main").innerText.includes("…")`)
 		shot(p, pg.file)
 	}
+	// A subscription's delivery log.
+	p.open("/subscriptions")
+	p.click("button", "Deliveries to https://hooks.example.com/exekra")
+	p.waitFor("heading", "Deliveries to https://hooks.example.com/exekra")
+	shot(p, "subscription-deliveries")
 	// The dark theme follows the system setting.
 	p.do("dark", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{

@@ -154,6 +154,14 @@ func TestConsoleOperatorNotOfferedAdminActions(t *testing.T) {
 	p.click("button", "Change password")
 	p.waitJS("the change confirmed", `document.querySelector("main").innerText.includes("Your password was changed")`)
 	h.login("op@example.com", "another-pass-456")
+	// Their own API keys, at most their own role; everyone's keys are not offered.
+	p.waitFor("heading", "API keys")
+	if p.count("link", "Show everyone's keys") != 0 {
+		t.Error("operator is offered everyone's keys")
+	}
+	if got := eval[string](p, `[...document.querySelector("#"+[...document.querySelectorAll("label")].find(l => l.textContent === "Key role").htmlFor).options].map(o => o.value).join()`); got != "OPERATOR" {
+		t.Errorf("operator's key roles: %s", got)
+	}
 	p.click("link", "Dashboard") // this session survives its own change
 	p.waitFor("heading", "Dashboard")
 }
@@ -239,6 +247,7 @@ func TestConsoleRunnerAndLiveExecution(t *testing.T) {
 	p.waitFor("heading", "Runners")
 	p.waitJS("the live stream", `document.querySelector(".live").dataset.state === "live"`)
 	p.fill("Runner name", "console-runner")
+	p.fill("Runner labels", "finance, windows")
 	p.click("button", "Register runner")
 	p.waitFor("heading", "Runner console-runner registered")
 	p.waitFor("button", "Copy secret")
@@ -256,14 +265,28 @@ func TestConsoleRunnerAndLiveExecution(t *testing.T) {
 	if strings.Contains(p.bodyText(), fields[7]) {
 		t.Error("the secret is still shown after a reload")
 	}
+	// Labels: set at registration, edited by the admin, filtered by in the URL.
+	p.waitFor("link", "windows")
+	p.click("button", "Edit labels of console-runner")
+	p.do("labels", chromedp.SetValue("", "finance, windows, eu", sel("textbox", "Labels of console-runner")...))
+	p.click("button", "Save labels of console-runner")
+	p.waitFor("link", "eu")
+	if r := h.expect(h.admin, "GET", "/api/runners?label=eu", nil, 200); !strings.Contains(string(r.body), `"labels":["eu","finance","windows"]`) && !strings.Contains(string(r.body), `"labels":["finance","windows","eu"]`) {
+		t.Errorf("labels after the edit: %s", r.body)
+	}
+	p.click("link", "eu")
+	p.waitJS("the filter", `document.querySelector("main").innerText.includes("1 runner with the label eu")`)
+	p.open("/runners?label=nowhere")
+	p.waitJS("filtered out", `document.querySelector("main").innerText.includes("0 runners with the label nowhere")`)
 
 	// Queued with no runner online: the execution page says why it waits.
-	id := h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf, "priority": "HIGH", "input": map[string]any{"n": 1}}, 201).str("execution.id")
+	id := h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf, "priority": "HIGH", "input": map[string]any{"n": 1}, "runnerLabels": []string{"finance"}}, 201).str("execution.id")
 	p.open("/executions/" + id)
 	p.waitFor("heading", "Why is it waiting?")
-	// The reason is the server's (the execution's waiting object): its one
-	// runner is registered but has never sent a heartbeat.
-	p.waitJS("the reason", `document.querySelector("main").innerText.includes("runners are offline")`)
+	// The server's waiting object: its reason and the matching runners by status.
+	p.waitJS("the reason", `document.querySelector("main").innerText.includes("All matching runners with labels [finance] are offline (1 offline).")`)
+	p.waitJS("matching runners", `document.querySelector("main").innerText.includes("Matching runners offline\n1")`)
+	p.waitFor("link", "finance")
 	p.waitJS("the live stream", `document.querySelector(".live").dataset.state === "live"`)
 
 	// The command from the page, run as it is (with this build's binary).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -161,6 +162,9 @@ func figuresOf(sys *actors.System, st *storage.Store, ret *storage.Retention) fu
 			}
 			if st, err := st.ExecutionStats(); err == nil {
 				f.Executions = &st
+			}
+			if fi, err := os.Stat(st.Path()); err == nil {
+				f.StorageFileBytes = fi.Size()
 			}
 		}
 		if ret != nil {

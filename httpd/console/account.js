@@ -1,10 +1,13 @@
-// The signed-in user's own account: who they are and a password change.
+// The signed-in user's own account: who they are, a password change and
+// their API keys.
 
 import { h, field, notice, timeEl, add } from "./dom.js";
 import { post } from "./api.js";
+import { apiKeys } from "./apikeys.js";
 
 /** render shows the account page. */
-export function render(main, { user }) {
+export async function render(main, ctx) {
+  const { user } = ctx;
   const current = h("input", { type: "password", required: true, autocomplete: "current-password" });
   const next = h("input", { type: "password", required: true, minlength: 8, autocomplete: "new-password" });
   const msg = notice();
@@ -26,11 +29,13 @@ export function render(main, { user }) {
       button.disabled = false;
     }
   });
+  const keys = apiKeys(ctx);
   add(main, h("h1", { text: "Account" }),
     h("dl", { class: "facts card" },
       h("dt", { text: "Name" }), h("dd", { text: user.name }),
       h("dt", { text: "Email" }), h("dd", { text: user.email }),
       h("dt", { text: "Role" }), h("dd", { text: user.role }),
       h("dt", { text: "Member since" }), h("dd", {}, timeEl(user.createdAt))),
-    form);
+    form, keys.section);
+  await keys.ready;
 }

@@ -1,9 +1,10 @@
 // The audit log with filters and CSV export, the system page, and the
 // triggers list with enable/disable and webhook addresses.
 
-import { h, clear, field, notice, timeEl, timeText, shortId, download, copyText, add } from "./dom.js";
+import { h, clear, field, notice, timeEl, timeText, duration, shortId, statusBadge, download, copyText, add } from "./dom.js";
 import { get, post, api, all } from "./api.js";
 import * as cron from "./cron.js";
+import { confirmDialog } from "./confirm.js";
 
 const AUDIT_MAX = 5000;
 
@@ -74,6 +75,18 @@ function parseMetrics(text) {
   return out;
 }
 
+/** bytes formats a size as "812 KB", "3.4 MB", "1.2 GB". */
+function bytes(n) {
+  if (n < 1024) return `${n} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let i = -1;
+  do {
+    n /= 1024;
+    i++;
+  } while (n >= 1024 && i < units.length - 1);
+  return `${n < 10 ? n.toFixed(1) : Math.round(n)} ${units[i]}`;
+}
+
 /** system shows the server's health, state and live figures (administrators). */
 export async function system(main) {
   const facts = h("dl", { class: "facts" });
@@ -98,10 +111,14 @@ export async function system(main) {
     const sum = (prefix) => [...m].filter(([k]) => k.startsWith(prefix)).reduce((a, [, x]) => a + x, 0);
     const cs = v("exekra_storage_commit_duration_seconds_sum");
     const cc = v("exekra_storage_commit_duration_seconds_count");
+    const start = v("process_start_time_seconds");
+    const size = v("exekra_storage_file_bytes");
     clear(facts);
     add(facts, h("dt", { text: "Health" }), h("dd", { text: health.status }),
       h("dt", { text: "Version" }), h("dd", { text: health.version || "—" }),
       h("dt", { text: "State" }), h("dd", { text: status.state || "—" }),
+      h("dt", { text: "Uptime" }), h("dd", { text: start ? duration(Date.now() - start * 1000) : "—", title: start ? new Date(start * 1000).toISOString() : null }),
+      h("dt", { text: "Database size" }), h("dd", { text: size === null ? "—" : bytes(size) }),
       h("dt", { text: "Checked at" }), h("dd", {}, timeEl(health.timestamp)),
       h("dt", { text: "API reference" }), h("dd", {}, h("a", { href: "/api/openapi.json", text: "OpenAPI document" })),
       h("dt", { text: "Metrics" }), h("dd", {}, h("a", { href: "/metrics", text: "Prometheus metrics" })));
@@ -126,6 +143,16 @@ function zoneTime(d, zone) {
   const p = Object.fromEntries(new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23", weekday: "short", timeZoneName: "short" })
     .formatToParts(d).map((x) => [x.type, x.value]));
   return `${p.weekday} ${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} ${p.timeZoneName}`;
+}
+
+/** curlExample is a shell command that calls a webhook; with a secret it
+ * signs the body in the timestamped form (docs/api.md, Signing webhooks),
+ * reading the secret from $EXEKRA_WEBHOOK_SECRET. */
+function curlExample(url, signed) {
+  const body = `BODY='{"example": true}'`;
+  return signed
+    ? `${body}; T=$(date +%s)\nSIG=$(printf '%s.%s' "$T" "$BODY" | openssl dgst -sha256 -hmac "$EXEKRA_WEBHOOK_SECRET" -r | cut -d' ' -f1)\ncurl -sS -X POST -H 'Content-Type: application/json' \\\n  -H "X-Exekra-Signature: t=$T,v1=$SIG" --data-binary "$BODY" ${url}`
+    : `${body}\ncurl -sS -X POST -H 'Content-Type: application/json' --data-binary "$BODY" ${url}`;
 }
 
 /** newTrigger is the form that creates a schedule or webhook trigger. */
@@ -184,10 +211,7 @@ function newTrigger(workflows, msg, reload) {
       clear(out);
       if (t.type === "WEBHOOK") {
         const url = `${location.origin}${t.webhookPath}`;
-        const body = `body='{"example": true}'`;
-        const curl = t.hasSecret
-          ? `${body}\nsig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$EXEKRA_WEBHOOK_SECRET" -r | cut -d' ' -f1)\ncurl -X POST -H 'Content-Type: application/json' \\\n  -H "X-Exekra-Signature: sha256=$sig" --data "$body" ${url}`
-          : `${body}\ncurl -X POST -H 'Content-Type: application/json' --data "$body" ${url}`;
+        const curl = curlExample(url, t.hasSecret);
         add(out, h("section", { class: "card secret", "aria-labelledby": "wh-h" }, h("h3", { id: "wh-h", text: "Webhook created" }),
           h("p", { text: "Its address is its credential: share it like a password." }),
           h("pre", { class: "code", tabindex: "0", "aria-label": "Webhook example" }, h("code", { text: curl })),
@@ -206,10 +230,12 @@ function newTrigger(workflows, msg, reload) {
   return form;
 }
 
-/** triggers lists the triggers; developers create them, enable and disable them and copy webhook addresses. */
+/** triggers lists the triggers; developers create them, enable and disable them, set or clear a webhook's
+ * secret and copy webhook addresses. Fires and changes repaint their row live. */
 export async function triggers(main, { canDevelop, stream }) {
   const msg = notice();
   const tbody = h("tbody");
+  const rows = new Map();
   const wfs = (await all("/api/workflows", "workflows", 1000).catch(() => ({ items: [] }))).items;
   const names = new Map(wfs.map((w) => [w.id, w.name]));
   let load = async () => {};
@@ -217,40 +243,135 @@ export async function triggers(main, { canDevelop, stream }) {
   add(main, h("h1", { text: "Triggers" }), form, msg,
     h("table", { class: "data" }, h("caption", { class: "sr-only", text: "Triggers" }),
       h("thead", {}, h("tr", {}, ["Trigger", "Type", "Workflow", "Schedule or address", "Next run", "Last fired", "Result", "Enabled"].map((t) => h("th", { scope: "col", text: t })))), tbody));
+  const configOf = (t) => {
+    try {
+      return JSON.parse(t.config) || {};
+    } catch {
+      return {};
+    }
+  };
+  // A webhook's secret is write-only: a config with "secret" sets it, with
+  // "secret": "" clears it, without it keeps it (docs/api.md, Triggers).
+  const putSecret = async (t, secret) => {
+    const res = await api("PATCH", `/api/triggers/${encodeURIComponent(t.id)}`, { config: JSON.stringify({ ...configOf(t), secret }) });
+    paint(res.trigger);
+    msg.show(secret ? `The secret of trigger ${shortId(t.id)} was set: calls must be signed now.` : `The secret of trigger ${shortId(t.id)} was cleared: calls need no signature now.`);
+  };
+  const secretForm = (t, cell) => {
+    const input = h("input", { type: "password", autocomplete: "new-password", "aria-label": `New secret of trigger ${t.id}` });
+    const f = h("form", { class: "label-edit" }, input, h("button", { type: "submit", text: "Save secret" }),
+      h("button", { type: "button", class: "secondary", text: "Cancel", onclick: () => paint(t) }));
+    f.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      if (!input.value) {
+        input.focus();
+        return;
+      }
+      try {
+        await putSecret(t, input.value);
+      } catch (err) {
+        msg.error(err);
+      }
+    });
+    add(cell, f);
+    input.focus();
+  };
+  const makeRow = (t) => {
+    const cfg = configOf(t);
+    const whereCell = h("td");
+    const where = t.type === "SCHEDULE" ? h("span", { class: "mono", text: `${cfg.cron || "?"} (${cfg.timezone || "UTC"})` })
+      : h("span", {}, h("code", { class: "mono small", text: `${location.origin}${t.webhookPath || ""}` }), " ",
+        h("button", { type: "button", class: "secondary", text: "Copy URL", "aria-label": `Copy the webhook URL of trigger ${t.id}`, onclick: async () => msg.show((await copyText(`${location.origin}${t.webhookPath}`)) ? "The webhook URL is on the clipboard." : "Select the URL and copy it.") }),
+        h("button", { type: "button", class: "secondary", text: "Copy curl", "aria-label": `Copy the curl example of trigger ${t.id}`, onclick: async () => msg.show((await copyText(curlExample(`${location.origin}${t.webhookPath}`, t.hasSecret))) ? "The curl example is on the clipboard." : "Select the example and copy it.") }),
+        h("span", { class: "muted small", text: t.hasSecret ? " signed" : " unsigned" }),
+        canDevelop ? h("span", { class: "block" },
+          h("button", { type: "button", class: "secondary", text: t.hasSecret ? "Change secret" : "Set secret", "aria-label": `Set secret of trigger ${t.id}`, onclick: () => secretForm(t, whereCell) }),
+          t.hasSecret ? h("button", { type: "button", class: "secondary", text: "Clear secret", "aria-label": `Clear secret of trigger ${t.id}`, onclick: async () => {
+            if (!(await confirmDialog({ title: `Clear the secret of trigger ${shortId(t.id)}?`, message: "Anyone who knows its address can call it then, without a signature.", items: [`${t.id} · ${names.get(t.workflowId) || t.workflowId}`], confirm: "Clear secret" }))) return;
+            try {
+              await putSecret(t, "");
+            } catch (err) {
+              msg.error(err);
+            }
+          } }) : null) : null);
+    add(whereCell, where);
+    const enabled = h("input", { type: "checkbox", checked: t.enabled, disabled: !canDevelop, "aria-label": `Trigger ${t.id} enabled` });
+    enabled.addEventListener("change", async () => {
+      try {
+        await api("PATCH", `/api/triggers/${encodeURIComponent(t.id)}`, { enabled: enabled.checked });
+        msg.show(`Trigger ${shortId(t.id)} ${enabled.checked ? "enabled" : "disabled"}.`);
+      } catch (err) {
+        enabled.checked = !enabled.checked;
+        msg.error(err);
+      }
+    });
+    return h("tr", { dataset: { id: t.id } }, h("th", { scope: "row" }, h("a", { href: `/executions?triggerId=${encodeURIComponent(t.id)}`, title: t.id, "aria-label": `Runs of trigger ${t.id}`, text: shortId(t.id) })),
+      h("td", { text: t.type }), h("td", {}, h("a", { href: `/workflows/${encodeURIComponent(t.workflowId)}`, text: names.get(t.workflowId) || shortId(t.workflowId) })),
+      whereCell, h("td", {}, timeEl(t.nextRunAt)), lastCells(t), h("td", {}, enabled));
+  };
+  // A schedule's last fire and result are on the trigger; a webhook's are its
+  // newest execution (read at load, then followed from execution events).
+  const lastRuns = new Map();
+  const lastCells = (t) => {
+    const x = lastRuns.get(t.id);
+    if (t.lastFiredAt || !x) return [h("td", { class: "last-fired" }, timeEl(t.lastFiredAt)), h("td", { class: "last-result", text: t.lastResult || "—" })];
+    return [h("td", { class: "last-fired" }, timeEl(x.createdAt)),
+      h("td", { class: "last-result" }, h("a", { href: `/executions/${encodeURIComponent(x.id)}`, "aria-label": `Last run of trigger ${t.id}: ${x.status}` }, statusBadge(x.status)))];
+  };
+  const triggersById = new Map();
+  /** paint replaces a trigger's row (false when it is not shown). */
+  const paint = (t) => {
+    const old = rows.get(t.id);
+    if (!old) return false;
+    triggersById.set(t.id, t);
+    const tr = makeRow(t);
+    old.replaceWith(tr);
+    rows.set(t.id, tr);
+    return true;
+  };
   load = async () => {
     const { items } = await all("/api/triggers", "triggers", 1000);
+    await Promise.all(items.filter((t) => t.type === "WEBHOOK" && !lastRuns.has(t.id)).slice(0, 50).map((t) =>
+      get(`/api/executions?triggerId=${encodeURIComponent(t.id)}&limit=1`).then((r) => {
+        if (r.executions.length) lastRuns.set(t.id, r.executions[0]);
+      }, () => {})));
     clear(tbody);
+    triggersById.clear();
+    for (const t of items) triggersById.set(t.id, t);
+    rows.clear();
     if (!items.length) add(tbody, h("tr", {}, h("td", { colspan: 8, class: "muted", text: "No triggers yet." })));
     for (const t of items) {
-      let cfg = {};
-      try {
-        cfg = JSON.parse(t.config) || {};
-      } catch {
-        // shown as it is
-      }
-      const where = t.type === "SCHEDULE" ? h("span", { class: "mono", text: `${cfg.cron || "?"} (${cfg.timezone || "UTC"})` })
-        : h("span", {}, h("code", { class: "mono small", text: `${location.origin}${t.webhookPath || ""}` }), " ",
-          h("button", { type: "button", class: "secondary", text: "Copy URL", "aria-label": `Copy the webhook URL of trigger ${t.id}`, onclick: async () => msg.show((await copyText(`${location.origin}${t.webhookPath}`)) ? "The webhook URL is on the clipboard." : "Select the URL and copy it.") }),
-          t.hasSecret ? h("span", { class: "muted small", text: " signed" }) : null);
-      const enabled = h("input", { type: "checkbox", checked: t.enabled, disabled: !canDevelop, "aria-label": `Trigger ${t.id} enabled` });
-      enabled.addEventListener("change", async () => {
-        try {
-          await api("PATCH", `/api/triggers/${encodeURIComponent(t.id)}`, { enabled: enabled.checked });
-          msg.show(`Trigger ${shortId(t.id)} ${enabled.checked ? "enabled" : "disabled"}.`);
-        } catch (err) {
-          enabled.checked = !enabled.checked;
-          msg.error(err);
-        }
-      });
-      add(tbody, h("tr", {}, h("th", { scope: "row" }, h("a", { href: `/executions?triggerId=${encodeURIComponent(t.id)}`, title: t.id, "aria-label": `Runs of trigger ${t.id}`, text: shortId(t.id) })),
-        h("td", { text: t.type }), h("td", {}, h("a", { href: `/workflows/${encodeURIComponent(t.workflowId)}`, text: names.get(t.workflowId) || shortId(t.workflowId) })),
-        h("td", {}, where), h("td", {}, timeEl(t.nextRunAt)), h("td", {}, timeEl(t.lastFiredAt)), h("td", { text: t.lastResult || "—" }), h("td", {}, enabled)));
+      const tr = makeRow(t);
+      rows.set(t.id, tr);
+      add(tbody, tr);
     }
   };
   await load();
+  // Live: a trigger event carries the trigger as GET shows it; its row is
+  // repainted (unless a secret is being typed there); a new or deleted one
+  // reloads the list.
   let timer = null;
-  return stream.on("trigger", () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => load().catch(() => {}), 2000); // one reload for a burst of fires
+  const offExec = stream.on("execution", (x) => {
+    const t = x && x.triggerId ? triggersById.get(x.triggerId) : null;
+    if (!t || t.type !== "WEBHOOK") return;
+    const prev = lastRuns.get(t.id);
+    if (prev && prev.id !== x.id && prev.createdAt > x.createdAt) return;
+    lastRuns.set(t.id, x);
+    const row = rows.get(t.id);
+    if (row && !row.querySelector("form")) paint(t);
   });
+  const offTrig = stream.on("trigger", (t) => {
+    const row = t && t.id ? rows.get(t.id) : null;
+    if (row && !t.deleted) {
+      if (!row.querySelector("form")) paint(t);
+      return;
+    }
+    clearTimeout(timer);
+    timer = setTimeout(() => load().catch(() => {}), 500); // one reload for a burst
+  });
+  return () => {
+    offExec();
+    offTrig();
+    clearTimeout(timer);
+  };
 }

@@ -7,6 +7,7 @@ import { Stream } from "./events.js";
 import { LogView } from "./logview.js";
 import { confirmDialog } from "./confirm.js";
 import { rerun, stop, ACTIVE, userNames } from "./actions.js";
+import { labelTags } from "./labels.js";
 
 const RANK = { HIGH: 0, NORMAL: 1, LOW: 2 };
 
@@ -58,6 +59,7 @@ export async function render(main, ctx) {
       h("dt", { text: "Status" }), h("dd", {}, statusBadge(e.status), e.stopRequested && e.status === "RUNNING" ? " stop requested" : ""),
       h("dt", { text: "Workflow" }), h("dd", {}, h("a", { href: `/executions?workflowId=${encodeURIComponent(e.workflowId)}`, text: e.workflow && e.workflow.name ? e.workflow.name : e.workflowId })),
       h("dt", { text: "Priority" }), h("dd", { text: e.priority }),
+      h("dt", { text: "Runner labels" }), h("dd", {}, e.runnerLabels && e.runnerLabels.length ? labelTags(e.runnerLabels, (l) => `/runners?label=${encodeURIComponent(l)}`) : h("span", { class: "muted", text: "any runner" })),
       h("dt", { text: "Runner" }), h("dd", {}, runner),
       h("dt", { text: "Started by" }), h("dd", { title: e.triggerId || e.triggeredBy || "", text: e.triggerId ? `trigger ${shortId(e.triggerId)}` : e.triggeredBy ? people.get(e.triggeredBy) || `user ${shortId(e.triggeredBy)}` : "—" }),
       h("dt", { text: "Attempt" }), h("dd", { text: e.attempt || 1 }),
@@ -94,15 +96,17 @@ export async function render(main, ctx) {
     waiting.hidden = e.status !== "QUEUED";
     if (e.status !== "QUEUED") return;
     add(waiting, h("h2", { id: "why-h", text: "Why is it waiting?" }));
+    // The server's own account (docs/api.md, Why waiting); an older server
+    // without it gets the position worked out from the public lists.
     let w = e.waiting;
     if (!w) w = await computeWaiting(e).catch(() => null);
     if (!w || e.status !== "QUEUED") return;
     const m = w.matchingRunners || {};
     add(waiting, h("p", { class: "lead", text: w.reason }), h("dl", { class: "facts" },
       h("dt", { text: "Position in the queue" }), h("dd", { text: w.position === null ? "unknown" : `${w.position}${w.ahead !== undefined ? ` (${w.ahead} ahead)` : ""}` }),
-      h("dt", { text: "Runners online" }), h("dd", { text: m.online ?? "—" }),
-      h("dt", { text: "Runners busy" }), h("dd", { text: m.busy ?? "—" }),
-      h("dt", { text: "Runners offline" }), h("dd", { text: m.offline ?? "—" })));
+      h("dt", { text: "Matching runners online" }), h("dd", { text: m.online ?? "—" }),
+      h("dt", { text: "Matching runners busy" }), h("dd", { text: m.busy ?? "—" }),
+      h("dt", { text: "Matching runners offline" }), h("dd", { text: m.offline ?? "—" })));
   };
   const update = (next) => {
     const logs = next.logs;
@@ -161,14 +165,23 @@ export async function render(main, ctx) {
     }
   };
   stream.on("execution", (x) => {
-    if (x && x.id === e.id) update({ ...x, logs: undefined });
+    if (!x || x.id !== e.id) return;
+    // Events carry no waiting object: a queued execution's is read afresh.
+    if (x.status === "QUEUED") reload().catch(() => {});
+    else update({ ...x, logs: undefined, waiting: undefined });
   });
+  // While it waits, its place and the matching runners change with events
+  // this page does not follow: read them again every 5 s.
+  const waitTick = setInterval(() => {
+    if (e.status === "QUEUED" && !document.hidden) reload().catch(() => {});
+  }, 5000);
   stream.on("execution.log", (c) => {
     if (!c || c.id !== e.id) return;
     if (!log.appendAt(c.offset, c.chunk)) reload();
   });
   stream.on("reset", () => reload());
   return () => {
+    clearInterval(waitTick);
     stream.close();
     shared.resume();
   };

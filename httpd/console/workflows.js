@@ -3,7 +3,8 @@
 // graph, the diff against the published version, publishing and "run now".
 
 import { h, clear, field, notice, timeEl, shortId, add } from "./dom.js";
-import { get, post, all } from "./api.js";
+import { get, post, api, all } from "./api.js";
+import { parseLabels, labelProblem, labelTags } from "./labels.js";
 import { confirmDialog } from "./confirm.js";
 import { validate, draw, pretty, diff } from "./graph.js";
 import { userNames } from "./actions.js";
@@ -111,6 +112,40 @@ export async function detail(main, ctx) {
     }
   });
 
+  // ---- runner labels -------------------------------------------------------
+  const labelsShown = h("p");
+  const paintLabels = () => add(clear(labelsShown), wf.runnerLabels && wf.runnerLabels.length
+    ? labelTags(wf.runnerLabels, (l) => `/runners?label=${encodeURIComponent(l)}`)
+    : h("span", { class: "muted", text: "None: any unattended runner takes its executions." }));
+  paintLabels();
+  let labelForm = null;
+  if (canDevelop) {
+    const labelsIn = h("input", { type: "text", value: (wf.runnerLabels || []).join(", "), autocomplete: "off", spellcheck: "false", class: "mono" });
+    labelForm = h("form", { class: "inline-form" }, field("Workflow runner labels", labelsIn, "Comma separated; empty for any runner. Applies to executions created from now on."),
+      h("div", { class: "actions" }, h("button", { type: "submit", class: "secondary", text: "Save runner labels" })));
+    labelForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const list = parseLabels(labelsIn.value);
+      const problem = labelProblem(list);
+      if (problem) {
+        msg.show(problem, "error");
+        labelsIn.focus();
+        return;
+      }
+      try {
+        const res = await api("PATCH", `/api/workflows/${encodeURIComponent(wf.id)}`, { runnerLabels: list });
+        wf.runnerLabels = (res.workflow && res.workflow.runnerLabels) || list;
+        labelsIn.value = wf.runnerLabels.join(", ");
+        paintLabels();
+        msg.show(list.length ? `Its executions now need a runner with ${list.join(", ")}.` : "Any unattended runner takes its executions now.");
+      } catch (err) {
+        msg.error(err);
+      }
+    });
+  }
+  const labelsCard = h("section", { class: "card", "aria-labelledby": "rl-h" }, h("h2", { id: "rl-h", text: "Runner labels" }),
+    h("p", { class: "muted small", text: "Its executions go only to runners having all of these labels." }), labelsShown, labelForm);
+
   // ---- versions ------------------------------------------------------------
   const vt = h("table", { class: "data" }, h("caption", { class: "sr-only", text: "Versions" }),
     h("thead", {}, h("tr", {}, ["Version", "Status", "By", "Saved", "Published"].map((t) => h("th", { scope: "col", text: t })))),
@@ -187,5 +222,5 @@ export async function detail(main, ctx) {
     h("div", { class: "toolbar" }, h("a", { href: `/executions?workflowId=${encodeURIComponent(wf.id)}`, text: `Runs (${wf.executionCount ?? 0})` }),
       h("a", { href: "/workflows", text: "Back to the list" })),
     msg, h("div", { class: "grid" }, run, h("section", { class: "card", "aria-labelledby": "ver-h" }, h("h2", { id: "ver-h", text: "Versions" }),
-      versions.length ? vt : h("p", { class: "muted", text: "No versions yet." }))), editor);
+      versions.length ? vt : h("p", { class: "muted", text: "No versions yet." }))), labelsCard, editor);
 }
