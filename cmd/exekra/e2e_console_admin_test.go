@@ -24,6 +24,16 @@ func TestConsoleAuthoring(t *testing.T) {
 	p.open("/workflows")
 	p.signIn("dev@example.com", "password-123")
 	p.waitFor("heading", "Workflows")
+	// A DEVELOPER is offered the authoring pages, not the ADMIN's.
+	for _, name := range allNav {
+		want := 1
+		if name == "Users" || name == "Audit" || name == "System" {
+			want = 0
+		}
+		if n := p.count("link", name); n != want {
+			t.Errorf("developer: navigation link %q: %d, want %d", name, n, want)
+		}
+	}
 	p.fill("Workflow name", "Authored flow")
 	p.click("button", "Create workflow")
 	p.waitFor("heading", "Workflow Authored flow")
