@@ -64,6 +64,7 @@ type attempt struct {
 	body    []byte
 	last    bool // the last of its event's deliveries to this subscription
 	running bool
+	evTime  messages.Time // when its event happened (0 for a test ping)
 }
 
 // deliveryActor delivers one subscription's events (child of the
@@ -94,6 +95,8 @@ type deliveryActor struct {
 	// seen is the last event number when the log had nothing more for
 	// this subscription: until the number moves, the log is not read.
 	seen uint64
+	// view is what the actor publishes for GET /metrics (outbox_figures.go).
+	view *outboxView
 }
 
 func newDeliveryActor(s *System, id string, client *http.Client) *deliveryActor {
@@ -105,9 +108,11 @@ func (a *deliveryActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.ctx, a.quit = context.WithCancel(context.Background())
+		a.view = a.sys.outboxFigures.view(a.id)
 		a.reload(ctx)
 	case *actor.Stopping:
 		a.quit()
+		a.sys.outboxFigures.drop(a.id)
 		if a.stop != nil {
 			a.stop()
 		}
@@ -145,11 +150,27 @@ func (a *deliveryActor) reload(ctx actor.Context) {
 
 // report tells the parent the cursor and the enabled flag when they moved.
 func (a *deliveryActor) report(ctx actor.Context, force bool) {
+	a.publish()
 	if !force && a.told && a.moved == a.st.Cursor {
 		return
 	}
 	a.moved, a.told = a.st.Cursor, true
 	ctx.Send(ctx.Parent(), &outboxMoved{id: a.id, cursor: a.st.Cursor, enabled: a.st.Sub.Enabled})
+}
+
+// publish updates the view GET /metrics reads: the cursor, the enabled
+// flag and when the head delivery's event happened while it is undelivered.
+func (a *deliveryActor) publish() {
+	if a.view == nil || a.st == nil {
+		return
+	}
+	a.view.cursor.Store(a.st.Cursor)
+	a.view.enabled.Store(a.st.Sub.Enabled)
+	var oldest int64
+	if a.head != nil && a.head.evTime > 0 {
+		oldest = int64(a.head.evTime)
+	}
+	a.view.oldest.Store(oldest)
 }
 
 // arm schedules the next tick (one at a time).
@@ -230,7 +251,8 @@ func (a *deliveryActor) pick(ctx actor.Context) {
 		} else {
 			types := a.matching(e)
 			a.head = &attempt{d: hd, body: payloadOf(hd.EventID, hd.Type, e.Time, e.Data),
-				last: len(types) == 0 || types[len(types)-1] == hd.Type}
+				last: len(types) == 0 || types[len(types)-1] == hd.Type, evTime: e.Time}
+			a.publish()
 			return
 		}
 	}
@@ -268,7 +290,7 @@ func (a *deliveryActor) pick(ctx actor.Context) {
 				return
 			}
 			a.st.Head = d
-			a.head = &attempt{d: d, body: payloadOf(d.EventID, d.Type, e.Time, e.Data), last: len(types) == 1}
+			a.head = &attempt{d: d, body: payloadOf(d.EventID, d.Type, e.Time, e.Data), last: len(types) == 1, evTime: e.Time}
 			a.report(ctx, false)
 			return
 		}
@@ -344,13 +366,16 @@ func (a *deliveryActor) done(ctx actor.Context, msg *attemptDone) {
 	}
 	var ch messages.OutboxChange
 	finished := true
+	outcome := outcomeFailedAttempt
 	switch {
 	case msg.err == "" && msg.status >= 200 && msg.status <= 299:
 		d.Status, d.LastError, d.NextAttemptAt, d.DeliveredAt = messages.DeliveryDelivered, "", nil, &t
 		zero := messages.Time(0)
 		ch.FailingSince = &zero
+		outcome = outcomeDelivered
 	case msg.status == http.StatusGone:
 		d.Status, d.NextAttemptAt = messages.DeliveryFailed, nil
+		outcome = outcomeGone
 		ch.Disable = true
 		ch.Effects.Audit = a.sys.auditEntry(messages.Origin{ActorType: messages.ActorSystem}, messages.AuditSubscriptionGone,
 			"subscription", a.id, "the receiver answered 410 Gone")
@@ -364,10 +389,14 @@ func (a *deliveryActor) done(ctx actor.Context, msg *attemptDone) {
 		case now.Sub(since.Std()) >= deliveryDisableAfter:
 			d.Status, d.NextAttemptAt = messages.DeliveryFailed, nil
 			ch.Disable = true
+			outcome = outcomeGaveUp
 			ch.Effects.Audit = a.sys.auditEntry(messages.Origin{ActorType: messages.ActorSystem}, messages.AuditSubscriptionFailing,
 				"subscription", a.id, "every delivery failed for 3 days")
-		case !isHead || now.Sub(d.CreatedAt.Std()) >= deliveryGiveUp:
+		case !isHead:
+			d.Status, d.NextAttemptAt = messages.DeliveryFailed, nil // a ping or a manual retry: one attempt
+		case now.Sub(d.CreatedAt.Std()) >= deliveryGiveUp:
 			d.Status, d.NextAttemptAt = messages.DeliveryFailed, nil
+			outcome = outcomeGaveUp
 		default:
 			next := messages.TimeOf(now.Add(backoffAfter(d.Attempts)))
 			d.NextAttemptAt, finished = &next, false
@@ -388,6 +417,7 @@ func (a *deliveryActor) done(ctx actor.Context, msg *attemptDone) {
 		}
 		return
 	}
+	a.sys.outboxFigures.Attempts[outcome].Add(1)
 	if ch.FailingSince != nil {
 		a.st.FailingSince = *ch.FailingSince
 	}

@@ -61,7 +61,9 @@
 // goroutine of its own (so a dead receiver holds up nobody), records every
 // outcome with the cursor move in one transaction, and reports its cursor
 // to the owner, which sets the log's retention floor to the lowest cursor
-// of the enabled subscriptions.
+// of the enabled subscriptions. For GET /metrics each also counts its
+// attempts by outcome and publishes its cursor, enabled flag and head
+// event's time into atomics (outbox_figures.go), read at scrape time.
 //
 // Assets: a poll answer that hands an execution over (httpd's poll handler,
 // after runner/<id> answered) asks assets for the values its version

@@ -70,6 +70,9 @@ type System struct {
 	// execFigures are the execution outcomes GET /metrics exposes
 	// (exec_figures.go).
 	execFigures ExecutionFigures
+	// outboxFigures are the delivery actors' figures GET /metrics exposes
+	// (outbox_figures.go).
+	outboxFigures OutboxFigures
 	// runnerReg is the runners supervisor's published registry.
 	runnerReg atomic.Pointer[runnersView]
 	// slots are Ask's reusable return addresses (ask.go).

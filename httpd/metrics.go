@@ -51,6 +51,22 @@ type Figures struct {
 	// StorageFileBytes is the database file's size on disk (0: unknown,
 	// and the series is left out).
 	StorageFileBytes int64
+	// Deliveries is set when the actor system runs: the event
+	// subscriptions' delivery attempts and outbox depth.
+	Deliveries *DeliveryFigures
+}
+
+// DeliveryFigures are the event deliveries since start and the outbox depth.
+type DeliveryFigures struct {
+	// Attempts counts the delivery attempts by Outcomes (label values,
+	// same order).
+	Outcomes []string
+	Attempts []uint64
+	// Pending is the events after the slowest enabled subscription's
+	// cursor; OldestPendingSeconds the age of the oldest undelivered event
+	// of an enabled subscription (0 when none).
+	Pending              uint64
+	OldestPendingSeconds float64
 }
 
 // OutcomeFigures are the execution outcomes since start.
@@ -272,6 +288,9 @@ var (
 	descQuarantined   = prometheus.NewDesc("exekra_storage_quarantined_records", "Stored records moved into quarantine because they cannot be decoded (docs/operations.md).", nil, nil)
 	descBatchSize     = prometheus.NewDesc("exekra_storage_batch_size", "Writes per committed group-commit transaction.", nil, nil)
 	descCommitSecs    = prometheus.NewDesc("exekra_storage_commit_duration_seconds", "Duration of group-commit transactions, fsync included.", nil, nil)
+	descDeliveries    = prometheus.NewDesc("exekra_event_deliveries_total", "Event delivery attempts since start by outcome: delivered (2xx), failed_attempt (another answer or none; retried after the backoff), gave_up (failed, and the delivery marked FAILED after 24 h of failures or 3 days), gone (410; the subscription is disabled).", []string{"outcome"}, nil)
+	descOutboxPending = prometheus.NewDesc("exekra_event_outbox_pending", "Events of the log after the slowest enabled subscription's cursor (not yet delivered, or not yet looked at, by that subscription).", nil, nil)
+	descOutboxOldest  = prometheus.NewDesc("exekra_event_outbox_oldest_pending_seconds", "Age in seconds of the oldest undelivered event of any enabled subscription; 0 when none is waiting.", nil, nil)
 )
 
 var figureDescs = []*prometheus.Desc{
@@ -280,6 +299,7 @@ var figureDescs = []*prometheus.Desc{
 	descExecutions, descFinished, descQueueWait, descRunDuration,
 	descRetRuns, descRetFailures, descRetRemoved, descRestarts,
 	descCommits, descCommitFails, descWrites, descFileBytes, descQuarantined, descBatchSize, descCommitSecs,
+	descDeliveries, descOutboxPending, descOutboxOldest,
 }
 
 // Describe implements prometheus.Collector.
@@ -343,6 +363,15 @@ func (c *figuresCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descFinished, o.Stopped, "STOPPED")
 		ch <- constHistogram(descQueueWait, o.QueueWait)
 		ch <- constHistogram(descRunDuration, o.RunDuration)
+	}
+	if d := f.Deliveries; d != nil {
+		for i, o := range d.Outcomes {
+			if i < len(d.Attempts) {
+				counter(descDeliveries, d.Attempts[i], o)
+			}
+		}
+		gauge(descOutboxPending, float64(d.Pending))
+		gauge(descOutboxOldest, d.OldestPendingSeconds)
 	}
 	if r := f.Retention; r != nil {
 		counter(descRetRuns, r.Runs)

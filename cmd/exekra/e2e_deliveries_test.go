@@ -308,4 +308,13 @@ func TestE2EDeliveriesGiveUpAndDisableAfterThreeDays(t *testing.T) {
 	if d := h.deliveries(sub)[0]; d["status"] != "FAILED" || d["attempts"] != float64(2) {
 		t.Fatalf("last delivery: %v", d)
 	}
+	// /metrics: two attempts gave up (24 h, then 3 days), two were retried;
+	// nothing waits once the subscription is off.
+	m := h.scrape()
+	if m[`exekra_event_deliveries_total{outcome="gave_up"}`] != 2 || m[`exekra_event_deliveries_total{outcome="failed_attempt"}`] != 2 ||
+		m[`exekra_event_deliveries_total{outcome="delivered"}`] != 0 || m[`exekra_event_outbox_pending`] != 0 || m[`exekra_event_outbox_oldest_pending_seconds`] != 0 {
+		t.Fatalf("metrics after giving up: gave_up %v failed_attempt %v delivered %v pending %v oldest %v",
+			m[`exekra_event_deliveries_total{outcome="gave_up"}`], m[`exekra_event_deliveries_total{outcome="failed_attempt"}`],
+			m[`exekra_event_deliveries_total{outcome="delivered"}`], m[`exekra_event_outbox_pending`], m[`exekra_event_outbox_oldest_pending_seconds`])
+	}
 }

@@ -146,6 +146,9 @@ func figuresOf(sys *actors.System, st *storage.Store, ret *storage.Retention) fu
 			f.EventStreams, f.EventStreamsDropped = g.EventStreams.Load(), g.EventStreamsDropped.Load()
 			f.ActorRestarts = sys.Restarts()
 			f.Outcomes = outcomesOf(sys.ExecutionFigures())
+			if st != nil {
+				f.Deliveries = deliveriesOf(sys.OutboxFigures(), st.LastEventSeq(), sys.Now())
+			}
 		}
 		if st != nil {
 			cs := st.Stats()
@@ -185,4 +188,16 @@ func outcomesOf(x *actors.ExecutionFigures) *httpd.OutcomeFigures {
 	o.QueueWait.Counts, o.QueueWait.Sum = x.QueueWait.Snapshot()
 	o.RunDuration.Counts, o.RunDuration.Sum = x.RunDuration.Snapshot()
 	return o
+}
+
+// deliveriesOf snapshots the delivery figures for /metrics: counters and
+// the outbox views the delivery actors publish (no storage read).
+func deliveriesOf(x *actors.OutboxFigures, last uint64, now time.Time) *httpd.DeliveryFigures {
+	d := &httpd.DeliveryFigures{Outcomes: actors.DeliveryOutcomes[:], Attempts: make([]uint64, len(x.Attempts))}
+	for i := range x.Attempts {
+		d.Attempts[i] = x.Attempts[i].Load()
+	}
+	pending, oldest := x.Backlog(last, now)
+	d.Pending, d.OldestPendingSeconds = pending, oldest.Seconds()
+	return d
 }

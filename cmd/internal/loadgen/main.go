@@ -16,7 +16,7 @@ var scenarioNames = []string{"baseline", "poll", "heartbeat", "create", "webhook
 // otherScenarios run only by name: events measures the server's own memory
 // and CPU over a load phase of at least 20 s; backlog measures memory and
 // restart time with a queued backlog.
-var otherScenarios = []string{"events", "backlog"}
+var otherScenarios = []string{"events", "backlog", "outbox"}
 
 // config is everything the flags decide.
 type config struct {
@@ -51,7 +51,8 @@ type config struct {
 const usageText = `usage: exekra loadtest <scenario> [flags]
 
 scenarios: baseline, poll, heartbeat, create, webhook, lifecycle, scale, all (those);
-events, backlog (not in all: the server's own memory under streams, and memory and restart time with a queued backlog)
+events, backlog, outbox (not in all: the server's own memory under streams, memory and restart time with a queued
+backlog, event deliveries to 10 subscriptions with a dead receiver)
 
 flags:
   --concurrency N         concurrent clients (default 64)
@@ -69,7 +70,8 @@ flags:
   --heartbeat-interval D  scale: heartbeat period per runner (default 30s)
   --rate N                scale: executions created per second (default 20)
   --streams N             events: open live event streams (default 1000)
-  --change-rate N         events: state changes (creations) per second (default 1000)
+  --change-rate N         events: state changes (creations) per second; outbox: events (executions
+                          created and stopped) per second (default 1000)
   --drain-timeout D       lifecycle/scale: how long to wait for the queue to drain (default 60s)
   --timeout D             per-request timeout (default 10s)
   --bin PATH              exekra binary for the self-managed server (default bin/exekra)

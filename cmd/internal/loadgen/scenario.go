@@ -29,6 +29,8 @@ type scenario struct {
 	// runners is the number of simulated runners (0 = none).
 	runners func(cfg config) int
 	run     func(e *env) error
+	// serveFlags are extra flags of the self-managed server.
+	serveFlags []string
 }
 
 func fixedConcurrency(cfg config) int { return cfg.concurrency }
@@ -62,6 +64,8 @@ var scenarios = map[string]scenario{
 		workers: func(c config) int { return runnersOr(c, c.scaleRunners) },
 		runners: func(c config) int { return runnersOr(c, c.scaleRunners) }, run: runScale},
 	"events": {baselineMethod: "GET", workers: fixedConcurrency, runners: noRunners, run: runEvents},
+	"outbox": {baselineMethod: "POST", baselineBody: []byte(`{"workflowId":"0123456789abcdef0123456789abcdef","priority":"NORMAL"}`),
+		workers: fixedConcurrency, runners: noRunners, run: runOutbox, serveFlags: []string{"--outbound-allow-loopback"}},
 }
 
 // baselineCap keeps the baseline's connection count sane for huge runner
@@ -114,7 +118,7 @@ func runScenario(cfg config, name string, logf func(string, ...any)) Result {
 		return res
 	}
 
-	t, closeTarget, err := openTarget(cfg, max(res.Concurrency, res.Runners)+64, logf)
+	t, closeTarget, err := openTarget(cfg, max(res.Concurrency, res.Runners)+64, logf, sc.serveFlags...)
 	if err != nil {
 		res.Error = err.Error()
 		res.finish()
@@ -177,7 +181,7 @@ func combineBaselines(a, b BaselineResult) BaselineResult {
 
 // openTarget starts a managed server (or connects to --url) and returns it
 // with an admin session, and a function that stops whatever it started.
-func openTarget(cfg config, maxConns int, logf func(string, ...any)) (*target, func() error, error) {
+func openTarget(cfg config, maxConns int, logf func(string, ...any), serveFlags ...string) (*target, func() error, error) {
 	if cfg.url != "" {
 		addr, useTLS, err := parseTarget(cfg.url)
 		if err != nil {
@@ -195,7 +199,7 @@ func openTarget(cfg config, maxConns int, logf func(string, ...any)) (*target, f
 		}
 		return t, closeFn, nil
 	}
-	m, license, err := startManagedServer(cfg.bin)
+	m, license, err := startManagedServer(cfg.bin, serveFlags...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -69,7 +69,7 @@ func runTool(bin string, args ...string) error {
 // startManagedServer creates a temp dir, a license key pair and a license,
 // starts `bin serve` on a free loopback port and returns once the process is
 // running; the license text is returned for activation.
-func startManagedServer(bin string) (*managedServer, string, error) {
+func startManagedServer(bin string, extra ...string) (*managedServer, string, error) {
 	if _, err := os.Stat(bin); err != nil {
 		return nil, "", fmt.Errorf("server binary %s: %w (build it with `make build` or pass --bin or --url)", bin, err)
 	}
@@ -102,13 +102,13 @@ func startManagedServer(bin string) (*managedServer, string, error) {
 	if err != nil {
 		return fail(fmt.Errorf("server log: %w", err))
 	}
-	m.cmd = exec.Command(bin, "serve",
+	m.cmd = exec.Command(bin, append([]string{"serve",
 		"--addr", m.addr,
 		"--data-dir", filepath.Join(dir, "data"),
 		"--insecure-http",
 		"--license-public-key", filepath.Join(keyDir, "license.pub"),
 		"--rate-limit", "0",
-		"--log-level", "warn")
+		"--log-level", "warn"}, extra...)...)
 	m.cmd.Stdout = logFile
 	m.cmd.Stderr = logFile
 	m.cmd.SysProcAttr = childProcAttr()
