@@ -207,8 +207,8 @@ func (s *Store) ListDeliveries(subID string, page messages.Page) ([]*messages.De
 		prefix := []byte(subID + "/")
 		end := []byte(subID + "0") // '0' follows '/'
 		c := tx.Bucket(bucketDeliveries).Cursor()
-		k, v := c.Seek(end)
-		if k == nil {
+		var k, v []byte
+		if after, _ := c.Seek(end); after == nil {
 			k, v = c.Last()
 		} else {
 			k, v = c.Prev()
