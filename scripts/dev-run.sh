@@ -48,6 +48,7 @@ fi
 cat <<TXT
 
   Exekra is running at $URL (self-signed certificate: use curl -k)
+  The web console is at the same address: open $URL in a browser and accept the certificate.
   Admin login: $EMAIL / $(cat "$DEV/admin-password" 2>/dev/null || echo '(see data/dev/admin-password)')
   Log in:  curl -k -c cookies.txt -X POST $URL/api/auth/login -H 'Content-Type: application/json' \\
              -d '{"email":"$EMAIL","password":"'"\$(cat $DEV/admin-password)"'"}'
