@@ -343,6 +343,9 @@ func (d *dispatcherActor) assign(ctx actor.Context, c *workClaim, id string) {
 	}
 	d.assigning[c.seq] = &pendingAssign{claim: c, id: id,
 		stop: d.sys.sendAfter(ctx.Self(), assignTimeout, &assignTimedOut{seq: c.seq})}
+	// The entry has left the queue: the gauges say so before anyone hears
+	// of the assignment.
+	d.publish()
 	ctx.Request(pid, &assignExecution{ID: id, RunnerID: c.runnerID, Seq: c.seq})
 }
 
