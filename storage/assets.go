@@ -350,14 +350,7 @@ func (s *Store) ListAssets(page messages.Page) ([]*messages.Asset, int, error) {
 	out := []*messages.Asset{}
 	var total int
 	err := s.view(func(tx *bbolt.Tx) (err error) {
-		total, err = pageNewestFirstTx(tx, bucketAssets, page, counterAssets, nil, func(v []byte) error {
-			var st storedAsset
-			if err := decode(v, &st); err != nil {
-				return err
-			}
-			out = append(out, st.public())
-			return nil
-		})
+		total, err = pagePublicTx[storedAsset](tx, bucketAssets, page, counterAssets, nil, &out)
 		return err
 	})
 	return out, total, err

@@ -100,3 +100,20 @@ func pageNewestFirstTx(tx *bbolt.Tx, bucket []byte, page messages.Page, totalCou
 	}
 	return total, nil
 }
+
+// pagePublicTx is pageNewestFirstTx over records stored as S whose reads
+// show their public view (assets, subscriptions, triggers: no secret):
+// each kept value is decoded and its view appended to out.
+func pagePublicTx[S any, P any, PS interface {
+	*S
+	public() P
+}](tx *bbolt.Tx, bucket []byte, page messages.Page, totalCounter string, keep func(v []byte) bool, out *[]P) (int, error) {
+	return pageNewestFirstTx(tx, bucket, page, totalCounter, keep, func(v []byte) error {
+		var st S
+		if err := decode(v, &st); err != nil {
+			return err
+		}
+		*out = append(*out, PS(&st).public())
+		return nil
+	})
+}

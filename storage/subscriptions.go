@@ -183,14 +183,7 @@ func (s *Store) ListSubscriptions(page messages.Page) ([]*messages.Subscription,
 	out := []*messages.Subscription{}
 	var total int
 	err := s.view(func(tx *bbolt.Tx) (err error) {
-		total, err = pageNewestFirstTx(tx, bucketSubscriptions, page, counterSubscriptions, nil, func(v []byte) error {
-			var st storedSubscription
-			if err := decode(v, &st); err != nil {
-				return err
-			}
-			out = append(out, st.public())
-			return nil
-		})
+		total, err = pagePublicTx[storedSubscription](tx, bucketSubscriptions, page, counterSubscriptions, nil, &out)
 		return err
 	})
 	return out, total, err

@@ -283,14 +283,7 @@ func (s *Store) ListTriggers(f messages.TriggerFilter, page messages.Page) ([]*m
 				return decode(v, &st) == nil && st.Type == f.Type
 			}
 		}
-		total, err = pageNewestFirstTx(tx, bucketTriggers, page, counterTriggers, keep, func(v []byte) error {
-			var st storedTrigger
-			if err := decode(v, &st); err != nil {
-				return err
-			}
-			out = append(out, st.public())
-			return nil
-		})
+		total, err = pagePublicTx[storedTrigger](tx, bucketTriggers, page, counterTriggers, keep, &out)
 		return err
 	})
 	return out, total, err
