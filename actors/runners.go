@@ -533,11 +533,24 @@ type runnerActor struct {
 	nextWait  int
 }
 
-// pollWaiter is a poll waiting for the claim in flight.
+// pollWaiter is a poll waiting for the claim in flight, a stop request or
+// its deadline. Its answer goes to pid (a caller blocked in Ask) or, for a
+// poll the HTTP layer parked without a goroutine, to parked.
 type pollWaiter struct {
-	id   int
-	pid  *actor.PID
-	stop func() bool // stops its wait (nil when it waits for the claim); called once answered
+	id     int
+	pid    *actor.PID
+	parked messages.PollWaiter
+	stop   func() bool // stops its wait (nil when it waits for the claim); called once answered
+}
+
+// answer hands the waiter its reply.
+func (w *pollWaiter) answer(ctx actor.Context, reply *messages.PollReply) {
+	switch {
+	case w.parked != nil:
+		w.parked.PollAnswered(reply)
+	case w.pid != nil:
+		ctx.Send(w.pid, reply)
+	}
 }
 
 // runnerTick asks a runner actor to check its timers.
@@ -921,19 +934,19 @@ func (a *runnerActor) poll(ctx actor.Context, msg *messages.PollWork) {
 			return
 		}
 		if a.rec.CurrentExecutionID != nil {
-			a.answerOrPark(ctx, msg.Wait) // RUNNING: nothing new until it ends
+			a.answerOrPark(ctx, msg) // RUNNING: nothing new until it ends
 			return
 		}
 	}
 	if !a.alive() || a.rec.Type == messages.RunnerAttended {
 		// No queued work for it: a long poll waits for a stop request or
 		// its deadline, so such a runner does not spin.
-		a.answerOrPark(ctx, msg.Wait)
+		a.answerOrPark(ctx, msg)
 		return
 	}
 	if a.claiming {
 		// A claim is parked: the queue was empty when it was made.
-		a.answerOrPark(ctx, msg.Wait)
+		a.answerOrPark(ctx, msg)
 		return
 	}
 	pid := a.sys.ownerPID(&messages.ClaimWork{})
@@ -943,8 +956,7 @@ func (a *runnerActor) poll(ctx actor.Context, msg *messages.PollWork) {
 	}
 	a.claiming = true
 	a.claimGen++
-	a.nextWait++
-	a.waiters = append(a.waiters, &pollWaiter{id: a.nextWait, pid: ctx.Sender()})
+	a.waiters = append(a.waiters, a.newWaiter(ctx, msg))
 	ctx.Request(pid, &messages.ClaimWork{RunnerID: a.rec.ID, Wait: msg.Wait, Labels: a.rec.Labels})
 	a.claimStop = a.after(ctx, msg.Wait+5*time.Second, &claimExpired{gen: a.claimGen})
 }
@@ -953,15 +965,29 @@ func (a *runnerActor) poll(ctx actor.Context, msg *messages.PollWork) {
 // no wait or stop requests are pending, else it waits (joining the claim
 // in flight, if any) until the claim is answered, a stop request arrives or
 // its wait passes.
-func (a *runnerActor) answerOrPark(ctx actor.Context, wait time.Duration) {
-	if wait <= 0 || len(a.stops) > 0 {
+func (a *runnerActor) answerOrPark(ctx actor.Context, msg *messages.PollWork) {
+	if msg.Wait <= 0 || len(a.stops) > 0 {
 		ctx.Respond(&messages.PollReply{StopExecutionIDs: a.stopIDs()})
 		return
 	}
-	a.nextWait++
-	w := &pollWaiter{id: a.nextWait, pid: ctx.Sender()}
+	w := a.newWaiter(ctx, msg)
 	a.waiters = append(a.waiters, w)
-	w.stop = a.after(ctx, wait, &waiterExpired{id: w.id})
+	w.stop = a.after(ctx, msg.Wait, &waiterExpired{id: w.id})
+}
+
+// newWaiter makes the waiter of a poll that waits. A poll that brought a
+// messages.PollWaiter (and waits) is told at once that it is parked: its
+// caller holds no goroutine while it waits.
+func (a *runnerActor) newWaiter(ctx actor.Context, msg *messages.PollWork) *pollWaiter {
+	a.nextWait++
+	w := &pollWaiter{id: a.nextWait}
+	if msg.Waiter != nil && msg.Wait > 0 {
+		w.parked = msg.Waiter
+		ctx.Respond(&messages.PollParked{})
+	} else {
+		w.pid = ctx.Sender()
+	}
+	return w
 }
 
 // after sends msg to the actor itself after d. The caller stops the timer
@@ -1063,9 +1089,7 @@ func (a *runnerActor) answerWaiters(ctx actor.Context, e *messages.Execution) {
 		if w.stop != nil {
 			w.stop()
 		}
-		if w.pid != nil {
-			ctx.Send(w.pid, reply)
-		}
+		w.answer(ctx, reply)
 	}
 	clear(a.waiters)
 	a.waiters = a.waiters[:0]
@@ -1074,9 +1098,7 @@ func (a *runnerActor) answerWaiters(ctx actor.Context, e *messages.Execution) {
 func (a *runnerActor) expireWaiter(ctx actor.Context, id int) {
 	for i, w := range a.waiters {
 		if w.id == id {
-			if w.pid != nil {
-				ctx.Send(w.pid, &messages.PollReply{StopExecutionIDs: a.stopIDs()})
-			}
+			w.answer(ctx, &messages.PollReply{StopExecutionIDs: a.stopIDs()})
 			a.waiters = append(a.waiters[:i], a.waiters[i+1:]...)
 			return
 		}

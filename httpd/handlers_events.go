@@ -129,6 +129,9 @@ func (s *Server) events(ctx *fasthttp.RequestCtx, r *request) error {
 		}
 		defer s.streams.Add(-1)
 		defer src.UnsubscribeEvents(sub.ID)
+		// The server keeps hijacked connections open (KeepHijackedConns,
+		// for parked polls): a stream closes its own when it ends.
+		defer hijacked.Close()
 		// ctx stays ours until this function returns (fasthttp releases
 		// it afterwards); the head is complete by now.
 		head := ctx.Response.Header.Header()

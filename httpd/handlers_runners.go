@@ -220,7 +220,21 @@ func (s *Server) runnerPoll(ctx *fasthttp.RequestCtx, r *request) error {
 		ctx.SetBody(idlePollBody)
 		return nil
 	}
-	res, err := s.core.AskTimeout(&messages.PollWork{RunnerID: id, Wait: wait}, wait+pollMargin)
+	// A poll that waits parks without its goroutine when the actor says
+	// so (parked.go); the answer is then written when it comes.
+	p := s.newParkedPoll(ctx, id, wait)
+	cmd := &messages.PollWork{RunnerID: id, Wait: wait}
+	if p != nil {
+		cmd.Waiter = p
+	}
+	res, err := s.core.AskTimeout(cmd, wait+pollMargin)
+	if _, parked := res.(*messages.PollParked); parked && err == nil {
+		s.park(ctx, p)
+		return nil
+	}
+	if p != nil {
+		p.abandon()
+	}
 	if err != nil {
 		var me *messages.Error
 		if errors.As(err, &me) {
@@ -230,7 +244,12 @@ func (s *Server) runnerPoll(ctx *fasthttp.RequestCtx, r *request) error {
 		s.log.Warn("poll unanswered", "runner", id, "err", err)
 		res = &messages.PollReply{}
 	}
-	reply := res.(*messages.PollReply)
+	return s.writePollReply(ctx, r, id, res.(*messages.PollReply))
+}
+
+// writePollReply writes the answer of runner id's poll (the handler's, or
+// a parked poll's when its answer comes).
+func (s *Server) writePollReply(ctx *fasthttp.RequestCtx, r *request, id string, reply *messages.PollReply) error {
 	ans := pollAnswer{StopExecutionIDs: reply.StopExecutionIDs}
 	if ans.StopExecutionIDs == nil {
 		ans.StopExecutionIDs = []string{}

@@ -18,6 +18,7 @@ import (
 const (
 	keyRequestID = "exekra.requestId"
 	keySubject   = "exekra.subject"
+	keyParked    = "exekra.parked" // the long poll the request parked (parked.go)
 )
 
 // request is what the middleware learned about a request, handed to the
@@ -70,16 +71,27 @@ func (s *Server) outer(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 		} else {
 			next(ctx)
 		}
-		// After the handler too: a handler may reset the response.
-		securityHeaders(ctx)
-		// After the handler (fasthttp sends nothing before it returns), so
-		// the answer that activates or renews into GRACE_PERIOD carries it.
-		if s.core.LicenseState() == messages.LicenseGrace {
-			ctx.Response.Header.Set("X-License-Warning", s.graceWarning())
+		if p := parkedOf(ctx); p != nil {
+			// Answered later, without this goroutine: the answer ends it.
+			p.note(ctx, start)
+			return
 		}
-		s.observeRequest(ctx, start)
-		s.accessLog(ctx, start)
+		s.endRequest(ctx, start)
 	}
+}
+
+// endRequest ends every answer: the headers added last, the request
+// metrics and the access log.
+func (s *Server) endRequest(ctx *fasthttp.RequestCtx, start time.Time) {
+	// After the handler too: a handler may reset the response.
+	securityHeaders(ctx)
+	// After the handler (fasthttp sends nothing before it returns), so
+	// the answer that activates or renews into GRACE_PERIOD carries it.
+	if s.core.LicenseState() == messages.LicenseGrace {
+		ctx.Response.Header.Set("X-License-Warning", s.graceWarning())
+	}
+	s.observeRequest(ctx, start)
+	s.accessLog(ctx, start)
 }
 
 func (s *Server) graceWarning() string {

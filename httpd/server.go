@@ -71,6 +71,10 @@ type Server struct {
 	streamsCutOff atomic.Uint64
 	closing       chan struct{}
 	closingOnce   sync.Once
+	// parked are the long polls parked without a goroutine (parked.go);
+	// serving is set once Serve runs (only a served connection parks).
+	parked  parkedPolls
+	serving atomic.Bool
 }
 
 // New builds the server and its route table.
@@ -139,6 +143,9 @@ func New(cfg Config, core Core, store Store) *Server {
 		Logger:                        fasthttpLogger{s.log},
 		CloseOnShutdown:               true,
 		SecureErrorLogMessage:         true,
+		// A parked long poll keeps its hijacked connection and hands it
+		// back when answered (parked.go); the event streams close theirs.
+		KeepHijackedConns: true,
 	}
 	return s
 }
@@ -150,15 +157,26 @@ func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
 
 // Serve answers requests on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error {
+	s.serving.Store(true)
+	return s.srv.Serve(ln)
+}
 
 // Shutdown stops accepting connections and waits for in-flight requests to
 // finish (long polls are answered early: see Core's shutdown hook), up to
 // ctx's deadline.
 // Open event streams end at once.
+// Parked long polls are answered (Connection: close) as the core releases
+// them; those still parked when ctx ends have their connections closed.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.parked.mu.Lock() // an answer then either sees the close or is seen
 	s.closingOnce.Do(func() { close(s.closing) })
-	return s.srv.ShutdownWithContext(ctx)
+	s.parked.mu.Unlock()
+	err := s.srv.ShutdownWithContext(ctx)
+	if perr := s.releaseParked(ctx); err == nil {
+		err = perr
+	}
+	return err
 }
 
 // transportError answers errors fasthttp meets before a handler runs: a body

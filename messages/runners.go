@@ -57,11 +57,25 @@ type HeartbeatReply struct {
 }
 
 // PollWork asks a runner's actor for work. Wait > 0 long-polls. Reply:
-// *PollReply.
+// *PollReply, or *PollParked when Waiter is set and the poll waits: the
+// answer then goes to Waiter instead (the HTTP layer parks the poll
+// without a goroutine, docs/performance.md "Parked long polls").
 type PollWork struct {
 	RunnerID string
 	Wait     time.Duration
+	Waiter   PollWaiter
 }
+
+// PollWaiter takes the answer of a parked poll. PollAnswered is called at
+// most once per poll, from the runner's actor, and must not block; the
+// reply may be shared with other waiters and must not be mutated.
+type PollWaiter interface {
+	PollAnswered(reply *PollReply)
+}
+
+// PollParked is the immediate reply to a PollWork with a Waiter whose
+// answer will come later, through the Waiter.
+type PollParked struct{}
 
 // PollReply is the runner actor's answer to a poll: the execution the runner
 // should run (nil when none) and the executions it should stop.
