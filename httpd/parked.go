@@ -68,28 +68,29 @@ const parkSweepEvery = time.Second
 // ends.
 var noWorkReply = &messages.PollReply{StopExecutionIDs: []string{}}
 
-// parkedPoll is one long poll parked without a goroutine.
+// parkedPoll is one long poll parked without a goroutine (192 bytes: its
+// fields are ordered and sized for that size class).
 type parkedPoll struct {
 	s        *Server
 	runner   string
-	deadline time.Time // the safety bound: answered with no work after it
+	deadline int64 // the safety bound (Unix ns): answered with no work after it
 
 	mu    sync.Mutex
 	state parkState
-	reply *messages.PollReply
-	conn  net.Conn // the connection, once handed over
-	ahead []byte   // bytes the server had read past the poll (a pipelined request)
-
 	// What the answer needs of the request, noted by the outer middleware
 	// (the request context is gone by the time the answer is written).
-	start      time.Time
-	method     string
-	route      string
-	reqID      string
-	subject    string
-	head       []string // response headers set before the poll parked: name, value, ...
-	closeAfter bool     // the request asked to close the connection
-	http10     bool     // an HTTP/1.0 request that keeps the connection alive
+	post       bool // POST, else GET (the poll's two routes)
+	closeAfter bool // the request asked to close the connection
+	http10     bool // an HTTP/1.0 request that keeps the connection alive
+	reply      *messages.PollReply
+	// conn is the connection once handed over (an aheadConn when the
+	// server had read past the poll: a pipelined request).
+	conn    net.Conn
+	start   time.Time
+	route   string
+	reqID   string
+	subject string
+	head    []string // headers set before the poll parked but X-Request-Id: name, value, ...
 
 	prev, next *parkedPoll // in the server's parked list
 }
@@ -156,7 +157,7 @@ func (s *Server) newParkedPoll(ctx *fasthttp.RequestCtx, runner string, wait tim
 	if wait <= 0 || !s.serving.Load() || ctx.Conn() == nil {
 		return nil
 	}
-	return &parkedPoll{s: s, runner: runner, deadline: time.Now().Add(wait + pollMargin)}
+	return &parkedPoll{s: s, runner: runner, deadline: time.Now().Add(wait + pollMargin).UnixNano()}
 }
 
 // PollAnswered implements messages.PollWaiter: the runner's actor answers.
@@ -219,7 +220,7 @@ func parkedOf(ctx *fasthttp.RequestCtx) *parkedPoll {
 // which the answer runs.
 func (p *parkedPoll) note(ctx *fasthttp.RequestCtx, start time.Time) {
 	p.start = start
-	p.method = methodName(ctx.Method())
+	p.post = ctx.IsPost()
 	p.route = routeOf(ctx)
 	p.reqID = requestID(ctx)
 	p.subject, _ = ctx.UserValue(keySubject).(string)
@@ -232,22 +233,11 @@ func (p *parkedPoll) note(ctx *fasthttp.RequestCtx, start time.Time) {
 	}
 }
 
-// methodName returns the method as a constant string where it can.
-func methodName(m []byte) string {
-	switch string(m) {
-	case fasthttp.MethodGet:
-		return fasthttp.MethodGet
-	case fasthttp.MethodPost:
-		return fasthttp.MethodPost
-	}
-	return string(m)
-}
-
 // answerSetsHeader reports the response headers the answer sets itself
-// (framing, and what the outer middleware adds at the end).
+// (framing, the request id, and what the outer middleware adds at the end).
 func answerSetsHeader(k []byte) bool {
 	switch string(k) {
-	case fasthttp.HeaderContentLength, fasthttp.HeaderContentType, fasthttp.HeaderContentEncoding,
+	case "X-Request-Id", fasthttp.HeaderContentLength, fasthttp.HeaderContentType, fasthttp.HeaderContentEncoding,
 		fasthttp.HeaderServer, fasthttp.HeaderDate, fasthttp.HeaderConnection, fasthttp.HeaderTransferEncoding,
 		"X-Content-Type-Options", "Strict-Transport-Security", "X-License-Warning":
 		return true
@@ -259,13 +249,16 @@ func answerSetsHeader(k []byte) bool {
 // goroutine of its own, which ends here unless the answer is already in.
 func (p *parkedPoll) handOver(c net.Conn) {
 	conn, ahead := detachConn(c)
+	if len(ahead) > 0 {
+		conn = withAhead(conn, ahead)
+	}
 	p.mu.Lock()
 	if p.state == parkDone {
 		p.mu.Unlock()
 		_ = conn.Close() // forgotten meanwhile (a forced shutdown)
 		return
 	}
-	p.conn, p.ahead = conn, ahead
+	p.conn = conn
 	if p.reply == nil {
 		p.state = parkHeld
 		p.mu.Unlock()
@@ -286,9 +279,6 @@ func (p *parkedPoll) answer() {
 	l.mu.Lock()
 	closing := s.isClosing()
 	served := conn
-	if len(p.ahead) > 0 {
-		served = withAhead(conn, p.ahead)
-	}
 	if !closing && !p.closeAfter {
 		if l.resumed == nil {
 			l.resumed = map[net.Conn]struct{}{}
@@ -357,7 +347,9 @@ func (s *Server) writeParked(p *parkedPoll, closeConn bool) (ok bool) {
 // buildParkedAnswer fills ctx.Response with the poll's answer.
 func (s *Server) buildParkedAnswer(ctx *fasthttp.RequestCtx, p *parkedPoll, closeConn bool) {
 	ctx.Init2(p.conn, fasthttpLogger{s.log}, true)
-	ctx.Request.Header.SetMethod(p.method)
+	if p.post {
+		ctx.Request.Header.SetMethod(fasthttp.MethodPost)
+	}
 	ctx.SetUserValue(keyRequestID, p.reqID)
 	if p.subject != "" {
 		ctx.SetUserValue(keySubject, p.subject)
@@ -367,6 +359,7 @@ func (s *Server) buildParkedAnswer(ctx *fasthttp.RequestCtx, p *parkedPoll, clos
 	if s.srv.Name != "" {
 		h.SetServer(s.srv.Name)
 	}
+	h.Set("X-Request-Id", p.reqID) // the outer middleware's first header
 	for i := 0; i+1 < len(p.head); i += 2 {
 		h.Set(p.head[i], p.head[i+1])
 	}
@@ -404,7 +397,7 @@ func (s *Server) sweepParkedAt(now time.Time) {
 	l := &s.parked
 	l.mu.Lock()
 	for p := l.head; p != nil; p = p.next {
-		if now.After(p.deadline) {
+		if now.UnixNano() > p.deadline {
 			due = append(due, p)
 		}
 	}
@@ -412,7 +405,7 @@ func (s *Server) sweepParkedAt(now time.Time) {
 	for _, p := range due {
 		p.mu.Lock()
 		state := p.state
-		forget := state == parkHijacking && now.After(p.deadline.Add(hijackGrace))
+		forget := state == parkHijacking && now.UnixNano() > p.deadline+int64(hijackGrace)
 		if forget {
 			p.state = parkDone
 		}

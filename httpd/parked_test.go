@@ -21,6 +21,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/exekra/orchestrator/messages"
 )
@@ -497,3 +498,10 @@ type fakeHijacked struct {
 
 func (f *fakeHijacked) Read(p []byte) (int, error) { return f.r.Read(p) }
 func (f *fakeHijacked) UnsafeConn() net.Conn       { return f.Conn }
+
+// A parked poll stays in its 192-byte size class (docs/performance.md).
+func TestParkedPollSize(t *testing.T) {
+	if n := unsafe.Sizeof(parkedPoll{}); n > 192 {
+		t.Fatalf("parkedPoll is %d bytes", n)
+	}
+}

@@ -146,6 +146,11 @@ func New(cfg Config, core Core, store Store) *Server {
 		// A parked long poll keeps its hijacked connection and hands it
 		// back when answered (parked.go); the event streams close theirs.
 		KeepHijackedConns: true,
+		// The worker that served a connection until its poll parked idles
+		// in fasthttp's pool (with its stack) until this passes: after
+		// 10,000 runners connect at once, 10 s (the default) of 10,000 idle
+		// workers is tens of MiB at the peak.
+		MaxIdleWorkerDuration: 2 * time.Second,
 	}
 	return s
 }

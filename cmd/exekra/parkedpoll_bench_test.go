@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"net"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"testing"
 	"time"
 )
@@ -60,6 +62,18 @@ func BenchmarkParkedPollMemory(b *testing.B) {
 	b.ReportMetric(stack, "stack-B/poll")
 	b.ReportMetric(heap+stack, "B/poll")
 	b.ReportMetric(float64(runtime.NumGoroutine()-g0)/float64(n), "goroutines/poll")
+	if path := os.Getenv("EXEKRA_PARKED_HEAP_PROFILE"); path != "" {
+		// What a parked poll is made of: the in-use heap while they are parked
+		// (set GODEBUG=memprofilerate=1 for every allocation).
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			b.Fatal(err)
+		}
+		_ = f.Close()
+	}
 	// Every parked poll is answered when released (none was lost).
 	s.m.system.ReleasePolls()
 	for _, c := range conns {
