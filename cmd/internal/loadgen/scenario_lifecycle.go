@@ -217,6 +217,13 @@ func runScale(e *env) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	drained := time.Since(start)
+	if e.t.managed {
+		// The server's memory now, with the runners still parked in their
+		// polls (the peak, read at the end, includes the ramp-up).
+		if rss, err := currentRSSMiB(e.t.pid); err == nil {
+			e.extra("server RSS MiB with runners parked", rss)
+		}
+	}
 	stop.Store(true)
 	// The figures cover production and drain; polls still parked now return
 	// empty when their wait is over.
