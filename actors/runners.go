@@ -553,6 +553,13 @@ func (w *pollWaiter) answer(ctx actor.Context, reply *messages.PollReply) {
 	}
 }
 
+// queueEmpty reports whether the dispatcher's published queue is empty (a
+// claim made now most likely parks there).
+func (s *System) queueEmpty() bool {
+	q := &s.gauges.QueueDepth
+	return q[0].Load()+q[1].Load()+q[2].Load() == 0
+}
+
 // runnerTick asks a runner actor to check its timers.
 type runnerTick struct{}
 
@@ -956,7 +963,9 @@ func (a *runnerActor) poll(ctx actor.Context, msg *messages.PollWork) {
 	}
 	a.claiming = true
 	a.claimGen++
-	a.waiters = append(a.waiters, a.newWaiter(ctx, msg))
+	// With work queued the dispatcher answers the claim at once: the poll
+	// waits for it in its handler, as a poll without wait does.
+	a.waiters = append(a.waiters, a.newWaiter(ctx, msg, a.sys.queueEmpty()))
 	ctx.Request(pid, &messages.ClaimWork{RunnerID: a.rec.ID, Wait: msg.Wait, Labels: a.rec.Labels})
 	a.claimStop = a.after(ctx, msg.Wait+5*time.Second, &claimExpired{gen: a.claimGen})
 }
@@ -970,18 +979,18 @@ func (a *runnerActor) answerOrPark(ctx actor.Context, msg *messages.PollWork) {
 		ctx.Respond(&messages.PollReply{StopExecutionIDs: a.stopIDs()})
 		return
 	}
-	w := a.newWaiter(ctx, msg)
+	w := a.newWaiter(ctx, msg, true)
 	a.waiters = append(a.waiters, w)
 	w.stop = a.after(ctx, msg.Wait, &waiterExpired{id: w.id})
 }
 
 // newWaiter makes the waiter of a poll that waits. A poll that brought a
-// messages.PollWaiter (and waits) is told at once that it is parked: its
-// caller holds no goroutine while it waits.
-func (a *runnerActor) newWaiter(ctx actor.Context, msg *messages.PollWork) *pollWaiter {
+// messages.PollWaiter (and waits) is told at once that it is parked when
+// park allows: its caller holds no goroutine while it waits.
+func (a *runnerActor) newWaiter(ctx actor.Context, msg *messages.PollWork, park bool) *pollWaiter {
 	a.nextWait++
 	w := &pollWaiter{id: a.nextWait}
-	if msg.Waiter != nil && msg.Wait > 0 {
+	if park && msg.Waiter != nil && msg.Wait > 0 {
 		w.parked = msg.Waiter
 		ctx.Respond(&messages.PollParked{})
 	} else {

@@ -546,3 +546,72 @@ func TestRunnersViewConcurrentAppendAndList(t *testing.T) {
 		}
 	}
 }
+
+// chanWaiter is a parked poll's waiter as the HTTP layer's stands in it.
+type chanWaiter chan *messages.PollReply
+
+func (w chanWaiter) PollAnswered(r *messages.PollReply) { w <- r }
+
+// A long poll that brings a waiter is told at once that it is parked (its
+// caller holds nothing while it waits) and gets its answer through the
+// waiter: work when the claim is served, no work when released. With work
+// queued the claim is answered at once and the poll waits for it as
+// before (not parked).
+func TestRunnerPollWaiterParks(t *testing.T) {
+	e := newRTEnv(t)
+	runner := e.onlineRunner("parker")
+	wf := e.workflow("parked")
+	w := make(chanWaiter, 4)
+	next := func(what string) *messages.PollReply {
+		t.Helper()
+		select {
+		case r := <-w:
+			return r
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the waiter got no answer", what)
+			return nil
+		}
+	}
+	res, err := e.sys.AskTimeout(&messages.PollWork{RunnerID: runner, Wait: 30 * time.Second, Waiter: w}, 40*time.Second)
+	if _, parked := res.(*messages.PollParked); !parked || err != nil {
+		t.Fatalf("long poll with a waiter: %T %v", res, err)
+	}
+	e.eventually("claim parked", func() bool { return e.sys.Gauges().WaitingClaims.Load() == 1 })
+	x := e.create(wf, messages.PriorityNormal)
+	if r := next("work"); r.Execution == nil || r.Execution.ID != x.ID {
+		t.Fatalf("answer by work: %+v", r)
+	}
+	// The repeated poll gets the same assignment at once.
+	res, err = e.sys.AskTimeout(&messages.PollWork{RunnerID: runner, Wait: 30 * time.Second, Waiter: w}, 40*time.Second)
+	if r, ok := res.(*messages.PollReply); !ok || err != nil || r.Execution == nil || r.Execution.ID != x.ID {
+		t.Fatalf("repeated poll: %#v %v", res, err)
+	}
+	for _, st := range []messages.ExecutionStatus{messages.ExecRunning, messages.ExecCompleted} {
+		if _, err := e.report(x.ID, runner, st, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Released (a shutdown): no work, through the waiter.
+	res, _ = e.sys.AskTimeout(&messages.PollWork{RunnerID: runner, Wait: 30 * time.Second, Waiter: w}, 40*time.Second)
+	if _, parked := res.(*messages.PollParked); !parked {
+		t.Fatalf("second long poll: %T", res)
+	}
+	e.eventually("claim parked", func() bool { return e.sys.Gauges().WaitingClaims.Load() == 1 })
+	e.sys.ReleasePolls()
+	if r := next("release"); r.Execution != nil {
+		t.Fatalf("released: %+v", r)
+	}
+
+	// Work queued: the claim is answered at once, in the ask.
+	y := e.create(wf, messages.PriorityNormal)
+	res, err = e.sys.AskTimeout(&messages.PollWork{RunnerID: runner, Wait: 30 * time.Second, Waiter: w}, 40*time.Second)
+	if r, ok := res.(*messages.PollReply); !ok || err != nil || r.Execution == nil || r.Execution.ID != y.ID {
+		t.Fatalf("poll with work queued: %#v %v", res, err)
+	}
+	select {
+	case r := <-w:
+		t.Fatalf("the waiter got an answer too: %+v", r)
+	default:
+	}
+}
