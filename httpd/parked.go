@@ -280,6 +280,7 @@ func (p *parkedPoll) answer() {
 	closing := s.isClosing()
 	served := conn
 	if !closing && !p.closeAfter {
+		served = resumed(conn, s.srv.IdleTimeout)
 		if l.resumed == nil {
 			l.resumed = map[net.Conn]struct{}{}
 		}
@@ -530,13 +531,21 @@ var aheadBufs = sync.Pool{New: func() any { b := make([]byte, 2<<10); return &b 
 // aheadOf is an aheadConn of either kind.
 type aheadOf interface {
 	unwrap() (net.Conn, []byte)
+	resume(idle time.Duration)
 }
 
-// aheadConn serves bytes read ahead before reading its connection.
+// aheadConn is a connection handed back to the server by an answer. It
+// serves the bytes read ahead (a pipelined request) before reading its
+// connection, and until the next request's first byte arrives it turns the
+// server's read deadline (ReadTimeout, which fasthttp applies to the first
+// request of a connection it is given) into the idle timeout a kept-alive
+// connection gets.
 type aheadConn struct {
 	net.Conn
-	mu    sync.Mutex
-	ahead []byte
+	mu      sync.Mutex
+	ahead   []byte
+	idle    time.Duration
+	started bool // a byte was read since resume
 }
 
 func (c *aheadConn) Read(b []byte) (int, error) {
@@ -544,11 +553,36 @@ func (c *aheadConn) Read(b []byte) (int, error) {
 	if len(c.ahead) > 0 {
 		n := copy(b, c.ahead)
 		c.ahead = c.ahead[n:]
+		c.started = true
 		c.mu.Unlock()
 		return n, nil
 	}
 	c.mu.Unlock()
-	return c.Conn.Read(b)
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.mu.Lock()
+		c.started = true
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *aheadConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	waiting := !c.started && c.idle > 0
+	c.mu.Unlock()
+	if now := time.Now(); waiting && t.After(now) {
+		t = now.Add(c.idle)
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// resume starts the wait for the next request (idle: the server's idle
+// timeout).
+func (c *aheadConn) resume(idle time.Duration) {
+	c.mu.Lock()
+	c.idle, c.started = idle, false
+	c.mu.Unlock()
 }
 
 func (c *aheadConn) unwrap() (net.Conn, []byte) {
@@ -576,4 +610,16 @@ func withAhead(conn net.Conn, ahead []byte) net.Conn {
 		return aheadTLSConn{aheadConn: a, tc: tc}
 	}
 	return a
+}
+
+// resumed is conn as handed back to the server: an aheadConn waiting for
+// the next request for up to idle.
+func resumed(conn net.Conn, idle time.Duration) net.Conn {
+	a, ok := conn.(aheadOf)
+	if !ok {
+		conn = withAhead(conn, nil)
+		a = conn.(aheadOf)
+	}
+	a.resume(idle)
+	return conn
 }

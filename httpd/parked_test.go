@@ -82,13 +82,16 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func startParkServer(t *testing.T, overTLS bool) *parkServer {
+func startParkServer(t *testing.T, overTLS bool, opts ...func(*Server)) *parkServer {
 	t.Helper()
 	logs := &lockedBuffer{}
 	core := &parkCore{fakeCore: fakeCore{state: messages.StateOperational}, stops: []string{"e-1"},
 		waiters: make(chan messages.PollWaiter, 64)}
 	s := New(Config{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		JWTSecret: []byte("0123456789abcdef0123456789abcdef")}, core, nil)
+	for _, o := range opts {
+		o(s)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -503,5 +506,25 @@ func (f *fakeHijacked) UnsafeConn() net.Conn       { return f.Conn }
 func TestParkedPollSize(t *testing.T) {
 	if n := unsafe.Sizeof(parkedPoll{}); n > 192 {
 		t.Fatalf("parkedPoll is %d bytes", n)
+	}
+}
+
+// A connection an answer hands back waits for its next request as long as
+// a kept-alive connection does (IdleTimeout), not the first-request
+// ReadTimeout fasthttp gives a connection it is handed.
+func TestParkedPollKeepsTheIdleTimeout(t *testing.T) {
+	ps := startParkServer(t, false, func(s *Server) {
+		s.srv.ReadTimeout, s.srv.IdleTimeout = 300*time.Millisecond, 10*time.Second
+	})
+	c, br := ps.dial(t)
+	_, _ = io.WriteString(c, ps.pollRequest(30, "HTTP/1.1"))
+	w := ps.nextWaiter(t)
+	held(t, w)
+	w.PollAnswered(&messages.PollReply{StopExecutionIDs: []string{}})
+	readAnswer(t, br)
+	time.Sleep(3 * ps.s.srv.ReadTimeout) // idle on purpose: longer than ReadTimeout
+	_, _ = io.WriteString(c, ps.pollRequest(0, "HTTP/1.1"))
+	if got := readAnswer(t, br); !bytes.Contains(got, []byte(`["e-1"]`)) {
+		t.Fatalf("after an idle gap: %q", got)
 	}
 }
