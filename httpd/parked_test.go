@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -33,8 +34,7 @@ type parkCore struct {
 	fakeCore
 	stops   []string
 	waiters chan messages.PollWaiter
-	asked   chan struct{} // the parked polls' ask timed out (see askSlow)
-	askSlow bool          // the ask times out after parking (the actor was slow)
+	askSlow atomic.Bool // the ask times out after parking (the actor was slow)
 }
 
 func (c *parkCore) RunnerSession(string, string, int64) error { return nil }
@@ -46,7 +46,7 @@ func (c *parkCore) AskTimeout(cmd any, _ time.Duration) (any, error) {
 	}
 	if pw.Waiter != nil && pw.Wait > 0 {
 		c.waiters <- pw.Waiter
-		if c.askSlow {
+		if c.askSlow.Load() {
 			return nil, errors.New("ask timed out")
 		}
 		return &messages.PollParked{}, nil
@@ -386,7 +386,7 @@ func TestParkedPollClientGone(t *testing.T) {
 // answers, the actor's later answer is dropped.
 func TestParkedPollAbandoned(t *testing.T) {
 	ps := startParkServer(t, false)
-	ps.core.askSlow = true
+	ps.core.askSlow.Store(true)
 	c, br := ps.dial(t)
 	_, _ = io.WriteString(c, ps.pollRequest(30, "HTTP/1.1"))
 	w := ps.nextWaiter(t)
@@ -394,7 +394,7 @@ func TestParkedPollAbandoned(t *testing.T) {
 		t.Fatalf("abandoned poll: %q", got)
 	}
 	w.PollAnswered(&messages.PollReply{StopExecutionIDs: []string{"late"}})
-	ps.core.askSlow = false
+	ps.core.askSlow.Store(false)
 	_, _ = io.WriteString(c, ps.pollRequest(0, "HTTP/1.1"))
 	if got := readAnswer(t, br); !bytes.Contains(got, []byte(`["e-1"]`)) {
 		t.Fatalf("next answer: %q", got)
