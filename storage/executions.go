@@ -397,17 +397,8 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution, cb *createBatch) (*messages
 	if tx.Bucket(bucketExecutions).Get([]byte(e.ID)) != nil {
 		return nil, false, messages.Errorf(messages.CodeConflict, "execution id exists")
 	}
-	e.Workflow = messages.WorkflowRef{ID: wf.ID, Name: wf.Name}
-	e.VersionID = string(wf.PublishedVersionID)
-	if e.RunnerLabels == nil {
-		// No override (create request, trigger): the workflow's labels.
-		e.RunnerLabels = wf.RunnerLabels
-	}
-	if len(e.RunnerLabels) == 0 {
-		e.RunnerLabels = nil
-	}
+	bindExecution(&e, wf, n.DedupeKey)
 	if n.DedupeKey != "" {
-		e.DedupeKey = n.DedupeKey
 		v := make([]byte, 8+len(e.ID))
 		binary.BigEndian.PutUint64(v, uint64(now))
 		copy(v[8:], e.ID)
@@ -489,14 +480,25 @@ func (s *Store) createOneFn(n newExecution, out **messages.Execution, dup *bool)
 func (s *Store) CreateExecutionsAsync(es []*messages.Execution, dedupeKeys []string,
 	done func(outcomes []messages.CreateOutcome, err error)) {
 	outcomes := make([]messages.CreateOutcome, len(es))
+	// Prepared here, on the caller's goroutine, while the writer commits
+	// what came before (create_prepared.go).
+	prepared, ok := s.prepareCreations(es, dedupeKeys)
 	s.updateAsync(func(tx *bbolt.Tx) error {
 		cb := newCreateBatch()
+		usePrepared := ok && preparedStillTx(tx, prepared)
 		for i, e := range es {
-			key := ""
-			if i < len(dedupeKeys) {
-				key = dedupeKeys[i]
+			var out *messages.Execution
+			var dup bool
+			var err error
+			if usePrepared {
+				out, dup, err = putPreparedTx(tx, &prepared[i], cb)
+			} else {
+				key := ""
+				if i < len(dedupeKeys) {
+					key = dedupeKeys[i]
+				}
+				out, dup, err = createExecutionTx(tx, newExecution{Execution: e, DedupeKey: key}, cb)
 			}
-			out, dup, err := createExecutionTx(tx, newExecution{Execution: e, DedupeKey: key}, cb)
 			if err != nil {
 				var me *messages.Error
 				if !errors.As(err, &me) {
