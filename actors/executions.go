@@ -91,11 +91,11 @@ func queueEntryOf(e *messages.Execution) queueEntry {
 
 // pendingCreate is one creation waiting for its batch.
 type pendingCreate struct {
-	exec      *messages.Execution
-	dedupeKey string
-	sender    *actor.PID
-	attended  bool
-	reply     func(e *messages.Execution, dup bool) any
+	exec     *messages.Execution
+	prepared messages.PreparedCreation
+	sender   *actor.PID
+	attended bool
+	reply    func(e *messages.Execution, dup bool) any
 }
 
 // createLingerMin and createLingerMax bound how long a batch of creations
@@ -424,7 +424,10 @@ func (a *executionsActor) releaseRunner(id string) {
 // persistNew queues e for the next batch of creations.
 func (a *executionsActor) persistNew(ctx actor.Context, e *messages.Execution, dedupeKey string, attended bool,
 	reply func(*messages.Execution, bool) any) {
-	a.pending = append(a.pending, &pendingCreate{exec: e, dedupeKey: dedupeKey, sender: ctx.Sender(), attended: attended, reply: reply})
+	// Prepared now, while the batch before commits: the batch's
+	// transaction then only checks and puts it.
+	a.pending = append(a.pending, &pendingCreate{exec: e, prepared: a.sys.store.PrepareCreation(e, dedupeKey),
+		sender: ctx.Sender(), attended: attended, reply: reply})
 	switch {
 	case !a.inFlight && !a.lingering:
 		a.flush(ctx)
@@ -444,13 +447,12 @@ func (a *executionsActor) flush(ctx actor.Context) {
 	a.pending = nil
 	a.inFlight = true
 	a.flushedAt = a.sys.Now()
-	es := make([]*messages.Execution, len(batch))
-	keys := make([]string, len(batch))
+	ps := make([]messages.PreparedCreation, len(batch))
 	for i, p := range batch {
-		es[i], keys[i] = p.exec, p.dedupeKey
+		ps[i] = p.prepared
 	}
 	self, root := ctx.Self(), a.sys.actors.Root
-	a.sys.store.CreateExecutionsAsync(es, keys, func(outcomes []messages.CreateOutcome, err error) {
+	a.sys.store.CreatePreparedAsync(ps, func(outcomes []messages.CreateOutcome, err error) {
 		root.Send(self, &createBatchDone{batch: batch, outcomes: outcomes, err: err})
 	})
 }

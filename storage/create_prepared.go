@@ -3,23 +3,28 @@ package storage
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/exekra/orchestrator/messages"
 )
 
-// Pipelined creations: a batch of creations is prepared by its caller (the
-// executions registry) before it joins the writer's queue, while the writer
-// is still committing the previous batch, and the transaction only checks
-// and puts what was prepared. Preparing reads each workflow once in a read
-// transaction, binds every execution to the published version, and builds
-// its stored record, its event and its index entries; inside the write
-// transaction each workflow's stored bytes and version are read again and
-// compared, so a workflow changed (or published, or deleted) in between
-// sends the whole batch down the unprepared path (createExecutionTx), and
-// the result is the same as if nothing had been prepared. The dedupe and
-// id checks stay inside the transaction, in the batch's order.
+// Pipelined creations: each creation is prepared by its caller (the
+// executions registry) as it arrives, while the writer is still committing
+// the batch before (PrepareCreation: bound to its workflow's published
+// version, its stored record, event and index entries built), and the
+// batch's transaction only checks and puts what was prepared
+// (CreatePreparedAsync). The workflows are read through a small cache that
+// any catalog write empties; inside the transaction each workflow's stored
+// bytes and version are read again and compared, so a workflow changed (or
+// published, or deleted) in between sends the whole batch down the
+// unprepared path (createExecutionTx), with the same result as if nothing
+// had been prepared. The dedupe and id checks stay inside the transaction,
+// in the batch's order.
 
 // preparedWorkflow is what preparing saw of one workflow: its stored bytes
 // (nil when absent) and whether its published version was there.
@@ -31,6 +36,8 @@ type preparedWorkflow struct {
 
 // preparedCreate is one creation ready to be put.
 type preparedCreate struct {
+	src       *messages.Execution // as the caller made it
+	key       string              // its dedupe key ("" for none)
 	e         *messages.Execution // bound to the workflow and its version
 	wf        *preparedWorkflow
 	createdAt messages.Time
@@ -75,78 +82,98 @@ func refusalOf(wf *messages.Workflow, published bool) *messages.Error {
 	return nil
 }
 
-// prepareCreations prepares es in one read transaction. ok is false when
-// something could not be prepared (a stored workflow that does not decode):
-// the batch then takes the unprepared path, which handles it.
-func (s *Store) prepareCreations(es []*messages.Execution, dedupeKeys []string) (ps []preparedCreate, ok bool) {
-	ps = make([]preparedCreate, len(es))
-	wfs := map[string]*preparedWorkflow{}
-	counterNames := map[counterKind][]string{}
-	err := s.view(func(tx *bbolt.Tx) error {
-		for i, src := range es {
-			pw, seen := wfs[src.WorkflowID]
-			if !seen {
-				pw = &preparedWorkflow{}
-				if raw := tx.Bucket(bucketWorkflows).Get([]byte(src.WorkflowID)); raw != nil {
-					pw.raw = bytes.Clone(raw)
-					var wf messages.Workflow
-					if err := decode(pw.raw, &wf); err != nil {
-						return err
-					}
-					pw.wf = &wf
-					pw.published = wf.PublishedVersionID != "" &&
-						tx.Bucket(bucketVersions).Get([]byte(wf.PublishedVersionID)) != nil
-				}
-				wfs[src.WorkflowID] = pw
-			}
-			p := &ps[i]
-			p.wf, p.createdAt = pw, src.CreatedAt
-			key := ""
-			if i < len(dedupeKeys) {
-				key = dedupeKeys[i]
-			}
-			if key != "" {
-				p.dedupe = dedupeKeyOf(src.WorkflowID, key)
-			}
-			if p.refusal = refusalOf(pw.wf, pw.published); p.refusal != nil {
-				continue
-			}
-			e := *src
-			bindExecution(&e, pw.wf, key)
-			p.e = &e
-			c := e
-			c.Logs = nil
-			p.record = appendStoredExecution(make([]byte, 0, 512), &c)
-			p.event = messages.ExecutionEvent(&e, false)
-			p.index = make([]preparedIndex, 0, 4)
-			_, _ = eachIndexKey(&e, make([]byte, 0, 96), func(bucket, key []byte) error {
-				p.index = append(p.index, preparedIndex{bucket: bucket, key: bytes.Clone(key), value: indexValue(bucket, &e)})
-				return nil
-			})
-			k := counterKind{workflowID: e.WorkflowID, status: e.Status}
-			if e.RunnerID != nil {
-				k.runnerID = *e.RunnerID
-			}
-			if p.counters = counterNames[k]; p.counters == nil {
-				p.counters = countersOf(&e)
-				counterNames[k] = p.counters
-			}
+// PreparedExecution implements messages.PreparedCreation.
+func (p *preparedCreate) PreparedExecution() *messages.Execution { return p.e }
+
+// preparedWorkflows caches the workflows creations are prepared against,
+// for the generation of the catalog it was filled in (any catalog write
+// moves it); stale tells that a transaction found a prepared workflow
+// changed behind the catalog's back.
+type preparedWorkflows struct {
+	mu    sync.Mutex
+	gen   uint64
+	m     map[string]*preparedWorkflow
+	stale atomic.Bool
+}
+
+// preparedWorkflow returns what is stored of workflow id (cached); nil when
+// it could not be read or decoded (the unprepared path deals with it).
+func (s *Store) preparedWorkflow(id string) *preparedWorkflow {
+	c := &s.prepared
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen := s.catalogGen.Load(); c.m == nil || c.gen != gen || c.stale.Swap(false) || len(c.m) > 1024 {
+		c.m, c.gen = map[string]*preparedWorkflow{}, gen
+	}
+	if pw, ok := c.m[id]; ok {
+		return pw
+	}
+	pw := &preparedWorkflow{}
+	if err := s.view(func(tx *bbolt.Tx) error {
+		raw := tx.Bucket(bucketWorkflows).Get([]byte(id))
+		if raw == nil {
+			return nil
 		}
+		pw.raw = bytes.Clone(raw)
+		var wf messages.Workflow
+		if err := decode(pw.raw, &wf); err != nil {
+			return err
+		}
+		pw.wf = &wf
+		pw.published = wf.PublishedVersionID != "" &&
+			tx.Bucket(bucketVersions).Get([]byte(wf.PublishedVersionID)) != nil
+		return nil
+	}); err != nil {
+		return nil
+	}
+	c.m[id] = pw
+	return pw
+}
+
+// PrepareCreation prepares the creation of e (with its dedupe key, "" for
+// none) for CreatePreparedAsync. e is not changed.
+func (s *Store) PrepareCreation(e *messages.Execution, dedupeKey string) messages.PreparedCreation {
+	p := &preparedCreate{src: e, key: dedupeKey, createdAt: e.CreatedAt}
+	if dedupeKey != "" {
+		p.dedupe = dedupeKeyOf(e.WorkflowID, dedupeKey)
+	}
+	pw := s.preparedWorkflow(e.WorkflowID)
+	if pw == nil {
+		return p // unprepared
+	}
+	p.wf = pw
+	if p.refusal = refusalOf(pw.wf, pw.published); p.refusal != nil {
+		return p
+	}
+	b := *e
+	bindExecution(&b, pw.wf, dedupeKey)
+	p.e = &b
+	c := b
+	c.Logs = nil
+	p.record = appendStoredExecution(make([]byte, 0, 512), &c)
+	p.event = messages.ExecutionEvent(&b, false)
+	p.index = make([]preparedIndex, 0, 4)
+	_, _ = eachIndexKey(&b, make([]byte, 0, 96), func(bucket, key []byte) error {
+		p.index = append(p.index, preparedIndex{bucket: bucket, key: bytes.Clone(key), value: indexValue(bucket, &b)})
 		return nil
 	})
-	return ps, err == nil
+	p.counters = countersOf(&b)
+	return p
 }
 
 // preparedStillTx reports whether every workflow the batch was prepared
 // against is stored as it was then (same bytes, same published version).
-func preparedStillTx(tx *bbolt.Tx, ps []preparedCreate) bool {
-	checked := map[*preparedWorkflow]bool{}
-	for i := range ps {
-		pw := ps[i].wf
-		if checked[pw] {
+func preparedStillTx(tx *bbolt.Tx, ps []*preparedCreate) bool {
+	var checked []*preparedWorkflow // a batch names few workflows
+	for _, p := range ps {
+		pw := p.wf
+		if pw == nil {
+			return false // not prepared
+		}
+		if slices.Contains(checked, pw) {
 			continue
 		}
-		checked[pw] = true
+		checked = append(checked, pw)
 		if pw.wf == nil {
 			// Absent when prepared: the unprepared path decides.
 			return false
@@ -214,4 +241,52 @@ func putPreparedTx(tx *bbolt.Tx, p *preparedCreate, cb *createBatch) (*messages.
 	}
 	cb.events = append(cb.events, p.event)
 	return e, false, nil
+}
+
+// CreatePreparedAsync creates the prepared executions in one write, as
+// CreateExecutionsAsync does (one outcome per creation, in order).
+func (s *Store) CreatePreparedAsync(prepared []messages.PreparedCreation,
+	done func(outcomes []messages.CreateOutcome, err error)) {
+	ps := make([]*preparedCreate, len(prepared))
+	for i, p := range prepared {
+		ps[i] = p.(*preparedCreate) // only this store makes them
+	}
+	outcomes := make([]messages.CreateOutcome, len(ps))
+	s.updateAsync(func(tx *bbolt.Tx) error {
+		cb := newCreateBatch()
+		usePrepared := preparedStillTx(tx, ps)
+		if !usePrepared {
+			s.prepared.stale.Store(true)
+		}
+		for i, p := range ps {
+			var out *messages.Execution
+			var dup bool
+			var err error
+			if usePrepared {
+				out, dup, err = putPreparedTx(tx, p, cb)
+			} else {
+				out, dup, err = createExecutionTx(tx, newExecution{Execution: p.src, DedupeKey: p.key}, cb)
+			}
+			if err != nil {
+				var me *messages.Error
+				if !errors.As(err, &me) {
+					return err
+				}
+				// Refused before any write: report it, keep the others.
+				outcomes[i] = messages.CreateOutcome{Err: me}
+				continue
+			}
+			outcomes[i] = messages.CreateOutcome{Execution: out, Duplicate: dup}
+		}
+		if err := cb.applyTx(tx); err != nil {
+			return err
+		}
+		return s.appendEventsTx(tx, cb.events)
+	}, func(err error) {
+		if err != nil {
+			done(nil, err)
+			return
+		}
+		done(outcomes, nil)
+	})
 }

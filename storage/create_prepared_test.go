@@ -67,6 +67,10 @@ func TestPreparedCreationsFollowAChangedWorkflow(t *testing.T) {
 	if got, err := s.GetExecution(out[0].Execution.ID); err != nil || got.Workflow.Name != "after" {
 		t.Fatalf("stored after the rename: %+v %v", got, err)
 	}
+	// The batch that found the workflow changed emptied the cache.
+	if p := s.PrepareCreation(newExec(wf.ID, now, messages.PriorityNormal), ""); p.PreparedExecution().Workflow.Name != "after" {
+		t.Fatalf("prepared after the rename: %+v", p.PreparedExecution())
+	}
 
 	wf2 := putWorkflowForTest(t, s, "unpublished", true)
 	out = createBatchWhile(t, s, []*messages.Execution{newExec(wf2.ID, now, messages.PriorityNormal)}, nil, func(tx *bbolt.Tx) error {
@@ -197,11 +201,13 @@ func TestPreparedCreationsStandWhenNothingChanged(t *testing.T) {
 	defer s.Close()
 	wf := putWorkflowForTest(t, s, "wf", true)
 	draft := putWorkflowForTest(t, s, "draft", false)
-	ps, ok := s.prepareCreations([]*messages.Execution{newExec(wf.ID, time.Now(), messages.PriorityNormal),
-		newExec(draft.ID, time.Now(), messages.PriorityNormal)}, nil)
-	if !ok || ps[0].refusal != nil || ps[0].e.Workflow.Name != "wf" || len(ps[0].record) == 0 || len(ps[0].index) != 4 ||
-		ps[1].refusal == nil {
-		t.Fatalf("prepared: %v %+v", ok, ps)
+	ps := []*preparedCreate{
+		s.PrepareCreation(newExec(wf.ID, time.Now(), messages.PriorityNormal), "").(*preparedCreate),
+		s.PrepareCreation(newExec(draft.ID, time.Now(), messages.PriorityNormal), "").(*preparedCreate),
+	}
+	if ps[0].refusal != nil || ps[0].e.Workflow.Name != "wf" || len(ps[0].record) == 0 || len(ps[0].index) != 4 ||
+		ps[1].refusal == nil || ps[0].wf != ps[1].wf && ps[0].wf.wf.ID == ps[1].wf.wf.ID {
+		t.Fatalf("prepared: %+v", ps)
 	}
 	var still bool
 	if err := s.view(func(tx *bbolt.Tx) error { still = preparedStillTx(tx, ps); return nil }); err != nil || !still {

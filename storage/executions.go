@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base32"
 	"encoding/binary"
-	"errors"
 	"sort"
 	"time"
 	"unicode/utf8"
@@ -479,48 +478,15 @@ func (s *Store) createOneFn(n newExecution, out **messages.Execution, dup *bool)
 // outcome per execution in order, or with err when the write failed.
 func (s *Store) CreateExecutionsAsync(es []*messages.Execution, dedupeKeys []string,
 	done func(outcomes []messages.CreateOutcome, err error)) {
-	outcomes := make([]messages.CreateOutcome, len(es))
-	// Prepared here, on the caller's goroutine, while the writer commits
-	// what came before (create_prepared.go).
-	prepared, ok := s.prepareCreations(es, dedupeKeys)
-	s.updateAsync(func(tx *bbolt.Tx) error {
-		cb := newCreateBatch()
-		usePrepared := ok && preparedStillTx(tx, prepared)
-		for i, e := range es {
-			var out *messages.Execution
-			var dup bool
-			var err error
-			if usePrepared {
-				out, dup, err = putPreparedTx(tx, &prepared[i], cb)
-			} else {
-				key := ""
-				if i < len(dedupeKeys) {
-					key = dedupeKeys[i]
-				}
-				out, dup, err = createExecutionTx(tx, newExecution{Execution: e, DedupeKey: key}, cb)
-			}
-			if err != nil {
-				var me *messages.Error
-				if !errors.As(err, &me) {
-					return err
-				}
-				// Refused before any write: report it, keep the others.
-				outcomes[i] = messages.CreateOutcome{Err: me}
-				continue
-			}
-			outcomes[i] = messages.CreateOutcome{Execution: out, Duplicate: dup}
+	ps := make([]messages.PreparedCreation, len(es))
+	for i, e := range es {
+		key := ""
+		if i < len(dedupeKeys) {
+			key = dedupeKeys[i]
 		}
-		if err := cb.applyTx(tx); err != nil {
-			return err
-		}
-		return s.appendEventsTx(tx, cb.events)
-	}, func(err error) {
-		if err != nil {
-			done(nil, err)
-			return
-		}
-		done(outcomes, nil)
-	})
+		ps[i] = s.PrepareCreation(e, key)
+	}
+	s.CreatePreparedAsync(ps, done)
 }
 
 // foldTerminalTx runs the bookkeeping of an execution entering a terminal
