@@ -45,8 +45,11 @@ func outboundClient(allowLoopback bool) *http.Client {
 		},
 		TLSHandshakeTimeout:   outboundTimeout,
 		ResponseHeaderTimeout: outboundTimeout,
-		MaxIdleConnsPerHost:   2,
-		IdleConnTimeout:       90 * time.Second,
+		// A subscription has up to a window of deliveries in flight:
+		// keep that many connections to a receiver alive between them.
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: deliveryWindow,
+		IdleConnTimeout:     90 * time.Second,
 	}
 	return &http.Client{
 		Timeout:       outboundTimeout,

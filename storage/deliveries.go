@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"fmt"
 
 	"go.etcd.io/bbolt"
 
@@ -96,6 +97,22 @@ func outboxStateTx(tx *bbolt.Tx, st *storedSubscription) (*messages.OutboxState,
 		}
 		o.Head = h
 	}
+	// The window: the records of deliveries whose event is after the
+	// cursor (answered out of order, or waiting for their next attempt).
+	prefix := []byte(st.ID + "/")
+	c := tx.Bucket(bucketDeliveries).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var d storedDelivery
+		if err := decode(v, &d); err != nil {
+			if skipBadTx(tx, bucketDeliveries, k, err) {
+				continue
+			}
+			return nil, err
+		}
+		if d.Seq > st.Cursor {
+			o.Window = append(o.Window, d.public())
+		}
+	}
 	return o, nil
 }
 
@@ -103,18 +120,39 @@ func outboxStateTx(tx *bbolt.Tx, st *storedSubscription) (*messages.OutboxState,
 // subscription (ch), in one transaction. A subscription deleted meanwhile
 // is NOT_FOUND (nothing written).
 func (s *Store) SaveDelivery(d *messages.Delivery, ch messages.OutboxChange) error {
-	return s.update(func(tx *bbolt.Tx) error {
-		st, err := getSubscriptionTx(tx, d.SubscriptionID)
+	return s.update(s.saveDeliveriesFn(d.SubscriptionID, []*messages.Delivery{d}, ch))
+}
+
+// SaveDeliveriesAsync writes deliveries of one subscription and what their
+// outcomes change on it (ch) in one transaction, without waiting: done
+// runs on the writer goroutine once the write is durable or failed (it must
+// not block). A subscription deleted meanwhile is NOT_FOUND (nothing
+// written). ch.Head names ds[0].
+func (s *Store) SaveDeliveriesAsync(subID string, ds []*messages.Delivery, ch messages.OutboxChange, done func(error)) {
+	s.updateAsync(s.saveDeliveriesFn(subID, ds, ch), done)
+}
+
+func (s *Store) saveDeliveriesFn(subID string, ds []*messages.Delivery, ch messages.OutboxChange) func(tx *bbolt.Tx) error {
+	return func(tx *bbolt.Tx) error {
+		st, err := getSubscriptionTx(tx, subID)
 		if err != nil {
 			return err
 		}
-		key := deliveryKey(d.SubscriptionID, d.ID)
-		isNew := tx.Bucket(bucketDeliveries).Get(key) == nil
-		if err := putTx(tx, bucketDeliveries, string(key), &storedDelivery{Delivery: *d, Seq: d.EventSeq}); err != nil {
-			return err
+		isNew := false
+		for _, d := range ds {
+			if d.SubscriptionID != subID {
+				return fmt.Errorf("storage: delivery %s of subscription %s saved with %s", d.ID, d.SubscriptionID, subID)
+			}
+			key := deliveryKey(subID, d.ID)
+			if tx.Bucket(bucketDeliveries).Get(key) == nil {
+				isNew = true
+			}
+			if err := putTx(tx, bucketDeliveries, string(key), &storedDelivery{Delivery: *d, Seq: d.EventSeq}); err != nil {
+				return err
+			}
 		}
-		if ch.Head {
-			st.HeadDelivery = d.ID
+		if ch.Head && len(ds) > 0 {
+			st.HeadDelivery = ds[0].ID
 		}
 		if ch.Cursor > st.Cursor {
 			st.Cursor = ch.Cursor
@@ -124,7 +162,9 @@ func (s *Store) SaveDelivery(d *messages.Delivery, ch messages.OutboxChange) err
 		}
 		if ch.Disable {
 			st.Enabled = false
-			st.UpdatedAt = d.CreatedAt
+			if len(ds) > 0 {
+				st.UpdatedAt = ds[0].CreatedAt
+			}
 			if ch.Effects.Audit != nil {
 				st.UpdatedAt = ch.Effects.Audit.CreatedAt
 			}
@@ -138,7 +178,7 @@ func (s *Store) SaveDelivery(d *messages.Delivery, ch messages.OutboxChange) err
 			}
 		}
 		return s.applyEffectsTx(tx, ch.Effects)
-	})
+	}
 }
 
 // pruneDeliveriesTx deletes a subscription's oldest finished deliveries
