@@ -32,6 +32,7 @@ const (
 	// deliveryRecheck is how often a delivery waiting for its next attempt
 	// compares the clock with its time (the clock may be moved).
 	deliveryRecheck   = time.Second
+	deliveryScan      = 1024                // events of the log scanned at a time at most
 	deliveryErrorMax  = 300                 // characters of lastError kept
 	deliveryAnswerMax = 64 << 10            // bytes of an answer read (and discarded)
 	pingEventPrefix   = "evt_ping_"         // eventId of a test ping: and its delivery id
@@ -366,13 +367,23 @@ func (a *deliveryActor) matching(e *messages.Event) []string {
 	return out
 }
 
-// payloadOf is the body of a delivery: {"id","type","timestamp","data"}.
+// payloadOf is the body of a delivery: {"id","type","timestamp","data"},
+// as encoding/json writes messages.OutboundPayload (without reflection: it
+// is made for every delivery).
 func payloadOf(id, typ string, ts messages.Time, data json.RawMessage) []byte {
 	if len(data) == 0 {
 		data = json.RawMessage(`{}`)
 	}
-	b, _ := json.Marshal(&messages.OutboundPayload{ID: id, Type: typ, Timestamp: ts, Data: data})
-	return b
+	b := make([]byte, 0, len(data)+len(id)+len(typ)+64)
+	b = append(b, `{"id":`...)
+	b = messages.AppendJSONString(b, id)
+	b = append(b, `,"type":`...)
+	b = messages.AppendJSONString(b, typ)
+	b = append(b, `,"timestamp":`...)
+	b = ts.AppendJSON(b)
+	b = append(b, `,"data":`...)
+	b = messages.AppendRawJSON(b, data)
+	return append(b, '}')
 }
 
 // eventAt reads event seq from the log (nil when no longer retained).
@@ -396,8 +407,9 @@ func (a *deliveryActor) fill(ctx actor.Context) {
 		if last == a.seen {
 			return
 		}
-		n := 2 * (deliveryWindow - len(a.win))
-		evs, err := a.sys.store.ReadEvents(a.read, n)
+		// Events of other types are skipped without their payload; at
+		// most as many matching ones as there is room for are read.
+		evs, scanned, more, err := a.sys.store.ReadOutboundEvents(a.read, deliveryWindow-len(a.win), deliveryScan, a.hears)
 		if err != nil {
 			a.sys.cfg.Logger.Warn("event log unreadable", "subscription", a.id, "err", err)
 			a.readAgain = true
@@ -406,17 +418,26 @@ func (a *deliveryActor) fill(ctx actor.Context) {
 		for i := range evs {
 			e := &evs[i]
 			a.lost(e.Seq-1, "the event is no longer retained")
-			if types := a.matching(e); len(types) > 0 {
-				a.add(e, types)
-			}
+			a.add(e, a.matching(e))
 			a.lost(e.Seq, "the subscription no longer hears this event type")
-			a.read = e.Seq
 		}
-		if len(evs) < n {
+		a.read = max(a.read, scanned)
+		if !more {
 			a.lost(last, "the event is no longer retained")
 			a.read, a.seen = max(a.read, last), last
 		}
 	}
+}
+
+// hears reports whether the subscription hears one of an event's outbound
+// types.
+func (a *deliveryActor) hears(outbound []string) bool {
+	for _, t := range outbound {
+		if slices.Contains(a.st.Sub.Events, t) {
+			return true
+		}
+	}
+	return len(outbound) > 0 && slices.Contains(a.st.Sub.Events, "*")
 }
 
 // add puts the deliveries of event e (as types) into the window: a stored

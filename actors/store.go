@@ -71,6 +71,7 @@ type Store interface {
 	// deliveries (deliveries.go)
 	SubscriptionKeys(id string) (current, previous string, previousUntil messages.Time, err error)
 	ReadEvents(after uint64, limit int) ([]messages.Event, error)
+	ReadOutboundEvents(after uint64, limit, scan int, match func(outbound []string) bool) (evs []messages.Event, last uint64, more bool, err error)
 	SetEventsFloor(floor uint64)
 	OutboxStates() ([]*messages.OutboxState, error)
 	OutboxState(id string) (*messages.OutboxState, error)

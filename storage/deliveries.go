@@ -138,14 +138,14 @@ func (s *Store) saveDeliveriesFn(subID string, ds []*messages.Delivery, ch messa
 		if err != nil {
 			return err
 		}
-		isNew := false
+		added := 0
 		for _, d := range ds {
 			if d.SubscriptionID != subID {
 				return fmt.Errorf("storage: delivery %s of subscription %s saved with %s", d.ID, d.SubscriptionID, subID)
 			}
 			key := deliveryKey(subID, d.ID)
 			if tx.Bucket(bucketDeliveries).Get(key) == nil {
-				isNew = true
+				added++
 			}
 			if err := putTx(tx, bucketDeliveries, string(key), &storedDelivery{Delivery: *d, Seq: d.EventSeq}); err != nil {
 				return err
@@ -172,7 +172,7 @@ func (s *Store) saveDeliveriesFn(subID string, ds []*messages.Delivery, ch messa
 		if err := putTx(tx, bucketSubscriptions, st.ID, st); err != nil {
 			return err
 		}
-		if isNew {
+		if s.prunesDue(subID, added) {
 			if err := pruneDeliveriesTx(tx, st); err != nil {
 				return err
 			}
@@ -181,10 +181,41 @@ func (s *Store) saveDeliveriesFn(subID string, ds []*messages.Delivery, ch messa
 	}
 }
 
+// deliveriesPruneEvery is how many delivery records a subscription gets
+// between two prunes (so a busy outbox does not count its records at every
+// write): it keeps at most DeliveriesKept + deliveriesPruneEvery.
+const deliveriesPruneEvery = 128
+
+// prunesDue counts added new records of subscription subID and reports
+// whether its records are to be pruned now: at its first write since Open,
+// then every deliveriesPruneEvery records (writer goroutine only; a
+// rolled-back write only brings a prune forward).
+func (s *Store) prunesDue(subID string, added int) bool {
+	if added == 0 {
+		return false
+	}
+	if s.deliveriesAdded == nil {
+		s.deliveriesAdded = map[string]int{}
+	}
+	n, seen := s.deliveriesAdded[subID]
+	n += added
+	due := !seen || n >= deliveriesPruneEvery
+	if due {
+		n = 0
+	}
+	s.deliveriesAdded[subID] = n
+	return due
+}
+
+// pendingMark is how a PENDING record's JSON shows it (pruning reads no
+// other record).
+var pendingMark = []byte(`"status":"` + messages.DeliveryPending + `"`)
+
 // pruneDeliveriesTx deletes a subscription's oldest finished deliveries
 // beyond DeliveriesKept (never the head, never a PENDING one).
 func pruneDeliveriesTx(tx *bbolt.Tx, st *storedSubscription) error {
 	prefix := []byte(st.ID + "/")
+	head := deliveryKey(st.ID, st.HeadDelivery)
 	c := tx.Bucket(bucketDeliveries).Cursor()
 	n := 0
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
@@ -195,9 +226,14 @@ func pruneDeliveriesTx(tx *bbolt.Tx, st *storedSubscription) error {
 	}
 	var drop [][]byte
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n-len(drop) > DeliveriesKept; k, v = c.Next() {
-		var d storedDelivery
-		if err := decode(v, &d); err == nil && (d.Status == messages.DeliveryPending || d.ID == st.HeadDelivery) {
+		if st.HeadDelivery != "" && bytes.Equal(k, head) {
 			continue
+		}
+		if bytes.Contains(v, pendingMark) {
+			var d storedDelivery
+			if err := decode(v, &d); err == nil && d.Status == messages.DeliveryPending {
+				continue
+			}
 		}
 		drop = append(drop, append([]byte(nil), k...))
 	}
