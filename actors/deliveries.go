@@ -163,6 +163,23 @@ type deliveryActor struct {
 	bell *outboxBell
 	// view is what the actor publishes for GET /metrics (outbox_figures.go).
 	view *outboxView
+	// tell sends the actor a message from any goroutine (its own pid;
+	// tests take the messages instead). launch sends one attempt without
+	// waiting and reports attemptDone through tell (post from a goroutine;
+	// tests play the receiver).
+	tell   func(msg any)
+	launch func(r *outboundRequest)
+}
+
+// outboundRequest is one attempt to send: what post needs and what
+// attemptDone names.
+type outboundRequest struct {
+	url, id, eventID string
+	try              uint32
+	ts               int64
+	body             []byte
+	secrets          []string
+	err              error // the secrets could not be read: no request
 }
 
 func newDeliveryActor(s *System, id string, client *http.Client) *deliveryActor {
@@ -174,6 +191,13 @@ func (a *deliveryActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.ctx, a.quit = context.WithCancel(context.Background())
+		if a.tell == nil {
+			root, self := a.sys.actors.Root, ctx.Self()
+			a.tell = func(msg any) { root.Send(self, msg) }
+		}
+		if a.launch == nil {
+			a.launch = a.postAsync
+		}
 		a.view = a.sys.outboxFigures.view(a.id)
 		a.bell = a.sys.outboxBells.add(a.id, ctx.Self())
 		a.load(ctx)
@@ -346,8 +370,8 @@ func (a *deliveryActor) arm(ctx actor.Context) {
 		return
 	}
 	wait = max(wait, time.Millisecond)
-	root, self := a.sys.actors.Root, ctx.Self()
-	f := func() { root.Send(self, &deliveryTick{}) }
+	tell := a.tell
+	f := func() { tell(&deliveryTick{}) }
 	if af := a.sys.cfg.AfterFunc; af != nil {
 		a.stop = af(wait, f)
 	} else {
@@ -518,21 +542,27 @@ func (a *deliveryActor) secrets(now time.Time) (cur, prev string, err error) {
 	return a.keys.cur, prev, nil
 }
 
-// start sends one attempt from its own goroutine.
+// start sends one attempt (launch: from its own goroutine).
 func (a *deliveryActor) start(ctx actor.Context, at *attempt) {
 	at.state = stateSending
 	at.try++
 	if at.queued {
 		a.sending++
 	}
-	root, self := a.sys.actors.Root, ctx.Self()
-	url, id, try, eventID, body := a.st.Sub.URL, at.d.ID, at.try, at.d.EventID, at.body
-	client, cctx, now := a.http, a.ctx, a.now()
-	cur, prev, keyErr := a.secrets(now)
+	now := a.now()
+	r := &outboundRequest{url: a.st.Sub.URL, id: at.d.ID, eventID: at.d.EventID, try: at.try, ts: now.Unix(), body: at.body}
+	cur, prev, err := a.secrets(now)
+	r.secrets, r.err = []string{cur, prev}, err
+	a.launch(r)
+}
+
+// postAsync sends r from a goroutine of its own and tells its answer.
+func (a *deliveryActor) postAsync(r *outboundRequest) {
+	client, cctx, tell := a.http, a.ctx, a.tell
 	go func() {
-		status, err := 0, keyErr
+		status, err := 0, r.err
 		if err == nil {
-			status, err = post(cctx, client, url, eventID, now.Unix(), body, cur, prev)
+			status, err = post(cctx, client, r.url, r.eventID, r.ts, r.body, r.secrets...)
 		}
 		errText := ""
 		if err != nil {
@@ -541,7 +571,7 @@ func (a *deliveryActor) start(ctx actor.Context, at *attempt) {
 				errText = errText[:deliveryErrorMax]
 			}
 		}
-		root.Send(self, &attemptDone{id: id, try: try, status: status, err: errText})
+		tell(&attemptDone{id: r.id, try: r.try, status: status, err: errText})
 	}()
 }
 
@@ -682,10 +712,8 @@ func (a *deliveryActor) flush(ctx actor.Context) {
 		a.disable, a.disabling = false, nil
 	}
 	a.saving = true
-	root, self := a.sys.actors.Root, ctx.Self()
-	a.sys.store.SaveDeliveriesAsync(a.id, recs, ch, func(err error) {
-		root.Send(self, &deliveriesSaved{batch: batch, err: err})
-	})
+	tell := a.tell
+	a.sys.store.SaveDeliveriesAsync(a.id, recs, ch, func(err error) { tell(&deliveriesSaved{batch: batch, err: err}) })
 }
 
 // saved takes a written batch: its deliveries are finished or wait for
