@@ -1,14 +1,10 @@
 package actors
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -31,12 +27,17 @@ const (
 	deliveryWindow = 64
 	// deliveryRecheck is how often a delivery waiting for its next attempt
 	// compares the clock with its time (the clock may be moved).
-	deliveryRecheck   = time.Second
-	deliveryScan      = 1024                // events of the log scanned at a time at most
-	deliveryErrorMax  = 300                 // characters of lastError kept
-	deliveryAnswerMax = 64 << 10            // bytes of an answer read (and discarded)
-	pingEventPrefix   = "evt_ping_"         // eventId of a test ping: and its delivery id
-	deliveryUserAgent = "Exekra-Webhooks/1" // User-Agent of deliveries
+	deliveryRecheck = time.Second
+	deliveryScan    = 1024 // events of the log scanned at a time at most
+	// An answer waits up to deliveryWriteDelay for others to share its
+	// write, unless deliveryWriteBatch answers are waiting: a busy outbox
+	// writes a batch every few group commits instead of one in each.
+	deliveryWriteDelay = 20 * time.Millisecond
+	deliveryWriteBatch = deliveryWindow / 2
+	deliveryErrorMax   = 300                 // characters of lastError kept
+	deliveryAnswerMax  = 64 << 10            // bytes of an answer read (and discarded)
+	pingEventPrefix    = "evt_ping_"         // eventId of a test ping: and its delivery id
+	deliveryUserAgent  = "Exekra-Webhooks/1" // User-Agent of deliveries
 )
 
 // backoffAfter is the wait after the n-th failed attempt (n ≥ 1).
@@ -60,6 +61,8 @@ type (
 		status int
 		err    string
 	}
+	// deliveriesFlush: the answers waiting for a write have waited long enough.
+	deliveriesFlush struct{}
 	// deliveriesSaved: the write of a batch of answers is durable (or failed).
 	deliveriesSaved struct {
 		batch []*attempt
@@ -145,6 +148,10 @@ type deliveryActor struct {
 	wait     map[string][]*actor.PID
 	answered []*attempt // answers not written yet (the next batch)
 	saving   bool       // a batch is being written
+	// writeDelay is deliveryWriteDelay (0 in tests: every answer is
+	// written at once); flushArmed: its timer runs; flushDue: it fired.
+	writeDelay           time.Duration
+	flushArmed, flushDue bool
 	// staged changes of the subscription for the next batch
 	failDirty bool
 	disabling *messages.AuditEntry
@@ -152,9 +159,7 @@ type deliveryActor struct {
 	readAgain bool // the log could not be read: the timer tries again
 	keys      *signingKeys
 	stop      func() bool
-	ctx       context.Context
-	quit      context.CancelFunc
-	http      *http.Client
+	http      *outbound
 	moved     uint64 // the cursor last reported to the parent
 	told      bool
 	// seen is the last event number when the log had nothing more for
@@ -182,15 +187,15 @@ type outboundRequest struct {
 	err              error // the secrets could not be read: no request
 }
 
-func newDeliveryActor(s *System, id string, client *http.Client) *deliveryActor {
-	return &deliveryActor{sys: s, id: id, extra: map[string]*attempt{}, wait: map[string][]*actor.PID{}, http: client, limit: 1}
+func newDeliveryActor(s *System, id string, client *outbound) *deliveryActor {
+	return &deliveryActor{sys: s, id: id, extra: map[string]*attempt{}, wait: map[string][]*actor.PID{}, http: client, limit: 1,
+		writeDelay: deliveryWriteDelay}
 }
 
 // Receive implements actor.Actor.
 func (a *deliveryActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		a.ctx, a.quit = context.WithCancel(context.Background())
 		if a.tell == nil {
 			root, self := a.sys.actors.Root, ctx.Self()
 			a.tell = func(msg any) { root.Send(self, msg) }
@@ -202,7 +207,6 @@ func (a *deliveryActor) Receive(ctx actor.Context) {
 		a.bell = a.sys.outboxBells.add(a.id, ctx.Self())
 		a.load(ctx)
 	case *actor.Stopping:
-		a.quit()
 		a.sys.outboxFigures.drop(a.id)
 		a.sys.outboxBells.remove(a.id, a.bell)
 		if a.stop != nil {
@@ -219,6 +223,9 @@ func (a *deliveryActor) Receive(ctx actor.Context) {
 		a.done(ctx, msg)
 	case *deliveriesSaved:
 		a.saved(ctx, msg)
+	case *deliveriesFlush:
+		a.flushArmed, a.flushDue = false, true
+		a.flush(ctx)
 	case *messages.TestSubscription:
 		a.ping(ctx, msg)
 	case *messages.RetryDelivery:
@@ -558,11 +565,11 @@ func (a *deliveryActor) start(ctx actor.Context, at *attempt) {
 
 // postAsync sends r from a goroutine of its own and tells its answer.
 func (a *deliveryActor) postAsync(r *outboundRequest) {
-	client, cctx, tell := a.http, a.ctx, a.tell
+	client, tell := a.http, a.tell
 	go func() {
 		status, err := 0, r.err
 		if err == nil {
-			status, err = post(cctx, client, r.url, r.eventID, r.ts, r.body, r.secrets...)
+			status, err = client.post(r.url, r.eventID, r.ts, r.body, r.secrets...)
 		}
 		errText := ""
 		if err != nil {
@@ -573,27 +580,6 @@ func (a *deliveryActor) postAsync(r *outboundRequest) {
 		}
 		tell(&attemptDone{id: r.id, try: r.try, status: status, err: errText})
 	}()
-}
-
-// post sends body signed with the secrets and answers the status code.
-func post(ctx context.Context, client *http.Client, url, id string, ts int64, body []byte, secrets ...string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	tsText := strconv.FormatInt(ts, 10)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", deliveryUserAgent)
-	req.Header.Set("webhook-id", id)
-	req.Header.Set("webhook-timestamp", tsText)
-	req.Header.Set("webhook-signature", messages.WebhookSignatureHeader(id, ts, body, secrets...))
-	res, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, deliveryAnswerMax))
-	_ = res.Body.Close()
-	return res.StatusCode, nil
 }
 
 // find is the attempt of delivery id: in the window or beside it.
@@ -689,11 +675,21 @@ func (a *deliveryActor) disableNow(action, detail string) {
 
 // flush writes the answers not yet written, with the cursor they allow and
 // the subscription's staged changes, in one write (one at a time: what is
-// answered meanwhile waits for the next).
+// answered meanwhile waits for the next), once they are deliveryWriteBatch
+// or the first has waited deliveryWriteDelay.
 func (a *deliveryActor) flush(ctx actor.Context) {
 	if a.saving || len(a.answered) == 0 {
 		return
 	}
+	if a.writeDelay > 0 && !a.flushDue && len(a.answered) < deliveryWriteBatch {
+		if !a.flushArmed {
+			a.flushArmed = true
+			tell := a.tell
+			time.AfterFunc(a.writeDelay, func() { tell(&deliveriesFlush{}) })
+		}
+		return
+	}
+	a.flushDue = false
 	batch := a.answered
 	a.answered = nil
 	recs := make([]*messages.Delivery, len(batch))

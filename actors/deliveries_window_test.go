@@ -125,6 +125,7 @@ func (r *windowRig) appendEvents(n int) {
 // start makes a delivery actor (a new one each time: a restart).
 func (r *windowRig) start() {
 	r.a = newDeliveryActor(r.sys, r.subID, nil)
+	r.a.writeDelay = 0
 	r.a.tell = func(m any) { r.inbox <- m }
 	r.a.launch = func(req *outboundRequest) {
 		if req.err != nil {
