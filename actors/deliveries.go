@@ -35,7 +35,6 @@ const (
 	deliveryWriteDelay = 20 * time.Millisecond
 	deliveryWriteBatch = deliveryWindow / 2
 	deliveryErrorMax   = 300                 // characters of lastError kept
-	deliveryAnswerMax  = 64 << 10            // bytes of an answer read (and discarded)
 	pingEventPrefix    = "evt_ping_"         // eventId of a test ping: and its delivery id
 	deliveryUserAgent  = "Exekra-Webhooks/1" // User-Agent of deliveries
 )
