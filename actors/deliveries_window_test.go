@@ -550,3 +550,43 @@ func TestDeliveryWindowGoneAndGiveUp(t *testing.T) {
 		t.Fatalf("%d audit entries for the 410", audits)
 	}
 }
+
+// With the write delay, answers wait for each other: a few answers are one
+// write once the delay has passed, a window's half goes at once.
+func TestDeliveryWindowAnswersWaitForTheWriteDelay(t *testing.T) {
+	r := newWindowRig(t)
+	r.appendEvents(60)
+	r.start()
+	r.a.writeDelay = 20 * time.Millisecond
+	r.answer(r.openInOrder()[0], 200)
+	for _, req := range r.openInOrder() {
+		r.answer(req, 200)
+	}
+	if got := r.store.writeSizes(); len(got) != 0 || len(r.a.answered) != 3 {
+		t.Fatalf("writes before the delay: %v (%d answers waiting)", got, len(r.a.answered))
+	}
+	select {
+	case m := <-r.inbox:
+		if _, ok := m.(*deliveriesFlush); !ok {
+			t.Fatalf("%T before the flush", m)
+		}
+		r.receive(m)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the write delay never ended")
+	}
+	r.settle()
+	if got := r.store.writeSizes(); !slices.Equal(got, []int{3}) {
+		t.Fatalf("writes: %v, want the 3 answers in one", got)
+	}
+	// Once half a window of answers waits, they are written at once.
+	for len(r.a.answered) < deliveryWriteBatch && len(r.open) > 0 {
+		for _, req := range r.openInOrder() {
+			r.answer(req, 200)
+		}
+	}
+	if got := r.store.writeSizes(); len(got) != 2 || got[1] < deliveryWriteBatch {
+		t.Fatalf("writes: %v, want a second of at least %d without waiting", got, deliveryWriteBatch)
+	}
+	r.settle()
+	r.checkSentInOrder()
+}
