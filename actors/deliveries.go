@@ -117,21 +117,22 @@ type signingKeys struct {
 // subscriptions owner, named by the subscription id).
 //
 // Handles: deliveryWake (the outbox bell: events were committed),
-// deliveryTick, deliveryReload, attemptDone, deliveriesSaved,
-// *messages.TestSubscription, *messages.RetryDelivery. Sends: outboxMoved
-// to its parent, replies (a test or a retry is answered when its outcome is
-// written). State: the outbox position (the cursor: every delivery of the
-// events up to it is finished and written), the window (up to
-// deliveryWindow deliveries after the cursor, in log order, each waiting,
-// in flight, answered or being written), the stored records of the window
-// not yet read back after a restart (known), out-of-band attempts (pings,
-// retries of finished deliveries) and who waits on them, the answers not
-// yet written (one write at a time: the answers that arrive meanwhile make
-// the next batch). Timers: while a delivery waits for its backoff, one
-// (Config.AfterFunc) at most a second away, compared with the clock; none
-// when idle (the bell wakes it). Each HTTP attempt runs in its own
-// goroutine and reports attemptDone; Receive never waits on a receiver nor
-// on a write.
+// deliveryTick, deliveryReload, attemptDone, deliveriesFlush,
+// deliveriesSaved, *messages.TestSubscription, *messages.RetryDelivery.
+// Sends: outboxMoved to its parent, replies (a test or a retry is answered
+// when its outcome is written). State: the outbox position (the cursor:
+// every delivery of the events up to it is finished and written), the
+// window (up to deliveryWindow deliveries after the cursor, in log order,
+// each waiting, in flight, answered or being written), the stored records
+// of the window not yet read back after a restart (known), out-of-band
+// attempts (pings, retries of finished deliveries) and who waits on them,
+// the answers not yet written (one write at a time: the answers that arrive
+// meanwhile, or within deliveryWriteDelay, make the next batch). Timers:
+// while a delivery waits for its backoff, one (Config.AfterFunc) at most a
+// second away, compared with the clock; none when idle (the bell wakes
+// it); the write delay's (time.AfterFunc: it bounds a latency, no rule of
+// the clock). Each HTTP attempt runs in its own goroutine and reports
+// attemptDone; Receive never waits on a receiver nor on a write.
 type deliveryActor struct {
 	sys  *System
 	id   string
