@@ -70,6 +70,10 @@ type Store struct {
 	// deliveriesAdded counts new delivery records by subscription since
 	// its last prune (writer goroutine only; deliveries.go).
 	deliveriesAdded map[string]int
+
+	// prepared caches the workflows creations are prepared against
+	// (create_prepared.go).
+	prepared preparedWorkflows
 }
 
 // CommitStats are cumulative figures of the group-commit writer.
