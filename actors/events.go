@@ -417,6 +417,12 @@ func (s *System) endStreams(ctx actor.Context, msg *messages.EndStreams) {
 // mailbox (a Send never blocks the writer).
 func (s *System) eventSink(evs []messages.Event) {
 	s.actors.Root.Send(s.pids[childEvents], &eventsCommitted{events: evs})
+	for i := range evs {
+		if !evs[i].Live { // stored: the outbox reads it
+			s.outboxBells.ring(s.actors.Root)
+			break
+		}
+	}
 }
 
 // executionEffects are the effects of an execution's transition from prev

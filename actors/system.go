@@ -73,6 +73,8 @@ type System struct {
 	// outboxFigures are the delivery actors' figures GET /metrics exposes
 	// (outbox_figures.go).
 	outboxFigures OutboxFigures
+	// outboxBells wake the delivery actors after a commit (outbox_bell.go).
+	outboxBells outboxBells
 	// runnerReg is the runners supervisor's published registry.
 	runnerReg atomic.Pointer[runnersView]
 	// slots are Ask's reusable return addresses (ask.go).
