@@ -182,7 +182,8 @@ var ErrStopped = messages.Errorf(messages.CodeUnavailable, "server is shutting d
 
 // Ask sends cmd to the actor that owns it and waits for the reply. A reply
 // that is an error is returned as the error. Unknown command types panic:
-// that is a programming error, caught by tests.
+// that is a programming error, caught by tests. Callers use it through
+// messages.Ask, which types the reply by the command's declared one.
 func (s *System) Ask(cmd any) (any, error) {
 	return s.AskTimeout(cmd, s.cfg.AskTimeout)
 }
@@ -209,8 +210,8 @@ func (s *System) AskTimeout(cmd any, timeout time.Duration) (any, error) {
 	return res, nil
 }
 
-// Tell sends cmd to its owner without waiting.
-func (s *System) Tell(cmd any) {
+// Tell sends a notice to its owner without waiting.
+func (s *System) Tell(cmd messages.Notice) {
 	if s.stopped.Load() {
 		return
 	}

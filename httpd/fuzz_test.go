@@ -40,7 +40,7 @@ func (f *fuzzCore) Ask(cmd any) (any, error) {
 	return nil, messages.Errorf(messages.CodeNotFound, "fuzz: no such object (%T)", cmd)
 }
 func (f *fuzzCore) AskTimeout(cmd any, _ time.Duration) (any, error)       { return f.Ask(cmd) }
-func (f *fuzzCore) Tell(any)                                               {}
+func (f *fuzzCore) Tell(messages.Notice)                                   {}
 func (f *fuzzCore) Now() time.Time                                         { return f.now }
 func (f *fuzzCore) State() messages.SystemState                            { return messages.StateOperational }
 func (f *fuzzCore) LicenseState() messages.LicenseState                    { return messages.LicenseActive }
