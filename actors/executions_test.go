@@ -38,6 +38,8 @@ type execEnv struct {
 	clock *execClock
 	pub   ed25519.PublicKey
 	priv  ed25519.PrivateKey
+	// tune adjusts the Config of every start.
+	tune []func(*Config)
 }
 
 func newExecEnv(t *testing.T) *execEnv {
@@ -47,21 +49,36 @@ func newExecEnv(t *testing.T) *execEnv {
 
 // newTestEnv starts the tree at clock time now and activates a license
 // with limits, valid for valid.
-func newTestEnv(t *testing.T, now time.Time, limits messages.LicenseLimits, valid time.Duration) *execEnv {
+func newTestEnv(t *testing.T, now time.Time, limits messages.LicenseLimits, valid time.Duration, tune ...func(*Config)) *execEnv {
 	t.Helper()
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	e := &execEnv{t: t, dir: t.TempDir(), clock: &execClock{now: now}, pub: pub, priv: priv}
-	e.start()
-	t.Cleanup(e.stop)
-	text, err := messages.SignLicense(messages.License{ID: messages.NewID(now), Email: "a@example.com", Organization: "T",
-		IssuedAt: now.Unix(), ExpiresAt: now.Add(valid).Unix(), Limits: limits}, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.sys.Ask(&messages.ActivateLicense{Text: text}); err != nil {
+	e := startTestEnv(t, now, tune...)
+	if _, err := messages.Ask(e.sys, &messages.ActivateLicense{Text: e.license(limits, valid)}); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// startTestEnv starts the tree at clock time now without a license.
+func startTestEnv(t *testing.T, now time.Time, tune ...func(*Config)) *execEnv {
+	t.Helper()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	e := &execEnv{t: t, dir: t.TempDir(), clock: &execClock{now: now}, pub: pub, priv: priv, tune: tune}
+	e.start()
+	t.Cleanup(e.stop)
+	return e
+}
+
+// license signs a license for a@example.com from now, with limits, valid
+// for valid.
+func (e *execEnv) license(limits messages.LicenseLimits, valid time.Duration) string {
+	e.t.Helper()
+	now := e.clock.Now()
+	text, err := messages.SignLicense(messages.License{ID: messages.NewID(now), Email: "a@example.com", Organization: "T",
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(valid).Unix(), Limits: limits}, e.priv)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return text
 }
 
 func (e *execEnv) start() {
@@ -70,8 +87,12 @@ func (e *execEnv) start() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	sys, err := Start(Config{LicenseKey: e.pub, Now: e.clock.Now, RunnerTTL: 2 * time.Minute,
-		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: 10 * time.Millisecond}, st)
+	cfg := Config{LicenseKey: e.pub, Now: e.clock.Now, RunnerTTL: 2 * time.Minute,
+		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: 10 * time.Millisecond}
+	for _, f := range e.tune {
+		f(&cfg)
+	}
+	sys, err := Start(cfg, st)
 	if err != nil {
 		e.t.Fatal(err)
 	}
