@@ -1,4 +1,4 @@
-package actors_test
+package actors
 
 import (
 	"testing"
@@ -11,8 +11,8 @@ import (
 // owner's current role, dies with expiry, revocation or a disabled owner,
 // and its last use reaches storage by the flush at shutdown.
 func TestAPIKeysOwnedByAccounts(t *testing.T) {
-	e := newEnv(t)
-	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 0, 0)}); err != nil {
+	e := startTestEnv(t, testDate)
+	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 0, messages.LicenseLimits{})}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := e.ask(&messages.CreateUser{Email: "d@example.com", Role: messages.RoleDeveloper, PasswordHash: "h"})

@@ -118,14 +118,14 @@ func TestEveryCommandAnswersItsDeclaredReply(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError) // every delivery fails: it can be retried
 	}))
 	defer hook.Close()
-	e := startTestEnv(t, time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), func(c *Config) { c.OutboundAllowLoopback = true })
+	e := startTestEnv(t, testDate, func(c *Config) { c.OutboundAllowLoopback = true })
 	c := &commandRun{e: e, answered: map[string]bool{}}
 	now := e.clock.Now()
 
 	// License and accounts.
-	askTyped(c, &messages.ActivateLicense{Text: e.license(messages.LicenseLimits{}, 365*24*time.Hour)})
+	askTyped(c, &messages.ActivateLicense{Text: e.license("a@example.com", 365*24*time.Hour, 0, messages.LicenseLimits{})})
 	askTyped(c, &messages.ValidateLicense{})
-	askTyped(c, &messages.ReplaceLicense{Text: e.license(messages.LicenseLimits{}, 400*24*time.Hour)})
+	askTyped(c, &messages.ReplaceLicense{Text: e.license("a@example.com", 400*24*time.Hour, 0, messages.LicenseLimits{})})
 	admin := askTyped(c, &messages.Bootstrap{Email: "a@example.com", Name: "A", PasswordHash: "h"})
 	user := askTyped(c, &messages.CreateUser{Email: "b@example.com", Name: "B", Role: messages.RoleOperator, PasswordHash: "h"})
 	name := "Bee"
