@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -42,17 +41,6 @@ func faultsBinary(t *testing.T) string {
 		t.Skip("builds and runs the binary")
 	}
 	return testBinary(t)
-}
-
-// faultsFreePort is a free loopback port.
-func faultsFreePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // serverProc is one exekra serve process on a data dir.
@@ -98,7 +86,7 @@ func newServerProc(t *testing.T) *serverProc {
 // launch starts the process; it does not wait for it to serve.
 func (p *serverProc) launch() {
 	p.t.Helper()
-	port := faultsFreePort(p.t)
+	port := freePort(p.t)
 	p.base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	p.cmd = exec.Command(p.bin, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", p.dir,
 		"--insecure-http", "--rate-limit", "0", "--license-public-key", p.pubKey, "--log-level", "warn")
