@@ -18,7 +18,7 @@ import (
 // receiver is a webhook receiver on 127.0.0.1 that checks every request's
 // Standard Webhooks signature against the secrets it is told.
 type receiver struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *httptest.Server
 	status  atomic.Int32 // answered; 0 = hang until released
 	release chan struct{}
@@ -30,7 +30,7 @@ type receiver struct {
 	bad     []string
 }
 
-func newReceiver(t *testing.T, status int) *receiver {
+func newReceiver(t testing.TB, status int) *receiver {
 	rc := &receiver{t: t, release: make(chan struct{})}
 	rc.status.Store(int32(status))
 	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))

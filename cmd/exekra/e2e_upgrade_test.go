@@ -49,6 +49,18 @@ type releaseFixture struct {
 	Answers         map[string]any    `json:"answers"` // GET path → the JSON the old release answered
 	Volatile        []string          `json:"volatile"`
 	Notes           map[string]string `json:"notes,omitempty"`
+
+	// Written from schema 2 on (empty in older fixtures): an API key, a
+	// labelled runner whose queued HIGH execution references sealed assets,
+	// and a subscription with its secret.
+	APIKey             string            `json:"apiKey,omitempty"`
+	LabelledRunnerID   string            `json:"labelledRunnerId,omitempty"`
+	LabelledRunnerKey  string            `json:"labelledRunnerKey,omitempty"`
+	LabelledRunnerSec  string            `json:"labelledRunnerSecret,omitempty"`
+	LabelledExecution  string            `json:"labelledExecutionId,omitempty"`
+	AssetValues        map[string]string `json:"assetValues,omitempty"` // "name" or "name.username|password" → value
+	SubscriptionID     string            `json:"subscriptionId,omitempty"`
+	SubscriptionSecret string            `json:"subscriptionSecret,omitempty"`
 }
 
 // fixtureVolatile are fields whose value follows the clock, not the data.
@@ -77,7 +89,9 @@ func TestE2EWriteReleaseFixture(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "license.pub"), pubPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := newUnactivatedHarness(t, func(c *Config) { c.LicensePublicKey = filepath.Join(dir, "license.pub") })
+	h := newUnactivatedHarness(t, func(c *Config) {
+		c.LicensePublicKey, c.OutboundAllowLoopback = filepath.Join(dir, "license.pub"), true
+	})
 	h.priv = priv
 	h.activate(h.issueLicense(licenseOpts{expires: time.Now().AddDate(90, 0, 0), runners: 50, users: 50}))
 	h.admin = h.bootstrap(adminEmail, adminPassword)
@@ -125,14 +139,16 @@ func TestE2EWriteReleaseFixture(t *testing.T) {
 	fx.WebhookID, fx.WebhookWorkflow = hook.str("trigger.id"), wf
 	h.expect(dev, "POST", "/api/triggers", map[string]any{"workflowId": other, "type": "WEBHOOK", "config": "{}", "enabled": false}, 201)
 
+	extra := writeSchema2Records(h, &fx, dev)
+
 	// Record what the old release answers.
-	for _, path := range []string{
+	for _, path := range append(extra, []string{
 		"/api/status", "/api/license/status", "/api/users?limit=200", "/api/audit?limit=200",
 		"/api/workflows?limit=200", "/api/workflows/" + wf, "/api/workflows/" + other, "/api/workflows/" + wf + "/versions",
 		"/api/executions?limit=200", "/api/executions/stats", "/api/executions/" + done, "/api/executions/" + failed,
 		"/api/executions/" + stopped, "/api/executions/" + queued, "/api/runners?limit=200", "/api/triggers?limit=200",
 		"/api/analytics/process-performance",
-	} {
+	}...) {
 		fx.Answers[path] = h.expect(h.admin, "GET", path, nil, 200).json
 	}
 	h.stop()
@@ -190,7 +206,7 @@ func upgradeFrom(t *testing.T, dir string) {
 	}
 	cfg := NewMain().Config
 	cfg.Addr, cfg.DataDir, cfg.InsecureHTTP, cfg.LicensePublicKey = "127.0.0.1:0", data, true, pubPath
-	cfg.RateLimit, cfg.LogLevel = 0, "warn"
+	cfg.RateLimit, cfg.LogLevel, cfg.OutboundAllowLoopback = 0, "warn", true
 	// The fixture's QUEUED execution must still be queued, however long ago
 	// the fixture was written: no queue timeout within the test's lifetime.
 	cfg.QueueTimeout = 100 * 365 * 24 * time.Hour
@@ -231,6 +247,8 @@ func upgradeFrom(t *testing.T, dir string) {
 	if r.str("executionId") == "" {
 		t.Fatalf("webhook answer: %s", r.body)
 	}
+
+	checkSchema2Records(h, &fx)
 
 	// A restart of the upgraded database keeps everything too.
 	h.restart()
