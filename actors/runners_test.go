@@ -19,11 +19,11 @@ func newRTEnv(t *testing.T) *rtEnv {
 
 func (e *rtEnv) register(name string, typ messages.RunnerType) *messages.RunnerCredentials {
 	e.t.Helper()
-	res, err := e.sys.Ask(&messages.RegisterRunner{Name: name, Type: typ})
+	res, err := messages.Ask(e.sys, &messages.RegisterRunner{Name: name, Type: typ})
 	if err != nil {
 		e.t.Fatalf("register %s: %v", name, err)
 	}
-	return res.(*messages.RunnerCredentials)
+	return res
 }
 
 func TestRunnerRegisterCredentialsAndLimits(t *testing.T) {
