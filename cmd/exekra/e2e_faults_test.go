@@ -62,19 +62,8 @@ type serverProc struct {
 // newServerProc prepares a data dir and license keys (nothing runs yet).
 func newServerProc(t *testing.T) *serverProc {
 	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, pubPEM, err := messages.MarshalKeyPairPEM(pub, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDir := t.TempDir()
-	pubKey := filepath.Join(keyDir, "license.pub")
-	if err := os.WriteFile(pubKey, pubPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pubKey := filepath.Join(t.TempDir(), "license.pub")
+	priv := licenseKeyFile(t, pubKey)
 	p := &serverProc{
 		t: t, bin: faultsBinary(t), dir: t.TempDir(), pubKey: pubKey, priv: priv,
 		client: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
