@@ -118,7 +118,7 @@ func TestEveryCommandAnswersItsDeclaredReply(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError) // every delivery fails: it can be retried
 	}))
 	defer hook.Close()
-	e := startTestEnv(t, testDate, func(c *Config) { c.OutboundAllowLoopback = true })
+	e := startTestEnv(t, testDate, withConfig(func(c *Config) { c.OutboundAllowLoopback = true }))
 	c := &commandRun{e: e, answered: map[string]bool{}}
 	now := e.clock.Now()
 

@@ -101,7 +101,21 @@ type execEnv struct {
 	priv  ed25519.PrivateKey
 	// tune adjusts the Config of every start.
 	tune []func(*Config)
+	// fakeTimers arms the tree's timers on the clock (Config.AfterFunc):
+	// they fire only when the test advances it.
+	fakeTimers bool
 }
+
+// envOption adjusts an environment before its first start.
+type envOption func(*execEnv)
+
+// withConfig adjusts the Config of every start.
+func withConfig(f func(*Config)) envOption {
+	return func(e *execEnv) { e.tune = append(e.tune, f) }
+}
+
+// withFakeTimers arms the tree's timers on the test clock.
+func withFakeTimers(e *execEnv) { e.fakeTimers = true }
 
 // newExecEnv starts the tree now with a license without limits.
 func newExecEnv(t *testing.T) *execEnv {
@@ -111,9 +125,9 @@ func newExecEnv(t *testing.T) *execEnv {
 
 // newTestEnv starts the tree at clock time now and activates a license
 // with limits, valid for valid.
-func newTestEnv(t *testing.T, now time.Time, limits messages.LicenseLimits, valid time.Duration, tune ...func(*Config)) *execEnv {
+func newTestEnv(t *testing.T, now time.Time, limits messages.LicenseLimits, valid time.Duration, opts ...envOption) *execEnv {
 	t.Helper()
-	e := startTestEnv(t, now, tune...)
+	e := startTestEnv(t, now, opts...)
 	if _, err := messages.Ask(e.sys, &messages.ActivateLicense{Text: e.license("a@example.com", valid, 0, limits)}); err != nil {
 		t.Fatal(err)
 	}
@@ -121,10 +135,13 @@ func newTestEnv(t *testing.T, now time.Time, limits messages.LicenseLimits, vali
 }
 
 // startTestEnv starts the tree at clock time now without a license.
-func startTestEnv(t *testing.T, now time.Time, tune ...func(*Config)) *execEnv {
+func startTestEnv(t *testing.T, now time.Time, opts ...envOption) *execEnv {
 	t.Helper()
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	e := &execEnv{t: t, dir: t.TempDir(), clock: &testClock{now: now}, pub: pub, priv: priv, tune: tune}
+	e := &execEnv{t: t, dir: t.TempDir(), clock: &testClock{now: now}, pub: pub, priv: priv}
+	for _, o := range opts {
+		o(e)
+	}
 	e.start()
 	t.Cleanup(e.stop)
 	return e
@@ -151,6 +168,9 @@ func (e *execEnv) start() {
 	}
 	cfg := Config{LicenseKey: e.pub, Now: e.clock.Now, RunnerTTL: 2 * time.Minute,
 		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: 10 * time.Millisecond}
+	if e.fakeTimers {
+		cfg.AfterFunc = e.clock.AfterFunc
+	}
 	for _, f := range e.tune {
 		f(&cfg)
 	}

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,5 +180,32 @@ func TestEventsEndStreams(t *testing.T) {
 	e.store.PublishLive(liveEvents("runner", 0, 1))
 	if ev := collect(t, a2, 1)[0]; string(ev.Data) != `{"n":0}` {
 		t.Fatalf("a2 should live on: %s", ev.Data)
+	}
+}
+
+// The license standing is checked on the injected clock: advancing it past
+// the expiry announces the grace period without a real minute's wait.
+func TestLicenseCheckOnTheClock(t *testing.T) {
+	e := startTestEnv(t, testDate, withFakeTimers)
+	if _, err := messages.Ask(e.sys, &messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 3, messages.LicenseLimits{})}); err != nil {
+		t.Fatal(err)
+	}
+	sub := e.subscribe(t, messages.SubscribeEvents{Filter: messages.EventFilter{Types: map[string]bool{messages.EventLicense: true}}})
+	e.clock.Advance(49 * time.Hour)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case batch, ok := <-sub.Events:
+			if !ok {
+				t.Fatalf("stream ended: %s", sub.Reason())
+			}
+			for _, se := range batch {
+				if strings.Contains(string(se.Event.Data), `"status":"GRACE_PERIOD"`) {
+					return
+				}
+			}
+		case <-deadline:
+			t.Fatal("no license event for the grace period after the clock passed the expiry")
+		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 // the count is per email, not per address; the refusals are audited with
 // the address that tried; a success after the lock resets the count.
 func TestLoginThrottleAcrossAddresses(t *testing.T) {
-	e := startTestEnv(t, testDate, func(c *Config) { c.LoginMaxFailures = 4 })
+	e := startTestEnv(t, testDate, withConfig(func(c *Config) { c.LoginMaxFailures = 4 }))
 	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 0, messages.LicenseLimits{})}); err != nil {
 		t.Fatal(err)
 	}
