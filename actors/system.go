@@ -32,8 +32,8 @@ type Config struct {
 	// AfterFunc arms a timer that calls f after d and returns its stop
 	// function (time.AfterFunc when nil). Every timer of the tree goes
 	// through it (dispatcher, runners, executions, triggers, events,
-	// deliveries, the API-key use flush), so tests
-	// drive them with a fake clock instead of sleeping.
+	// deliveries, the API-key use flush), so tests drive them with a fake
+	// clock instead of sleeping.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 	// OutboundAllowLoopback lets event subscriptions target loopback and
 	// link-local addresses (serve --outbound-allow-loopback).
