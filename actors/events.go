@@ -448,8 +448,10 @@ func sameString(a, b *string) bool {
 // runnerEffects are the effects of a runner's change: its runner event as
 // GET /api/runners/:id shows it, live only for a metrics flush.
 func runnerEffects(r *messages.Runner, audit *messages.AuditEntry, live bool) messages.Effects {
-	return messages.Effects{Audit: audit, Events: []messages.Event{
-		messages.JSONEvent(messages.EventRunner, r.ID, r.UpdatedAt, publicRunner(r), live)}}
+	// The hand-written encoder (messages/runner_json.go): a runner event is
+	// written at every assignment and release of its runner.
+	return messages.Effects{Audit: audit, Events: []messages.Event{{Type: messages.EventRunner, Time: r.UpdatedAt,
+		Subject: r.ID, Data: publicRunner(r).AppendJSON(make([]byte, 0, 384)), Live: live}}}
 }
 
 // runnerStatusEffects are runnerEffects for a durable change from the

@@ -444,3 +444,20 @@ func TestUnparkStopsTheClaimExpiry(t *testing.T) {
 		t.Fatal("unpark left the claim parked")
 	}
 }
+
+// TestCreateLingerFollowsTheLastCommit: the next batch waits for the
+// answered callers about as long as the last batch took to become durable,
+// never less than createLingerMin nor more than createLingerMax.
+func TestCreateLingerFollowsTheLastCommit(t *testing.T) {
+	for _, c := range []struct{ flight, want time.Duration }{
+		{0, createLingerMin},
+		{300 * time.Microsecond, createLingerMin},
+		{3 * time.Millisecond, 3 * time.Millisecond},
+		{time.Second, createLingerMax},
+	} {
+		a := &executionsActor{flight: c.flight}
+		if got := a.lingerFor(); got != c.want {
+			t.Errorf("flight %v: linger %v, want %v", c.flight, got, c.want)
+		}
+	}
+}

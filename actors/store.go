@@ -49,6 +49,11 @@ type Store interface {
 	// executions
 	GetExecution(id string) (*messages.Execution, error)
 	CreateExecutionsAsync(es []*messages.Execution, dedupeKeys []string, done func([]messages.CreateOutcome, error))
+	// PrepareCreation prepares a creation as it arrives (bound and
+	// encoded while the batch before commits); CreatePreparedAsync creates
+	// a batch of them as CreateExecutionsAsync does.
+	PrepareCreation(e *messages.Execution, dedupeKey string) messages.PreparedCreation
+	CreatePreparedAsync(ps []messages.PreparedCreation, done func([]messages.CreateOutcome, error))
 	SaveExecution(e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, fx messages.Effects) error
 	// EachQueued calls fn with every QUEUED execution's queue entry, in
 	// queue order, without decoding the executions (id is valid during

@@ -67,6 +67,10 @@ type Store struct {
 
 	// events numbers, stores and publishes domain events (events.go).
 	events eventLog
+
+	// prepared caches the workflows creations are prepared against
+	// (create_prepared.go).
+	prepared preparedWorkflows
 }
 
 // CommitStats are cumulative figures of the group-commit writer.

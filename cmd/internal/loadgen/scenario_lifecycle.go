@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"encoding/json"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,8 @@ func runLifecycle(e *env) error {
 	e.extra("prefill creates per s", ps.RPS)
 	e.extra("prefill create p99 ms", ps.P99ms)
 
+	e.logf("lifecycle: %d runners draining the queue", len(creds))
+	cost := e.startDrainCost()
 	var stop atomic.Bool
 	start := time.Now()
 	deadline := start.Add(e.cfg.drainTimeout)
@@ -67,12 +70,13 @@ func runLifecycle(e *env) error {
 	// The figures cover the drain: long polls still parked now return empty
 	// when their wait is over and would only measure --wait.
 	drained := time.Since(start)
-	book.recordQueueWait(e.rec)
-	e.summarize(e.rec, drained)
-	waitBounded(&wg, e.cfg.wait+e.cfg.timeout+20*time.Second)
 	book.mu.Lock()
 	_, _, completed := book.ownCountsLocked()
 	book.mu.Unlock()
+	e.endDrainCost(cost, completed)
+	book.recordQueueWait(e.rec)
+	e.summarize(e.rec, drained)
+	waitBounded(&wg, e.cfg.wait+e.cfg.timeout+20*time.Second)
 	e.extra("drain seconds", drained.Seconds())
 	e.extra("executions per s", float64(completed)/drained.Seconds())
 	if early.Load() > 0 {
@@ -81,6 +85,66 @@ func runLifecycle(e *env) error {
 	e.res.check("every poll answered 200", pollErrors.Load() == 0, "%d failed", pollErrors.Load())
 	e.checkPriorityOrder(book, len(creds))
 	return e.checkWork(book, creds, before)
+}
+
+// drainCost holds the counters read when the drain starts.
+type drainCost struct {
+	serverCPU, selfCPU, commits, writes, commitSecs float64
+	server, self, store                             bool
+}
+
+// Storage series of GET /metrics that the drain figures read.
+const (
+	metricCommits    = "exekra_storage_commits_total"
+	metricWrites     = "exekra_storage_writes_total"
+	metricCommitSecs = "exekra_storage_commit_duration_seconds_sum"
+)
+
+// startDrainCost reads the CPU time of the managed server and of this
+// process, and the server's storage counters, before the drain.
+func (e *env) startDrainCost() drainCost {
+	var c drainCost
+	var err error
+	if e.t.managed {
+		c.serverCPU, err = cpuSeconds(e.t.pid)
+		c.server = err == nil
+	}
+	c.selfCPU, err = cpuSeconds(os.Getpid())
+	c.self = err == nil
+	c.commits, c.writes, c.commitSecs, c.store = e.storeCounters()
+	return c
+}
+
+// storeCounters reads the storage commit counters from GET /metrics.
+func (e *env) storeCounters() (commits, writes, secs float64, ok bool) {
+	var err1, err2, err3 error
+	commits, err1 = e.t.metricValue(metricCommits)
+	writes, err2 = e.t.metricValue(metricWrites)
+	secs, err3 = e.t.metricValue(metricCommitSecs)
+	return commits, writes, secs, err1 == nil && err2 == nil && err3 == nil
+}
+
+// endDrainCost reports what the drain cost per completed execution: the
+// server's CPU and this load generator's (both on the same machine, so
+// their sum is what the throughput is bounded by), and the group commits
+// the server made (writes per commit, milliseconds per commit).
+func (e *env) endDrainCost(c drainCost, completed int) {
+	if completed == 0 {
+		return
+	}
+	n := float64(completed)
+	if cpu, err := cpuSeconds(e.t.pid); c.server && err == nil {
+		e.extra("drain server CPU ms per execution", 1000*(cpu-c.serverCPU)/n)
+	}
+	if cpu, err := cpuSeconds(os.Getpid()); c.self && err == nil {
+		e.extra("drain load generator CPU ms per execution", 1000*(cpu-c.selfCPU)/n)
+	}
+	if commits, writes, secs, ok := e.storeCounters(); c.store && ok && commits > c.commits {
+		e.extra("drain storage commits", commits-c.commits)
+		e.extra("drain storage writes per execution", (writes-c.writes)/n)
+		e.extra("drain storage writes per commit", (writes-c.writes)/(commits-c.commits))
+		e.extra("drain storage ms per commit", 1000*(secs-c.commitSecs)/(commits-c.commits))
+	}
 }
 
 // backOffIfEarly counts a long poll that came back empty long before its
