@@ -75,7 +75,11 @@
 // entry is durable.
 //
 // Outside callers reach the tree through System.Ask, which routes a command
-// to its owner by the command's type. Read-mostly state that the HTTP layer
+// to its owner by the command's type. Every command declares its reply type
+// (messages.Command; notices, which nobody waits on, are messages.Notice),
+// and callers ask through messages.Ask, which hands them the reply typed;
+// commands_test.go runs every command through the tree and checks each
+// answer against its declaration. Read-mostly state that the HTTP layer
 // checks on every request (system state, license standing, users, revoked
 // tokens) is published by its owner as immutable snapshots behind atomic
 // pointers: readers never lock and never see a half-made change.
