@@ -992,7 +992,7 @@ func (a *runnerActor) newWaiter(ctx actor.Context, msg *messages.PollWork, park 
 	w := &pollWaiter{id: a.nextWait}
 	if park && msg.Waiter != nil && msg.Wait > 0 {
 		w.parked = msg.Waiter
-		ctx.Respond(&messages.PollParked{})
+		ctx.Respond(&messages.PollReply{Parked: true})
 	} else {
 		w.pid = ctx.Sender()
 	}

@@ -23,7 +23,7 @@ import (
 //
 //   - The handler asks the runner's actor with a parkedPoll as the poll's
 //     messages.PollWaiter. The actor answers at once when it can; when the
-//     poll must wait it answers *messages.PollParked and keeps the
+//     poll must wait it answers a *messages.PollReply that says Parked and keeps the
 //     parkedPoll (a plain struct, no future, no goroutine).
 //   - The handler then hijacks the connection without a response
 //     (Server.KeepHijackedConns keeps fasthttp from closing it) and returns;

@@ -31,14 +31,12 @@ import (
 // waiter goes to the test, which answers it when it likes); one that does
 // not is answered at once with stops.
 type parkCore struct {
-	fakeCore
+	fuzzCore
 	stops   []string
 	waiters chan messages.PollWaiter
 	askSlow atomic.Bool // the ask times out after parking (the actor was slow)
 }
 
-func (c *parkCore) RunnerSession(string, string, int64) error { return nil }
-func (c *parkCore) RunnerIdle(string) bool                    { return false }
 func (c *parkCore) AskTimeout(cmd any, _ time.Duration) (any, error) {
 	pw, ok := cmd.(*messages.PollWork)
 	if !ok {
@@ -49,7 +47,7 @@ func (c *parkCore) AskTimeout(cmd any, _ time.Duration) (any, error) {
 		if c.askSlow.Load() {
 			return nil, errors.New("ask timed out")
 		}
-		return &messages.PollParked{}, nil
+		return &messages.PollReply{Parked: true}, nil
 	}
 	return &messages.PollReply{StopExecutionIDs: c.stops}, nil
 }
@@ -85,10 +83,10 @@ func (l *lockedBuffer) String() string {
 func startParkServer(t *testing.T, overTLS bool, opts ...func(*Server)) *parkServer {
 	t.Helper()
 	logs := &lockedBuffer{}
-	core := &parkCore{fakeCore: fakeCore{state: messages.StateOperational}, stops: []string{"e-1"},
+	core := &parkCore{fuzzCore: fuzzCore{now: time.Now()}, stops: []string{"e-1"},
 		waiters: make(chan messages.PollWaiter, 64)}
 	s := New(Config{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		JWTSecret: []byte("0123456789abcdef0123456789abcdef")}, core, nil)
+		JWTSecret: []byte("0123456789abcdef0123456789abcdef")}, core, fuzzStore{})
 	for _, o := range opts {
 		o(s)
 	}

@@ -57,9 +57,9 @@ type HeartbeatReply struct {
 }
 
 // PollWork asks a runner's actor for work. Wait > 0 long-polls. Reply:
-// *PollReply, or *PollParked when Waiter is set and the poll waits: the
-// answer then goes to Waiter instead (the HTTP layer parks the poll
-// without a goroutine, docs/performance.md "Parked long polls").
+// *PollReply; when Waiter is set and the poll waits, the reply says Parked
+// at once and the answer goes to Waiter instead (the HTTP layer parks the
+// poll without a goroutine, docs/performance.md "Parked long polls").
 type PollWork struct {
 	RunnerID string
 	Wait     time.Duration
@@ -73,15 +73,14 @@ type PollWaiter interface {
 	PollAnswered(reply *PollReply)
 }
 
-// PollParked is the immediate reply to a PollWork with a Waiter whose
-// answer will come later, through the Waiter.
-type PollParked struct{}
-
 // PollReply is the runner actor's answer to a poll: the execution the runner
-// should run (nil when none) and the executions it should stop.
+// should run (nil when none) and the executions it should stop. Parked: the
+// poll waits and its answer will go to its PollWork's Waiter (nothing else
+// is set).
 type PollReply struct {
 	Execution        *Execution
 	StopExecutionIDs []string
+	Parked           bool
 }
 
 // RunnerProcess is one published workflow an attended runner may start
