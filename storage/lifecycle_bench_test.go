@@ -78,7 +78,7 @@ func BenchmarkLifecycleWrites(b *testing.B) {
 			next.CompletedAt = now
 		}
 		fx := messages.Effects{Events: []messages.Event{messages.ExecutionEvent(&next, false)}}
-		return &next, s.SaveExecution(&next, expect, "", fx)
+		return &next, s.SaveTransition(prev, &next, expect, "", fx)
 	}
 	before := s.Stats()
 	commits0, writes0, nanos0 := before.Commits.Load(), before.Writes.Load(), before.CommitNanos.Load()
