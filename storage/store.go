@@ -64,6 +64,8 @@ type Store struct {
 	// the writes to workflows and versions (processes.go).
 	processes  atomic.Pointer[[]messages.RunnerProcess]
 	catalogGen atomic.Uint64
+	// versions caches GetVersion (versioncache.go).
+	versions versionCache
 
 	// events numbers, stores and publishes domain events (events.go).
 	events eventLog
