@@ -29,7 +29,7 @@ type indexEntry struct {
 
 // counterDelta is one counter change of a prepared transition.
 type counterDelta struct {
-	name  []byte
+	name  string
 	delta int64
 }
 
@@ -85,7 +85,7 @@ func prepareTransition(prev *messages.Execution, c executionChange) *preparedTra
 	add(countersOf(e), 1)
 	for i, n := range names {
 		if deltas[i] != 0 {
-			p.counters = append(p.counters, counterDelta{name: []byte(n), delta: deltas[i]})
+			p.counters = append(p.counters, counterDelta{name: n, delta: deltas[i]})
 		}
 	}
 	return p
@@ -123,12 +123,7 @@ func (s *Store) applyTransitionTx(tx *bbolt.Tx, p *preparedTransition) error {
 			return err
 		}
 	}
-	counters := tx.Bucket(bucketCounters)
-	for _, d := range p.counters {
-		if err := addCounterBytesTx(counters, d.name, d.delta); err != nil {
-			return err
-		}
-	}
+	s.addTxCounters(p.counters)
 	if p.fold {
 		if err := foldTerminalTx(tx, e); err != nil {
 			return err
@@ -150,14 +145,49 @@ func (s *Store) transitionEffectsTx(tx *bbolt.Tx, c executionChange, offset int)
 	return s.applyEffectsTx(tx, fx)
 }
 
-// addCounterBytesTx is addCounterTx on the counters bucket with the name
-// as bytes.
-func addCounterBytesTx(b *bbolt.Bucket, name []byte, delta int64) error {
-	v := int64(readU64(b.Get(name))) + delta
-	if v < 0 {
-		v = 0
+// The counter changes of prepared transitions are summed over the
+// writer's transaction and written once at its end (flushTxCountersTx,
+// from eventsFinishTx): the status counters are shared by every execution
+// and the runner's by its three transitions, so a commit of ~140 writes
+// read and rewrote the same few keys hundreds of times. The sums belong to
+// the writer goroutine; an attempt that does not commit starts over
+// (eventsBegin). Counter changes are additions, so their order within the
+// transaction does not matter; the only read of a counter inside a write
+// transaction (DeleteWorkflow's active check) adds the pending sum
+// (txCounter).
+
+// addTxCounters adds a transition's counter changes to the transaction's
+// sums.
+func (s *Store) addTxCounters(ds []counterDelta) {
+	if s.txCounters == nil {
+		s.txCounters = map[string]int64{}
 	}
-	return b.Put(name, u64(uint64(v)))
+	for _, d := range ds {
+		s.txCounters[d.name] += d.delta
+	}
+}
+
+// txCounter is the pending change of a counter in the writer's
+// transaction.
+func (s *Store) txCounter(name string) int64 { return s.txCounters[name] }
+
+// resetTxCounters forgets the sums of an attempt.
+func (s *Store) resetTxCounters() { clear(s.txCounters) }
+
+// flushTxCountersTx writes the summed counter changes.
+func (s *Store) flushTxCountersTx(tx *bbolt.Tx) error {
+	if len(s.txCounters) == 0 {
+		return nil
+	}
+	for name, d := range s.txCounters {
+		if d != 0 {
+			if err := addCounterTx(tx, name, d); err != nil {
+				return err
+			}
+		}
+	}
+	clear(s.txCounters)
+	return nil
 }
 
 // SaveTransition is SaveExecution for the owner of the execution, which

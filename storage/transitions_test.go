@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -260,5 +261,280 @@ func TestSaveTransitionFallsBackOnAnOlderForm(t *testing.T) {
 	got, err := s.GetExecution(created.ID)
 	if err != nil || got.Status != messages.ExecAssigned {
 		t.Fatalf("stored %+v, %v", got, err)
+	}
+}
+
+// BenchmarkTransitionTxBody is the part of an execution's transitions that
+// runs inside the writer's transaction (the writer is the bottleneck of a
+// busy server, docs/performance.md): 128 transitions per transaction, the
+// lifecycle's three (QUEUED → ASSIGNED → RUNNING → COMPLETED) in turn,
+// prepared by their callers (SaveTransition) or not (SaveExecution). It
+// reports the writer's time per transition inside the transaction, commit
+// excluded.
+func BenchmarkTransitionTxBody(b *testing.B) {
+	for _, mode := range []string{"unprepared", "prepared"} {
+		b.Run(mode, func(b *testing.B) {
+			s, err := Open(b.TempDir(), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			wf := putWorkflowForBench(b, s)
+			const chunk = 128
+			n := (b.N + 2) / 3
+			cur := make([]*messages.Execution, 0, n)
+			prio := []messages.Priority{messages.PriorityLow, messages.PriorityNormal, messages.PriorityHigh}
+			for len(cur) < n {
+				es := make([]*messages.Execution, min(256, n-len(cur)))
+				for i := range es {
+					es[i] = newExec(wf, time.Now(), prio[(len(cur)+i)%3])
+				}
+				done := make(chan error, 1)
+				s.CreateExecutionsAsync(es, nil, func(out []messages.CreateOutcome, err error) {
+					for i, o := range out {
+						es[i] = o.Execution
+					}
+					done <- err
+				})
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+				cur = append(cur, es...)
+			}
+			runner := "r1"
+			nextOf := func(e *messages.Execution) *messages.Execution {
+				next := *e
+				next.UpdatedAt++
+				switch e.Status {
+				case messages.ExecQueued:
+					next.Status, next.RunnerID, next.AssignedAt = messages.ExecAssigned, &runner, next.UpdatedAt
+				case messages.ExecAssigned:
+					next.Status, next.StartedAt = messages.ExecRunning, next.UpdatedAt
+				default:
+					next.Status, next.CompletedAt = messages.ExecCompleted, next.UpdatedAt
+				}
+				return &next
+			}
+			var inTx time.Duration
+			b.ResetTimer()
+			for done := 0; done < b.N; {
+				// One step of the lifecycle for up to chunk executions.
+				k := min(chunk, b.N-done)
+				idx := make([]int, 0, k)
+				for i := range cur {
+					if len(idx) == k {
+						break
+					}
+					if !cur[i].Status.Terminal() {
+						idx = append(idx, i)
+					}
+				}
+				nexts := make([]*messages.Execution, len(idx))
+				fns := make([]func(tx *bbolt.Tx) error, len(idx))
+				for j, i := range idx {
+					nexts[j] = nextOf(cur[i])
+					c := executionChange{Execution: nexts[j]}
+					if mode == "prepared" {
+						p := prepareTransition(cur[i], c)
+						fns[j] = func(tx *bbolt.Tx) error { return s.applyTransitionTx(tx, p) }
+					} else {
+						fns[j] = func(tx *bbolt.Tx) error { return s.saveExecutionTx(tx, c) }
+					}
+				}
+				if err := s.update(func(tx *bbolt.Tx) error {
+					start := time.Now()
+					for _, fn := range fns {
+						if err := fn(tx); err != nil {
+							return err
+						}
+					}
+					// The prepared transitions' summed counters, written
+					// at the transaction's end: counted here.
+					if err := s.flushTxCountersTx(tx); err != nil {
+						return err
+					}
+					inTx += time.Since(start)
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+				for j, i := range idx {
+					cur[i] = nexts[j]
+				}
+				done += len(idx)
+			}
+			b.ReportMetric(float64(inTx.Nanoseconds())/float64(b.N), "tx-ns/transition")
+		})
+	}
+}
+
+// holdWriter blocks the writer until the returned function is called, so
+// the writes queued meanwhile meet in the next batch.
+func holdWriter(t *testing.T, s *Store) func() {
+	t.Helper()
+	release, held := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = s.update(func(*bbolt.Tx) error {
+			select {
+			case held <- struct{}{}:
+			default:
+			}
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	return func() { close(release) }
+}
+
+// waitQueued waits until n writes are queued for the writer.
+func waitQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(s.writes) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes queued, want %d", len(s.writes), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestTransitionCountersInOneBatch: the counter sums of prepared
+// transitions are written at the end of the transaction, yet a workflow's
+// delete in the same batch, after the transition that ended its last
+// active execution, sees it ended; and a write of the batch that fails
+// (the batch is retried without it) leaves the counters exact.
+func TestTransitionCountersInOneBatch(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	putFixedWorkflow(t, s, "wfa", nil)
+	created, _, err := s.CreateExecution(newExec("wfa", time.Now(), messages.PriorityNormal), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := holdWriter(t, s)
+	done := make(chan error, 3)
+	go func() {
+		next := *created
+		next.Status, next.CompletedAt = messages.ExecStopped, created.UpdatedAt+1
+		done <- s.SaveTransition(created, &next, messages.ExecQueued, "", messages.Effects{})
+	}()
+	waitQueued(t, s, 1)
+	go func() {
+		done <- s.update(func(*bbolt.Tx) error { return errors.New("refused") })
+	}()
+	waitQueued(t, s, 2)
+	go func() {
+		_, err := s.DeleteWorkflow("wfa", nil)
+		done <- err
+	}()
+	waitQueued(t, s, 3)
+	release()
+	var errs []string
+	for range 3 {
+		if err := <-done; err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) != 1 || errs[0] != "refused" {
+		t.Fatalf("errors %q, want only the refused write's (the delete must see the execution stopped)", errs)
+	}
+	for name, want := range map[string]int{activeCounter("wfa"): 0, execStatusCounter(messages.ExecStopped): 1,
+		execStatusCounter(messages.ExecQueued): 0, counterExecTotal: 1} {
+		if n, err := s.Counter(name); err != nil || n != want {
+			t.Fatalf("counter %s = %d (%v), want %d", name, n, err, want)
+		}
+	}
+}
+
+// TestTransitionCountersMatchRecount runs lifecycles from many goroutines
+// (so their transitions share commits), with writes failing among them
+// (so batches are retried), and checks every execution counter against a
+// recount of the stored records.
+func TestTransitionCountersMatchRecount(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	putFixedWorkflow(t, s, "wfa", nil)
+	putFixedWorkflow(t, s, "wfb", nil)
+	const n = 120
+	es := make([]*messages.Execution, n)
+	for i := range es {
+		es[i] = newExec([]string{"wfa", "wfb"}[i%2], time.Now(), messages.PriorityNormal)
+	}
+	done := make(chan error, 1)
+	s.CreateExecutionsAsync(es, nil, func(out []messages.CreateOutcome, err error) {
+		for i, o := range out {
+			es[i] = o.Execution
+		}
+		done <- err
+	})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, n)
+	for i, e := range es {
+		go func() {
+			runner := fmt.Sprintf("r%d", i%7)
+			cur := e
+			for _, st := range []messages.ExecutionStatus{messages.ExecAssigned, messages.ExecRunning, messages.ExecCompleted} {
+				if i%11 == 0 && st == messages.ExecRunning {
+					st = messages.ExecStopped
+				}
+				next := *cur
+				next.Status, next.UpdatedAt = st, cur.UpdatedAt+1
+				if st == messages.ExecAssigned {
+					next.RunnerID = &runner
+				}
+				if st.Terminal() {
+					next.CompletedAt = next.UpdatedAt
+				}
+				if i%5 == 0 {
+					_ = s.update(func(*bbolt.Tx) error { return errors.New("refused") })
+				}
+				if err := s.SaveTransition(cur, &next, "", "", messages.Effects{}); err != nil {
+					errs <- err
+					return
+				}
+				cur = &next
+				if st.Terminal() {
+					break
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]int{}
+	got := map[string]int{}
+	if err := s.view(func(tx *bbolt.Tx) error {
+		if err := tx.Bucket(bucketExecutions).ForEach(func(_, v []byte) error {
+			var e messages.Execution
+			if err := decode(v, &e); err != nil {
+				return err
+			}
+			for _, c := range countersOf(&e) {
+				want[c]++
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketCounters).ForEach(func(k, v []byte) error {
+			if name := string(k); strings.HasPrefix(name, "exec/") || strings.HasPrefix(name, "active/") || strings.HasPrefix(name, "executions/") {
+				if n := int(readU64(v)); n != 0 {
+					got[name] = n
+				}
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("counters %v\nrecount  %v", got, want)
 	}
 }

@@ -100,7 +100,7 @@ func (s *Store) DeleteWorkflow(id string, audit *messages.AuditEntry) ([]string,
 		if _, err := getWorkflowTx(tx, id); err != nil {
 			return err
 		}
-		if n := counterTx(tx, activeCounter(id)); n > 0 {
+		if n := counterTx(tx, activeCounter(id)) + int(s.txCounter(activeCounter(id))); n > 0 {
 			return messages.Errorf(messages.CodeConflict, "the workflow has %d active execution(s): stop them first", n)
 		}
 		idx := tx.Bucket(bucketWorkflowVersions)
