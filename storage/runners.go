@@ -99,13 +99,9 @@ func (s *Store) SaveRunnerAsync(r *messages.Runner, fx messages.Effects, done fu
 // The record is encoded in the caller's goroutine: the writer only checks
 // and puts (it is the bottleneck of a busy server, docs/performance.md).
 func (s *Store) saveRunnerFn(r *messages.Runner, fx messages.Effects) func(tx *bbolt.Tx) error {
-	sr := toStoredRunner(r)
 	id := []byte(r.ID)
-	v, err := encode(&sr)
+	v := appendStoredRunner(make([]byte, 0, 384), r)
 	return func(tx *bbolt.Tx) error {
-		if err != nil {
-			return err
-		}
 		b := tx.Bucket(bucketRunners)
 		if b.Get(id) == nil {
 			return messages.NotFound("runner")
