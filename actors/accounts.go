@@ -36,8 +36,9 @@ type revokedSet struct{ m sync.Map } // token id → time.Time expiry
 type accountsActor struct {
 	sys *System
 	// throttle counts failed logins per email (login_throttle.go).
-	throttle  *loginThrottle
-	stopFlush chan struct{}
+	throttle *loginThrottle
+	// flush is the armed timer of the periodic lastUsedAt flush.
+	flush *flushTimer
 }
 
 // Receive implements actor.Actor.
@@ -56,7 +57,10 @@ func (a *accountsActor) Receive(ctx actor.Context) {
 	case *actor.Stopping, *actor.Restarting:
 		a.stopAPIKeyFlush()
 	case *apiKeysTick:
-		a.flushAPIKeyUse()
+		if msg.timer == a.flush { // not a tick of a timer stopped meanwhile
+			a.flushAPIKeyUse()
+			a.startAPIKeyFlush(ctx)
+		}
 	case *messages.CreateAPIKey:
 		ctx.Respond(a.createAPIKey(msg))
 	case *messages.RevokeAPIKey:

@@ -44,8 +44,11 @@ type apiKeyState struct {
 	seen sync.Map
 }
 
-// apiKeysTick is the accounts actor's periodic flush.
-type apiKeysTick struct{}
+// apiKeysTick is the accounts actor's periodic flush, from timer.
+type apiKeysTick struct{ timer *flushTimer }
+
+// flushTimer is one arming of the flush timer.
+type flushTimer struct{ stop func() bool }
 
 func (st *apiKeyState) init() {
 	st.view.Store(&apiKeysView{byHash: map[string]*messages.APIKey{}, byID: map[string]*messages.APIKey{}})
@@ -88,30 +91,20 @@ func (a *accountsActor) loadAPIKeys() error {
 	return nil
 }
 
-// startAPIKeyFlush starts the ticker of the lastUsedAt flush.
+// startAPIKeyFlush arms the next lastUsedAt flush (Config.AfterFunc); each
+// tick flushes and arms the next.
 func (a *accountsActor) startAPIKeyFlush(ctx actor.Context) {
-	stop := make(chan struct{})
-	a.stopFlush = stop
 	self, root := ctx.Self(), a.sys.actors.Root
-	go func() {
-		t := time.NewTicker(apiKeyFlushEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				root.Send(self, &apiKeysTick{})
-			}
-		}
-	}()
+	ft := &flushTimer{}
+	ft.stop = a.sys.afterFunc(apiKeyFlushEvery, func() { root.Send(self, &apiKeysTick{timer: ft}) })
+	a.flush = ft
 }
 
-// stopAPIKeyFlush stops the ticker and writes what is unflushed.
+// stopAPIKeyFlush stops the timer and writes what is unflushed.
 func (a *accountsActor) stopAPIKeyFlush() {
-	if a.stopFlush != nil {
-		close(a.stopFlush)
-		a.stopFlush = nil
+	if a.flush != nil {
+		a.flush.stop()
+		a.flush = nil
 	}
 	a.flushAPIKeyUse()
 }

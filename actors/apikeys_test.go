@@ -1,4 +1,4 @@
-package actors_test
+package actors
 
 import (
 	"testing"
@@ -11,8 +11,8 @@ import (
 // owner's current role, dies with expiry, revocation or a disabled owner,
 // and its last use reaches storage by the flush at shutdown.
 func TestAPIKeysOwnedByAccounts(t *testing.T) {
-	e := newEnv(t)
-	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 0, 0)}); err != nil {
+	e := startTestEnv(t, testDate)
+	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 0, messages.LicenseLimits{})}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := e.ask(&messages.CreateUser{Email: "d@example.com", Role: messages.RoleDeveloper, PasswordHash: "h"})
@@ -80,4 +80,35 @@ func TestAPIKeysOwnedByAccounts(t *testing.T) {
 	if keys := e.sys.APIKeys(""); len(keys) != 0 {
 		t.Fatalf("revoked key still listed: %+v", keys)
 	}
+}
+
+// The last use of a key is flushed on the injected clock: one flush period
+// after a use, storage has it, without a restart.
+func TestAPIKeyUseFlushedOnTheClock(t *testing.T) {
+	e := newTestEnv(t, testDate, messages.LicenseLimits{}, 48*time.Hour, withFakeTimers)
+	admin, err := messages.Ask(e.sys, &messages.Bootstrap{Email: "a@example.com", PasswordHash: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := messages.NewAPIKeyText()
+	if _, err := messages.Ask(e.sys, &messages.CreateAPIKey{UserID: admin.ID, Name: "ci", Role: messages.RoleAdmin,
+		ExpiresAt: messages.TimeOf(e.clock.Now().Add(time.Hour)), Hash: messages.HashAPIKey(text), Prefix: text[:messages.APIKeyPrefixLen]}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	if _, _, err := e.sys.APIKeySession(text, "10.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	stored := func() messages.Time {
+		keys, err := e.store.AllAPIKeys()
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("stored keys: %v %v", keys, err)
+		}
+		return keys[0].LastUsedAt
+	}
+	if !stored().IsZero() {
+		t.Fatal("the use was written before its flush")
+	}
+	e.clock.Advance(apiKeyFlushEvery)
+	eventually(t, "the use flushed", func() bool { return !stored().IsZero() })
 }

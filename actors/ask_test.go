@@ -7,14 +7,15 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 )
 
-// echo answers its message; a time.Duration makes it wait that long first.
+// echo answers its message; a channel makes it wait until the channel is
+// closed, then answer "late".
 type echo struct{}
 
 func (echo) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case time.Duration:
-		time.Sleep(m)
-		ctx.Respond(m)
+	case chan struct{}:
+		<-m
+		ctx.Respond("late")
 	case string:
 		ctx.Respond("re:" + m)
 	}
@@ -34,14 +35,17 @@ func TestAskReusesSlotsAndDropsTimedOutOnes(t *testing.T) {
 	}
 	// A slow answer times out; the slot is reused, and the late answer
 	// (an older generation) is dropped instead of reaching the next caller.
-	if _, err := s.ask(pid, 200*time.Millisecond, 20*time.Millisecond); err == nil {
+	release := make(chan struct{})
+	if _, err := s.ask(pid, release, 20*time.Millisecond); err == nil {
 		t.Fatal("want a timeout")
 	}
+	// The late answer is sent before the actor reads its next message, so
+	// it reaches the slot while the next ask (its new use) waits.
+	close(release)
 	res, err := s.ask(pid, "y", time.Second)
 	if err != nil || res != "re:y" {
 		t.Fatalf("after a timeout: %v %v", res, err)
 	}
-	time.Sleep(300 * time.Millisecond) // the late answer arrives meanwhile
 	res, err = s.ask(pid, "z", time.Second)
 	if err != nil || res != "re:z" {
 		t.Fatalf("a late answer leaked into the next ask: %v %v", res, err)

@@ -1,4 +1,4 @@
-package actors_test
+package actors
 
 import (
 	"strings"
@@ -8,7 +8,7 @@ import (
 )
 
 func TestAssetsActorChecksFieldsAndAuditsNoValue(t *testing.T) {
-	e := newEnv(t)
+	e := startTestEnv(t, testDate)
 	o := messages.Origin{ActorType: messages.ActorUser, ActorID: "u1", IP: "10.0.0.1"}
 	s := func(v string) *string { return &v }
 	const pw = "actor-test-password-1"

@@ -67,7 +67,7 @@ func TestDeliveriesRetentionFloorIsTheSlowestEnabledCursor(t *testing.T) {
 	waitFor("delivered to the live receiver", func() bool {
 		o, _ := st.OutboxState(deadID)
 		live, _ := st.OutboxState(okID)
-		return o != nil && o.Head != nil && o.Head.Attempts >= 1 && live != nil && live.Cursor == seq
+		return o != nil && len(o.Window) == 1 && o.Window[0].Attempts >= 1 && live != nil && live.Cursor == seq
 	})
 	if got := fs.floor.Load(); got != seq-1 {
 		t.Fatalf("floor %d, want %d (the dead subscription's cursor)", got, seq-1)

@@ -1,8 +1,11 @@
 package actors
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/exekra/orchestrator/messages"
 )
 
 func TestDeliveryBackoffSchedule(t *testing.T) {
@@ -22,5 +25,20 @@ func TestDeliveryBackoffSchedule(t *testing.T) {
 	}
 	if n < 12 || n > 20 {
 		t.Fatalf("%d attempts in 24 h", n)
+	}
+}
+
+func TestDeliveryPayloadIsWhatEncodingJSONWrites(t *testing.T) {
+	for _, data := range []string{``, `{}`, `{"a":1,"b":"<x> & y"}`, "{ \"spaced\" : [1, 2] }", `{"s":"\u2028"}`} {
+		ts := messages.TimeOf(time.Date(2026, 12, 6, 15, 4, 5, 6e6, time.UTC))
+		got := payloadOf("evt_12_execution_failed", "execution.failed", ts, json.RawMessage(data))
+		raw := json.RawMessage(data)
+		if data == "" {
+			raw = json.RawMessage(`{}`)
+		}
+		want, err := json.Marshal(&messages.OutboundPayload{ID: "evt_12_execution_failed", Type: "execution.failed", Timestamp: ts, Data: raw})
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("data %q: %s, want %s (%v)", data, got, want, err)
+		}
 	}
 }

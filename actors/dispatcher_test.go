@@ -34,7 +34,7 @@ func TestAssignmentTimesOutOnTheSystemClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &trigClock{now: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
+	clock := &testClock{now: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
 	as := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}))

@@ -57,13 +57,15 @@
 //
 // Outbound webhooks: subscriptions owns the subscription records and
 // spawns a delivery actor per subscription. Each reads the event log from
-// its subscription's cursor (storage), sends one delivery at a time from a
-// goroutine of its own (so a dead receiver holds up nobody), records every
-// outcome with the cursor move in one transaction, and reports its cursor
-// to the owner, which sets the log's retention floor to the lowest cursor
-// of the enabled subscriptions. For GET /metrics each also counts its
-// attempts by outcome and publishes its cursor, enabled flag and head
-// event's time into atomics (outbox_figures.go), read at scrape time.
+// its subscription's cursor (storage) when storage's writer rings its bell
+// after a commit, sends a window of up to 64 deliveries, each from a
+// goroutine of its own (so a dead receiver holds up nobody), records the
+// outcomes that arrived since its last write with the cursor move in one
+// transaction, and reports its cursor to the owner, which sets the log's
+// retention floor to the lowest cursor of the enabled subscriptions. For
+// GET /metrics each also counts its attempts by outcome and publishes its
+// cursor, enabled flag and oldest unfinished delivery's event time into
+// atomics (outbox_figures.go), read at scrape time.
 //
 // Assets: a poll answer that hands an execution over (httpd's poll handler,
 // after runner/<id> answered) asks assets for the values its version
@@ -73,7 +75,11 @@
 // entry is durable.
 //
 // Outside callers reach the tree through System.Ask, which routes a command
-// to its owner by the command's type. Read-mostly state that the HTTP layer
+// to its owner by the command's type. Every command declares its reply type
+// (messages.Command; notices, which nobody waits on, are messages.Notice),
+// and callers ask through messages.Ask, which hands them the reply typed;
+// commands_test.go runs every command through the tree and checks each
+// answer against its declaration. Read-mostly state that the HTTP layer
 // checks on every request (system state, license standing, users, revoked
 // tokens) is published by its owner as immutable snapshots behind atomic
 // pointers: readers never lock and never see a half-made change.

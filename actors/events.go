@@ -93,13 +93,13 @@ type eventsActor struct {
 
 	statsDirty bool
 	statsGen   uint64
-	statsTimer *time.Timer
+	statsTimer func() bool // stops the stats timer (Config.AfterFunc)
 	statsLast  *messages.ExecutionStats
 	statsAt    time.Time
 
 	// licenseState is the standing last announced; licenseTimer checks it.
 	licenseState messages.LicenseState
-	licenseTimer *time.Timer
+	licenseTimer func() bool // stops the license check timer
 	// licenseWarned is the last license.expiring threshold announced (30,
 	// 7 or 1 days; 0 for none since the start or the last renewal).
 	licenseWarned int
@@ -152,11 +152,11 @@ func (a *eventsActor) stopAll() {
 		delete(a.subs, id)
 	}
 	if a.statsTimer != nil {
-		a.statsTimer.Stop()
+		a.statsTimer()
 		a.statsTimer = nil
 	}
 	if a.licenseTimer != nil {
-		a.licenseTimer.Stop()
+		a.licenseTimer()
 		a.licenseTimer = nil
 	}
 }
@@ -165,9 +165,9 @@ func (a *eventsActor) stopAll() {
 func (a *eventsActor) armLicenseCheck(ctx actor.Context) {
 	self, root := ctx.Self(), a.sys.actors.Root
 	if a.licenseTimer != nil {
-		a.licenseTimer.Stop()
+		a.licenseTimer()
 	}
-	a.licenseTimer = time.AfterFunc(licenseCheckEvery, func() { root.Send(self, &licenseTick{}) })
+	a.licenseTimer = a.sys.afterFunc(licenseCheckEvery, func() { root.Send(self, &licenseTick{}) })
 }
 
 // checkLicense announces a license whose standing changed by the clock
@@ -308,7 +308,7 @@ func (a *eventsActor) armStats(ctx actor.Context) {
 	if wait < 10*time.Millisecond {
 		wait = 10 * time.Millisecond
 	}
-	a.statsTimer = time.AfterFunc(wait, func() { root.Send(self, &statsTick{gen: gen}) })
+	a.statsTimer = a.sys.afterFunc(wait, func() { root.Send(self, &statsTick{gen: gen}) })
 }
 
 // sendStats publishes the execution stats when they changed since the last
@@ -417,6 +417,12 @@ func (s *System) endStreams(ctx actor.Context, msg *messages.EndStreams) {
 // mailbox (a Send never blocks the writer).
 func (s *System) eventSink(evs []messages.Event) {
 	s.actors.Root.Send(s.pids[childEvents], &eventsCommitted{events: evs})
+	for i := range evs {
+		if !evs[i].Live { // stored: the outbox reads it
+			s.outboxBells.ring(s.actors.Root)
+			break
+		}
+	}
 }
 
 // executionEffects are the effects of an execution's transition from prev

@@ -1,7 +1,8 @@
-package actors_test
+package actors
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,7 +41,7 @@ func collect(t *testing.T, sub *messages.EventSubscription, n int) []*messages.E
 
 // subscribe opens a stream and waits until the events actor has registered
 // it (a marker event published afterwards reaches it).
-func (e *env) subscribe(t *testing.T, req messages.SubscribeEvents) *messages.EventSubscription {
+func (e *execEnv) subscribe(t *testing.T, req messages.SubscribeEvents) *messages.EventSubscription {
 	t.Helper()
 	sub, err := e.sys.SubscribeEvents(req)
 	if err != nil {
@@ -51,7 +52,7 @@ func (e *env) subscribe(t *testing.T, req messages.SubscribeEvents) *messages.Ev
 
 // settle waits until the events actor has fanned out everything published
 // so far: a marker published now reaches a fresh stream after all of it.
-func (e *env) settle(t *testing.T) {
+func (e *execEnv) settle(t *testing.T) {
 	t.Helper()
 	sub := e.subscribe(t, messages.SubscribeEvents{})
 	e.store.PublishLive([]messages.Event{{Type: "marker"}})
@@ -71,7 +72,7 @@ func (e *env) settle(t *testing.T) {
 }
 
 func TestEventsFanOutInOrder(t *testing.T) {
-	e := newEnv(t)
+	e := startTestEnv(t, testDate)
 	a := e.subscribe(t, messages.SubscribeEvents{UserID: "u1", TokenID: "t1"})
 	b := e.subscribe(t, messages.SubscribeEvents{UserID: "u2", TokenID: "t2"})
 	for i := 0; i < 50; i++ {
@@ -91,7 +92,7 @@ func TestEventsFanOutInOrder(t *testing.T) {
 }
 
 func TestEventsResumeAndReset(t *testing.T) {
-	e := newEnv(t)
+	e := startTestEnv(t, testDate)
 	first := e.subscribe(t, messages.SubscribeEvents{})
 	e.store.PublishLive(liveEvents("trigger", 0, 100))
 	got := collect(t, first, 100)
@@ -131,7 +132,7 @@ func TestEventsResumeAndReset(t *testing.T) {
 }
 
 func TestEventsSlowConsumerDropped(t *testing.T) {
-	e := newEnv(t)
+	e := startTestEnv(t, testDate)
 	slow := e.subscribe(t, messages.SubscribeEvents{})
 	fast := e.subscribe(t, messages.SubscribeEvents{})
 	// One batch per event (the fast reader waits for each), more batches
@@ -155,7 +156,7 @@ func TestEventsSlowConsumerDropped(t *testing.T) {
 }
 
 func TestEventsEndStreams(t *testing.T) {
-	e := newEnv(t)
+	e := startTestEnv(t, testDate)
 	a1 := e.subscribe(t, messages.SubscribeEvents{UserID: "a", TokenID: "a1"})
 	a2 := e.subscribe(t, messages.SubscribeEvents{UserID: "a", TokenID: "a2"})
 	b1 := e.subscribe(t, messages.SubscribeEvents{UserID: "b", TokenID: "b1"})
@@ -179,5 +180,32 @@ func TestEventsEndStreams(t *testing.T) {
 	e.store.PublishLive(liveEvents("runner", 0, 1))
 	if ev := collect(t, a2, 1)[0]; string(ev.Data) != `{"n":0}` {
 		t.Fatalf("a2 should live on: %s", ev.Data)
+	}
+}
+
+// The license standing is checked on the injected clock: advancing it past
+// the expiry announces the grace period without a real minute's wait.
+func TestLicenseCheckOnTheClock(t *testing.T) {
+	e := startTestEnv(t, testDate, withFakeTimers)
+	if _, err := messages.Ask(e.sys, &messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 3, messages.LicenseLimits{})}); err != nil {
+		t.Fatal(err)
+	}
+	sub := e.subscribe(t, messages.SubscribeEvents{Filter: messages.EventFilter{Types: map[string]bool{messages.EventLicense: true}}})
+	e.clock.Advance(49 * time.Hour)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case batch, ok := <-sub.Events:
+			if !ok {
+				t.Fatalf("stream ended: %s", sub.Reason())
+			}
+			for _, se := range batch {
+				if strings.Contains(string(se.Event.Data), `"status":"GRACE_PERIOD"`) {
+					return
+				}
+			}
+		case <-deadline:
+			t.Fatal("no license event for the grace period after the clock passed the expiry")
+		}
 	}
 }

@@ -91,16 +91,20 @@ func queueEntryOf(e *messages.Execution) queueEntry {
 
 // pendingCreate is one creation waiting for its batch.
 type pendingCreate struct {
-	exec      *messages.Execution
-	dedupeKey string
-	sender    *actor.PID
-	attended  bool
-	reply     func(e *messages.Execution, dup bool) any
+	exec     *messages.Execution
+	prepared messages.PreparedCreation
+	sender   *actor.PID
+	attended bool
+	reply    func(e *messages.Execution, dup bool) any
 }
 
-// createLingerMax bounds how long a batch of creations waits for the
-// callers answered by the previous batch to come back.
-const createLingerMax = time.Millisecond
+// createLingerMin and createLingerMax bound how long a batch of creations
+// waits for the callers answered by the previous batch to come back
+// (lingerFor: the time the last batch took to become durable).
+const (
+	createLingerMin = time.Millisecond
+	createLingerMax = 10 * time.Millisecond
+)
 
 // executionsActor is the registry of execution actors: executions are
 // virtual actors, addressable by id at all times and live only while they
@@ -121,7 +125,8 @@ const createLingerMax = time.Millisecond
 // Creations are written in batches, one batch in flight at a time, without
 // blocking the actor: while a batch commits (fsync), new creations gather;
 // when it lands, the next batch leaves at once if everyone expected is
-// already back, else after at most createLingerMax. Busy clients thus meet in
+// already back, else after at most as long as the last batch took to become
+// durable (lingerFor). Busy clients thus meet in
 // one commit instead of alternating between two half-full ones; a lone
 // request never waits. A durable batch goes to the dispatcher, which queues
 // it and answers the creators (no actor is spawned for a creation).
@@ -146,7 +151,9 @@ type executionsActor struct {
 	inFlight  bool
 	lingering bool
 	lingerGen uint64
-	target    int // flush the lingering batch as soon as it is this big
+	target    int           // flush the lingering batch as soon as it is this big
+	flushedAt time.Time     // when the batch in flight left
+	flight    time.Duration // how long the last batch took to become durable
 
 	// attended maps a runner to the execution it runs outside the queue
 	// (started by POST /api/runners/executions, or any ASSIGNED/RUNNING one
@@ -417,7 +424,10 @@ func (a *executionsActor) releaseRunner(id string) {
 // persistNew queues e for the next batch of creations.
 func (a *executionsActor) persistNew(ctx actor.Context, e *messages.Execution, dedupeKey string, attended bool,
 	reply func(*messages.Execution, bool) any) {
-	a.pending = append(a.pending, &pendingCreate{exec: e, dedupeKey: dedupeKey, sender: ctx.Sender(), attended: attended, reply: reply})
+	// Prepared now, while the batch before commits: the batch's
+	// transaction then only checks and puts it.
+	a.pending = append(a.pending, &pendingCreate{exec: e, prepared: a.sys.store.PrepareCreation(e, dedupeKey),
+		sender: ctx.Sender(), attended: attended, reply: reply})
 	switch {
 	case !a.inFlight && !a.lingering:
 		a.flush(ctx)
@@ -436,13 +446,13 @@ func (a *executionsActor) flush(ctx actor.Context) {
 	batch := a.pending
 	a.pending = nil
 	a.inFlight = true
-	es := make([]*messages.Execution, len(batch))
-	keys := make([]string, len(batch))
+	a.flushedAt = a.sys.Now()
+	ps := make([]messages.PreparedCreation, len(batch))
 	for i, p := range batch {
-		es[i], keys[i] = p.exec, p.dedupeKey
+		ps[i] = p.prepared
 	}
 	self, root := ctx.Self(), a.sys.actors.Root
-	a.sys.store.CreateExecutionsAsync(es, keys, func(outcomes []messages.CreateOutcome, err error) {
+	a.sys.store.CreatePreparedAsync(ps, func(outcomes []messages.CreateOutcome, err error) {
 		root.Send(self, &createBatchDone{batch: batch, outcomes: outcomes, err: err})
 	})
 }
@@ -451,6 +461,7 @@ func (a *executionsActor) flush(ctx actor.Context) {
 // answers its creators), then sends the next batch or lingers.
 func (a *executionsActor) created(ctx actor.Context, msg *createBatchDone) {
 	a.inFlight = false
+	a.flight = a.sys.Now().Sub(a.flushedAt)
 	out := &execsCreated{}
 	for i, p := range msg.batch {
 		var reply any
@@ -499,7 +510,7 @@ func (a *executionsActor) created(ctx actor.Context, msg *createBatchDone) {
 	}
 	a.lingering = true
 	a.lingerGen++
-	a.sys.sendAfter(ctx.Self(), createLingerMax, &createLinger{gen: a.lingerGen})
+	a.sys.sendAfter(ctx.Self(), a.lingerFor(), &createLinger{gen: a.lingerGen})
 }
 
 // notifyRunnersAnswer sends a notification that carries an Answer to the
@@ -971,4 +982,14 @@ func formatTimeout(d time.Duration) string {
 		s = s[:len(s)-2]
 	}
 	return s
+}
+
+// lingerFor is how long a batch of creations may wait for the callers the
+// last batch answered: as long as that batch took to become durable,
+// between createLingerMin and createLingerMax. While the next commit would
+// take longer than the callers need to come back, one full commit is worth
+// the wait (64 clients meet in one commit instead of alternating between
+// two half-full ones, each waiting for both); a lone request never waits.
+func (a *executionsActor) lingerFor() time.Duration {
+	return min(max(a.flight, createLingerMin), createLingerMax)
 }

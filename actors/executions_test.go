@@ -2,8 +2,6 @@ package actors
 
 import (
 	"container/list"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"sync"
 	"testing"
@@ -12,164 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/exekra/orchestrator/messages"
-	"github.com/exekra/orchestrator/storage"
 )
-
-// execClock is a settable clock for the actor tests.
-type execClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *execClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *execClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// execEnv is the actor tests' one environment: a real store on a temp dir
-// and the whole actor tree with an active license, on a settable clock.
-type execEnv struct {
-	t     *testing.T
-	dir   string
-	store *storage.Store
-	sys   *System
-	clock *execClock
-	pub   ed25519.PublicKey
-	priv  ed25519.PrivateKey
-}
-
-func newExecEnv(t *testing.T) *execEnv {
-	t.Helper()
-	return newTestEnv(t, time.Now().UTC().Truncate(time.Millisecond), messages.LicenseLimits{}, 72*time.Hour)
-}
-
-// newTestEnv starts the tree at clock time now and activates a license
-// with limits, valid for valid.
-func newTestEnv(t *testing.T, now time.Time, limits messages.LicenseLimits, valid time.Duration) *execEnv {
-	t.Helper()
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	e := &execEnv{t: t, dir: t.TempDir(), clock: &execClock{now: now}, pub: pub, priv: priv}
-	e.start()
-	t.Cleanup(e.stop)
-	text, err := messages.SignLicense(messages.License{ID: messages.NewID(now), Email: "a@example.com", Organization: "T",
-		IssuedAt: now.Unix(), ExpiresAt: now.Add(valid).Unix(), Limits: limits}, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.sys.Ask(&messages.ActivateLicense{Text: text}); err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-func (e *execEnv) start() {
-	e.t.Helper()
-	st, err := storage.Open(e.dir, storage.Options{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	sys, err := Start(Config{LicenseKey: e.pub, Now: e.clock.Now, RunnerTTL: 2 * time.Minute,
-		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: 10 * time.Millisecond}, st)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.store, e.sys = st, sys
-}
-
-func (e *execEnv) stop() {
-	if e.sys != nil {
-		e.sys.Stop()
-		_ = e.store.Close()
-		e.sys = nil
-	}
-}
-
-func (e *execEnv) restart() { e.stop(); e.start() }
-
-// workflow creates a workflow with a published version.
-func (e *execEnv) workflow(name string) string {
-	e.t.Helper()
-	now := e.clock.Now()
-	w := &messages.Workflow{ID: messages.NewID(now), Name: name, CreatedAt: messages.TimeOf(now), UpdatedAt: messages.TimeOf(now)}
-	if err := e.store.CreateWorkflow(w, nil); err != nil {
-		e.t.Fatal(err)
-	}
-	v := &messages.Version{ID: messages.NewID(now), WorkflowID: w.ID, Status: messages.VersionDraft,
-		GraphJSON: `{"nodes":[{"id":"a","type":"start"}],"edges":[]}`, CreatedAt: messages.TimeOf(now)}
-	if _, err := e.store.SaveDraft(v, nil); err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.store.PublishLatest(w.ID, messages.TimeOf(now), nil); err != nil {
-		e.t.Fatal(err)
-	}
-	return w.ID
-}
-
-func (e *execEnv) create(wf string, p messages.Priority) *messages.Execution {
-	e.t.Helper()
-	res, err := e.sys.Ask(&messages.CreateExecution{WorkflowID: wf, Priority: p})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.clock.Advance(time.Millisecond) // distinct enqueue times
-	return res.(*messages.ExecutionCreated).Execution
-}
-
-func (e *execEnv) claim(runner string, wait time.Duration) *messages.Execution {
-	e.t.Helper()
-	res, err := e.sys.AskTimeout(&messages.ClaimWork{RunnerID: runner, Wait: wait}, wait+5*time.Second)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if x, ok := res.(*messages.Execution); ok {
-		return x
-	}
-	if _, ok := res.(*messages.NoWork); !ok {
-		e.t.Fatalf("claim answered %T", res)
-	}
-	return nil
-}
-
-func (e *execEnv) report(id, runner string, st messages.ExecutionStatus, logs string) (*messages.Execution, error) {
-	var l *string
-	if logs != "" {
-		l = &logs
-	}
-	res, err := e.sys.Ask(&messages.ReportStatus{ExecutionID: id, RunnerID: runner, Status: st, Logs: l})
-	if err != nil {
-		return nil, err
-	}
-	return res.(*messages.Execution), nil
-}
-
-func (e *execEnv) get(id string) *messages.Execution {
-	e.t.Helper()
-	x, err := e.store.GetExecution(id)
-	if err != nil || x == nil {
-		e.t.Fatalf("get %s: %v %v", id, x, err)
-	}
-	return x
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func wantCode(t *testing.T, what string, err error, code messages.Code) {
-	t.Helper()
-	if messages.ErrorCode(err) != code {
-		t.Fatalf("%s: got %v, want %s", what, err, code)
-	}
-}
 
 func TestQueueOrderAndClaims(t *testing.T) {
 	e := newExecEnv(t)
@@ -504,8 +345,7 @@ func TestConcurrentCreateAndStop(t *testing.T) {
 	if len(seen) != st.Queued {
 		t.Fatalf("drained %d, queued %d", len(seen), st.Queued)
 	}
-	g := &e.sys.gauges
-	if n := g.QueueDepth[0].Load() + g.QueueDepth[1].Load() + g.QueueDepth[2].Load(); n != 0 {
+	if n := e.queueDepth(); n != 0 {
 		t.Fatalf("queue depth gauge %d after draining", n)
 	}
 }
@@ -602,5 +442,22 @@ func TestUnparkStopsTheClaimExpiry(t *testing.T) {
 	}
 	if d.parked.Len() != 0 || d.byRun["r1"] != nil {
 		t.Fatal("unpark left the claim parked")
+	}
+}
+
+// TestCreateLingerFollowsTheLastCommit: the next batch waits for the
+// answered callers about as long as the last batch took to become durable,
+// never less than createLingerMin nor more than createLingerMax.
+func TestCreateLingerFollowsTheLastCommit(t *testing.T) {
+	for _, c := range []struct{ flight, want time.Duration }{
+		{0, createLingerMin},
+		{300 * time.Microsecond, createLingerMin},
+		{3 * time.Millisecond, 3 * time.Millisecond},
+		{time.Second, createLingerMax},
+	} {
+		a := &executionsActor{flight: c.flight}
+		if got := a.lingerFor(); got != c.want {
+			t.Errorf("flight %v: linger %v, want %v", c.flight, got, c.want)
+		}
 	}
 }

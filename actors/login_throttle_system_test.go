@@ -1,8 +1,6 @@
-package actors_test
+package actors
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"testing"
 	"time"
@@ -15,11 +13,8 @@ import (
 // the count is per email, not per address; the refusals are audited with
 // the address that tried; a success after the lock resets the count.
 func TestLoginThrottleAcrossAddresses(t *testing.T) {
-	e := &env{t: t, dir: t.TempDir(), clock: &fakeClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}, loginMaxFailures: 4}
-	e.pub, e.priv, _ = ed25519.GenerateKey(rand.Reader)
-	e.start()
-	t.Cleanup(e.stop)
-	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 0, 0)}); err != nil {
+	e := startTestEnv(t, testDate, withConfig(func(c *Config) { c.LoginMaxFailures = 4 }))
+	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 0, messages.LicenseLimits{})}); err != nil {
 		t.Fatal(err)
 	}
 	res, _ := e.ask(&messages.Bootstrap{Email: "a@example.com", PasswordHash: "h"})

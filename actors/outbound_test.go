@@ -18,19 +18,15 @@ func TestOutboundClientRules(t *testing.T) {
 	defer srv.Close()
 
 	// Loopback is refused at connect time unless allowed.
-	if _, err := outboundClient(false).Get(srv.URL); !errors.Is(err, errOutboundLoopback) {
+	if _, err := outboundClient(false).post(srv.URL, "evt_1", 1, []byte(`{}`)); !errors.Is(err, errOutboundLoopback) {
 		t.Fatalf("loopback without the flag: %v", err)
 	}
 	c := outboundClient(true)
-	resp, err := c.Get(srv.URL)
-	if err != nil || resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("loopback with the flag: %v %v", resp, err)
+	if status, err := c.post(srv.URL, "evt_1", 1, []byte(`{}`), "whsec_x"); err != nil || status != http.StatusNoContent {
+		t.Fatalf("loopback with the flag: %v %v", status, err)
 	}
-	resp.Body.Close()
 	// A redirect is the answer, not followed.
-	resp, err = c.Get(srv.URL + "/redirect")
-	if err != nil || resp.StatusCode != http.StatusFound {
-		t.Fatalf("redirect: %v %v", resp, err)
+	if status, err := c.post(srv.URL+"/redirect", "evt_1", 1, []byte(`{}`)); err != nil || status != http.StatusFound {
+		t.Fatalf("redirect: %v %v", status, err)
 	}
-	resp.Body.Close()
 }

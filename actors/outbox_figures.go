@@ -41,8 +41,8 @@ type OutboxFigures struct {
 type outboxView struct {
 	cursor  atomic.Uint64
 	enabled atomic.Bool
-	// oldest is when the event of the head delivery happened (Unix ms)
-	// while it is undelivered; 0 without one.
+	// oldest is when the event of the oldest unfinished delivery
+	// happened (Unix ms); 0 without one.
 	oldest atomic.Int64
 }
 
@@ -62,9 +62,8 @@ func (f *OutboxFigures) drop(id string) { f.views.Delete(id) }
 
 // Backlog reads the outbox depth over the enabled subscriptions: pending is
 // the events of the log (last is its last number) after the slowest cursor,
-// oldest the age of the oldest undelivered head delivery's event (0 when
-// none). A subscription that is caught up may lag by up to a tick (one
-// second) of events before its actor reads them.
+// oldest the age of the oldest unfinished delivery's event (0 when none).
+// A subscription that keeps up lags by the deliveries it has in flight.
 func (f *OutboxFigures) Backlog(last uint64, now time.Time) (pending uint64, oldest time.Duration) {
 	var minCursor uint64
 	found := false

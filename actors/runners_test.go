@@ -14,28 +14,16 @@ type rtEnv = execEnv
 
 func newRTEnv(t *testing.T) *rtEnv {
 	t.Helper()
-	return newTestEnv(t, time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), messages.LicenseLimits{Runners: 3}, 365*24*time.Hour)
+	return newTestEnv(t, testDate, messages.LicenseLimits{Runners: 3}, 365*24*time.Hour)
 }
 
 func (e *rtEnv) register(name string, typ messages.RunnerType) *messages.RunnerCredentials {
 	e.t.Helper()
-	res, err := e.sys.Ask(&messages.RegisterRunner{Name: name, Type: typ})
+	res, err := messages.Ask(e.sys, &messages.RegisterRunner{Name: name, Type: typ})
 	if err != nil {
 		e.t.Fatalf("register %s: %v", name, err)
 	}
-	return res.(*messages.RunnerCredentials)
-}
-
-// eventually waits (bounded) for cond, which the supervisor's tick makes true.
-func (e *rtEnv) eventually(what string, cond func() bool) {
-	e.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return res
 }
 
 func TestRunnerRegisterCredentialsAndLimits(t *testing.T) {
@@ -105,7 +93,7 @@ func TestRunnerRegisterCredentialsAndLimits(t *testing.T) {
 	if _, err := e.sys.Ask(&messages.DeleteRunner{ID: c.ID}); messages.ErrorCode(err) != messages.CodeNotFound {
 		t.Fatalf("second delete: %v", err)
 	}
-	e.eventually("census after delete", func() bool { return e.sys.Census().Runners.Load() == 2 })
+	eventually(e.t, "census after delete", func() bool { return e.sys.Census().Runners.Load() == 2 })
 	e.restart()
 	if e.sys.Census().Runners.Load() != 2 || e.sys.Runner(c.ID) != nil {
 		t.Fatalf("after restart: census %d", e.sys.Census().Runners.Load())
@@ -143,13 +131,13 @@ func TestRunnerHeartbeatTTLAndRehydration(t *testing.T) {
 		t.Fatalf("live view: %+v", r)
 	}
 	e.clock.Advance(6 * time.Second)
-	e.eventually("heartbeat flush", func() bool {
+	eventually(e.t, "heartbeat flush", func() bool {
 		s, _ := e.store.GetRunner(c.ID)
 		return string(s.Metrics) == `{"cpu":50}`
 	})
 	// No beat for the TTL: OFFLINE through the normal write path.
 	e.clock.Advance(2 * time.Minute)
-	e.eventually("offline", func() bool { return e.sys.Runner(c.ID).Status == messages.RunnerOffline })
+	eventually(e.t, "offline", func() bool { return e.sys.Runner(c.ID).Status == messages.RunnerOffline })
 	stored, _ = e.store.GetRunner(c.ID)
 	if stored.Status != messages.RunnerOffline || stored.OfflineSince.IsZero() {
 		t.Fatalf("stored after TTL: %+v", stored)
@@ -215,19 +203,19 @@ func TestRunnerNotificationsAndGrace(t *testing.T) {
 		t.Fatalf("after restart: %+v", r)
 	}
 	e.clock.Advance(2 * time.Minute)
-	e.eventually("offline", func() bool { return e.sys.Runner(c.ID).Status == messages.RunnerOffline })
+	eventually(e.t, "offline", func() bool { return e.sys.Runner(c.ID).Status == messages.RunnerOffline })
 	entry := e.sys.runnerEntryOf(c.ID)
 	// A few supervisor ticks pass (a signal, not a sleep): nothing may
 	// happen before the grace.
 	ticks := e.sys.runnerTicks.Load()
-	e.eventually("three more ticks", func() bool { return e.sys.runnerTicks.Load() >= ticks+3 })
+	eventually(e.t, "three more ticks", func() bool { return e.sys.runnerTicks.Load() >= ticks+3 })
 	if entry.lostSent.Load() || e.sys.Runner(c.ID).CurrentExecutionID == nil {
 		t.Fatal("RunnerLost before the grace")
 	}
 	e.clock.Advance(time.Minute)
 	// RunnerLost goes out; the executions side answers (an unknown
 	// execution here), which releases the runner.
-	e.eventually("RunnerLost and release", func() bool { return e.sys.Runner(c.ID).CurrentExecutionID == nil })
+	eventually(e.t, "RunnerLost and release", func() bool { return e.sys.Runner(c.ID).CurrentExecutionID == nil })
 	if _, err := e.sys.Ask(&messages.ExecutionReleased{RunnerID: c.ID, ExecutionID: execID, Status: messages.ExecFailed}); err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +240,7 @@ func TestRunnerLongPollJoinAndRelease(t *testing.T) {
 		res, err := e.sys.AskTimeout(&messages.PollWork{RunnerID: c.ID, Wait: 30 * time.Second}, 40*time.Second)
 		first <- answer{res, err}
 	}()
-	e.eventually("claim parked", func() bool { return e.sys.Gauges().WaitingClaims.Load() == 1 })
+	eventually(e.t, "claim parked", func() bool { return e.sys.Gauges().WaitingClaims.Load() == 1 })
 	// A poll without wait while a claim is parked answers at once.
 	res, err := e.sys.Ask(&messages.PollWork{RunnerID: c.ID})
 	if err != nil || res.(*messages.PollReply).Execution != nil {
@@ -295,7 +283,7 @@ func TestRunnerLongPollJoinAndRelease(t *testing.T) {
 	if time.Since(start) > 5*time.Second {
 		t.Fatal("release took too long")
 	}
-	e.eventually("claim cancelled", func() bool { return e.sys.Gauges().WaitingClaims.Load() == 0 })
+	eventually(e.t, "claim cancelled", func() bool { return e.sys.Gauges().WaitingClaims.Load() == 0 })
 }
 
 func TestRunnerParkedPollsWake(t *testing.T) {

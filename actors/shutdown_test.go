@@ -1,4 +1,4 @@
-package actors_test
+package actors
 
 import (
 	"errors"
@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exekra/orchestrator/actors"
 	"github.com/exekra/orchestrator/messages"
 	"github.com/exekra/orchestrator/storage"
 )
@@ -32,7 +31,7 @@ func TestStopWithinBoundsAStuckActor(t *testing.T) {
 		t.Fatal(err)
 	}
 	stuck := &stuckStore{Store: st, entered: make(chan struct{}), release: make(chan struct{})}
-	sys, err := actors.Start(actors.Config{RunnerTTL: time.Minute, OfflineGrace: time.Minute,
+	sys, err := Start(Config{RunnerTTL: time.Minute, OfflineGrace: time.Minute,
 		QueueTimeout: time.Minute, StaleCheckInterval: time.Second}, stuck)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +49,7 @@ func TestStopWithinBoundsAStuckActor(t *testing.T) {
 	if el := time.Since(start); el > 3*time.Second {
 		t.Fatalf("StopWithin took %v", el)
 	}
-	if _, err := sys.Ask(&messages.CreateWorkflow{Name: "after"}); err != actors.ErrStopped {
+	if _, err := sys.Ask(&messages.CreateWorkflow{Name: "after"}); err != ErrStopped {
 		t.Fatalf("Ask after stop: %v", err)
 	}
 	close(stuck.release)
@@ -62,7 +61,7 @@ func TestStopWithinBoundsAStuckActor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st2.Close()
-	sys2, err := actors.Start(actors.Config{RunnerTTL: time.Minute, OfflineGrace: time.Minute,
+	sys2, err := Start(Config{RunnerTTL: time.Minute, OfflineGrace: time.Minute,
 		QueueTimeout: time.Minute, StaleCheckInterval: time.Second}, st2)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +88,7 @@ func TestStartFailsFastWhenAChildCannotStart(t *testing.T) {
 	}
 	defer st.Close()
 	start := time.Now()
-	sys, err := actors.Start(actors.Config{RunnerTTL: time.Minute, OfflineGrace: time.Minute,
+	sys, err := Start(Config{RunnerTTL: time.Minute, OfflineGrace: time.Minute,
 		QueueTimeout: time.Minute, StaleCheckInterval: time.Second, Logger: slog.New(slog.DiscardHandler)}, failingTriggersStore{st})
 	if err == nil {
 		sys.Stop()

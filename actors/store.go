@@ -49,6 +49,11 @@ type Store interface {
 	// executions
 	GetExecution(id string) (*messages.Execution, error)
 	CreateExecutionsAsync(es []*messages.Execution, dedupeKeys []string, done func([]messages.CreateOutcome, error))
+	// PrepareCreation prepares a creation as it arrives (bound and
+	// encoded while the batch before commits); CreatePreparedAsync creates
+	// a batch of them as CreateExecutionsAsync does.
+	PrepareCreation(e *messages.Execution, dedupeKey string) messages.PreparedCreation
+	CreatePreparedAsync(ps []messages.PreparedCreation, done func([]messages.CreateOutcome, error))
 	SaveExecution(e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, fx messages.Effects) error
 	// SaveTransition is SaveExecution from the owner, which passes the
 	// record as last stored (prev): the write is prepared outside the
@@ -73,12 +78,14 @@ type Store interface {
 	RotateSubscriptionSecret(id, secret string, now messages.Time, fx messages.Effects) (*messages.Subscription, error)
 	DeleteSubscription(id string, fx messages.Effects) error
 	// deliveries (deliveries.go)
-	SubscriptionSecrets(id string, now messages.Time) (current, previous string, err error)
+	SubscriptionKeys(id string) (current, previous string, previousUntil messages.Time, err error)
 	ReadEvents(after uint64, limit int) ([]messages.Event, error)
+	ReadOutboundEvents(after uint64, limit, scan int, match func(outbound []string) bool) (evs []messages.Event, last uint64, more bool, err error)
 	SetEventsFloor(floor uint64)
 	OutboxStates() ([]*messages.OutboxState, error)
 	OutboxState(id string) (*messages.OutboxState, error)
 	SaveDelivery(d *messages.Delivery, ch messages.OutboxChange) error
+	SaveDeliveriesAsync(subID string, ds []*messages.Delivery, ch messages.OutboxChange, done func(error))
 	GetDelivery(subID, id string) (*messages.Delivery, error)
 	// assets (assets.go)
 	CreateAsset(a *messages.Asset, value, username, password *string, audit *messages.AuditEntry) (*messages.Asset, error)

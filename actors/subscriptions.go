@@ -2,7 +2,6 @@ package actors
 
 import (
 	"math"
-	"net/http"
 	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -29,7 +28,7 @@ type subscriptionsActor struct {
 	sys     *System
 	kids    map[string]*actor.PID
 	cursors map[string]uint64 // enabled subscriptions' cursors
-	client  *http.Client
+	client  *outbound
 }
 
 // Receive implements actor.Actor.

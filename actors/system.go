@@ -31,8 +31,9 @@ type Config struct {
 	StaleCheckInterval time.Duration
 	// AfterFunc arms a timer that calls f after d and returns its stop
 	// function (time.AfterFunc when nil). Every timer of the tree goes
-	// through it (dispatcher, runners, executions, triggers), so tests
-	// drive them with a fake clock instead of sleeping.
+	// through it (dispatcher, runners, executions, triggers, events,
+	// deliveries, the API-key use flush), so tests drive them with a fake
+	// clock instead of sleeping.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 	// OutboundAllowLoopback lets event subscriptions target loopback and
 	// link-local addresses (serve --outbound-allow-loopback).
@@ -73,6 +74,8 @@ type System struct {
 	// outboxFigures are the delivery actors' figures GET /metrics exposes
 	// (outbox_figures.go).
 	outboxFigures OutboxFigures
+	// outboxBells wake the delivery actors after a commit (outbox_bell.go).
+	outboxBells outboxBells
 	// runnerReg is the runners supervisor's published registry.
 	runnerReg atomic.Pointer[runnersView]
 	// slots are Ask's reusable return addresses (ask.go).
@@ -182,7 +185,8 @@ var ErrStopped = messages.Errorf(messages.CodeUnavailable, "server is shutting d
 
 // Ask sends cmd to the actor that owns it and waits for the reply. A reply
 // that is an error is returned as the error. Unknown command types panic:
-// that is a programming error, caught by tests.
+// that is a programming error, caught by tests. Callers use it through
+// messages.Ask, which types the reply by the command's declared one.
 func (s *System) Ask(cmd any) (any, error) {
 	return s.AskTimeout(cmd, s.cfg.AskTimeout)
 }
@@ -209,8 +213,8 @@ func (s *System) AskTimeout(cmd any, timeout time.Duration) (any, error) {
 	return res, nil
 }
 
-// Tell sends cmd to its owner without waiting.
-func (s *System) Tell(cmd any) {
+// Tell sends a notice to its owner without waiting.
+func (s *System) Tell(cmd messages.Notice) {
 	if s.stopped.Load() {
 		return
 	}

@@ -1,101 +1,25 @@
-package actors_test
+package actors
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/exekra/orchestrator/actors"
 	"github.com/exekra/orchestrator/messages"
-	"github.com/exekra/orchestrator/storage"
 )
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-type env struct {
-	t     *testing.T
-	dir   string
-	store *storage.Store
-	sys   *actors.System
-	clock *fakeClock
-	pub   ed25519.PublicKey
-	priv  ed25519.PrivateKey
-	// loginMaxFailures is Config.LoginMaxFailures (0 = off).
-	loginMaxFailures int
-}
-
-func newEnv(t *testing.T) *env {
-	t.Helper()
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	e := &env{t: t, dir: t.TempDir(), clock: &fakeClock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}, pub: pub, priv: priv}
-	e.start()
-	t.Cleanup(e.stop)
-	return e
-}
-
-func (e *env) start() {
-	e.t.Helper()
-	st, err := storage.Open(e.dir, storage.Options{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	sys, err := actors.Start(actors.Config{LicenseKey: e.pub, Now: e.clock.Now, RunnerTTL: 2 * time.Minute,
-		OfflineGrace: time.Minute, QueueTimeout: 30 * time.Minute, StaleCheckInterval: time.Second,
-		LoginMaxFailures: e.loginMaxFailures}, st)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.store, e.sys = st, sys
-}
-
-func (e *env) stop() {
-	if e.sys != nil {
-		e.sys.Stop()
-		_ = e.store.Close()
-		e.sys = nil
-	}
-}
-
-func (e *env) restart() { e.stop(); e.start() }
-
-func (e *env) license(email string, valid time.Duration, grace int, users int) string {
-	now := e.clock.Now()
-	text, err := messages.SignLicense(messages.License{ID: messages.NewID(now), Email: email, Organization: "T",
-		IssuedAt: now.Unix(), ExpiresAt: now.Add(valid).Unix(), GraceDays: grace, Limits: messages.LicenseLimits{Users: users}}, e.priv)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return text
-}
-
-func (e *env) ask(cmd any) (any, error) { return e.sys.Ask(cmd) }
-
 func TestLicenseAndStateLifecycle(t *testing.T) {
-	e := newEnv(t)
+	e := startTestEnv(t, testDate)
 	if s := e.sys.State(); s != messages.StateUnactivated {
 		t.Fatalf("state %s", s)
 	}
 	if _, err := e.ask(&messages.Bootstrap{Email: "a@example.com", PasswordHash: "h"}); messages.ErrorCode(err) != messages.CodeConflict {
 		t.Fatalf("bootstrap before activation: %v", err)
 	}
-	res, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 1, 2)})
+	res, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 1, messages.LicenseLimits{Users: 2})})
 	if err != nil || res.(*messages.LicenseStatus).Status != messages.LicenseActive {
 		t.Fatalf("activate: %v %v", res, err)
 	}
-	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", time.Hour, 0, 0)}); messages.ErrorCode(err) != messages.CodeConflict {
+	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", time.Hour, 0, messages.LicenseLimits{})}); messages.ErrorCode(err) != messages.CodeConflict {
 		t.Fatalf("second activation: %v", err)
 	}
 	if s := e.sys.State(); s != messages.StateActivated {
@@ -132,10 +56,10 @@ func TestLicenseAndStateLifecycle(t *testing.T) {
 		t.Fatalf("create while expired: %v", err)
 	}
 	// A renewal for someone else is refused; for the licensee it works.
-	if _, err := e.ask(&messages.ReplaceLicense{Text: e.license("x@example.com", time.Hour, 0, 0)}); messages.ErrorCode(err) != messages.CodeValidation {
+	if _, err := e.ask(&messages.ReplaceLicense{Text: e.license("x@example.com", time.Hour, 0, messages.LicenseLimits{})}); messages.ErrorCode(err) != messages.CodeValidation {
 		t.Fatalf("foreign renewal: %v", err)
 	}
-	if _, err := e.ask(&messages.ReplaceLicense{Text: e.license("a@example.com", 24*time.Hour, 0, 0)}); err != nil {
+	if _, err := e.ask(&messages.ReplaceLicense{Text: e.license("a@example.com", 24*time.Hour, 0, messages.LicenseLimits{})}); err != nil {
 		t.Fatal(err)
 	}
 	// Everything survives a restart (and is rehydrated in Started).
@@ -149,8 +73,8 @@ func TestLicenseAndStateLifecycle(t *testing.T) {
 }
 
 func TestSessionsRevocationAndEpochs(t *testing.T) {
-	e := newEnv(t)
-	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 0, 0)}); err != nil {
+	e := startTestEnv(t, testDate)
+	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 0, messages.LicenseLimits{})}); err != nil {
 		t.Fatal(err)
 	}
 	res, _ := e.ask(&messages.Bootstrap{Email: "a@example.com", PasswordHash: "h"})
@@ -231,8 +155,8 @@ func TestSessionsRevocationAndEpochs(t *testing.T) {
 // successful one's lastLoginAt) is stored when RecordLogin answers, so the
 // login answer that waits for it never leaves before its record.
 func TestRecordLoginIsDurableWhenAnswered(t *testing.T) {
-	e := newEnv(t)
-	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 0, 0)}); err != nil {
+	e := startTestEnv(t, testDate)
+	if _, err := e.ask(&messages.ActivateLicense{Text: e.license("a@example.com", 48*time.Hour, 0, messages.LicenseLimits{})}); err != nil {
 		t.Fatal(err)
 	}
 	res, _ := e.ask(&messages.Bootstrap{Email: "a@example.com", PasswordHash: "h"})

@@ -4,9 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -16,73 +16,6 @@ import (
 	"github.com/exekra/orchestrator/messages"
 	"github.com/exekra/orchestrator/storage"
 )
-
-// trigClock is a fake clock with fake timers: Advance fires the timers that
-// fall due, so schedule tests never wait for a real minute.
-type trigClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*trigTimer
-}
-
-type trigTimer struct {
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-func (c *trigClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *trigClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &trigTimer{at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		was := !t.stopped
-		t.stopped = true
-		return was
-	}
-}
-
-// pending counts live timers.
-func (c *trigClock) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, t := range c.timers {
-		if !t.stopped {
-			n++
-		}
-	}
-	return n
-}
-
-// Advance moves the clock and runs the timers that fall due.
-func (c *trigClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due []*trigTimer
-	keep := c.timers[:0]
-	for _, t := range c.timers {
-		switch {
-		case t.stopped:
-		case !t.at.After(c.now):
-			t.stopped = true
-			due = append(due, t)
-		default:
-			keep = append(keep, t)
-		}
-	}
-	c.timers = keep
-	c.mu.Unlock()
-	sort.Slice(due, func(i, j int) bool { return due[i].at.Before(due[j].at) })
-	for _, t := range due {
-		t.f()
-	}
-}
 
 // trigStore is the real store with executions' statuses faked.
 type trigStore struct {
@@ -155,7 +88,7 @@ func (p *trigParent) Receive(ctx actor.Context) {
 
 type trigEnv struct {
 	t     *testing.T
-	clock *trigClock
+	clock *testClock
 	store *trigStore
 	sys   *System
 	exec  *fakeExecutions
@@ -168,7 +101,7 @@ func newTrigEnv(t *testing.T) *trigEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &trigEnv{t: t, clock: &trigClock{now: time.Date(2026, 11, 27, 10, 2, 0, 0, time.UTC)},
+	e := &trigEnv{t: t, clock: &testClock{now: time.Date(2026, 11, 27, 10, 2, 0, 0, time.UTC)},
 		store: &trigStore{Store: st, status: map[string]messages.ExecutionStatus{}}}
 	as := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -248,32 +181,21 @@ func (e *trigEnv) create(cmd *messages.CreateTrigger) *messages.Trigger {
 // lastResult is want.
 func (e *trigEnv) waitResult(id, want string) *messages.Trigger {
 	e.t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		tr, err := e.store.GetTrigger(id)
-		if err != nil {
+	var tr *messages.Trigger
+	eventually(e.t, "trigger lastResult "+want, func() bool {
+		var err error
+		if tr, err = e.store.GetTrigger(id); err != nil {
 			e.t.Fatal(err)
 		}
-		if tr != nil && tr.LastResult == want {
-			return tr
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("trigger lastResult = %q, want %q", tr.LastResult, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return tr != nil && tr.LastResult == want
+	})
+	return tr
 }
 
 // settle waits until the trigger's timer is re-armed after a fire.
 func (e *trigEnv) settle(timers int) {
 	e.t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for e.clock.pending() != timers {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("pending timers = %d, want %d", e.clock.pending(), timers)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	eventually(e.t, fmt.Sprintf("%d pending timers", timers), func() bool { return e.clock.pending() == timers })
 }
 
 func TestTriggerScheduleFiresOnFakeClock(t *testing.T) {

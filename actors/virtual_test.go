@@ -13,12 +13,12 @@ import (
 // onlineRunner registers an unattended runner and heartbeats it ONLINE.
 func (e *execEnv) onlineRunner(name string) string {
 	e.t.Helper()
-	res, err := e.sys.Ask(&messages.RegisterRunner{Name: name})
+	res, err := messages.Ask(e.sys, &messages.RegisterRunner{Name: name})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	id := res.(*messages.RunnerCredentials).ID
-	if _, err := e.sys.Ask(&messages.Heartbeat{RunnerID: id}); err != nil {
+	id := res.ID
+	if _, err := messages.Ask(e.sys, &messages.Heartbeat{RunnerID: id}); err != nil {
 		e.t.Fatal(err)
 	}
 	return id
@@ -27,20 +27,20 @@ func (e *execEnv) onlineRunner(name string) string {
 // poll polls as runner (no wait) and returns the execution handed out.
 func (e *execEnv) poll(runner string) *messages.Execution {
 	e.t.Helper()
-	res, err := e.sys.Ask(&messages.PollWork{RunnerID: runner})
+	res, err := messages.Ask(e.sys, &messages.PollWork{RunnerID: runner})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return res.(*messages.PollReply).Execution
+	return res.Execution
 }
 
 func (e *execEnv) heartbeat(runner string) *messages.HeartbeatReply {
 	e.t.Helper()
-	res, err := e.sys.Ask(&messages.Heartbeat{RunnerID: runner})
+	res, err := messages.Ask(e.sys, &messages.Heartbeat{RunnerID: runner})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return res.(*messages.HeartbeatReply)
+	return res
 }
 
 func (e *execEnv) queueDepth() int64 {

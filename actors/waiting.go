@@ -16,11 +16,10 @@ func (s *System) Waiting(e *messages.Execution) (*messages.Waiting, error) {
 	if e.Status != messages.ExecQueued {
 		return nil, nil
 	}
-	res, err := s.Ask(&messages.ExplainWaiting{ID: e.ID})
+	w, err := messages.Ask(s, &messages.ExplainWaiting{ID: e.ID})
 	if err != nil {
 		return nil, err
 	}
-	w, _ := res.(*messages.Waiting)
 	if w == nil || w.Position == 0 {
 		return nil, nil // assigned or stopped meanwhile
 	}

@@ -83,7 +83,7 @@ func (s *Server) createAPIKey(ctx *fasthttp.RequestCtx, r *request) error {
 		role = *b.Role
 	}
 	key := messages.NewAPIKeyText()
-	res, err := s.core.Ask(&messages.CreateAPIKey{
+	res, err := messages.Ask(s.core, &messages.CreateAPIKey{
 		UserID: r.user.ID, Name: name, Role: role, ExpiresAt: messages.TimeOf(expires),
 		Hash: messages.HashAPIKey(key), Prefix: key[:messages.APIKeyPrefixLen], Origin: r.origin(),
 	})
@@ -123,7 +123,7 @@ func (s *Server) listAPIKeys(ctx *fasthttp.RequestCtx, r *request) error {
 
 // revokeAPIKey deletes a key: the caller's own, or any when ADMIN.
 func (s *Server) revokeAPIKey(ctx *fasthttp.RequestCtx, r *request) error {
-	return s.answerSuccess(ctx, &messages.RevokeAPIKey{
+	return answerSuccess(s, ctx, &messages.RevokeAPIKey{
 		ID: pathParam(ctx, "id"), Requester: r.user.ID, AsAdmin: r.user.Role == messages.RoleAdmin, Origin: r.origin(),
 	})
 }

@@ -5,13 +5,10 @@ import (
 	"compress/gzip"
 	"io"
 	"io/fs"
-	"net"
 	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
-
-	"github.com/valyala/fasthttp"
 )
 
 func TestBuildConsoleHashesInDependencyOrder(t *testing.T) {
@@ -71,28 +68,10 @@ func TestBuildConsoleHashesInDependencyOrder(t *testing.T) {
 	}
 }
 
-// consoleRequest runs one GET through the whole handler.
-func consoleRequest(t *testing.T, s *Server, method, path string, gz bool) *fasthttp.Response {
-	t.Helper()
-	var ctx fasthttp.RequestCtx
-	req := fasthttp.AcquireRequest()
-	defer fasthttp.ReleaseRequest(req)
-	req.Header.SetMethod(method)
-	req.SetRequestURI(path)
-	if gz {
-		req.Header.Set("Accept-Encoding", "gzip, deflate, br")
-	}
-	ctx.Init(req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1234}, nil)
-	s.Handler()(&ctx)
-	resp := &fasthttp.Response{}
-	ctx.Response.CopyTo(resp)
-	return resp
-}
-
 func TestConsoleServedOutsideTheAPI(t *testing.T) {
 	s := newMetricsServer(t) // an unactivated server: the console still serves
 	for _, p := range []string{"/", "/executions", "/executions/abc?status=QUEUED", "/login", "/runners/x/y"} {
-		r := consoleRequest(t, s, "GET", p, false)
+		r := serveOnce(t, s, "GET", p)
 		if r.StatusCode() != 200 || !strings.HasPrefix(string(r.Header.ContentType()), "text/html") {
 			t.Fatalf("GET %s: %d %s", p, r.StatusCode(), r.Header.ContentType())
 		}
@@ -121,24 +100,24 @@ func TestConsoleServedOutsideTheAPI(t *testing.T) {
 		method, path string
 		status       int
 	}{{"GET", "/api/nope", 404}, {"GET", "/api", 404}, {"GET", "/api/", 404}, {"POST", "/", 404}, {"DELETE", "/executions", 404}, {"POST", "/api/health", 405}} {
-		r := consoleRequest(t, s, c.method, c.path, false)
+		r := serveOnce(t, s, c.method, c.path)
 		if r.StatusCode() != c.status || !strings.HasPrefix(string(r.Header.ContentType()), "application/json") {
 			t.Errorf("%s %s: %d %s", c.method, c.path, r.StatusCode(), r.Header.ContentType())
 		}
 	}
-	if r := consoleRequest(t, s, "GET", "/metrics", false); r.StatusCode() != 200 || strings.HasPrefix(string(r.Header.ContentType()), "text/html") {
+	if r := serveOnce(t, s, "GET", "/metrics"); r.StatusCode() != 200 || strings.HasPrefix(string(r.Header.ContentType()), "text/html") {
 		t.Errorf("/metrics: %d %s", r.StatusCode(), r.Header.ContentType())
 	}
 
 	site := embeddedConsole()
-	index := consoleRequest(t, s, "GET", "/", false).Body()
+	index := serveOnce(t, s, "GET", "/").Body()
 	refs := regexp.MustCompile(`"/assets/([^"]+)"`).FindAllSubmatch(index, -1)
 	if len(refs) < 5 {
 		t.Fatalf("index.html names %d assets", len(refs))
 	}
 	for _, m := range refs {
 		p := "/assets/" + string(m[1])
-		r := consoleRequest(t, s, "GET", p, true)
+		r := serveOnce(t, s, "GET", p, "Accept-Encoding", "gzip, deflate, br")
 		if r.StatusCode() != 200 || string(r.Header.Peek("Cache-Control")) != "public, max-age=31536000, immutable" {
 			t.Errorf("GET %s: %d %s", p, r.StatusCode(), r.Header.Peek("Cache-Control"))
 		}
@@ -156,7 +135,7 @@ func TestConsoleServedOutsideTheAPI(t *testing.T) {
 			t.Errorf("GET %s: body differs", p)
 		}
 	}
-	if r := consoleRequest(t, s, "GET", "/assets/app.js", false); r.StatusCode() != 404 {
+	if r := serveOnce(t, s, "GET", "/assets/app.js"); r.StatusCode() != 404 {
 		t.Errorf("an unhashed asset name: %d", r.StatusCode())
 	}
 }

@@ -11,13 +11,13 @@ import (
 // owners of live state, and the snapshots they publish for per-request
 // checks. actors.System implements it.
 type Core interface {
-	// Ask sends a command to its owner actor and waits for the reply; an
-	// error reply comes back as the error.
-	Ask(cmd any) (any, error)
-	// AskTimeout is Ask with an explicit timeout (long polls).
-	AskTimeout(cmd any, timeout time.Duration) (any, error)
-	// Tell sends a command without waiting.
-	Tell(cmd any)
+	// Asker sends a command to its owner actor and waits for the reply.
+	// Handlers never call it directly: messages.Ask and messages.AskTimeout
+	// type the reply by the command's declared one (messages/command.go;
+	// TestHandlersAskTyped checks).
+	messages.Asker
+	// Tell sends a notice without waiting.
+	Tell(cmd messages.Notice)
 	// Now is the server clock.
 	Now() time.Time
 	// State is the system state (docs/api.md, "Conventions").

@@ -25,11 +25,13 @@ import (
 // ADMIN (or a runner) and refuses every command with NOT_FOUND, so the fuzz
 // exercises decoding and validation, not the actors.
 
-// fuzzCore is a Core that lets every caller in and owns nothing.
+// fuzzCore is the httpd tests' one fake Core: it lets every caller in and
+// owns nothing; its state is OPERATIONAL unless set.
 type fuzzCore struct {
-	Core // a method added to Core later panics here (reported as a 5xx)
-	now  time.Time
-	asks atomic.Int64 // commands received (a handler ran)
+	Core  // a method added to Core later panics here (reported as a 5xx)
+	now   time.Time
+	state messages.SystemState
+	asks  atomic.Int64 // commands received (a handler ran)
 }
 
 func (f *fuzzCore) Ask(cmd any) (any, error) {
@@ -40,11 +42,9 @@ func (f *fuzzCore) Ask(cmd any) (any, error) {
 	return nil, messages.Errorf(messages.CodeNotFound, "fuzz: no such object (%T)", cmd)
 }
 func (f *fuzzCore) AskTimeout(cmd any, _ time.Duration) (any, error)       { return f.Ask(cmd) }
-func (f *fuzzCore) Tell(any)                                               {}
+func (f *fuzzCore) Tell(messages.Notice)                                   {}
 func (f *fuzzCore) Now() time.Time                                         { return f.now }
-func (f *fuzzCore) State() messages.SystemState                            { return messages.StateOperational }
 func (f *fuzzCore) LicenseState() messages.LicenseState                    { return messages.LicenseActive }
-func (f *fuzzCore) LicenseStatus() messages.LicenseStatus                  { return messages.LicenseStatus{} }
 func (f *fuzzCore) CheckCanCreate() error                                  { return nil }
 func (f *fuzzCore) User(id string) *messages.User                          { return fuzzUser(id) }
 func (f *fuzzCore) RunnerSession(string, string, int64) error              { return nil }
@@ -77,6 +77,50 @@ func (f *fuzzCore) Session(userID, _ string, _ int64) (*messages.User, error) {
 }
 func (f *fuzzCore) AuditEntry(o messages.Origin, action, targetType, targetID, details string) *messages.AuditEntry {
 	return &messages.AuditEntry{ID: messages.NewID(f.now), Action: action, TargetType: targetType, TargetID: targetID, Details: details}
+}
+
+func (f *fuzzCore) State() messages.SystemState {
+	if f.state == "" {
+		return messages.StateOperational
+	}
+	return f.state
+}
+func (f *fuzzCore) LicenseStatus() messages.LicenseStatus {
+	return messages.LicenseStatus{Activated: true, Status: messages.LicenseActive, ExpiresAt: 1_900_000_000_000, GraceEndsAt: 1_900_604_800_000}
+}
+
+// newTestServer is a server with cfg (a discarding logger and a JWT secret
+// unless set) on core and an empty store.
+func newTestServer(cfg Config, core *fuzzCore) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.JWTSecret == nil {
+		cfg.JWTSecret = []byte("test-secret-0123456789abcdef01234")
+	}
+	if core.now.IsZero() {
+		core.now = time.Now()
+	}
+	return New(cfg, core, fuzzStore{})
+}
+
+// serveOnce runs one request through the whole handler; headers are
+// name, value pairs.
+func serveOnce(t *testing.T, s *Server, method, path string, headers ...string) *fasthttp.Response {
+	t.Helper()
+	var ctx fasthttp.RequestCtx
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.Header.SetMethod(method)
+	req.SetRequestURI(path)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	ctx.Init(req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1234}, nil)
+	s.Handler()(&ctx)
+	resp := &fasthttp.Response{}
+	ctx.Response.CopyTo(resp)
+	return resp
 }
 
 func fuzzUser(id string) *messages.User {
@@ -152,12 +196,11 @@ type fuzzTarget struct {
 func newFuzzTarget(t testing.TB) *fuzzTarget {
 	t.Helper()
 	ft := &fuzzTarget{logs: &bytes.Buffer{}}
-	core := &fuzzCore{now: time.Now()}
-	ft.srv = New(Config{
+	ft.srv = newTestServer(Config{
 		Logger:    slog.New(slog.NewTextHandler(lockedWriter{ft}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		JWTSecret: []byte("fuzz-secret-0123456789abcdef0123"),
 		Version:   "fuzz",
-	}, core, fuzzStore{})
+	}, &fuzzCore{})
 	var err error
 	if ft.userToken, _, err = ft.srv.tokens.issue(kindUser, "user-1", 0, time.Hour); err != nil {
 		t.Fatal(err)

@@ -39,7 +39,7 @@ func (s *Server) createAsset(ctx *fasthttp.RequestCtx, r *request) error {
 	if !messages.ValidAssetType(t) {
 		return messages.Invalid("type must be TEXT, SECRET or CREDENTIAL")
 	}
-	return s.answerWrapped(ctx, fasthttp.StatusCreated, "asset", &messages.CreateAsset{
+	return answerWrapped(s, ctx, fasthttp.StatusCreated, "asset", &messages.CreateAsset{
 		Name: *b.Name, Type: t, Value: b.Value, Username: b.Username, Password: b.Password,
 		Description: b.Description, Origin: r.origin(),
 	})
@@ -81,13 +81,13 @@ func (s *Server) updateAsset(ctx *fasthttp.RequestCtx, r *request) error {
 		}
 		cmd.Type = &t
 	}
-	return s.answerWrapped(ctx, fasthttp.StatusOK, "asset", cmd)
+	return answerWrapped(s, ctx, fasthttp.StatusOK, "asset", cmd)
 }
 
 // deleteAsset removes an asset that no published version uses (ADMIN).
 func (s *Server) deleteAsset(ctx *fasthttp.RequestCtx, r *request) error {
 	noStore(ctx)
-	return s.answerSuccess(ctx, &messages.DeleteAsset{ID: pathParam(ctx, "id"), Origin: r.origin()})
+	return answerSuccess(s, ctx, &messages.DeleteAsset{ID: pathParam(ctx, "id"), Origin: r.origin()})
 }
 
 // handOver reads what a poll answer hands over with an execution: its
@@ -103,9 +103,9 @@ func (s *Server) handOver(e *messages.Execution, runnerID, ip string) (graph str
 	if len(v.AssetNames) == 0 {
 		return v.GraphJSON, nil, nil
 	}
-	res, err := s.core.Ask(&messages.HandOverAssets{ExecutionID: e.ID, RunnerID: runnerID, IP: ip})
+	res, err := messages.Ask(s.core, &messages.HandOverAssets{ExecutionID: e.ID, RunnerID: runnerID, IP: ip})
 	if err != nil {
 		return "", nil, err
 	}
-	return v.GraphJSON, *res.(*messages.AssetBundle), nil
+	return v.GraphJSON, *res, nil
 }

@@ -151,7 +151,7 @@ func (s *Server) login(ctx *fasthttp.RequestCtx, r *request) error {
 	}
 	// The per-account throttle comes first: a throttled email is refused
 	// whatever the password (docs/security.md).
-	gate, err := s.core.Ask(&messages.BeginLogin{Email: *b.Email, Origin: r.origin()})
+	gate, err := messages.Ask(s.core, &messages.BeginLogin{Email: *b.Email, Origin: r.origin()})
 	if err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func (s *Server) login(ctx *fasthttp.RequestCtx, r *request) error {
 		if u != nil {
 			id = u.ID
 		}
-		if _, err := s.core.Ask(&messages.RecordLogin{UserID: id, Email: *b.Email, Success: false, Origin: r.origin()}); err != nil {
+		if _, err := messages.Ask(s.core, &messages.RecordLogin{UserID: id, Email: *b.Email, Success: false, Origin: r.origin()}); err != nil {
 			return err
 		}
 		return errBadLogin
@@ -185,13 +185,13 @@ func (s *Server) login(ctx *fasthttp.RequestCtx, r *request) error {
 	// the copy read above).
 	live := s.core.User(u.ID)
 	if live == nil || live.Disabled {
-		if _, err := s.core.Ask(&messages.RecordLogin{UserID: u.ID, Email: *b.Email, Success: false, Origin: r.origin()}); err != nil {
+		if _, err := messages.Ask(s.core, &messages.RecordLogin{UserID: u.ID, Email: *b.Email, Success: false, Origin: r.origin()}); err != nil {
 			return err
 		}
 		return messages.Errorf(messages.CodeUnauthorized, "this account is disabled")
 	}
 	// The attempt is on record (durably) before a token leaves.
-	if _, err := s.core.Ask(&messages.RecordLogin{UserID: u.ID, Email: live.Email, Success: true, Origin: r.origin()}); err != nil {
+	if _, err := messages.Ask(s.core, &messages.RecordLogin{UserID: u.ID, Email: live.Email, Success: true, Origin: r.origin()}); err != nil {
 		return err
 	}
 	// Answer with the user as recorded, so lastLoginAt is this login.
@@ -222,11 +222,10 @@ func (s *Server) bootstrap(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.core.Ask(&messages.Bootstrap{Email: *b.Email, Name: name, PasswordHash: hash, Origin: r.origin()})
+	u, err := messages.Ask(s.core, &messages.Bootstrap{Email: *b.Email, Name: name, PasswordHash: hash, Origin: r.origin()})
 	if err != nil {
 		return err
 	}
-	u := res.(*messages.User)
 	if err := s.setSession(ctx, u); err != nil {
 		return err
 	}
@@ -254,7 +253,7 @@ func (s *Server) register(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
-	return s.answerWrapped(ctx, fasthttp.StatusCreated, "user",
+	return answerWrapped(s, ctx, fasthttp.StatusCreated, "user",
 		&messages.CreateUser{Email: *b.Email, Name: name, Role: role, PasswordHash: hash, Origin: r.origin()})
 }
 
@@ -263,7 +262,7 @@ func (s *Server) logout(ctx *fasthttp.RequestCtx, r *request) error {
 	if r.apiKey != nil {
 		return messages.Invalid("an API key is not a session: revoke it with DELETE /api/auth/api-keys/%s", r.apiKey.ID)
 	}
-	_, err := s.core.Ask(&messages.RevokeToken{
+	_, err := messages.Ask(s.core, &messages.RevokeToken{
 		TokenID: r.claims.ID, ExpiresAt: messages.TimeOf(r.claims.ExpiresAt.Time), Origin: r.origin(),
 	})
 	if err != nil {
@@ -310,7 +309,7 @@ func (s *Server) changePassword(ctx *fasthttp.RequestCtx, r *request) error {
 	if r.claims != nil { // a request made with an API key keeps no session
 		keep = r.claims.ID
 	}
-	return s.answerWrapped(ctx, fasthttp.StatusOK, "user",
+	return answerWrapped(s, ctx, fasthttp.StatusOK, "user",
 		&messages.ChangePassword{UserID: r.user.ID, PasswordHash: hash, KeepTokenID: keep, Origin: r.origin()})
 }
 
@@ -342,7 +341,7 @@ func (s *Server) updateUser(ctx *fasthttp.RequestCtx, r *request) error {
 	if b.Role != nil && !messages.ValidRole(*b.Role) {
 		return messages.Invalid("role must be ADMIN, DEVELOPER or OPERATOR")
 	}
-	return s.answerWrapped(ctx, fasthttp.StatusOK, "user", &messages.UpdateUser{
+	return answerWrapped(s, ctx, fasthttp.StatusOK, "user", &messages.UpdateUser{
 		ID: pathParam(ctx, "id"), Name: b.Name, Role: b.Role, Disabled: b.Disabled, Origin: r.origin(),
 	})
 }

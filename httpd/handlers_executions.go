@@ -36,32 +36,21 @@ type createExecutionBody struct {
 	RunnerLabels []string `json:"runnerLabels"`
 }
 
-// executionBody is the {"execution": ...} answer (a struct, not a map: it
-// encodes without reflection over interfaces on the hot create path).
-type executionBody struct {
-	Execution any `json:"execution"`
-}
-
 // writeExecutionReply answers an actor's reply that holds an execution.
-func writeExecutionReply(ctx *fasthttp.RequestCtx, res any) {
-	if e, ok := res.(*messages.Execution); ok {
-		writeExecution(ctx, fasthttp.StatusOK, e)
-		return
-	}
-	writeJSON(ctx, fasthttp.StatusOK, executionBody{Execution: res})
+func writeExecutionReply(ctx *fasthttp.RequestCtx, e *messages.Execution) {
+	writeExecution(ctx, fasthttp.StatusOK, e)
 }
 
 // withLogs is the answer of a stop or a status report: the execution as its
 // actor holds it (actors keep no logs, so memory follows the work, not the
 // log text) with its stored log, as GET /api/executions/:id shows it.
-func (s *Server) withLogs(res any) (any, error) {
-	e, ok := res.(*messages.Execution)
-	if !ok || e.Logs != nil {
-		return res, nil
+func (s *Server) withLogs(e *messages.Execution) (*messages.Execution, error) {
+	if e.Logs != nil {
+		return e, nil
 	}
 	logs, err := s.store.ExecutionLogs(e.ID)
 	if err != nil || logs == nil {
-		return res, err
+		return e, err
 	}
 	c := *e // the actor's record is shared: never changed in place
 	c.Logs = logs
@@ -106,14 +95,13 @@ func (s *Server) createExecution(ctx *fasthttp.RequestCtx, r *request) error {
 		input = append(json.RawMessage(nil), t...)
 	}
 	userID := r.user.ID
-	res, err := s.core.Ask(&messages.CreateExecution{
+	created, err := messages.Ask(s.core, &messages.CreateExecution{
 		WorkflowID: strings.TrimSpace(*b.WorkflowID), Priority: prio, Input: input,
 		TriggeredBy: &userID, DedupeKey: key, RunnerLabels: b.RunnerLabels, Origin: r.origin(),
 	})
 	if err != nil {
 		return err
 	}
-	created := res.(*messages.ExecutionCreated)
 	status := fasthttp.StatusCreated
 	if created.Duplicate {
 		status = fasthttp.StatusOK
@@ -199,7 +187,7 @@ func (s *Server) getExecution(ctx *fasthttp.RequestCtx, _ *request) error {
 // stopExecution stops an execution (ADMIN, DEVELOPER, OPERATOR): QUEUED and
 // ASSIGNED stop at once, RUNNING gets stopRequested.
 func (s *Server) stopExecution(ctx *fasthttp.RequestCtx, r *request) error {
-	res, err := s.core.Ask(&messages.StopExecution{ID: pathParam(ctx, "id"), Origin: r.origin()})
+	res, err := messages.Ask(s.core, &messages.StopExecution{ID: pathParam(ctx, "id"), Origin: r.origin()})
 	if err != nil {
 		return err
 	}
@@ -238,7 +226,7 @@ func (s *Server) reportStatus(ctx *fasthttp.RequestCtx, r *request) error {
 			return err
 		}
 	}
-	res, err := s.core.Ask(&messages.ReportStatus{
+	res, err := messages.Ask(s.core, &messages.ReportStatus{
 		ExecutionID: pathParam(ctx, "id"), RunnerID: r.runner, Status: *b.Status,
 		Logs: b.Logs, Metrics: b.Metrics, Error: b.Error, Origin: r.origin(),
 	})

@@ -42,7 +42,7 @@ func (s *Server) backup(ctx *fasthttp.RequestCtx, r *request) error {
 	name := backupFileName(s.core.Now())
 	// Who took a copy of everything is audited, durably, before the copy starts.
 	entry := s.core.AuditEntry(r.origin(), messages.AuditBackupDownloaded, "system", "", name)
-	if _, err := s.core.Ask(&messages.RecordAudit{Entry: *entry}); err != nil {
+	if _, err := messages.Ask(s.core, &messages.RecordAudit{Entry: *entry}); err != nil {
 		return err
 	}
 	reqID, subject := requestID(ctx), r.origin().ActorID

@@ -102,7 +102,7 @@ func (s *Server) registerRunner(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.core.Ask(&messages.RegisterRunner{Name: name, Type: typ, Labels: labels, Origin: r.origin()})
+	res, err := messages.Ask(s.core, &messages.RegisterRunner{Name: name, Type: typ, Labels: labels, Origin: r.origin()})
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (s *Server) runnerHeartbeat(ctx *fasthttp.RequestCtx, r *request) error {
 		}
 		metrics = append(json.RawMessage(nil), m...)
 	}
-	res, err := s.core.Ask(&messages.Heartbeat{RunnerID: id, IPAddress: ip, Metrics: metrics})
+	res, err := messages.Ask(s.core, &messages.Heartbeat{RunnerID: id, IPAddress: ip, Metrics: metrics})
 	if err != nil {
 		return runnerGoneIs401(err)
 	}
@@ -220,7 +220,7 @@ func (s *Server) runnerPoll(ctx *fasthttp.RequestCtx, r *request) error {
 		ctx.SetBody(idlePollBody)
 		return nil
 	}
-	res, err := s.core.AskTimeout(&messages.PollWork{RunnerID: id, Wait: wait}, wait+pollMargin)
+	reply, err := messages.AskTimeout(s.core, &messages.PollWork{RunnerID: id, Wait: wait}, wait+pollMargin)
 	if err != nil {
 		var me *messages.Error
 		if errors.As(err, &me) {
@@ -228,9 +228,8 @@ func (s *Server) runnerPoll(ctx *fasthttp.RequestCtx, r *request) error {
 		}
 		// The runner actor did not answer in time: nothing was handed out.
 		s.log.Warn("poll unanswered", "runner", id, "err", err)
-		res = &messages.PollReply{}
+		reply = &messages.PollReply{}
 	}
-	reply := res.(*messages.PollReply)
 	ans := pollAnswer{StopExecutionIDs: reply.StopExecutionIDs}
 	if ans.StopExecutionIDs == nil {
 		ans.StopExecutionIDs = []string{}
@@ -296,7 +295,7 @@ func (s *Server) runnerStartExecution(ctx *fasthttp.RequestCtx, r *request) erro
 		}
 		input = append(json.RawMessage(nil), m...)
 	}
-	res, err := s.core.Ask(&messages.StartAttended{RunnerID: r.runner, WorkflowID: strings.TrimSpace(*b.WorkflowID),
+	res, err := messages.Ask(s.core, &messages.StartAttended{RunnerID: r.runner, WorkflowID: strings.TrimSpace(*b.WorkflowID),
 		Input: input, Origin: r.origin()})
 	if err != nil {
 		return err
@@ -387,12 +386,12 @@ func (s *Server) patchRunner(ctx *fasthttp.RequestCtx, r *request) error {
 	if b.Labels == nil {
 		return messages.Invalid("labels is required (an array; [] removes every label)")
 	}
-	return s.answerWrapped(ctx, fasthttp.StatusOK, "runner", &messages.SetRunnerLabels{
+	return answerWrapped(s, ctx, fasthttp.StatusOK, "runner", &messages.SetRunnerLabels{
 		ID: pathParam(ctx, "id"), Labels: b.Labels, Origin: r.origin()})
 }
 
 func (s *Server) regenerateRunnerSecret(ctx *fasthttp.RequestCtx, r *request) error {
-	res, err := s.core.Ask(&messages.RegenerateSecret{ID: pathParam(ctx, "id"), Origin: r.origin()})
+	res, err := messages.Ask(s.core, &messages.RegenerateSecret{ID: pathParam(ctx, "id"), Origin: r.origin()})
 	if err != nil {
 		return err
 	}
@@ -402,7 +401,7 @@ func (s *Server) regenerateRunnerSecret(ctx *fasthttp.RequestCtx, r *request) er
 }
 
 func (s *Server) deleteRunner(ctx *fasthttp.RequestCtx, r *request) error {
-	return s.answerSuccess(ctx, &messages.DeleteRunner{ID: pathParam(ctx, "id"), Origin: r.origin()})
+	return answerSuccess(s, ctx, &messages.DeleteRunner{ID: pathParam(ctx, "id"), Origin: r.origin()})
 }
 
 // parseIPAddress checks a runner's reported ipAddress: an IPv4 or IPv6

@@ -35,7 +35,7 @@ func (s *Server) createSubscription(ctx *fasthttp.RequestCtx, r *request) error 
 	if b.Description != nil {
 		cmd.Description = *b.Description
 	}
-	return s.answerWrapped(ctx, fasthttp.StatusCreated, "subscription", cmd)
+	return answerWrapped(s, ctx, fasthttp.StatusCreated, "subscription", cmd)
 }
 
 // listSubscriptions pages the subscriptions newest first (ADMIN); never a secret.
@@ -66,20 +66,20 @@ func (s *Server) updateSubscription(ctx *fasthttp.RequestCtx, r *request) error 
 	if b.Events != nil {
 		ch.Events = append([]string{}, *b.Events...)
 	}
-	return s.answerWrapped(ctx, fasthttp.StatusOK, "subscription",
+	return answerWrapped(s, ctx, fasthttp.StatusOK, "subscription",
 		&messages.UpdateSubscription{ID: pathParam(ctx, "id"), Change: ch, Origin: r.origin()})
 }
 
 // deleteSubscription removes a subscription (ADMIN).
 func (s *Server) deleteSubscription(ctx *fasthttp.RequestCtx, r *request) error {
-	return s.answerSuccess(ctx, &messages.DeleteSubscription{ID: pathParam(ctx, "id"), Origin: r.origin()})
+	return answerSuccess(s, ctx, &messages.DeleteSubscription{ID: pathParam(ctx, "id"), Origin: r.origin()})
 }
 
 // rotateSubscriptionSecret gives a subscription a new secret, shown this
 // once; the previous one keeps signing beside it for 24 h (ADMIN).
 func (s *Server) rotateSubscriptionSecret(ctx *fasthttp.RequestCtx, r *request) error {
 	noStore(ctx)
-	return s.answerWrapped(ctx, fasthttp.StatusOK, "subscription",
+	return answerWrapped(s, ctx, fasthttp.StatusOK, "subscription",
 		&messages.RotateSubscriptionSecret{ID: pathParam(ctx, "id"), Origin: r.origin()})
 }
 
@@ -90,7 +90,7 @@ const deliveryAnswerWait = 20 * time.Second
 // testSubscription sends a ping event to the subscription now and answers
 // the delivery once the attempt has an outcome (ADMIN).
 func (s *Server) testSubscription(ctx *fasthttp.RequestCtx, r *request) error {
-	res, err := s.core.AskTimeout(&messages.TestSubscription{ID: pathParam(ctx, "id"), Origin: r.origin()}, deliveryAnswerWait)
+	res, err := messages.AskTimeout(s.core, &messages.TestSubscription{ID: pathParam(ctx, "id"), Origin: r.origin()}, deliveryAnswerWait)
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func (s *Server) listDeliveries(ctx *fasthttp.RequestCtx, _ *request) error {
 // it once the attempt has an outcome (ADMIN).
 func (s *Server) retryDelivery(ctx *fasthttp.RequestCtx, r *request) error {
 	cmd := &messages.RetryDelivery{SubscriptionID: pathParam(ctx, "id"), DeliveryID: pathParam(ctx, "deliveryId"), Origin: r.origin()}
-	res, err := s.core.AskTimeout(cmd, deliveryAnswerWait)
+	res, err := messages.AskTimeout(s.core, cmd, deliveryAnswerWait)
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func (s *Server) activateLicense(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
-	return s.answer(ctx, fasthttp.StatusOK, &messages.ActivateLicense{Text: text, Origin: r.origin()})
+	return answer(s, ctx, fasthttp.StatusOK, &messages.ActivateLicense{Text: text, Origin: r.origin()})
 }
 
 // licenseStatus answers the license status computed now.
@@ -69,7 +69,7 @@ func (s *Server) licenseStatus(ctx *fasthttp.RequestCtx, _ *request) error {
 
 // validateLicense re-verifies the license now.
 func (s *Server) validateLicense(ctx *fasthttp.RequestCtx, r *request) error {
-	return s.answer(ctx, fasthttp.StatusOK, &messages.ValidateLicense{Origin: r.origin()})
+	return answer(s, ctx, fasthttp.StatusOK, &messages.ValidateLicense{Origin: r.origin()})
 }
 
 // replaceLicense installs a renewal for the same licensee.
@@ -78,12 +78,12 @@ func (s *Server) replaceLicense(ctx *fasthttp.RequestCtx, r *request) error {
 	if err != nil {
 		return err
 	}
-	return s.answer(ctx, fasthttp.StatusOK, &messages.ReplaceLicense{Text: text, Origin: r.origin()})
+	return answer(s, ctx, fasthttp.StatusOK, &messages.ReplaceLicense{Text: text, Origin: r.origin()})
 }
 
 // answer asks the owner actor and writes its reply as JSON with status.
-func (s *Server) answer(ctx *fasthttp.RequestCtx, status int, cmd any) error {
-	res, err := s.core.Ask(cmd)
+func answer[R any](s *Server, ctx *fasthttp.RequestCtx, status int, cmd messages.Command[R]) error {
+	res, err := messages.Ask(s.core, cmd)
 	if err != nil {
 		return err
 	}
@@ -92,8 +92,8 @@ func (s *Server) answer(ctx *fasthttp.RequestCtx, status int, cmd any) error {
 }
 
 // answerWrapped asks the owner actor and writes {kind: reply}.
-func (s *Server) answerWrapped(ctx *fasthttp.RequestCtx, status int, kind string, cmd any) error {
-	res, err := s.core.Ask(cmd)
+func answerWrapped[R any](s *Server, ctx *fasthttp.RequestCtx, status int, kind string, cmd messages.Command[R]) error {
+	res, err := messages.Ask(s.core, cmd)
 	if err != nil {
 		return err
 	}
@@ -102,8 +102,8 @@ func (s *Server) answerWrapped(ctx *fasthttp.RequestCtx, status int, kind string
 }
 
 // answerSuccess asks the owner actor and writes {"success": true}.
-func (s *Server) answerSuccess(ctx *fasthttp.RequestCtx, cmd any) error {
-	if _, err := s.core.Ask(cmd); err != nil {
+func answerSuccess[R any](s *Server, ctx *fasthttp.RequestCtx, cmd messages.Command[R]) error {
+	if _, err := messages.Ask(s.core, cmd); err != nil {
 		return err
 	}
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"success": true})

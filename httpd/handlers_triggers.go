@@ -79,7 +79,7 @@ func (s *Server) createTrigger(ctx *fasthttp.RequestCtx, r *request) error {
 	if b.Enabled != nil {
 		enabled = *b.Enabled
 	}
-	return s.answerWrapped(ctx, fasthttp.StatusCreated, "trigger", &messages.CreateTrigger{
+	return answerWrapped(s, ctx, fasthttp.StatusCreated, "trigger", &messages.CreateTrigger{
 		WorkflowID: *b.WorkflowID, Type: *b.Type, Config: cfg, Enabled: enabled, Priority: b.Priority, Origin: r.origin(),
 	})
 }
@@ -139,12 +139,12 @@ func (s *Server) updateTrigger(ctx *fasthttp.RequestCtx, r *request) error {
 	if cmd.Config == nil && cmd.Enabled == nil && cmd.Priority == nil {
 		return messages.Invalid("give at least one of config, enabled")
 	}
-	return s.answerWrapped(ctx, fasthttp.StatusOK, "trigger", cmd)
+	return answerWrapped(s, ctx, fasthttp.StatusOK, "trigger", cmd)
 }
 
 // deleteTrigger removes a trigger; it stops firing at once (ADMIN).
 func (s *Server) deleteTrigger(ctx *fasthttp.RequestCtx, r *request) error {
-	return s.answerSuccess(ctx, &messages.DeleteTrigger{ID: pathParam(ctx, "id"), Origin: r.origin()})
+	return answerSuccess(s, ctx, &messages.DeleteTrigger{ID: pathParam(ctx, "id"), Origin: r.origin()})
 }
 
 // fireWebhook is the public webhook of a WEBHOOK trigger: the trigger's
@@ -162,7 +162,7 @@ func (s *Server) fireWebhook(ctx *fasthttp.RequestCtx, r *request) error {
 		s.observeWebhook(nil, err)
 		return err
 	}
-	res, err := s.core.Ask(&messages.FireWebhook{
+	res, err := messages.Ask(s.core, &messages.FireWebhook{
 		TriggerID: pathParam(ctx, "id"),
 		Body:      body,
 		Signature: string(ctx.Request.Header.Peek("X-Exekra-Signature")),

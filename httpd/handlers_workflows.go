@@ -28,7 +28,7 @@ func (s *Server) createWorkflow(ctx *fasthttp.RequestCtx, r *request) error {
 		}
 		cmd.Description = *b.Description
 	}
-	return s.answerWrapped(ctx, fasthttp.StatusCreated, "workflow", cmd)
+	return answerWrapped(s, ctx, fasthttp.StatusCreated, "workflow", cmd)
 }
 
 // listWorkflows pages the workflows newest first.
@@ -65,14 +65,14 @@ func (s *Server) updateWorkflow(ctx *fasthttp.RequestCtx, r *request) error {
 			return err
 		}
 	}
-	return s.answerWrapped(ctx, fasthttp.StatusOK, "workflow", &messages.UpdateWorkflow{
+	return answerWrapped(s, ctx, fasthttp.StatusOK, "workflow", &messages.UpdateWorkflow{
 		ID: pathParam(ctx, "id"), Name: b.Name, Description: b.Description, RunnerLabels: b.RunnerLabels, Origin: r.origin(),
 	})
 }
 
 // deleteWorkflow removes a workflow with its versions and triggers (ADMIN).
 func (s *Server) deleteWorkflow(ctx *fasthttp.RequestCtx, r *request) error {
-	return s.answerSuccess(ctx, &messages.DeleteWorkflow{ID: pathParam(ctx, "id"), Origin: r.origin()})
+	return answerSuccess(s, ctx, &messages.DeleteWorkflow{ID: pathParam(ctx, "id"), Origin: r.origin()})
 }
 
 type draftBody struct {
@@ -96,12 +96,12 @@ func (s *Server) saveDraft(ctx *fasthttp.RequestCtx, r *request) error {
 	if b.Metadata != nil {
 		cmd.Metadata = *b.Metadata
 	}
-	return s.answerWrapped(ctx, fasthttp.StatusCreated, "version", cmd)
+	return answerWrapped(s, ctx, fasthttp.StatusCreated, "version", cmd)
 }
 
 // publishWorkflow publishes the latest version, which must be a DRAFT.
 func (s *Server) publishWorkflow(ctx *fasthttp.RequestCtx, r *request) error {
-	return s.answerWrapped(ctx, fasthttp.StatusOK, "version",
+	return answerWrapped(s, ctx, fasthttp.StatusOK, "version",
 		&messages.PublishLatest{WorkflowID: pathParam(ctx, "id"), Origin: r.origin()})
 }
 

@@ -205,7 +205,7 @@ var webhookOutcomes = [...]string{"accepted", "throttled", "rejected", "failed"}
 
 // observeWebhook counts one webhook call by what it led to: res and err are
 // the trigger's answer.
-func (s *Server) observeWebhook(res any, err error) {
+func (s *Server) observeWebhook(res messages.WebhookAnswer, err error) {
 	i := 3 // failed
 	switch {
 	case err == nil:

@@ -3,9 +3,6 @@ package httpd
 import (
 	"bufio"
 	"bytes"
-	"io"
-	"log/slog"
-	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,34 +14,6 @@ import (
 
 	"github.com/exekra/orchestrator/messages"
 )
-
-// fakeCore answers the few Core calls the public routes make.
-type fakeCore struct {
-	Core
-	state messages.SystemState
-}
-
-func (f *fakeCore) State() messages.SystemState         { return f.state }
-func (f *fakeCore) LicenseState() messages.LicenseState { return messages.LicenseActive }
-func (f *fakeCore) Now() time.Time                      { return time.Now() }
-func (f *fakeCore) LicenseStatus() messages.LicenseStatus {
-	return messages.LicenseStatus{Activated: true, Status: messages.LicenseActive, ExpiresAt: 1_900_000_000_000, GraceEndsAt: 1_900_604_800_000}
-}
-
-// serveOnce runs one request through the whole handler.
-func serveOnce(t *testing.T, s *Server, method, path string) *fasthttp.Response {
-	t.Helper()
-	var ctx fasthttp.RequestCtx
-	req := fasthttp.AcquireRequest()
-	defer fasthttp.ReleaseRequest(req)
-	req.Header.SetMethod(method)
-	req.SetRequestURI(path)
-	ctx.Init(req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1234}, nil)
-	s.Handler()(&ctx)
-	resp := &fasthttp.Response{}
-	ctx.Response.CopyTo(resp)
-	return resp
-}
 
 func newMetricsServer(t *testing.T) *Server {
 	t.Helper()
@@ -59,10 +28,7 @@ func newMetricsServer(t *testing.T) *Server {
 			StorageFileBytes: 65536,
 		}
 	}
-	return New(Config{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), JWTSecret: []byte("0123456789abcdef0123456789abcdef"),
-		Version: "test\"1", Figures: figures,
-	}, &fakeCore{state: messages.StateUnactivated}, nil)
+	return newTestServer(Config{Version: "test\"1", Figures: figures}, &fuzzCore{state: messages.StateUnactivated})
 }
 
 var (
@@ -208,7 +174,7 @@ func BenchmarkObserveRequest(b *testing.B) {
 
 // BenchmarkScrape is the cost of one /metrics answer with 100 route series.
 func BenchmarkScrape(b *testing.B) {
-	s := &Server{core: &fakeCore{state: messages.StateOperational}, cfg: Config{Figures: func() Figures { return Figures{} }}}
+	s := &Server{core: &fuzzCore{}, cfg: Config{Figures: func() Figures { return Figures{} }}}
 	var ctx fasthttp.RequestCtx
 	for i := 0; i < 100; i++ {
 		ctx.Request.Header.SetMethod("GET")

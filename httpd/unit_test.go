@@ -124,12 +124,11 @@ func TestDecodeBytes(t *testing.T) {
 
 func TestPanicInHandlerIs500JSONAndRequestID(t *testing.T) {
 	var logs bytes.Buffer
-	srv := New(Config{
-		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
-		JWTSecret: []byte("unit-secret-0123456789abcdef01234"),
+	srv := newTestServer(Config{
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		Extra: []Route{{Method: "GET", Path: "/api/boom", Access: Public, BeforeReady: true,
 			Handle: func(*Server, *fasthttp.RequestCtx, *request) error { panic("kaboom: internal detail") }}},
-	}, &fuzzCore{now: time.Now()}, fuzzStore{})
+	}, &fuzzCore{})
 	var ctx fasthttp.RequestCtx
 	ctx.Request.SetRequestURI("/api/boom")
 	ctx.Request.Header.Set("X-Request-Id", "client-id-1")
@@ -151,8 +150,7 @@ func TestPanicInHandlerIs500JSONAndRequestID(t *testing.T) {
 func TestGeneratedRequestIDsAreUnique(t *testing.T) {
 	seen := map[string]bool{}
 	for range 2 {
-		srv := New(Config{Logger: slog.New(slog.DiscardHandler), JWTSecret: []byte("unit-secret-0123456789abcdef01234")},
-			&fuzzCore{now: time.Now()}, fuzzStore{})
+		srv := newTestServer(Config{}, &fuzzCore{})
 		h := srv.Handler()
 		for range 1000 {
 			var ctx fasthttp.RequestCtx

@@ -46,14 +46,16 @@ type RetryDelivery struct {
 }
 
 // OutboxState is a subscription's delivery state as stored: its record,
-// its cursor (the last event passed), the delivery at the head of its
-// queue (nil before the first) and since when every attempt has failed
-// (0: the last attempt succeeded).
+// its cursor (the last event passed), the delivery named its head (nil
+// unless set), since when every attempt has failed (0: the last attempt
+// succeeded), and the window: the stored deliveries whose event is after
+// the cursor (answered out of order, or waiting for their next attempt).
 type OutboxState struct {
 	Sub          *Subscription
 	Cursor       uint64
 	Head         *Delivery
 	FailingSince Time
+	Window       []*Delivery
 }
 
 // OutboxChange is what one delivery outcome changes besides the delivery

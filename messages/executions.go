@@ -176,3 +176,13 @@ type CreateOutcome struct {
 	Duplicate bool
 	Err       error
 }
+
+// PreparedCreation is the creation of one execution prepared by the store
+// as it arrives (bound to its workflow's published version, encoded), so
+// that the batch it joins commits sooner; the store checks it again inside
+// the batch's transaction.
+type PreparedCreation interface {
+	// PreparedExecution is the execution as it would be stored (nil when
+	// its workflow refused it as prepared).
+	PreparedExecution() *Execution
+}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"fmt"
 
 	"go.etcd.io/bbolt"
 
@@ -96,6 +97,22 @@ func outboxStateTx(tx *bbolt.Tx, st *storedSubscription) (*messages.OutboxState,
 		}
 		o.Head = h
 	}
+	// The window: the records of deliveries whose event is after the
+	// cursor (answered out of order, or waiting for their next attempt).
+	prefix := []byte(st.ID + "/")
+	c := tx.Bucket(bucketDeliveries).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var d storedDelivery
+		if err := decode(v, &d); err != nil {
+			if skipBadTx(tx, bucketDeliveries, k, err) {
+				continue
+			}
+			return nil, err
+		}
+		if d.Seq > st.Cursor {
+			o.Window = append(o.Window, d.public())
+		}
+	}
 	return o, nil
 }
 
@@ -103,18 +120,39 @@ func outboxStateTx(tx *bbolt.Tx, st *storedSubscription) (*messages.OutboxState,
 // subscription (ch), in one transaction. A subscription deleted meanwhile
 // is NOT_FOUND (nothing written).
 func (s *Store) SaveDelivery(d *messages.Delivery, ch messages.OutboxChange) error {
-	return s.update(func(tx *bbolt.Tx) error {
-		st, err := getSubscriptionTx(tx, d.SubscriptionID)
+	return s.update(s.saveDeliveriesFn(d.SubscriptionID, []*messages.Delivery{d}, ch))
+}
+
+// SaveDeliveriesAsync writes deliveries of one subscription and what their
+// outcomes change on it (ch) in one transaction, without waiting: done
+// runs on the writer goroutine once the write is durable or failed (it must
+// not block). A subscription deleted meanwhile is NOT_FOUND (nothing
+// written). ch.Head names ds[0].
+func (s *Store) SaveDeliveriesAsync(subID string, ds []*messages.Delivery, ch messages.OutboxChange, done func(error)) {
+	s.updateAsync(s.saveDeliveriesFn(subID, ds, ch), done)
+}
+
+func (s *Store) saveDeliveriesFn(subID string, ds []*messages.Delivery, ch messages.OutboxChange) func(tx *bbolt.Tx) error {
+	return func(tx *bbolt.Tx) error {
+		st, err := getSubscriptionTx(tx, subID)
 		if err != nil {
 			return err
 		}
-		key := deliveryKey(d.SubscriptionID, d.ID)
-		isNew := tx.Bucket(bucketDeliveries).Get(key) == nil
-		if err := putTx(tx, bucketDeliveries, string(key), &storedDelivery{Delivery: *d, Seq: d.EventSeq}); err != nil {
-			return err
+		added := 0
+		for _, d := range ds {
+			if d.SubscriptionID != subID {
+				return fmt.Errorf("storage: delivery %s of subscription %s saved with %s", d.ID, d.SubscriptionID, subID)
+			}
+			key := deliveryKey(subID, d.ID)
+			if tx.Bucket(bucketDeliveries).Get(key) == nil {
+				added++
+			}
+			if err := putTx(tx, bucketDeliveries, string(key), &storedDelivery{Delivery: *d, Seq: d.EventSeq}); err != nil {
+				return err
+			}
 		}
-		if ch.Head {
-			st.HeadDelivery = d.ID
+		if ch.Head && len(ds) > 0 {
+			st.HeadDelivery = ds[0].ID
 		}
 		if ch.Cursor > st.Cursor {
 			st.Cursor = ch.Cursor
@@ -124,7 +162,9 @@ func (s *Store) SaveDelivery(d *messages.Delivery, ch messages.OutboxChange) err
 		}
 		if ch.Disable {
 			st.Enabled = false
-			st.UpdatedAt = d.CreatedAt
+			if len(ds) > 0 {
+				st.UpdatedAt = ds[0].CreatedAt
+			}
 			if ch.Effects.Audit != nil {
 				st.UpdatedAt = ch.Effects.Audit.CreatedAt
 			}
@@ -132,19 +172,50 @@ func (s *Store) SaveDelivery(d *messages.Delivery, ch messages.OutboxChange) err
 		if err := putTx(tx, bucketSubscriptions, st.ID, st); err != nil {
 			return err
 		}
-		if isNew {
+		if s.prunesDue(subID, added) {
 			if err := pruneDeliveriesTx(tx, st); err != nil {
 				return err
 			}
 		}
 		return s.applyEffectsTx(tx, ch.Effects)
-	})
+	}
 }
+
+// deliveriesPruneEvery is how many delivery records a subscription gets
+// between two prunes (so a busy outbox does not count its records at every
+// write): it keeps at most DeliveriesKept + deliveriesPruneEvery.
+const deliveriesPruneEvery = 128
+
+// prunesDue counts added new records of subscription subID and reports
+// whether its records are to be pruned now: at its first write since Open,
+// then every deliveriesPruneEvery records (writer goroutine only; a
+// rolled-back write only brings a prune forward).
+func (s *Store) prunesDue(subID string, added int) bool {
+	if added == 0 {
+		return false
+	}
+	if s.deliveriesAdded == nil {
+		s.deliveriesAdded = map[string]int{}
+	}
+	n, seen := s.deliveriesAdded[subID]
+	n += added
+	due := !seen || n >= deliveriesPruneEvery
+	if due {
+		n = 0
+	}
+	s.deliveriesAdded[subID] = n
+	return due
+}
+
+// pendingMark is how a PENDING record's JSON shows it (pruning reads no
+// other record).
+var pendingMark = []byte(`"status":"` + messages.DeliveryPending + `"`)
 
 // pruneDeliveriesTx deletes a subscription's oldest finished deliveries
 // beyond DeliveriesKept (never the head, never a PENDING one).
 func pruneDeliveriesTx(tx *bbolt.Tx, st *storedSubscription) error {
 	prefix := []byte(st.ID + "/")
+	head := deliveryKey(st.ID, st.HeadDelivery)
 	c := tx.Bucket(bucketDeliveries).Cursor()
 	n := 0
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
@@ -155,9 +226,14 @@ func pruneDeliveriesTx(tx *bbolt.Tx, st *storedSubscription) error {
 	}
 	var drop [][]byte
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n-len(drop) > DeliveriesKept; k, v = c.Next() {
-		var d storedDelivery
-		if err := decode(v, &d); err == nil && (d.Status == messages.DeliveryPending || d.ID == st.HeadDelivery) {
+		if st.HeadDelivery != "" && bytes.Equal(k, head) {
 			continue
+		}
+		if bytes.Contains(v, pendingMark) {
+			var d storedDelivery
+			if err := decode(v, &d); err == nil && d.Status == messages.DeliveryPending {
+				continue
+			}
 		}
 		drop = append(drop, append([]byte(nil), k...))
 	}

@@ -305,11 +305,68 @@ func appendStoredEvent(b []byte, e *messages.Event) []byte {
 	return append(b, e.Data...)
 }
 
+// ReadOutboundEvents reads the outbox's events: it scans the durable events
+// with a sequence above after, oldest first, and returns those whose
+// outbound types match accepts (the payload of the others is not copied),
+// stopping after limit of them or scan events. last is the sequence of the
+// last event scanned (after when none); more reports that it stopped before
+// the end of the log.
+func (s *Store) ReadOutboundEvents(after uint64, limit, scan int, match func(outbound []string) bool) (evs []messages.Event, last uint64, more bool, err error) {
+	last = after
+	err = s.view(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		n := 0
+		for k, v := c.Seek(u64(after + 1)); k != nil; k, v = c.Next() {
+			if n >= scan || len(evs) >= limit {
+				more = true
+				return nil
+			}
+			if len(k) != 8 {
+				skipBadTx(tx, bucketEvents, k, fmt.Errorf("%w: event key of %d bytes", errBadRecord, len(k)))
+				continue
+			}
+			n++
+			seq := readU64(k)
+			if len(v) > 0 && v[0] == 1 { // version 1: no outbound types
+				last = seq
+				continue
+			}
+			e, data, err := decodeStoredEventHead(seq, v)
+			if err != nil {
+				if skipBadTx(tx, bucketEvents, k, err) {
+					last = seq
+					continue
+				}
+				return err
+			}
+			last = seq
+			if len(e.Outbound) == 0 || !match(e.Outbound) {
+				continue
+			}
+			e.Data = append([]byte(nil), data...)
+			evs = append(evs, e)
+		}
+		return nil
+	})
+	return evs, last, more, err
+}
+
 // decodeStoredEvent decodes a stored event, copying out of bbolt's memory.
 func decodeStoredEvent(seq uint64, v []byte) (messages.Event, error) {
-	bad := fmt.Errorf("storage: event %d: %w", seq, errBadRecord)
+	e, data, err := decodeStoredEventHead(seq, v)
+	if err != nil {
+		return e, err
+	}
+	e.Data = append([]byte(nil), data...)
+	return e, nil
+}
+
+// decodeStoredEventHead decodes a stored event but its payload, which it
+// answers as a slice of v (bbolt's memory: copy it before the transaction
+// ends).
+func decodeStoredEventHead(seq uint64, v []byte) (messages.Event, []byte, error) {
 	if len(v) < 9 || (v[0] != 1 && v[0] != 2) {
-		return messages.Event{}, bad
+		return messages.Event{}, nil, errBadEvent(seq)
 	}
 	e := messages.Event{Seq: seq, Time: messages.Time(binary.BigEndian.Uint64(v[1:9]))}
 	rest := v[9:]
@@ -324,25 +381,27 @@ func decodeStoredEvent(seq uint64, v []byte) (messages.Event, error) {
 	}
 	var ok bool
 	if e.Type, ok = str(); !ok {
-		return messages.Event{}, bad
+		return messages.Event{}, nil, errBadEvent(seq)
 	}
 	if e.Subject, ok = str(); !ok {
-		return messages.Event{}, bad
+		return messages.Event{}, nil, errBadEvent(seq)
 	}
 	if v[0] == 2 {
 		n, w := binary.Uvarint(rest)
 		if w <= 0 || n > 64 {
-			return messages.Event{}, bad
+			return messages.Event{}, nil, errBadEvent(seq)
 		}
 		rest = rest[w:]
 		for i := uint64(0); i < n; i++ {
 			o, ok := str()
 			if !ok {
-				return messages.Event{}, bad
+				return messages.Event{}, nil, errBadEvent(seq)
 			}
 			e.Outbound = append(e.Outbound, o)
 		}
 	}
-	e.Data = append([]byte(nil), rest...)
-	return e, nil
+	return e, rest, nil
 }
+
+// errBadEvent is the error of a damaged event.
+func errBadEvent(seq uint64) error { return fmt.Errorf("storage: event %d: %w", seq, errBadRecord) }

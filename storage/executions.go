@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base32"
 	"encoding/binary"
-	"errors"
 	"sort"
 	"time"
 	"unicode/utf8"
@@ -397,17 +396,8 @@ func createExecutionTx(tx *bbolt.Tx, n newExecution, cb *createBatch) (*messages
 	if tx.Bucket(bucketExecutions).Get([]byte(e.ID)) != nil {
 		return nil, false, messages.Errorf(messages.CodeConflict, "execution id exists")
 	}
-	e.Workflow = messages.WorkflowRef{ID: wf.ID, Name: wf.Name}
-	e.VersionID = string(wf.PublishedVersionID)
-	if e.RunnerLabels == nil {
-		// No override (create request, trigger): the workflow's labels.
-		e.RunnerLabels = wf.RunnerLabels
-	}
-	if len(e.RunnerLabels) == 0 {
-		e.RunnerLabels = nil
-	}
+	bindExecution(&e, wf, n.DedupeKey)
 	if n.DedupeKey != "" {
-		e.DedupeKey = n.DedupeKey
 		v := make([]byte, 8+len(e.ID))
 		binary.BigEndian.PutUint64(v, uint64(now))
 		copy(v[8:], e.ID)
@@ -488,37 +478,15 @@ func (s *Store) createOneFn(n newExecution, out **messages.Execution, dup *bool)
 // outcome per execution in order, or with err when the write failed.
 func (s *Store) CreateExecutionsAsync(es []*messages.Execution, dedupeKeys []string,
 	done func(outcomes []messages.CreateOutcome, err error)) {
-	outcomes := make([]messages.CreateOutcome, len(es))
-	s.updateAsync(func(tx *bbolt.Tx) error {
-		cb := newCreateBatch()
-		for i, e := range es {
-			key := ""
-			if i < len(dedupeKeys) {
-				key = dedupeKeys[i]
-			}
-			out, dup, err := createExecutionTx(tx, newExecution{Execution: e, DedupeKey: key}, cb)
-			if err != nil {
-				var me *messages.Error
-				if !errors.As(err, &me) {
-					return err
-				}
-				// Refused before any write: report it, keep the others.
-				outcomes[i] = messages.CreateOutcome{Err: me}
-				continue
-			}
-			outcomes[i] = messages.CreateOutcome{Execution: out, Duplicate: dup}
+	ps := make([]messages.PreparedCreation, len(es))
+	for i, e := range es {
+		key := ""
+		if i < len(dedupeKeys) {
+			key = dedupeKeys[i]
 		}
-		if err := cb.applyTx(tx); err != nil {
-			return err
-		}
-		return s.appendEventsTx(tx, cb.events)
-	}, func(err error) {
-		if err != nil {
-			done(nil, err)
-			return
-		}
-		done(outcomes, nil)
-	})
+		ps[i] = s.PrepareCreation(e, key)
+	}
+	s.CreatePreparedAsync(ps, done)
 }
 
 // foldTerminalTx runs the bookkeeping of an execution entering a terminal

@@ -72,6 +72,13 @@ type Store struct {
 
 	// events numbers, stores and publishes domain events (events.go).
 	events eventLog
+	// deliveriesAdded counts new delivery records by subscription since
+	// its last prune (writer goroutine only; deliveries.go).
+	deliveriesAdded map[string]int
+
+	// prepared caches the workflows creations are prepared against
+	// (create_prepared.go).
+	prepared preparedWorkflows
 }
 
 // CommitStats are cumulative figures of the group-commit writer.

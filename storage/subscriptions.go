@@ -192,6 +192,17 @@ func (s *Store) ListSubscriptions(page messages.Page) ([]*messages.Subscription,
 // SubscriptionSecrets opens a subscription's signing secrets: the current
 // one, and the previous one while it still signs (at now).
 func (s *Store) SubscriptionSecrets(id string, now messages.Time) (current, previous string, err error) {
+	current, previous, until, err := s.SubscriptionKeys(id)
+	if now >= until {
+		previous = ""
+	}
+	return current, previous, err
+}
+
+// SubscriptionKeys opens a subscription's signing secrets: the current one
+// and the previous one with the time it stops signing ("" and 0 without
+// one), so that a delivery actor can keep them between attempts.
+func (s *Store) SubscriptionKeys(id string) (current, previous string, previousUntil messages.Time, err error) {
 	err = s.view(func(tx *bbolt.Tx) error {
 		st, err := getSubscriptionTx(tx, id)
 		if err != nil {
@@ -200,12 +211,16 @@ func (s *Store) SubscriptionSecrets(id string, now messages.Time) (current, prev
 		if current, err = openTx(tx, st.SealedSecret); err != nil {
 			return fmt.Errorf("%w: %w", errBadRecord, err)
 		}
-		if st.SealedPrevious != "" && now < st.PreviousUntil {
+		if st.SealedPrevious != "" {
 			if previous, err = openTx(tx, st.SealedPrevious); err != nil {
 				return fmt.Errorf("%w: %w", errBadRecord, err)
 			}
+			previousUntil = st.PreviousUntil
 		}
 		return nil
 	})
-	return current, previous, err
+	if err != nil {
+		return "", "", 0, err
+	}
+	return current, previous, previousUntil, nil
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,29 +14,10 @@ import (
 // SIGTERM exits 0 within 15 s, the database closed, and the log says what
 // did not finish. (The stop used to wait out the 30 s read timeout.)
 func TestBinarySIGTERMExitsWithinDeadline(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := testBinary(t)
-	dir := t.TempDir()
-	port := freePort(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dir, "--insecure-http")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var logs strings.Builder
-	done := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logs.WriteString(sc.Text() + "\n")
-		}
-		close(done)
-	}()
-	waitHealthy(t, "http://"+addr)
-
+	p := newServerProc(t)
+	p.args = []string{"--log-level", "info"} // the clean stop is logged at info
+	p.start()
+	addr := strings.TrimPrefix(p.base, "http://")
 	for i := 0; i < 3; i++ {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -49,39 +28,25 @@ func TestBinarySIGTERMExitsWithinDeadline(t *testing.T) {
 	}
 	// A full request after them: once it is answered, the server has
 	// accepted the stuck connections (it accepts in order).
-	waitHealthy(t, "http://"+addr)
+	if st, _, err := p.callAs("", "GET", "/api/health", nil); err != nil || st != 200 {
+		t.Fatalf("health beside the stuck requests: %d %v", st, err)
+	}
 
 	start := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	errc := make(chan error, 1)
-	go func() { <-done; errc <- cmd.Wait() }()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, logs.String())
-		}
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		<-errc
-		t.Fatalf("no exit 20 s after SIGTERM:\n%s", logs.String())
+	if err := p.waitExit(20 * time.Second); err != nil {
+		t.Fatalf("exit: %v\n%s", err, p.stderr.String())
 	}
+	logs := p.stderr.String()
 	if el := time.Since(start); el > shutdownDeadline {
-		t.Fatalf("exited %v after SIGTERM, over %v:\n%s", el, shutdownDeadline, logs.String())
+		t.Fatalf("exited %v after SIGTERM, over %v:\n%s", el, shutdownDeadline, logs)
 	}
-	if !strings.Contains(logs.String(), "in-flight requests did not finish in time") || !strings.Contains(logs.String(), "stopped cleanly") {
-		t.Fatalf("log:\n%s", logs.String())
+	if !strings.Contains(logs, "in-flight requests did not finish in time") || !strings.Contains(logs, "stopped cleanly") {
+		t.Fatalf("log:\n%s", logs)
 	}
 	// The database was closed: a new server opens it at once.
-	addr2 := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd2 := exec.Command(bin, "serve", "--addr", addr2, "--data-dir", dir, "--insecure-http")
-	if err := cmd2.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitHealthy(t, "http://"+addr2)
-	_ = cmd2.Process.Signal(syscall.SIGTERM)
-	if err := cmd2.Wait(); err != nil {
-		t.Fatalf("restart on the same data dir: %v", err)
-	}
+	p.start()
+	p.terminate()
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,77 +51,26 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// waitHealthy polls /api/health until it answers or the deadline passes.
-func waitHealthy(t *testing.T, base string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base + "/api/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("server at %s never became healthy", base)
-}
-
+// TestBinaryGracefulShutdownOnSIGTERM: SIGTERM and SIGINT stop the server
+// cleanly (exit 0, logged), with the database closed: another process
+// opens it at once.
 func TestBinaryGracefulShutdownOnSIGTERM(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := testBinary(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			dir := t.TempDir()
-			port := freePort(t)
-			cmd := exec.Command(bin, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", dir, "--insecure-http")
-			stderr, _ := cmd.StderrPipe()
-			cmd.Stdout = nil
-			if err := cmd.Start(); err != nil {
+			p := newServerProc(t)
+			p.args = []string{"--log-level", "info"} // the clean stop is logged at info
+			p.start()
+			if err := p.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			var logs strings.Builder
-			done := make(chan struct{})
-			go func() {
-				sc := bufio.NewScanner(stderr)
-				for sc.Scan() {
-					logs.WriteString(sc.Text() + "\n")
-				}
-				close(done)
-			}()
-			waitHealthy(t, fmt.Sprintf("http://127.0.0.1:%d", port))
-			if err := cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
+			if err := p.waitExit(20 * time.Second); err != nil {
+				t.Fatalf("exit: %v\n%s", err, p.stderr.String())
 			}
-			// Read stderr to its end (the process exiting closes it) before
-			// Wait, which closes the pipe.
-			errc := make(chan error, 1)
-			go func() { <-done; errc <- cmd.Wait() }()
-			select {
-			case err := <-errc:
-				if err != nil {
-					t.Fatalf("exit: %v\n%s", err, logs.String())
-				}
-			case <-time.After(20 * time.Second):
-				_ = cmd.Process.Kill()
-				t.Fatal("server did not stop within 20 s")
+			if !strings.Contains(p.stderr.String(), "stopped cleanly") {
+				t.Fatalf("no clean stop logged:\n%s", p.stderr.String())
 			}
-			if !strings.Contains(logs.String(), "stopped cleanly") {
-				t.Fatalf("no clean stop logged:\n%s", logs.String())
-			}
-			// The database was closed: another process can open it at once.
-			port2 := freePort(t)
-			cmd2 := exec.Command(bin, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port2), "--data-dir", dir, "--insecure-http")
-			if err := cmd2.Start(); err != nil {
-				t.Fatal(err)
-			}
-			waitHealthy(t, fmt.Sprintf("http://127.0.0.1:%d", port2))
-			_ = cmd2.Process.Signal(syscall.SIGTERM)
-			if err := cmd2.Wait(); err != nil {
-				t.Fatalf("restart on the same data dir: %v", err)
-			}
+			p.start()
+			p.terminate()
 		})
 	}
 }
@@ -147,7 +94,7 @@ func TestCloseAnswersParkedLongPolls(t *testing.T) {
 	r := h.rnOnline("parked", "")
 	done := make(chan *response, 1)
 	go func() { done <- h.request(r.c, "GET", "/api/runners/poll?wait=30", nil) }()
-	h.rnEventually("the poll to park", func() bool { return h.scrape()["exekra_long_polls_waiting"] == 1 })
+	h.waitPollsParked(1)
 	start := time.Now()
 	h.stop()
 	select {

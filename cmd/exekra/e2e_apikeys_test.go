@@ -205,13 +205,7 @@ func TestAPIKeyListsLastUseAndAudit(t *testing.T) {
 // The API key answers match the OpenAPI document, errors included.
 func TestE2EOpenAPIDescribesAPIKeys(t *testing.T) {
 	h := newHarness(t)
-	doc := h.loadOpenAPI()
-	check := func(c *client, method, tmpl, path string, body any) *response {
-		t.Helper()
-		r := h.request(c, method, path, body)
-		doc.conform(t, method, tmpl, r)
-		return r
-	}
+	check := h.openAPICheck(t)
 	r := check(h.admin, "POST", "/api/auth/api-keys", "/api/auth/api-keys", map[string]any{"name": "ci", "role": "DEVELOPER"})
 	key := &client{token: r.str("key")}
 	id := r.str("apiKey.id")

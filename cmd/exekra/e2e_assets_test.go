@@ -272,13 +272,7 @@ func TestE2EAssetsWithTheReferenceRunner(t *testing.T) {
 // that hands assets over against the document.
 func TestE2EOpenAPIDescribesTheAssetsAPI(t *testing.T) {
 	h := newHarness(t)
-	doc := h.loadOpenAPI()
-	check := func(c *client, method, tmpl, path string, body any) *response {
-		t.Helper()
-		r := h.request(c, method, path, body)
-		doc.conform(t, method, tmpl, r)
-		return r
-	}
+	check := h.openAPICheck(t)
 	a := h.admin
 	op := h.userWithRole("OPERATOR")
 	r := check(a, "POST", "/api/assets", "/api/assets", map[string]any{"name": "erp-robot", "type": "CREDENTIAL", "username": "robot-7", "password": e2eAssetPassword})

@@ -19,21 +19,8 @@ import (
 func TestConsoleAuthoring(t *testing.T) {
 	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	h := newHarness(t)
-	h.expect(h.admin, "POST", "/api/auth/register", map[string]any{"email": "dev@example.com", "password": "password-123", "name": "Dana", "role": "DEVELOPER"}, 201)
-	p := newPage(t, h.base)
-	p.open("/workflows")
-	p.signIn("dev@example.com", "password-123")
-	p.waitFor("heading", "Workflows")
 	// A DEVELOPER is offered the authoring pages, not the ADMIN's.
-	for _, name := range allNav {
-		want := 1
-		if name == "Users" || name == "Audit" || name == "System" {
-			want = 0
-		}
-		if n := p.count("link", name); n != want {
-			t.Errorf("developer: navigation link %q: %d, want %d", name, n, want)
-		}
-	}
+	p := consoleUserPage(t, h, "dev@example.com", "Dana", "DEVELOPER", "/workflows", "Workflows")
 	p.fill("Workflow name", "Authored flow")
 	p.click("button", "Create workflow")
 	p.waitFor("heading", "Workflow Authored flow")
@@ -108,11 +95,8 @@ func TestConsoleAuthoring(t *testing.T) {
 func TestConsoleAdministration(t *testing.T) {
 	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	h := newHarness(t, withLoopbackOutbound)
-	p := newPage(t, h.base)
 	dl := t.TempDir()
-	p.open("/users")
-	p.signIn(adminEmail, adminPassword)
-	p.waitFor("heading", "Users")
+	p := signedInPage(t, h.base, "/users", adminEmail, adminPassword, "Users")
 	p.fill("User email", "olga@example.com")
 	p.fill("User name", "Olga")
 	p.fill("Initial password", "password-123")
@@ -263,10 +247,7 @@ func TestConsoleScheduleTrigger(t *testing.T) {
 	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	h := newHarness(t)
 	h.consoleWorkflow("Nightly", helloGraph)
-	p := newPage(t, h.base)
-	p.open("/triggers")
-	p.signIn(adminEmail, adminPassword)
-	p.waitFor("heading", "Triggers")
+	p := signedInPage(t, h.base, "/triggers", adminEmail, adminPassword, "Triggers")
 	p.do("zone", chromedp.SetValue("", "Asia/Tokyo", sel("combobox", "Schedule time zone")...)) // a text field with suggestions
 	p.do("cron", chromedp.SetValue("", "30 9 * * 1-5", sel("textbox", "Cron expression")...))
 	p.typeInto("Cron expression", " ") // a key press: the preview follows typing

@@ -304,6 +304,45 @@ func (p *page) signIn(email, password string) {
 	p.waitFor("button", "Sign out")
 }
 
+// signedInPage opens path on a new page of the console at base, signs in
+// there and waits for the page's heading ("": for none).
+func signedInPage(t *testing.T, base, path, email, password, heading string) *page {
+	t.Helper()
+	p := newPage(t, base)
+	p.open(path)
+	p.signIn(email, password)
+	if heading != "" {
+		p.waitFor("heading", heading)
+	}
+	return p
+}
+
+// consoleUserPage registers a user with role (password "password-123"),
+// opens path signed in as them and checks that the navigation offers
+// exactly the pages the role may use.
+func consoleUserPage(t *testing.T, h *harness, email, name, role, path, heading string) *page {
+	t.Helper()
+	h.expect(h.admin, "POST", "/api/auth/register", map[string]any{"email": email, "password": "password-123", "name": name, "role": role}, 201)
+	p := signedInPage(t, h.base, path, email, "password-123", heading)
+	p.checkNav(role)
+	return p
+}
+
+// checkNav checks that the navigation offers every page to an ADMIN, and
+// all but Users, Audit and System to the other roles.
+func (p *page) checkNav(role string) {
+	p.t.Helper()
+	for _, name := range allNav {
+		want := 1
+		if role != "ADMIN" && (name == "Users" || name == "Audit" || name == "System") {
+			want = 0
+		}
+		if n := p.count("link", name); n != want {
+			p.t.Errorf("%s: navigation link %q: %d, want %d", role, name, n, want)
+		}
+	}
+}
+
 // shot saves a full-page screenshot of the current page.
 func (p *page) shot(file string) {
 	p.t.Helper()

@@ -43,10 +43,7 @@ func TestConsoleExecutionsUnderLiveLoad(t *testing.T) {
 		h.expect(runs[i].runner, "POST", "/api/executions/"+runs[i].exec+"/status", map[string]any{"status": "RUNNING"}, 200)
 	}
 
-	p := newPage(t, h.base)
-	p.open("/executions")
-	p.signIn(adminEmail, adminPassword)
-	p.waitFor("heading", "Executions")
+	p := signedInPage(t, h.base, "/executions", adminEmail, adminPassword, "Executions")
 	p.waitJS("live", `document.querySelector(".live").dataset.state === "live" && document.querySelectorAll("tbody .s-running").length === `+fmt.Sprint(n))
 	eval[bool](p, `(() => { window.__lt = []; window.__frames = 0;
 		new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__lt.push(e.duration); }).observe({ type: "longtask" });
@@ -118,9 +115,7 @@ func TestConsoleLargeLog(t *testing.T) {
 		}
 		h.expect(runner, "POST", "/api/executions/"+id+"/status", map[string]any{"status": "RUNNING", "logs": b.String()}, 200)
 	}
-	p := newPage(t, h.base)
-	p.open("/executions/" + id)
-	p.signIn(adminEmail, adminPassword)
+	p := signedInPage(t, h.base, "/executions/"+id, adminEmail, adminPassword, "")
 	p.waitJS("the log", `document.querySelectorAll(".log-view .ln").length > 0`)
 	start := time.Now() // once more, signed in: how long until the log shows
 	p.open("/executions/" + id)

@@ -44,11 +44,7 @@ func TestConsoleFirstRun(t *testing.T) {
 	p.click("button", "Create administrator")
 	p.waitFor("heading", "Dashboard")
 	p.waitFor("button", "Sign out")
-	for _, name := range allNav {
-		if n := p.count("link", name); n != 1 {
-			t.Errorf("navigation link %q: %d, want 1", name, n)
-		}
-	}
+	p.checkNav("ADMIN")
 	if n := eval[int](p, `document.querySelectorAll("h1").length`); n != 1 {
 		t.Errorf("%d h1 on the dashboard", n)
 	}
@@ -108,20 +104,7 @@ func TestConsoleOperatorNotOfferedAdminActions(t *testing.T) {
 	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	h := newHarness(t)
 	h.expect(h.admin, "POST", "/api/runners/register", map[string]any{"name": "runner-01"}, 201)
-	h.expect(h.admin, "POST", "/api/auth/register", map[string]any{"email": "op@example.com", "password": "password-123", "name": "Olga Operator", "role": "OPERATOR"}, 201)
-	p := newPage(t, h.base)
-	p.open("/")
-	p.signIn("op@example.com", "password-123")
-	p.waitFor("heading", "Dashboard")
-	for _, name := range allNav {
-		want := 1
-		if name == "Users" || name == "Audit" || name == "System" {
-			want = 0
-		}
-		if n := p.count("link", name); n != want {
-			t.Errorf("operator: navigation link %q: %d, want %d", name, n, want)
-		}
-	}
+	p := consoleUserPage(t, h, "op@example.com", "Olga Operator", "OPERATOR", "/", "Dashboard")
 	p.click("link", "Runners")
 	p.waitFor("heading", "Runners")
 	p.waitFor("rowheader", "runner-01")
@@ -177,10 +160,7 @@ func TestConsoleExecutionsKeyboard(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		ids = append(ids, h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": wf}, 201).str("execution.id"))
 	}
-	p := newPage(t, h.base)
-	p.open("/executions")
-	p.signIn(adminEmail, adminPassword)
-	p.waitFor("heading", "Executions")
+	p := signedInPage(t, h.base, "/executions", adminEmail, adminPassword, "Executions")
 	p.waitFor("checkbox", "Select execution "+ids[0])
 
 	p.key("/")
@@ -241,10 +221,7 @@ func TestConsoleRunnerAndLiveExecution(t *testing.T) {
 	bin := testBinary(t)
 	h := newHarness(t)
 	wf := h.consoleWorkflow("Live flow", consoleRunGraph)
-	p := newPage(t, h.base)
-	p.open("/runners")
-	p.signIn(adminEmail, adminPassword)
-	p.waitFor("heading", "Runners")
+	p := signedInPage(t, h.base, "/runners", adminEmail, adminPassword, "Runners")
 	p.waitJS("the live stream", `document.querySelector(".live").dataset.state === "live"`)
 	p.fill("Runner name", "console-runner")
 	p.fill("Runner labels", "finance, windows")

@@ -517,7 +517,7 @@ func TestE2EExecutionsRepollAndLongPoll(t *testing.T) {
 	// A long poll is answered by work created while it waits.
 	done := make(chan *response, 1)
 	go func() { done <- h.request(r2, "POST", "/api/runners/poll?wait=10", map[string]any{}) }()
-	time.Sleep(200 * time.Millisecond)
+	h.waitPollsParked(1)
 	y := h.createExecution(h.admin, map[string]any{"workflowId": wf}, 201).str("execution.id")
 	r := <-done
 	if r.status != 200 || r.str("execution.id") != y {

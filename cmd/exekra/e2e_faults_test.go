@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -44,17 +43,6 @@ func faultsBinary(t *testing.T) string {
 	return testBinary(t)
 }
 
-// faultsFreePort is a free loopback port.
-func faultsFreePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // serverProc is one exekra serve process on a data dir.
 type serverProc struct {
 	t      *testing.T
@@ -74,19 +62,8 @@ type serverProc struct {
 // newServerProc prepares a data dir and license keys (nothing runs yet).
 func newServerProc(t *testing.T) *serverProc {
 	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, pubPEM, err := messages.MarshalKeyPairPEM(pub, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDir := t.TempDir()
-	pubKey := filepath.Join(keyDir, "license.pub")
-	if err := os.WriteFile(pubKey, pubPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pubKey := filepath.Join(t.TempDir(), "license.pub")
+	priv := licenseKeyFile(t, pubKey)
 	p := &serverProc{
 		t: t, bin: faultsBinary(t), dir: t.TempDir(), pubKey: pubKey, priv: priv,
 		client: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
@@ -98,7 +75,7 @@ func newServerProc(t *testing.T) *serverProc {
 // launch starts the process; it does not wait for it to serve.
 func (p *serverProc) launch() {
 	p.t.Helper()
-	port := faultsFreePort(p.t)
+	port := freePort(p.t)
 	p.base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	p.cmd = exec.Command(p.bin, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", p.dir,
 		"--insecure-http", "--rate-limit", "0", "--license-public-key", p.pubKey, "--log-level", "warn")

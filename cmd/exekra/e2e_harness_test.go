@@ -84,21 +84,29 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	return h
 }
 
-// newUnactivatedHarness starts a server with no license.
-func newUnactivatedHarness(t testing.TB, opts ...harnessOption) *harness {
+// licenseKeyFile makes a license signing key pair, writes its public key
+// (PEM) to path and returns the private key.
+func licenseKeyFile(t testing.TB, path string) ed25519.PrivateKey {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyDir := t.TempDir()
 	_, pubPEM, err := messages.MarshalKeyPairPEM(pub, priv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(keyDir, "license.pub"), pubPEM, 0o644); err != nil {
+	if err := os.WriteFile(path, pubPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return priv
+}
+
+// newUnactivatedHarness starts a server with no license.
+func newUnactivatedHarness(t testing.TB, opts ...harnessOption) *harness {
+	t.Helper()
+	keyDir := t.TempDir()
+	priv := licenseKeyFile(t, filepath.Join(keyDir, "license.pub"))
 	cfg := NewMain().Config
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()

@@ -142,7 +142,7 @@ func TestE2ERunnerLabels(t *testing.T) {
 	// relabelling a parked runner lets it take the work that waits
 	done := make(chan *response, 1)
 	go func() { done <- h.request(plain.c, "POST", "/api/runners/poll?wait=10", map[string]any{}) }()
-	time.Sleep(200 * time.Millisecond) // let the poll park (the test passes either way)
+	h.waitPollsParked(1)
 	h.expect(h.admin, "PATCH", "/api/runners/"+plain.id, map[string]any{"labels": []string{"gpu"}}, 200)
 	if p := <-done; p.status != 200 || p.str("execution.id") != z {
 		t.Fatalf("relabelled runner: %d %s, want %s", p.status, p.body, z)

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/exekra/orchestrator/messages"
 )
 
 // A server started on a license that is not ACTIVE says so in its log with
@@ -43,18 +38,8 @@ func TestStartOnABadLicenseIsLoud(t *testing.T) {
 	}
 
 	// Verified with another key, the stored license is INVALID.
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, pubPEM, err := messages.MarshalKeyPairPEM(pub, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	other := filepath.Join(t.TempDir(), "other.pub")
-	if err := os.WriteFile(other, pubPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	licenseKeyFile(t, other)
 	h.cfg.LicensePublicKey = other
 	mark = len(h.logs.String())
 	h.restart()

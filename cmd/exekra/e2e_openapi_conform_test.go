@@ -19,15 +19,23 @@ import (
 // openAPIDoc is the parsed document served by the server.
 type openAPIDoc struct{ root map[string]any }
 
-// loadOpenAPI fetches GET /api/openapi.json.
-func (h *harness) loadOpenAPI() *openAPIDoc {
-	h.t.Helper()
+// openAPICheck fetches GET /api/openapi.json and returns a request that
+// checks its answer against the document: tmpl is the documented path of
+// the path requested.
+func (h *harness) openAPICheck(t *testing.T) func(c *client, method, tmpl, path string, body any, headers ...string) *response {
+	t.Helper()
 	r := h.expect(anon, "GET", "/api/openapi.json", nil, 200)
 	var root map[string]any
 	if err := json.Unmarshal(r.body, &root); err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return &openAPIDoc{root: root}
+	doc := &openAPIDoc{root: root}
+	return func(c *client, method, tmpl, path string, body any, headers ...string) *response {
+		t.Helper()
+		r := h.request(c, method, path, body, headers...)
+		doc.conform(t, method, tmpl, r)
+		return r
+	}
 }
 
 // ref resolves a "#/..." pointer.
@@ -244,13 +252,7 @@ func (d *openAPIDoc) conform(t *testing.T, method, path string, r *response) {
 // against the document.
 func TestE2EOpenAPIDescribesTheAnswers(t *testing.T) {
 	h := newUnactivatedHarness(t)
-	doc := h.loadOpenAPI()
-	check := func(c *client, method, tmpl, path string, body any) *response {
-		t.Helper()
-		r := h.request(c, method, path, body)
-		doc.conform(t, method, tmpl, r)
-		return r
-	}
+	check := h.openAPICheck(t)
 	check(anon, "GET", "/api/health", "/api/health", nil)
 	check(anon, "GET", "/api/status", "/api/status", nil)
 	check(anon, "GET", "/api/license/status", "/api/license/status", nil) // 503 before ready
@@ -286,13 +288,7 @@ func TestE2EOpenAPIDescribesTheAnswers(t *testing.T) {
 // execution, runner, trigger and analytics endpoints against the document.
 func TestE2EOpenAPIDescribesTheWorkAPI(t *testing.T) {
 	h := newHarness(t)
-	doc := h.loadOpenAPI()
-	check := func(c *client, method, tmpl, path string, body any, headers ...string) *response {
-		t.Helper()
-		r := h.request(c, method, path, body, headers...)
-		doc.conform(t, method, tmpl, r)
-		return r
-	}
+	check := h.openAPICheck(t)
 	a := h.admin
 	// workflows and versions
 	r := check(a, "POST", "/api/workflows", "/api/workflows", map[string]any{"name": "conform", "description": "d"})

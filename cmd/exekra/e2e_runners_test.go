@@ -74,6 +74,13 @@ func (h *harness) rnEventually(what string, check func() bool) {
 	}
 }
 
+// waitPollsParked waits (bounded) until n runner long polls are parked
+// waiting for work (exekra_long_polls_waiting).
+func (h *harness) waitPollsParked(n int) {
+	h.t.Helper()
+	h.rnEventually(fmt.Sprintf("%d parked long polls", n), func() bool { return h.scrape()["exekra_long_polls_waiting"] == float64(n) })
+}
+
 func stopIDs(r *response) []any {
 	v, ok := r.json["stopExecutionIds"].([]any)
 	if !ok {
@@ -215,7 +222,7 @@ func TestE2ERunnerProtocol(t *testing.T) {
 	go func() {
 		done <- h.request(rr.c, "GET", "/api/runners/poll?wait=20", nil)
 	}()
-	time.Sleep(200 * time.Millisecond)
+	h.waitPollsParked(1)
 	ex2 := h.rnQueue(wf)
 	select {
 	case p = <-done:

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"crypto/ed25519"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exekra/orchestrator/messages"
 	"github.com/exekra/orchestrator/storage"
 )
 
@@ -67,7 +64,7 @@ type releaseFixture struct {
 // Lists that grow by the test's own logins (the audit log) are compared by
 // id: every old item must still be there, unchanged.
 var fixtureVolatile = []string{"daysRemaining", "status@license", "nextRunAt", "timestamp", "status@runners",
-	"lastLoginAt", "total@audit", "totalPages@audit", "validatedAt", "updatedAt@runners", "offlineSince@runners"}
+	"lastLoginAt", "waiting", "total@audit", "totalPages@audit", "validatedAt", "updatedAt@runners", "offlineSince@runners"}
 
 // TestE2EWriteReleaseFixture writes a release fixture (skipped unless asked).
 func TestE2EWriteReleaseFixture(t *testing.T) {
@@ -75,20 +72,10 @@ func TestE2EWriteReleaseFixture(t *testing.T) {
 	if dir == "" {
 		t.Skip("set EXEKRA_WRITE_RELEASE_FIXTURE=DIR to write a release fixture")
 	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, pubPEM, err := messages.MarshalKeyPairPEM(pub, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "license.pub"), pubPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	priv := licenseKeyFile(t, filepath.Join(dir, "license.pub"))
 	h := newUnactivatedHarness(t, func(c *Config) {
 		c.LicensePublicKey, c.OutboundAllowLoopback = filepath.Join(dir, "license.pub"), true
 	})

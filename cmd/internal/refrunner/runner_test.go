@@ -317,8 +317,9 @@ func TestBacksOffWhileServerFailsThenRecovers(t *testing.T) {
 func TestUnreachableServerThenUp(t *testing.T) {
 	addr := freeAddr(t)
 	f := newFakeHandler(t)
-	startRunner(t, testConfig("http://"+addr, &syncBuffer{}))
-	time.Sleep(300 * time.Millisecond) // a few refused connections
+	logs := &syncBuffer{}
+	startRunner(t, testConfig("http://"+addr, logs))
+	waitFor(t, 10*time.Second, "a few refused connections", func() bool { return strings.Count(logs.String(), "retrying") >= 3 })
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Skipf("port %s was taken meanwhile: %v", addr, err)
@@ -379,7 +380,14 @@ func TestExpiryInThePastByOurClockDoesNotLoop(t *testing.T) {
 	if final := waitTerminal(t, f, id); final.Status != StatusCompleted {
 		t.Fatalf("final report = %+v", final)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// A few more calls after it: none of them authenticates again.
+	var polls int
+	f.with(func() { polls = f.polls })
+	waitFor(t, 10*time.Second, "more polls", func() bool {
+		var n int
+		f.with(func() { n = f.polls })
+		return n >= polls+5
+	})
 	f.with(func() {
 		if f.authCount != 1 {
 			t.Errorf("authenticated %d times; a past expiresAt must not trigger re-authentication on every call", f.authCount)

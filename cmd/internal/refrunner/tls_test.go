@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,7 +24,7 @@ func TestTLS(t *testing.T) {
 		f := newTLSFake(t)
 		logs := &syncBuffer{}
 		startRunner(t, testConfig(f.srv.URL, logs))
-		time.Sleep(200 * time.Millisecond)
+		waitFor(t, 10*time.Second, "refused attempts", func() bool { return strings.Count(logs.String(), "retrying") >= 2 })
 		f.with(func() {
 			if f.authCount != 0 {
 				t.Errorf("the runner authenticated against an unverified certificate")
