@@ -758,7 +758,9 @@ func (a *executionActor) announceDequeued(ctx actor.Context) {
 func (a *executionActor) commit(next *messages.Execution, expect messages.ExecutionStatus,
 	logs string, audit *messages.AuditEntry) error {
 	next.UpdatedAt = messages.TimeOf(a.sys.Now())
-	if err := a.sys.store.SaveExecution(next, expect, logs, executionEffects(a.exec, next, audit)); err != nil {
+	// a.exec is the record as last stored: storage prepares the write
+	// from it outside its writer (storage.SaveTransition).
+	if err := a.sys.store.SaveTransition(a.exec, next, expect, logs, executionEffects(a.exec, next, audit)); err != nil {
 		return err
 	}
 	a.sys.execFigures.observeTransition(a.exec, next)

@@ -55,6 +55,10 @@ type Store interface {
 	PrepareCreation(e *messages.Execution, dedupeKey string) messages.PreparedCreation
 	CreatePreparedAsync(ps []messages.PreparedCreation, done func([]messages.CreateOutcome, error))
 	SaveExecution(e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, fx messages.Effects) error
+	// SaveTransition is SaveExecution from the owner, which passes the
+	// record as last stored (prev): the write is prepared outside the
+	// storage writer.
+	SaveTransition(prev, e *messages.Execution, expect messages.ExecutionStatus, appendLogs string, fx messages.Effects) error
 	// EachQueued calls fn with every QUEUED execution's queue entry, in
 	// queue order, without decoding the executions (id is valid during
 	// the call only).

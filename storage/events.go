@@ -169,6 +169,7 @@ func (s *Store) PublishLive(evs []messages.Event) {
 
 // eventsBegin starts an attempt at a batch.
 func (s *Store) eventsBegin() {
+	s.resetTxCounters() // the transitions' counter sums (transitions.go)
 	ev := &s.events
 	ev.startNext = ev.next
 	ev.pending = ev.pending[:0]
@@ -191,6 +192,9 @@ func (s *Store) eventsNeedTx() bool { return s.events.next > s.events.reserved }
 // numbers when needed and prunes the oldest events beyond the retained
 // count (and at or below the outbox floor).
 func (s *Store) eventsFinishTx(tx *bbolt.Tx) error {
+	if err := s.flushTxCountersTx(tx); err != nil { // transitions.go
+		return err
+	}
 	ev := &s.events
 	if ev.next > ev.reserved {
 		if err := tx.Bucket(bucketMeta).Put(metaEventSeqReserved, u64(ev.next+eventSeqBlock)); err != nil {

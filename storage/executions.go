@@ -533,15 +533,7 @@ func (s *Store) saveExecutionTx(tx *bbolt.Tx, c executionChange) error {
 			return err
 		}
 	}
-	fx := c.Effects
-	if c.AppendLogs != "" {
-		// The chunk comes before the change's own events (a final report's
-		// log lines before its COMPLETED); only storage knows its offset.
-		evs := make([]messages.Event, 0, len(fx.Events)+1)
-		evs = append(evs, messages.ExecutionLogEvent(e.ID, offset, c.AppendLogs, e.UpdatedAt))
-		fx.Events = append(evs, fx.Events...)
-	}
-	return s.applyEffectsTx(tx, fx)
+	return s.transitionEffectsTx(tx, c, offset)
 }
 
 // SaveExecution durably applies one transition of an existing execution:

@@ -96,13 +96,17 @@ func (s *Store) SaveRunnerAsync(r *messages.Runner, fx messages.Effects, done fu
 	s.updateAsync(s.saveRunnerFn(r, fx), done)
 }
 
+// The record is encoded in the caller's goroutine: the writer only checks
+// and puts (it is the bottleneck of a busy server, docs/performance.md).
 func (s *Store) saveRunnerFn(r *messages.Runner, fx messages.Effects) func(tx *bbolt.Tx) error {
-	sr := toStoredRunner(r)
+	id := []byte(r.ID)
+	v := appendStoredRunner(make([]byte, 0, 384), r)
 	return func(tx *bbolt.Tx) error {
-		if tx.Bucket(bucketRunners).Get([]byte(r.ID)) == nil {
+		b := tx.Bucket(bucketRunners)
+		if b.Get(id) == nil {
 			return messages.NotFound("runner")
 		}
-		if err := putTx(tx, bucketRunners, r.ID, &sr); err != nil {
+		if err := b.Put(id, v); err != nil {
 			return err
 		}
 		return s.applyEffectsTx(tx, fx)

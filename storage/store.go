@@ -64,6 +64,11 @@ type Store struct {
 	// the writes to workflows and versions (processes.go).
 	processes  atomic.Pointer[[]messages.RunnerProcess]
 	catalogGen atomic.Uint64
+	// versions caches GetVersion (versioncache.go).
+	versions versionCache
+	// txCounters sums the counter changes of the prepared transitions in
+	// the writer's transaction (transitions.go); the writer's own.
+	txCounters map[string]int64
 
 	// events numbers, stores and publishes domain events (events.go).
 	events eventLog

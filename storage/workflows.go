@@ -100,7 +100,7 @@ func (s *Store) DeleteWorkflow(id string, audit *messages.AuditEntry) ([]string,
 		if _, err := getWorkflowTx(tx, id); err != nil {
 			return err
 		}
-		if n := counterTx(tx, activeCounter(id)); n > 0 {
+		if n := counterTx(tx, activeCounter(id)) + int(s.txCounter(activeCounter(id))); n > 0 {
 			return messages.Errorf(messages.CodeConflict, "the workflow has %d active execution(s): stop them first", n)
 		}
 		idx := tx.Bucket(bucketWorkflowVersions)
@@ -351,8 +351,12 @@ func (s *Store) LatestVersion(workflowID string) (*messages.Version, error) {
 	return out, err
 }
 
-// GetVersion reads one version (nil, nil when absent).
-func (s *Store) GetVersion(id string) (*messages.Version, error) {
+// GetVersion reads one version (nil, nil when absent), through a cache
+// that catalog writes empty (versioncache.go): the version is shared, its
+// callers must not change it.
+func (s *Store) GetVersion(id string) (*messages.Version, error) { return s.cachedVersion(id) }
+
+func (s *Store) readVersion(id string) (*messages.Version, error) {
 	var v messages.Version
 	var found bool
 	err := s.view(func(tx *bbolt.Tx) (err error) {
