@@ -351,6 +351,12 @@ export async function triggers(main, { canDevelop, stream }) {
   // repainted (unless a secret is being typed there); a new or deleted one
   // reloads the list.
   let timer = null;
+  // One reload for a burst of new or deleted triggers, put off while a
+  // secret is being typed in a row (a reload would drop what was typed).
+  const reloadSoon = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => (tbody.querySelector("form") ? reloadSoon() : load().catch(() => {})), 500);
+  };
   const offExec = stream.on("execution", (x) => {
     const t = x && x.triggerId ? triggersById.get(x.triggerId) : null;
     if (!t || t.type !== "WEBHOOK") return;
@@ -366,8 +372,7 @@ export async function triggers(main, { canDevelop, stream }) {
       if (!row.querySelector("form")) paint(t);
       return;
     }
-    clearTimeout(timer);
-    timer = setTimeout(() => load().catch(() => {}), 500); // one reload for a burst
+    reloadSoon();
   });
   return () => {
     offExec();
