@@ -82,14 +82,7 @@ func TestExecutionAppendJSONMatchesEncodingJSON(t *testing.T) {
 
 func TestExecutionAppendJSONRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	alphabet := []string{"a", "Z", "0", " ", "\"", "\\", "<", ">", "&", "\n", "\t", "\x00", "\x1f", "é", "€", "\u2028", "\u2029", "\xff", "\xe2\x80", "😀"}
-	str := func() string {
-		var b []byte
-		for i := r.IntN(6); i > 0; i-- {
-			b = append(b, alphabet[r.IntN(len(alphabet))]...)
-		}
-		return string(b)
-	}
+	str := func() string { return awkwardString(r) }
 	opt := func() *string {
 		if r.IntN(2) == 0 {
 			return nil
@@ -183,4 +176,16 @@ func BenchmarkExecutionJSON(b *testing.B) {
 			}
 		}
 	})
+}
+
+// awkwardString is a short random string of characters JSON encoders must
+// escape, replace or keep: quotes, HTML characters, controls, line
+// separators, invalid UTF-8 and characters outside the BMP.
+func awkwardString(r *rand.Rand) string {
+	alphabet := []string{"a", "Z", "0", " ", "\"", "\\", "<", ">", "&", "\n", "\t", "\x00", "\x1f", "é", "€", "\u2028", "\u2029", "\xff", "\xe2\x80", "😀"}
+	var b []byte
+	for i := r.IntN(6); i > 0; i-- {
+		b = append(b, alphabet[r.IntN(len(alphabet))]...)
+	}
+	return string(b)
 }
