@@ -156,7 +156,7 @@ func (s *Store) RecordTriggerFire(id string, firedAt messages.Time, result strin
 		if !firedAt.IsZero() {
 			fx = withTriggerEvent(fx, st.public(), firedAt, false)
 			if strings.HasPrefix(result, "skipped") {
-				// The trigger actor's results say "skipped: why" (SPEC §17's trigger.skipped).
+				// The trigger actor's results say "skipped: why" (docs/api.md's trigger.skipped event).
 				fx.Events[len(fx.Events)-1].Outbound = []string{"trigger.skipped"}
 			}
 		}
