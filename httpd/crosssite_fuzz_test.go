@@ -71,7 +71,8 @@ func FuzzCrossSiteClassification(f *testing.F) {
 		switch {
 		case code == 415 && strings.Contains(string(resp.Body()), string(messages.CodeUnsupportedMediaType)):
 			refusedBy = "content type"
-		case code == 403 && strings.Contains(string(resp.Body()), errForeignOrigin.Message):
+		case code == 403 && (strings.Contains(string(resp.Body()), errForeignOrigin.Message) ||
+			strings.Contains(string(resp.Body()), errForeignSession.Message)):
 			refusedBy = "origin"
 		}
 		// The rules, written out plainly.
@@ -86,6 +87,9 @@ func FuzzCrossSiteClassification(f *testing.F) {
 		notJSON := (strings.TrimSpace(c.contentType) == "" && len(body) > 0) ||
 			(strings.TrimSpace(c.contentType) != "" && !strings.EqualFold(media, "application/json"))
 		want := ""
+		if setsSession := rt.Path == "/api/auth/login" || rt.Path == "/api/auth/bootstrap"; setsSession && foreign {
+			want = "origin"
+		}
 		if cookieUser && changes {
 			switch {
 			case foreign:

@@ -171,6 +171,11 @@ func TestCrossSiteRules(t *testing.T) {
 		{"runner token as a cookie", csCase{"POST", "/api/runners/heartbeat", "runner-cookie", "text/plain", "null", "cross-site", `{}`}, 401},
 		{"webhook text/plain foreign", csCase{"POST", "/api/triggers/webhook/t1", "none", "text/plain", "http://evil.test", "cross-site", `{}`}, 0},
 		{"login with a cookie present", csCase{"POST", "/api/auth/login", "cookie", json, "", "", `{"email":"a@b.co","password":"x"}`}, 0},
+		{"login from a script", csCase{"POST", "/api/auth/login", "none", "application/x-www-form-urlencoded", "", "", `{"email":"a@b.co","password":"x"}`}, 0},
+		{"login same origin", csCase{"POST", "/api/auth/login", "none", json, "http://exekra.test:4545", "same-origin", `{"email":"a@b.co","password":"x"}`}, 0},
+		{"login from a foreign page", csCase{"POST", "/api/auth/login", "none", "text/plain", "http://evil.test", "", `{"email":"a@b.co","password":"x"}`}, 403},
+		{"login cross-site", csCase{"POST", "/api/auth/login", "none", "text/plain", "", "cross-site", `{"email":"a@b.co","password":"x"}`}, 403},
+		{"bootstrap from a foreign page", csCase{"POST", "/api/auth/bootstrap", "none", json, "null", "", `{"email":"a@b.co","password":"password1"}`}, 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, ran := ft.serveCrossSite(tc.c)

@@ -134,6 +134,9 @@ var errBadLogin = messages.Errorf(messages.CodeUnauthorized, "invalid email or p
 
 // login checks the credentials in constant-ish time and starts a session.
 func (s *Server) login(ctx *fasthttp.RequestCtx, r *request) error {
+	if err := checkSessionOrigin(ctx); err != nil {
+		return err
+	}
 	var b credentialsBody
 	if err := decodeJSON(ctx, &b); err != nil {
 		return err
@@ -207,6 +210,9 @@ func (s *Server) login(ctx *fasthttp.RequestCtx, r *request) error {
 
 // bootstrap creates the first admin (ACTIVATED only) and logs them in.
 func (s *Server) bootstrap(ctx *fasthttp.RequestCtx, r *request) error {
+	if err := checkSessionOrigin(ctx); err != nil {
+		return err
+	}
 	switch s.core.State() {
 	case messages.StateUnactivated:
 		return messages.Errorf(messages.CodeConflict, "activate a license first")
