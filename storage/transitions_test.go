@@ -372,7 +372,11 @@ func BenchmarkTransitionTxBody(b *testing.B) {
 // the writes queued meanwhile meet in the next batch.
 func holdWriter(t *testing.T, s *Store) func() {
 	t.Helper()
-	release, held := make(chan struct{}), make(chan struct{})
+	// held has room for the first signal: the writer may run the function
+	// before this goroutine waits for it (an unbuffered send with a default
+	// was lost then, and both sides waited for good); a retried batch runs
+	// it again and finds the room taken.
+	release, held := make(chan struct{}), make(chan struct{}, 1)
 	go func() {
 		_ = s.update(func(*bbolt.Tx) error {
 			select {
