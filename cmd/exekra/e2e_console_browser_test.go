@@ -135,7 +135,18 @@ func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
 	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
+	for {
+		err := chromedp.Do(ctx, steps...)
+		if err == nil {
+			return
+		}
+		// A live event can repaint the element between the query that found
+		// it and the action on it (a row of a live table): act again on the
+		// element as it is now, as a user's next click would.
+		if ctx.Err() == nil && (strings.Contains(err.Error(), "Could not find node with given id") ||
+			strings.Contains(err.Error(), "Node is detached")) {
+			continue
+		}
 		p.t.Fatalf("%s: %v\npage text:\n%s", what, err, p.bodyText())
 	}
 }
