@@ -330,19 +330,7 @@ func publishAssetsTx(tx *bbolt.Tx, v *messages.Version) error {
 
 // GetAsset reads one asset's public record (nil, nil when absent).
 func (s *Store) GetAsset(id string) (*messages.Asset, error) {
-	var out *messages.Asset
-	err := s.view(func(tx *bbolt.Tx) error {
-		st, err := getAssetTx(tx, id)
-		if err != nil {
-			if messages.ErrorCode(err) == messages.CodeNotFound {
-				return nil
-			}
-			return err
-		}
-		out = st.public()
-		return nil
-	})
-	return out, err
+	return getPublic(s, id, getAssetTx)
 }
 
 // ListAssets pages the assets newest first, with the total; never a secret.

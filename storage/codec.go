@@ -117,3 +117,21 @@ func pagePublicTx[S any, P any, PS interface {
 		return nil
 	})
 }
+
+// getPublic reads one record through get and answers its public view; a
+// record that is not there is the zero view (nil) and no error.
+func getPublic[P any, PS interface{ public() P }](s *Store, id string, get func(*bbolt.Tx, string) (PS, error)) (P, error) {
+	var out P
+	err := s.view(func(tx *bbolt.Tx) error {
+		st, err := get(tx, id)
+		if err != nil {
+			if messages.ErrorCode(err) == messages.CodeNotFound {
+				return nil
+			}
+			return err
+		}
+		out = st.public()
+		return nil
+	})
+	return out, err
+}

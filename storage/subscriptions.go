@@ -163,19 +163,7 @@ func (s *Store) DeleteSubscription(id string, fx messages.Effects) error {
 
 // GetSubscription reads one subscription's public record (nil when absent).
 func (s *Store) GetSubscription(id string) (*messages.Subscription, error) {
-	var out *messages.Subscription
-	err := s.view(func(tx *bbolt.Tx) error {
-		st, err := getSubscriptionTx(tx, id)
-		if err != nil {
-			if messages.ErrorCode(err) == messages.CodeNotFound {
-				return nil
-			}
-			return err
-		}
-		out = st.public()
-		return nil
-	})
-	return out, err
+	return getPublic(s, id, getSubscriptionTx)
 }
 
 // ListSubscriptions pages the subscriptions newest first, with the total.
