@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // peakRSSMiB reads a process's peak resident set size (VmHWM) from
@@ -63,4 +64,31 @@ func cpuSeconds(pid int) (float64, error) {
 		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
 	return (utime + stime) / 100, nil // USER_HZ is 100 on Linux
+}
+
+// sampleRSS reads the resident memory of pid every 250 ms until the
+// returned function is called, which answers the largest reading in MiB.
+func sampleRSS(pid int) (stop func() float64) {
+	var peak float64
+	done, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if r, _, err := procStat(pid); err == nil && r > peak {
+					peak = r
+				}
+			}
+		}
+	}()
+	return func() float64 {
+		close(done)
+		<-sampled
+		return peak
+	}
 }

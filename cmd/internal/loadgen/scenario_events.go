@@ -273,28 +273,10 @@ func runEvents(e *env) error {
 		}(w)
 	}
 	// The server's resident memory while the load runs.
-	var peakLoad float64
-	stopSampling := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopSampling:
-				return
-			case <-tick.C:
-				if r, _, err := procStat(e.t.pid); err == nil && r > peakLoad {
-					peakLoad = r
-				}
-			}
-		}
-	}()
+	stopSampling := sampleRSS(e.t.pid)
 	lw.Wait()
 	elapsed := time.Since(start)
-	close(stopSampling)
-	<-sampled
+	peakLoad := stopSampling()
 	e.extra("server RSS MiB during load (max)", peakLoad)
 	e.summarize(e.rec, elapsed)
 	achieved := float64(created.Load()) / elapsed.Seconds()

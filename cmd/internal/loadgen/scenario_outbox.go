@@ -258,30 +258,12 @@ func runOutbox(e *env) error {
 
 	// 3. The budget's load: --change-rate events a second, paced, fanned
 	// out to the subscriptions, with the creation clients beside them.
-	var peak float64
-	var rssMid float64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if r, _, err := procStat(e.t.pid); err == nil && r > peak {
-					peak = r
-				}
-			}
-		}
-	}()
+	stopSampling := sampleRSS(e.t.pid)
 	e.logf("outbox: %s at %.0f events/s to %d subscriptions (one dead), creations beside them", d, rate, len(urls))
 	mixB := e.mixed(e.rec, body, workers, rate, d)
 	okB, failB, tookB := mixB.pairsOK, mixB.pairsFailed, mixB.pairsTook
 	createsB := float64(mixB.createsOK) / mixB.createsTook.Seconds()
-	rssMid, _, _ = procStat(e.t.pid)
+	rssMid, _, _ := procStat(e.t.pid)
 	e.summarize(e.rec, tookB)
 	achieved := float64(okB) / tookB.Seconds()
 	e.extra("events/s asked", rate)
@@ -299,8 +281,7 @@ func runOutbox(e *env) error {
 	// fan-out at whatever rate the API reaches, not the budget's load).
 	e.logf("outbox: %s of create-and-stop with the subscriptions", d)
 	okC, failC, tookC := e.pairs(nil, body, workers, 0, d)
-	close(stop)
-	<-sampled
+	peak := stopSampling()
 	rss1, _, _ := procStat(e.t.pid)
 	e.extra("pairs/s with subscriptions (as fast as answered)", float64(okC)/tookC.Seconds())
 	if failC > 0 {
