@@ -313,6 +313,7 @@ func TestConsoleScheduleTrigger(t *testing.T) {
 			wh = m["id"].(string)
 		}
 	}
+	p.waitJS("the example's fire, live", `[...document.querySelectorAll("tbody tr")].some(r => r.dataset.id === "`+wh+`" && r.querySelector(".last-fired time"))`)
 	p.click("button", "Clear secret of trigger "+wh)
 	p.waitFor("dialog", "Clear the secret of trigger "+wh[:10]+"?")
 	p.click("button", "Clear secret")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -143,8 +144,10 @@ func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 		// A live event can repaint the element between the query that found
 		// it and the action on it (a row of a live table): act again on the
 		// element as it is now, as a user's next click would.
+		// A click whose point a repaint moved (a live table's columns
+		// widened) is aimed again too.
 		if ctx.Err() == nil && (strings.Contains(err.Error(), "Could not find node with given id") ||
-			strings.Contains(err.Error(), "Node is detached")) {
+			strings.Contains(err.Error(), "Node is detached") || errors.Is(err, errNotAtPoint)) {
 			continue
 		}
 		p.t.Fatalf("%s: %v\npage text:\n%s", what, err, p.bodyText())
@@ -218,8 +221,62 @@ func (p *page) waitFor(role, name string) {
 // click clicks the element with role and name.
 func (p *page) click(role, name string) {
 	p.t.Helper()
-	p.do(fmt.Sprintf("click %s %q", role, name), chromedp.Click("", sel(role, name)...))
+	p.do(fmt.Sprintf("click %s %q", role, name), hitClick(sel(role, name)))
 }
+
+// errNotAtPoint: the element is not what a click at its centre would hit
+// (covered, or moved by a repaint since its box was read).
+var errNotAtPoint = errors.New("the element is not at its click point")
+
+// hitClick is chromedp.Click with the check a careful person makes: it
+// clicks the element's centre only when the element (or one inside it) is
+// what is there now. chromedp.Click reads the box and then sends the mouse;
+// a live event that repaints the table between the two (its columns widen
+// when a "last fired" time arrives) sent the click to a neighbour, and the
+// dialog the test waited for never opened.
+func hitClick(opts []chromedp.QueryOption) chromedp.Action[chromedp.Void] {
+	return chromedp.QueryAfter("", func(ctx context.Context, t *chromedp.Target, nodes []*chromedp.Node) (chromedp.Void, error) {
+		var none chromedp.Void
+		if len(nodes) == 0 {
+			return none, errNotAtPoint
+		}
+		n := nodes[0]
+		if _, err := cdp.Call(ctx, t, dom.ScrollIntoViewIfNeeded, dom.ScrollIntoViewIfNeededParams{NodeID: n.NodeID}); err != nil {
+			return none, err
+		}
+		q, err := cdp.Call(ctx, t, dom.GetContentQuads, dom.GetContentQuadsParams{NodeID: n.NodeID})
+		if err != nil {
+			return none, err
+		}
+		if len(q.Quads) == 0 || len(q.Quads[0]) != 8 {
+			return none, errNotAtPoint
+		}
+		var x, y float64
+		for i := 0; i < 8; i += 2 {
+			x, y = x+q.Quads[0][i]/4, y+q.Quads[0][i+1]/4
+		}
+		obj, err := cdp.Call(ctx, t, dom.ResolveNode, dom.ResolveNodeParams{NodeID: n.NodeID})
+		if err != nil {
+			return none, err
+		}
+		defer cdp.Call(ctx, t, runtime.ReleaseObject, runtime.ReleaseObjectParams{ObjectID: obj.Object.ObjectID})
+		hit, err := cdp.Call(ctx, t, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
+			ObjectID:            obj.Object.ObjectID,
+			FunctionDeclaration: fmt.Sprintf(`function() { const e = document.elementFromPoint(%v, %v); return !!e && this.contains(e); }`, x, y),
+			ReturnByValue:       ptrTo(true),
+		})
+		if err != nil {
+			return none, err
+		}
+		if hit.ExceptionDetails != nil || hit.Result == nil || string(hit.Result.Value) != "true" {
+			return none, errNotAtPoint
+		}
+		_, err = chromedp.MouseClickXY(x, y)(ctx, t)
+		return none, err
+	}, opts...)
+}
+
+func ptrTo[T any](v T) *T { return &v }
 
 // fill replaces the value of the text field named name.
 func (p *page) fill(name, value string) {
