@@ -318,8 +318,13 @@ func TestConsoleScheduleTrigger(t *testing.T) {
 	p.waitFor("dialog", "Clear the secret of trigger "+wh[:10]+"?")
 	p.click("button", "Clear secret")
 	p.waitFor("button", "Set secret of trigger "+wh)
-	h.expect(anon, "POST", "/api/triggers/webhook/"+wh, map[string]any{}, 200)
-	p.waitJS("the fire, live", `[...document.querySelectorAll("tbody tr")].some(r => r.dataset.id === "`+wh+`" && r.querySelector(".last-fired time") && /QUEUED|ASSIGNED|RUNNING|COMPLETED|FAILED/.test(r.querySelector(".last-result").textContent))`)
+	fired, _ := h.expect(anon, "POST", "/api/triggers/webhook/"+wh, map[string]any{}, 200).json["executionId"].(string)
+	if fired == "" {
+		t.Fatal("the unsigned fire named no execution")
+	}
+	// This fire's own execution, not the example's (a click on a row while
+	// its repaint is on the way can land between two rows).
+	p.waitJS("the fire, live", `[...document.querySelectorAll("tbody tr")].some(r => r.dataset.id === "`+wh+`" && r.querySelector(".last-fired time") && r.querySelector(".last-result a[href='/executions/`+fired+`']") && /QUEUED|ASSIGNED|RUNNING|COMPLETED|FAILED/.test(r.querySelector(".last-result").textContent))`)
 	p.click("button", "Set secret of trigger "+wh)
 	p.fill("New secret of trigger "+wh, "hook-secret-2")
 	p.click("button", "Save secret")

@@ -335,6 +335,12 @@ export async function triggers(main, { canDevelop, stream }) {
       get(`/api/executions?triggerId=${encodeURIComponent(t.id)}&limit=1`).then((r) => {
         if (r.executions.length) lastRuns.set(t.id, r.executions[0]);
       }, () => {})));
+    // A secret form opened while the list was being read stays: the list
+    // is painted once it is closed.
+    if (tbody.querySelector("form")) {
+      reloadSoon();
+      return;
+    }
     clear(tbody);
     triggersById.clear();
     for (const t of items) triggersById.set(t.id, t);
