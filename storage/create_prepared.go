@@ -239,7 +239,7 @@ func putPreparedTx(tx *bbolt.Tx, p *preparedCreate, cb *createBatch) (*messages.
 			return nil, false, err
 		}
 	}
-	cb.events = append(cb.events, p.event)
+	cb.created(e, p.event)
 	return e, false, nil
 }
 

@@ -204,3 +204,72 @@ func TestStoredEventRoundTrip(t *testing.T) {
 		t.Fatal("a damaged event decoded")
 	}
 }
+
+// TestWebhookFiresRecordedOncePerBatch: the creations a webhook made in one
+// batch write its newest fire on the trigger once, with one trigger event
+// after the executions'; a schedule's creations leave the trigger to its
+// actor (RecordTriggerFire); a trigger deleted meanwhile blocks nothing.
+// Both creation paths: prepared and plain.
+func TestWebhookFiresRecordedOncePerBatch(t *testing.T) {
+	for _, prepared := range []bool{true, false} {
+		s := openTestStore(t, t.TempDir())
+		sink := &sinkForTest{}
+		s.SetEventSink(sink.take)
+		wf := putWorkflowForTest(t, s, "wf", true)
+		base := time.Now()
+		now := messages.TimeOf(base)
+		hook := &messages.Trigger{ID: messages.NewID(base), WorkflowID: wf.ID, Type: messages.TriggerWebhook, Config: `{}`, Enabled: true, CreatedAt: now, UpdatedAt: now}
+		sched := &messages.Trigger{ID: messages.NewID(base), WorkflowID: wf.ID, Type: messages.TriggerSchedule, Config: `{"cron":"@hourly"}`, Enabled: true, CreatedAt: now, UpdatedAt: now}
+		for _, tr := range []*messages.Trigger{hook, sched} {
+			if err := s.CreateTrigger(tr, "s3cret", messages.Effects{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gone := "no-such-trigger"
+		var es []*messages.Execution
+		for i, tid := range []*string{&hook.ID, &hook.ID, &sched.ID, &hook.ID, &gone} {
+			e := newExec(wf.ID, base.Add(time.Duration(i)*time.Millisecond), messages.PriorityNormal)
+			e.TriggerID = tid
+			es = append(es, e)
+		}
+		newest := es[3].ID
+		done := make(chan error, 1)
+		if prepared {
+			ps := make([]messages.PreparedCreation, len(es))
+			for i, e := range es {
+				ps[i] = s.PrepareCreation(e, "")
+			}
+			s.CreatePreparedAsync(ps, func(out []messages.CreateOutcome, err error) { done <- err })
+		} else {
+			s.CreateExecutionsAsync(es, nil, func(out []messages.CreateOutcome, err error) { done <- err })
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		var trig []messages.Event
+		execs := 0
+		for _, ev := range sink.events() {
+			switch ev.Type {
+			case messages.EventTrigger:
+				if ev.Subject == hook.ID || ev.Subject == sched.ID {
+					trig = append(trig, ev)
+				}
+			case messages.EventExecution:
+				execs++
+			}
+		}
+		if execs != len(es) || len(trig) != 3 { // the two creations, then this batch's one fire
+			t.Fatalf("prepared=%v: %d execution events, %d trigger events", prepared, execs, len(trig))
+		}
+		if last := trig[2]; last.Subject != hook.ID || !strings.Contains(string(last.Data), `"lastResult":"queued `+newest+`"`) || strings.Contains(string(last.Data), "s3cret") {
+			t.Fatalf("prepared=%v: the fire's event %s %s", prepared, last.Subject, last.Data)
+		}
+		if got, err := s.GetTrigger(hook.ID); err != nil || got.LastResult != "queued "+newest || got.LastFiredAt != es[3].CreatedAt {
+			t.Fatalf("prepared=%v: the webhook after its fires: %+v %v", prepared, got, err)
+		}
+		if got, err := s.GetTrigger(sched.ID); err != nil || got.LastResult != "" || got.LastFiredAt != 0 {
+			t.Fatalf("prepared=%v: the schedule was recorded by the creations: %+v %v", prepared, got, err)
+		}
+		s.Close()
+	}
+}

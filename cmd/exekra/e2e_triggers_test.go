@@ -263,6 +263,46 @@ func TestE2EScheduleFires(t *testing.T) {
 // TestE2EWebhookBurst measures webhook bursts from 64 concurrent senders
 // (set EXEKRA_BURST=1; it reports, it does not assert on speed). `exekra
 // loadtest webhook` is the full measurement against a bare fasthttp baseline.
+// A webhook call is a fire: once its execution is durable the trigger shows
+// it (lastFiredAt, lastResult "queued <id>", as a schedule fire does) and a
+// trigger event follows on /api/events. A duplicate (same Idempotency-Key)
+// and a refused call fire nothing.
+func TestE2EWebhookFireShowsOnTrigger(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "hooked")
+	r := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK", "config": `{"secret":"s3cret-key"}`}, 201)
+	hook := r.str("trigger.id")
+	if got := r.str("trigger.lastFiredAt"); got != "" {
+		t.Fatalf("a new trigger has fired: %s", r.body)
+	}
+	events := h.openEvents(h.admin, "?types=trigger")
+	path := "/api/triggers/webhook/" + hook
+	h.expectError(anon, "POST", path, `{}`, 401, "UNAUTHORIZED")
+	body := `{"n":1}`
+	exec := h.expect(anon, "POST", path, body, 200, "X-Exekra-Signature", sign("s3cret-key", body), "Idempotency-Key", "once").str("executionId")
+	ev := events.next(t, "the fire's trigger event", func(ev sseEvent) bool { return ev.data["id"] == hook })
+	if ev.data["lastResult"] != "queued "+exec || ev.data["lastFiredAt"] == nil || ev.data["hasSecret"] != true || ev.data["sealedSecret"] != nil {
+		t.Fatalf("trigger event after the fire: %v", ev.data)
+	}
+	got := h.expect(h.admin, "GET", "/api/triggers/"+hook, nil, 200)
+	x := h.expect(h.admin, "GET", "/api/executions/"+exec, nil, 200)
+	if got.str("trigger.lastResult") != "queued "+exec || got.str("trigger.lastFiredAt") != x.str("execution.createdAt") {
+		t.Fatalf("trigger after a fire: %s (execution %s)", got.body, x.body)
+	}
+	// The same call again is the same execution: no new fire.
+	h.expect(anon, "POST", path, body, 200, "X-Exekra-Signature", sign("s3cret-key", body), "Idempotency-Key", "once")
+	second := h.expect(anon, "POST", path, body, 200, "X-Exekra-Signature", sign("s3cret-key", body)).str("executionId")
+	ev = events.next(t, "the second fire's trigger event", func(ev sseEvent) bool { return ev.data["id"] == hook })
+	if ev.data["lastResult"] != "queued "+second {
+		t.Fatalf("the duplicate fired, or the second fire is missing: %v (second %s)", ev.data, second)
+	}
+	// The fire is stored, not only announced.
+	h.restart()
+	if got := h.expect(h.admin, "GET", "/api/triggers/"+hook, nil, 200); got.str("trigger.lastResult") != "queued "+second {
+		t.Fatalf("after a restart: %s", got.body)
+	}
+}
+
 func TestE2EWebhookBurst(t *testing.T) {
 	if os.Getenv("EXEKRA_BURST") == "" {
 		t.Skip("set EXEKRA_BURST=1 to measure webhook bursts")

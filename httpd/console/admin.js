@@ -310,11 +310,15 @@ export async function triggers(main, { canDevelop, stream }) {
       whereCell, h("td", {}, timeEl(t.nextRunAt)), lastCells(t), h("td", {}, enabled));
   };
   // A schedule's last fire and result are on the trigger; a webhook's are its
-  // newest execution (read at load, then followed from execution events).
+  // newest execution, whose status is followed from execution events (the
+  // trigger names it, "queued <id>", from the moment it is durable).
   const lastRuns = new Map();
   const lastCells = (t) => {
-    const x = lastRuns.get(t.id);
-    if (t.lastFiredAt || !x) return [h("td", { class: "last-fired" }, timeEl(t.lastFiredAt)), h("td", { class: "last-result", text: t.lastResult || "—" })];
+    let x = t.type === "WEBHOOK" ? lastRuns.get(t.id) : null;
+    if (t.type === "WEBHOOK" && t.lastFiredAt && (t.lastResult || "").startsWith("queued ") && (!x || x.createdAt < t.lastFiredAt)) {
+      x = { id: t.lastResult.slice("queued ".length), createdAt: t.lastFiredAt, status: "QUEUED" };
+    }
+    if (!x) return [h("td", { class: "last-fired" }, timeEl(t.lastFiredAt)), h("td", { class: "last-result", text: t.lastResult || "—" })];
     return [h("td", { class: "last-fired" }, timeEl(x.createdAt)),
       h("td", { class: "last-result" }, h("a", { href: `/executions/${encodeURIComponent(x.id)}`, "aria-label": `Last run of trigger ${t.id}: ${x.status}` }, statusBadge(x.status)))];
   };
