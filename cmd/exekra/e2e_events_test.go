@@ -262,3 +262,28 @@ func TestE2EEventsEndWithTheirAPIKey(t *testing.T) {
 	default:
 	}
 }
+
+// A reset is an event like the others: it carries an id (the newest event's),
+// so a client that reloads and reconnects with it resumes instead of being
+// reset again.
+func TestE2EEventsResetCarriesAnID(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "reset-id-wf")
+	s := h.openEvents(h.admin, "?types=execution")
+	a := h.createExecution(h.admin, map[string]any{"workflowId": wf}, 201).str("execution.id")
+	seen := s.next(t, "QUEUED", execStatus(a, "QUEUED"))
+	s.close()
+
+	r := h.openEvents(h.admin, "?types=execution", "Last-Event-ID", "999999999999")
+	reset := r.next(t, "reset", func(sseEvent) bool { return true })
+	if reset.typ != "reset" || reset.id < seen.id {
+		t.Fatalf("reset: type %s id %d, want reset with an id ≥ %d", reset.typ, reset.id, seen.id)
+	}
+	r.close()
+
+	b := h.createExecution(h.admin, map[string]any{"workflowId": wf}, 201).str("execution.id")
+	again := h.openEvents(h.admin, "?types=execution", "Last-Event-ID", strconv.FormatUint(reset.id, 10))
+	if ev := again.next(t, "after the reset's id", func(sseEvent) bool { return true }); ev.typ != "execution" || ev.data["id"] != b {
+		t.Fatalf("resuming at the reset's id: got %s %v, want execution %s", ev.typ, ev.data["id"], b)
+	}
+}
