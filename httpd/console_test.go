@@ -139,8 +139,9 @@ func TestConsoleServedOutsideTheAPI(t *testing.T) {
 			t.Errorf("GET %s: body differs", p)
 		}
 	}
-	if r := serveOnce(t, s, "GET", "/assets/app.js"); r.StatusCode() != 404 {
-		t.Errorf("an unhashed asset name: %d", r.StatusCode())
+	if r := serveOnce(t, s, "GET", "/assets/app.js"); r.StatusCode() != 404 ||
+		!strings.HasPrefix(string(r.Header.ContentType()), "application/json") || !strings.Contains(string(r.Body()), `"code":"NOT_FOUND"`) {
+		t.Errorf("an unhashed asset name: %d %s %s", r.StatusCode(), r.Header.ContentType(), r.Body())
 	}
 }
 
