@@ -110,7 +110,7 @@ func (s *Server) events(ctx *fasthttp.RequestCtx, r *request) error {
 		return err
 	}
 	h := &ctx.Response.Header
-	h.SetContentType("text/event-stream; charset=utf-8")
+	h.SetContentType("text/event-stream") // always UTF-8 (the format says so): no parameter
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	// The body lasts until the connection closes (no length, no chunks).
