@@ -43,9 +43,10 @@ const maxAPIKeyName = 200
 
 // createAPIKey makes a key for the caller and shows it once.
 func (s *Server) createAPIKey(ctx *fasthttp.RequestCtx, r *request) error {
-	if r.apiKey != nil {
-		return messages.Errorf(messages.CodeForbidden, "an API key cannot create API keys: log in with a password")
-	}
+	// A key is accepted wherever a user token is (docs/api.md, API keys),
+	// here too: r.user.Role is then the key's own role (never above its
+	// owner's), so a key makes keys of at most that role, and none that
+	// outlives it (a leaked key cannot mint longer-lived ones).
 	var b apiKeyBody
 	if err := decodeJSON(ctx, &b); err != nil {
 		return err
@@ -70,7 +71,12 @@ func (s *Server) createAPIKey(ctx *fasthttp.RequestCtx, r *request) error {
 		case t.After(now.Add(messages.APIKeyMaxTTL)):
 			return messages.Invalid("expiresAt must be at most a year (365 days) ahead")
 		}
+		if r.apiKey != nil && t.After(r.apiKey.ExpiresAt.Std()) {
+			return messages.Invalid("expiresAt must not be after the expiry of the API key making it (%s)", r.apiKey.ExpiresAt.Std().UTC().Format(time.RFC3339))
+		}
 		expires = t
+	} else if r.apiKey != nil && expires.After(r.apiKey.ExpiresAt.Std()) {
+		expires = r.apiKey.ExpiresAt.Std() // the default, cut to the making key's life
 	}
 	role := r.user.Role
 	if b.Role != nil {

@@ -63,11 +63,27 @@ func TestAPIKeyActsAsItsOwnerWithItsRole(t *testing.T) {
 	h.expectError(op, "POST", "/api/workflows", map[string]any{"name": "nope"}, 403, "FORBIDDEN")
 	h.expectError(op, "GET", "/api/users", nil, 403, "FORBIDDEN")
 
-	// Never above the caller's role; an API key creates no keys; a key is
+	// Never above the caller's role; a key makes keys as a token does, of
+	// at most its own role (the OPERATOR key above no ADMIN one); a key is
 	// no session to log out of.
 	dev := h.userWithRole("DEVELOPER")
 	h.expectError(dev, "POST", "/api/auth/api-keys", map[string]any{"name": "up", "role": "ADMIN"}, 403, "FORBIDDEN")
-	h.expectError(key, "POST", "/api/auth/api-keys", map[string]any{"name": "child"}, 403, "FORBIDDEN")
+	child, childRec := h.newAPIKey(key, map[string]any{"name": "child"})
+	if childRec["role"] != "ADMIN" || childRec["userId"] != h.admin.user["id"] {
+		t.Fatalf("a key's key: %v", childRec)
+	}
+	h.expect(child, "GET", "/api/users", nil, 200)
+	h.expectError(op, "POST", "/api/auth/api-keys", map[string]any{"name": "up", "role": "ADMIN"}, 403, "FORBIDDEN")
+	if _, r := h.newAPIKey(op, map[string]any{"name": "op-child"}); r["role"] != "OPERATOR" {
+		t.Fatalf("an OPERATOR key's key: %v", r)
+	}
+	// None outlives the key that makes it: the default is cut to its
+	// expiry, a later one asked for is refused.
+	short, shortRec := h.newAPIKey(h.admin, map[string]any{"name": "short", "expiresAt": h.clock.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)})
+	if _, r := h.newAPIKey(short, map[string]any{"name": "short-child"}); r["expiresAt"] != shortRec["expiresAt"] {
+		t.Fatalf("a key's default expiry past its maker's: %v (maker %v)", r["expiresAt"], shortRec["expiresAt"])
+	}
+	h.expectError(short, "POST", "/api/auth/api-keys", map[string]any{"name": "long", "expiresAt": h.clock.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)}, 400, "VALIDATION_ERROR")
 	h.expectError(key, "POST", "/api/auth/logout", nil, 400, "VALIDATION_ERROR")
 	// Bad bodies change nothing.
 	for _, body := range []any{
