@@ -156,6 +156,9 @@ func (c *Config) validate() error {
 	case c.GCHeapFloorMiB < 0 || c.GCHeapFloorMiB > 1<<20:
 		return usageErr("exekra serve: --gc-heap-floor must be between 0 (off) and 1048576 MiB")
 	}
+	if err := c.validateAddr(); err != nil {
+		return err
+	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return usageErr("exekra serve: %v", err)
 	}
