@@ -102,31 +102,13 @@ func (s *Server) setSession(ctx *fasthttp.RequestCtx, u *messages.User) error {
 	if err != nil {
 		return err
 	}
-	c := fasthttp.AcquireCookie()
-	defer fasthttp.ReleaseCookie(c)
-	c.SetKey("token")
-	c.SetValue(text)
-	c.SetPath("/")
-	c.SetHTTPOnly(true)
-	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
-	c.SetMaxAge(int(userTokenTTL / time.Second))
-	c.SetSecure(s.cfg.Secure)
-	ctx.Response.Header.SetCookie(c)
+	setSessionCookie(ctx, text, int(userTokenTTL/time.Second), s.cfg.Secure)
 	NoStore(ctx)
 	return nil
 }
 
 func (s *Server) clearSession(ctx *fasthttp.RequestCtx) {
-	c := fasthttp.AcquireCookie()
-	defer fasthttp.ReleaseCookie(c)
-	c.SetKey("token")
-	c.SetValue("")
-	c.SetPath("/")
-	c.SetHTTPOnly(true)
-	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
-	c.SetMaxAge(-1)
-	c.SetSecure(s.cfg.Secure)
-	ctx.Response.Header.SetCookie(c)
+	setSessionCookie(ctx, "", 0, s.cfg.Secure)
 	NoStore(ctx)
 }
 

@@ -177,6 +177,13 @@ func routeOf(ctx *fasthttp.RequestCtx) string {
 	return p
 }
 
+// The rate-limit headers' names, spelled as docs/api.md writes them.
+var (
+	hdrRateLimitLimit     = []byte("X-RateLimit-Limit")
+	hdrRateLimitRemaining = []byte("X-RateLimit-Remaining")
+	hdrRateLimitReset     = []byte("X-RateLimit-Reset")
+)
+
 // wrap builds the chain of one route: system-state gate, authentication,
 // rate limit, role guard, then the handler.
 func (s *Server) wrap(rt Route) fasthttp.RequestHandler {
@@ -195,9 +202,11 @@ func (s *Server) wrap(rt Route) fasthttp.RequestHandler {
 			}
 			res := s.limiter.take(client, time.Now())
 			h := &ctx.Response.Header
-			h.Set("X-RateLimit-Limit", strconv.Itoa(res.limit))
-			h.Set("X-RateLimit-Remaining", strconv.Itoa(res.remaining))
-			h.Set("X-RateLimit-Reset", strconv.Itoa(int((res.resetIn+time.Second-1)/time.Second)))
+			// SetCanonical keeps the names as documented (Set would
+			// normalize them to X-Ratelimit-…).
+			h.SetCanonical(hdrRateLimitLimit, strconv.AppendInt(nil, int64(res.limit), 10))
+			h.SetCanonical(hdrRateLimitRemaining, strconv.AppendInt(nil, int64(res.remaining), 10))
+			h.SetCanonical(hdrRateLimitReset, strconv.AppendInt(nil, int64((res.resetIn+time.Second-1)/time.Second), 10))
 			if !res.allowed {
 				h.Set("Retry-After", strconv.Itoa(int(res.retryAfter/time.Second)+1))
 				s.writeError(ctx, messages.Errorf(messages.CodeRateLimited, "too many requests: the limit is %d per minute", res.limit))

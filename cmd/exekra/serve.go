@@ -133,6 +133,7 @@ func (m *Main) defineFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", c.LoginMaxFailures, "failed logins in a row for one email, from any address, before that email's logins answer 429 for a while (1 minute, doubling up to 15); 0 turns it off")
 	fs.BoolVar(&c.OutboundAllowLoopback, "outbound-allow-loopback", false, "let event subscriptions target loopback and link-local addresses (tests, development)")
 	withEnv(fs)
+	documentDefaults(fs)
 }
 
 func (c *Config) validate() error {
@@ -155,6 +156,9 @@ func (c *Config) validate() error {
 		return usageErr("exekra serve: --retention-days must be 0 (keep) or more")
 	case c.GCHeapFloorMiB < 0 || c.GCHeapFloorMiB > 1<<20:
 		return usageErr("exekra serve: --gc-heap-floor must be between 0 (off) and 1048576 MiB")
+	}
+	if err := c.validateAddr(); err != nil {
+		return err
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return usageErr("exekra serve: %v", err)

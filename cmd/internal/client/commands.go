@@ -56,7 +56,7 @@ type globals struct {
 
 // clientFlags declares the connection and output flags on a command tree.
 func (g *globals) clientFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&g.server, "server", "", "server URL, e.g. https://localhost:4545 (default: the one saved by exekra login) [$EXEKRA_SERVER]")
+	fs.StringVar(&g.server, "server", "", "server URL, e.g. https://localhost:4545 (default: the one saved by exekra login) [$EXEKRA_SERVER]; an API key or session token in $EXEKRA_TOKEN is used instead of the saved session")
 	fs.StringVar(&g.caCert, "ca-cert", "", "PEM file of certificates to trust, e.g. the server's data-dir certificate (default: the one saved by exekra login) [$EXEKRA_CA_CERT]")
 	fs.BoolVar(&g.insecure, "insecure-skip-verify", false, "accept any TLS certificate (testing only; prefer --ca-cert)")
 	fs.StringVarP(&g.output, "output", "o", "table", "output format: table (for people) or json (the API's JSON, for scripts)")

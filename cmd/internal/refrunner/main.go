@@ -17,16 +17,16 @@ const usage = `Usage: exekra runner --url URL --machine-key KEY --machine-secret
 Runs the Exekra reference runner: authenticates with the machine credentials,
 heartbeats, polls the orchestrator for work and executes workflow graphs.
 
-Flags (each also read from an environment variable when the flag is absent):
+Flags (a flag shown with a variable also reads it when the flag is absent):
   --url URL                orchestrator base URL, e.g. https://orchestrator:4545   (EXEKRA_URL)
   --machine-key KEY        machine key from runner registration                      (EXEKRA_MACHINE_KEY)
   --machine-secret SECRET  machine secret from registration; prefer the variable,
                            command lines are visible to other local users            (EXEKRA_MACHINE_SECRET)
   --ca-cert FILE           PEM certificate(s) to trust, e.g. the server's self-signed
                            data-dir certificate                                       (EXEKRA_CA_CERT)
-  --insecure-skip-verify   accept any TLS certificate (testing only)
+  --insecure-skip-verify   accept any TLS certificate (testing only) (default off)
   --allow-shell            allow "shell" nodes to run commands (sh -c; PowerShell
-                           on Windows)
+                           on Windows) (default off)
   --log-level LEVEL        debug, info, warn or error (default info)
   --log-format FORMAT      text or json (default text)
 `
