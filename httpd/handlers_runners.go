@@ -172,6 +172,9 @@ func (s *Server) runnerHeartbeat(ctx *fasthttp.RequestCtx, r *request) error {
 		if m[0] != '{' {
 			return messages.Invalid("field \"metrics\" must be an object")
 		}
+		if err := checkHostMetrics(m); err != nil {
+			return err
+		}
 		metrics = append(json.RawMessage(nil), m...)
 	}
 	res, err := messages.Ask(s.core, &messages.Heartbeat{RunnerID: id, IPAddress: ip, Metrics: metrics})
@@ -433,4 +436,29 @@ func parseIPAddress(text string) (string, error) {
 		return "", messages.Invalid("ipAddress must be an IPv4 or IPv6 address")
 	}
 	return a.String(), nil
+}
+
+// hostMetricFields are the heartbeat metrics the API reference names; each
+// must be a number of at least 0 when present. Other fields are the
+// runner's own and kept as sent.
+var hostMetricFields = []string{"cpu", "memTotalMB", "memUsedMB", "memUsage"}
+
+// checkHostMetrics refuses a heartbeat whose named metrics have the wrong
+// type (a wrong type is a 400 like everywhere else).
+func checkHostMetrics(m json.RawMessage) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(m, &fields); err != nil {
+		return messages.Invalid("field \"metrics\" must be an object")
+	}
+	for _, name := range hostMetricFields {
+		v, ok := fields[name]
+		if !ok || string(v) == "null" {
+			continue
+		}
+		var f float64
+		if err := json.Unmarshal(v, &f); err != nil || f < 0 {
+			return messages.Invalid("field \"metrics.%s\" must be a number of at least 0", name)
+		}
+	}
+	return nil
 }

@@ -138,6 +138,13 @@ func TestE2ERunnerProtocol(t *testing.T) {
 	h.expectError(anon, "POST", "/api/runners/heartbeat", map[string]any{"machineKey": rr.key, "machineSecret": "wrong"}, 401, "UNAUTHORIZED")
 	h.expectError(anon, "POST", "/api/runners/heartbeat", map[string]any{}, 401, "UNAUTHORIZED")
 	h.expectError(rr.c, "POST", "/api/runners/heartbeat", map[string]any{"metrics": "no"}, 400, "VALIDATION_ERROR")
+	// The metrics the API reference names are numbers; wrong types change nothing.
+	for _, bad := range []map[string]any{{"cpu": "high"}, {"memTotalMB": -1}, {"memUsedMB": true}, {"memUsage": map[string]any{}}} {
+		h.expectError(rr.c, "POST", "/api/runners/heartbeat", map[string]any{"metrics": bad}, 400, "VALIDATION_ERROR")
+	}
+	if got := h.expect(h.admin, "GET", "/api/runners/"+rr.id, nil, 200); dig(got.json, "runner.metrics.cpu") != 3.5 {
+		t.Fatalf("a refused heartbeat changed the metrics: %s", got.body)
+	}
 	g = h.expect(op, "GET", "/api/runners/"+rr.id, nil, 200)
 	if g.str("runner.status") != "ONLINE" || g.str("runner.ipAddress") != "10.9.8.7" || g.num("runner.metrics.cpu") != 3.5 || g.str("runner.lastHeartbeatAt") == "" {
 		t.Fatalf("after heartbeat: %s", g.body)
