@@ -1,0 +1,62 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// While the license is EXPIRED, queued work is not handed out (docs/api.md,
+// "Conventions": reports on work already started keep working, and a queued
+// execution's waiting reason names the license); a renewal through
+// PUT /api/license lets runners take it again, a parked long poll included.
+func TestE2EExpiredLicenseHoldsQueuedWork(t *testing.T) {
+	h := newUnactivatedHarness(t, func(c *Config) {
+		// Only the license moves with the clock: no stale rule acts on the jump.
+		c.QueueTimeout, c.RunnerTTL, c.OfflineGrace = 100*365*24*time.Hour, 100*365*24*time.Hour, 100*365*24*time.Hour
+	})
+	h.activate(h.issueLicense(licenseOpts{expires: h.clock.Now().Add(time.Hour)}))
+	h.admin = h.bootstrap(adminEmail, adminPassword)
+	wf := h.publishedWorkflow(h.admin, "held")
+	started := h.rnQueue(wf)
+	rr := h.rnOnline("r1", "")
+	other := h.rnOnline("r2", "") // registering is refused once expired
+	if got := h.pollID(rr.c); got != started {
+		t.Fatalf("poll before expiry: %q, want %s", got, started)
+	}
+	h.expect(rr.c, "POST", "/api/executions/"+started+"/status", map[string]any{"status": "RUNNING"}, 200)
+	held := h.rnQueue(wf)
+
+	h.clock.Advance(2 * time.Hour)
+	if s := h.expect(h.admin, "GET", "/api/license/status", nil, 200).str("status"); s != "EXPIRED" {
+		t.Fatalf("license %s", s)
+	}
+	h.expect(other.c, "POST", "/api/runners/heartbeat", map[string]any{}, 200) // back ONLINE after the jump
+	if got := h.pollID(other.c); got != "" {
+		t.Fatalf("an expired license handed out %s", got)
+	}
+	x := h.expect(h.admin, "GET", "/api/executions/"+held, nil, 200)
+	if x.str("execution.status") != "QUEUED" || !strings.Contains(strings.ToLower(x.str("execution.waiting.reason")), "license") {
+		t.Fatalf("held execution: %s", x.body)
+	}
+	// Work already started goes on.
+	h.expect(rr.c, "POST", "/api/runners/heartbeat", map[string]any{}, 200)
+	h.expect(rr.c, "POST", "/api/executions/"+started+"/status", map[string]any{"status": "COMPLETED"}, 200)
+	if got := h.pollID(rr.c); got != "" {
+		t.Fatalf("an expired license handed out %s after a completion", got)
+	}
+
+	// A long poll parked while expired is answered by the renewal.
+	done := make(chan *response, 1)
+	go func() { done <- h.request(other.c, "POST", "/api/runners/poll?wait=30", map[string]any{}) }()
+	h.waitPollsParked(1)
+	h.expect(h.admin, "PUT", "/api/license", map[string]any{"license": h.issueLicense(licenseOpts{expires: h.clock.Now().Add(24 * time.Hour)})}, 200)
+	select {
+	case r := <-done:
+		if r.status != 200 || r.str("execution.id") != held {
+			t.Fatalf("after the renewal: %d %s", r.status, r.body)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the renewal did not answer the parked poll")
+	}
+}
