@@ -120,6 +120,7 @@ func New(cfg Config, core Core, store Store) *Server {
 	for _, rt := range s.routes {
 		r.Handle(rt.Method, rt.Path, s.wrap(rt))
 	}
+	s.shadowedMethods(r)
 	s.router = r
 	s.srv = &fasthttp.Server{
 		Handler:            s.outer(r.Handler),

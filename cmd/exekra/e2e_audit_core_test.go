@@ -60,3 +60,29 @@ func TestE2EExpiredLicenseHoldsQueuedWork(t *testing.T) {
 		t.Fatal("the renewal did not answer the parked poll")
 	}
 }
+
+// A fixed runner path with a method it lacks answers 405 with Allow, not
+// 404 "runner not found" from the runner routes with an {id}; those routes
+// and the fixed paths' own methods still answer as before.
+func TestE2EWrongMethodOnFixedRunnerPaths(t *testing.T) {
+	h := newHarness(t)
+	for _, c := range []struct{ method, path, allow string }{
+		{"GET", "/api/runners/register", "OPTIONS, POST"},
+		{"GET", "/api/runners/authenticate", "OPTIONS, POST"},
+		{"GET", "/api/runners/heartbeat", "OPTIONS, POST"},
+		{"DELETE", "/api/runners/poll", "GET, OPTIONS, POST"},
+		{"PATCH", "/api/runners/executions", "OPTIONS, POST"},
+		{"DELETE", "/api/runners/processes", "GET, OPTIONS"},
+	} {
+		r := h.expectError(h.admin, c.method, c.path, nil, 405, "METHOD_NOT_ALLOWED")
+		if got := r.header.Get("Allow"); got != c.allow {
+			t.Errorf("%s %s: Allow %q, want %q", c.method, c.path, got, c.allow)
+		}
+	}
+	rr := h.rnOnline("fixed-paths", "")
+	h.expect(h.admin, "GET", "/api/runners/"+rr.id, nil, 200)
+	h.expectError(h.admin, "GET", "/api/runners/no-such-runner", nil, 404, "NOT_FOUND")
+	h.expect(rr.c, "GET", "/api/runners/processes", nil, 200)
+	h.expect(rr.c, "GET", "/api/runners/poll", nil, 200)
+	h.expect(rr.c, "POST", "/api/runners/heartbeat", map[string]any{}, 200)
+}
