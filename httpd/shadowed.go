@@ -10,12 +10,14 @@ import (
 	"github.com/exekra/orchestrator/messages"
 )
 
-// shadowedMethods registers a 405 answer for every fixed path that a route
-// with a parameter would otherwise take for a method the fixed path does not
-// have: GET /api/runners/heartbeat is POST /api/runners/heartbeat with the
-// wrong method (405 METHOD_NOT_ALLOWED, with Allow), not GET /api/runners/{id}
-// of a runner named "heartbeat" (404). Generated ids never equal these fixed
-// names, so no id becomes unreachable.
+// shadowedMethods registers a 405 answer for every method a fixed path does
+// not have when a route with a parameter would otherwise take the path:
+// GET /api/runners/heartbeat is POST /api/runners/heartbeat with the wrong
+// method (405 METHOD_NOT_ALLOWED), not GET /api/runners/{id} of a runner
+// named "heartbeat" (404). Its OPTIONS and 405 answers list only the fixed
+// path's own methods in Allow (the router's would add the {id} routes').
+// Generated ids never equal these fixed names, so no id becomes
+// unreachable.
 func (s *Server) shadowedMethods(r *router.Router) {
 	methods := map[string][]string{} // fixed path → its methods
 	for _, rt := range s.routes {
@@ -24,16 +26,28 @@ func (s *Server) shadowedMethods(r *router.Router) {
 		}
 	}
 	for path, have := range methods {
-		added := map[string]bool{}
+		shadowed := false
 		for _, rt := range s.routes {
-			if !strings.Contains(rt.Path, "{") || added[rt.Method] || contains(have, rt.Method) || !patternMatches(rt.Path, path) {
-				continue
+			if strings.Contains(rt.Path, "{") && patternMatches(rt.Path, path) {
+				shadowed = true
+				break
 			}
-			added[rt.Method] = true
-			allow := append(append([]string(nil), have...), "OPTIONS")
-			sort.Strings(allow)
-			r.Handle(rt.Method, path, s.methodNotAllowed(strings.Join(allow, ", ")))
 		}
+		if !shadowed {
+			continue
+		}
+		allow := append(append([]string(nil), have...), fasthttp.MethodOptions)
+		sort.Strings(allow)
+		allowed := strings.Join(allow, ", ")
+		for _, m := range []string{fasthttp.MethodGet, fasthttp.MethodPost, fasthttp.MethodPut, fasthttp.MethodPatch, fasthttp.MethodDelete} {
+			if !contains(have, m) {
+				r.Handle(m, path, s.methodNotAllowed(allowed))
+			}
+		}
+		r.Handle(fasthttp.MethodOptions, path, func(ctx *fasthttp.RequestCtx) {
+			ctx.Response.Header.Set("Allow", allowed)
+			s.options(ctx)
+		})
 	}
 }
 

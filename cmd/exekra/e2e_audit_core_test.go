@@ -73,11 +73,18 @@ func TestE2EWrongMethodOnFixedRunnerPaths(t *testing.T) {
 		{"DELETE", "/api/runners/poll", "GET, OPTIONS, POST"},
 		{"PATCH", "/api/runners/executions", "OPTIONS, POST"},
 		{"DELETE", "/api/runners/processes", "GET, OPTIONS"},
+		{"PUT", "/api/runners/heartbeat", "OPTIONS, POST"}, // no PUT route at all
 	} {
 		r := h.expectError(h.admin, c.method, c.path, nil, 405, "METHOD_NOT_ALLOWED")
 		if got := r.header.Get("Allow"); got != c.allow {
 			t.Errorf("%s %s: Allow %q, want %q", c.method, c.path, got, c.allow)
 		}
+		if r := h.request(anon, "OPTIONS", c.path, nil); r.status != 204 || r.header.Get("Allow") != c.allow {
+			t.Errorf("OPTIONS %s: %d, Allow %q, want 204 and %q", c.path, r.status, r.header.Get("Allow"), c.allow)
+		}
+	}
+	if r := h.request(anon, "OPTIONS", "/api/runners/some-id", nil); r.status != 204 || r.header.Get("Allow") != "DELETE, GET, OPTIONS, PATCH" {
+		t.Errorf("OPTIONS of a runner: %d, Allow %q", r.status, r.header.Get("Allow"))
 	}
 	rr := h.rnOnline("fixed-paths", "")
 	h.expect(h.admin, "GET", "/api/runners/"+rr.id, nil, 200)
