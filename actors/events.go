@@ -269,7 +269,10 @@ func (a *eventsActor) subscribe(msg *subscribeStream) {
 	s := msg.sub
 	if msg.resume && msg.after != a.lastSeq {
 		if msg.after < a.evicted || msg.after > a.lastSeq {
-			reset := &messages.Event{Type: messages.EventReset, Data: []byte("{}")}
+			// The reset carries the newest event's id (every event has
+			// one): a client that reloads and then reconnects resumes
+			// from here instead of being reset again.
+			reset := &messages.Event{Seq: a.lastSeq, Type: messages.EventReset, Data: []byte("{}")}
 			s.ch <- []messages.StreamEvent{{Event: reset, Frame: messages.AppendSSE(nil, reset)}}
 		} else if missed := a.ring.after(msg.after); len(missed) > 0 {
 			s.ch <- missed

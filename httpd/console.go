@@ -16,6 +16,8 @@ import (
 	"sync"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/exekra/orchestrator/messages"
 )
 
 // The web console (docs/console.md): plain ES modules and CSS embedded in
@@ -227,11 +229,9 @@ func (s *Server) serveConsole(ctx *fasthttp.RequestCtx) bool {
 	var a *consoleAsset
 	if bytes.HasPrefix(p, []byte("/assets/")) {
 		a = embeddedConsole().assets[string(p)]
-		if a == nil {
+		if a == nil { // an unknown path: the JSON 404 of every other one
 			h.Set("Cache-Control", "no-store")
-			ctx.SetStatusCode(fasthttp.StatusNotFound)
-			ctx.SetContentType("text/plain; charset=utf-8")
-			ctx.SetBodyString("no such file\n")
+			s.writeError(ctx, messages.Errorf(messages.CodeNotFound, "no such file: %s", p))
 			return true
 		}
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")

@@ -95,14 +95,18 @@ func TestConsoleServedOutsideTheAPI(t *testing.T) {
 			t.Errorf("CSP allows unsafe sources: %s", csp)
 		}
 	}
-	// The API keeps its JSON 404 and 405; other methods on console paths are JSON 404.
+	// The API keeps its JSON 404 and 405; other methods on console paths
+	// (which exist for GET and HEAD) are a JSON 405.
 	for _, c := range []struct {
 		method, path string
 		status       int
-	}{{"GET", "/api/nope", 404}, {"GET", "/api", 404}, {"GET", "/api/", 404}, {"POST", "/", 404}, {"DELETE", "/executions", 404}, {"POST", "/api/health", 405}} {
+	}{{"GET", "/api/nope", 404}, {"GET", "/api", 404}, {"GET", "/api/", 404}, {"POST", "/", 405}, {"DELETE", "/executions", 405}, {"POST", "/api/health", 405}} {
 		r := serveOnce(t, s, c.method, c.path)
 		if r.StatusCode() != c.status || !strings.HasPrefix(string(r.Header.ContentType()), "application/json") {
 			t.Errorf("%s %s: %d %s", c.method, c.path, r.StatusCode(), r.Header.ContentType())
+		}
+		if c.status == 405 && !strings.Contains(string(r.Body()), "METHOD_NOT_ALLOWED") {
+			t.Errorf("%s %s: %s", c.method, c.path, r.Body())
 		}
 	}
 	if r := serveOnce(t, s, "GET", "/metrics"); r.StatusCode() != 200 || strings.HasPrefix(string(r.Header.ContentType()), "text/html") {
@@ -135,8 +139,9 @@ func TestConsoleServedOutsideTheAPI(t *testing.T) {
 			t.Errorf("GET %s: body differs", p)
 		}
 	}
-	if r := serveOnce(t, s, "GET", "/assets/app.js"); r.StatusCode() != 404 {
-		t.Errorf("an unhashed asset name: %d", r.StatusCode())
+	if r := serveOnce(t, s, "GET", "/assets/app.js"); r.StatusCode() != 404 ||
+		!strings.HasPrefix(string(r.Header.ContentType()), "application/json") || !strings.Contains(string(r.Body()), `"code":"NOT_FOUND"`) {
+		t.Errorf("an unhashed asset name: %d %s %s", r.StatusCode(), r.Header.ContentType(), r.Body())
 	}
 }
 

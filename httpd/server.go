@@ -107,6 +107,11 @@ func New(cfg Config, core Core, store Store) *Server {
 		if s.serveConsole(ctx) { // the web console: every path outside /api/ and /metrics
 			return
 		}
+		if isConsolePath(ctx.Path()) { // a console path exists for GET and HEAD only
+			ctx.Response.Header.Set("Allow", "GET, HEAD")
+			s.writeError(ctx, messages.Errorf(messages.CodeMethodNotAllowed, "method %s is not allowed here", ctx.Method()))
+			return
+		}
 		s.writeError(ctx, messages.Errorf(messages.CodeNotFound, "no such endpoint: %s %s", ctx.Method(), ctx.Path()))
 	}
 	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {

@@ -9,7 +9,7 @@ import (
 // Event types of the live stream (docs/api.md, "Live events").
 const (
 	// EventExecution carries the execution as GET /api/executions/:id
-	// shows it, without logs, after any change.
+	// shows it, without the logs field, after any change.
 	EventExecution = "execution"
 	// EventExecutionLog carries text appended to an execution's log
 	// (ExecutionLogChunk).
@@ -69,9 +69,7 @@ func AuditOnly(a *AuditEntry) Effects { return Effects{Audit: a} }
 
 // ExecutionEvent is the execution event of e (its logs left out).
 func ExecutionEvent(e *Execution, live bool) Event {
-	c := *e
-	c.Logs = nil
-	return Event{Type: EventExecution, Time: e.UpdatedAt, Subject: e.ID, Data: c.AppendJSON(make([]byte, 0, 512)), Live: live}
+	return Event{Type: EventExecution, Time: e.UpdatedAt, Subject: e.ID, Data: e.AppendEventJSON(make([]byte, 0, 512)), Live: live}
 }
 
 // ExecutionLogChunk is the payload of an execution.log event: chunk was

@@ -144,14 +144,25 @@ func (m *ExecutionMetrics) AppendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
+// The views of an execution appendJSON writes.
+const (
+	execViewFull    = iota // every field
+	execViewSummary        // lists: every field but input and logs
+	execViewEvent          // live events and deliveries: every field but logs
+)
+
 // AppendJSON appends e as encoding/json writes it, without reflection.
-func (e *Execution) AppendJSON(b []byte) []byte { return e.appendJSON(b, false) }
+func (e *Execution) AppendJSON(b []byte) []byte { return e.appendJSON(b, execViewFull) }
 
 // AppendSummaryJSON appends e as lists show it: every field but input and
 // logs.
-func (e *Execution) AppendSummaryJSON(b []byte) []byte { return e.appendJSON(b, true) }
+func (e *Execution) AppendSummaryJSON(b []byte) []byte { return e.appendJSON(b, execViewSummary) }
 
-func (e *Execution) appendJSON(b []byte, summary bool) []byte {
+// AppendEventJSON appends e as execution events show it: every field but
+// logs (docs/api.md, "Live events").
+func (e *Execution) AppendEventJSON(b []byte) []byte { return e.appendJSON(b, execViewEvent) }
+
+func (e *Execution) appendJSON(b []byte, view int) []byte {
 	b = append(b, `{"id":`...)
 	b = AppendJSONString(b, e.ID)
 	b = append(b, `,"workflowId":`...)
@@ -172,9 +183,11 @@ func (e *Execution) appendJSON(b []byte, summary bool) []byte {
 	b = AppendJSONString(b, string(e.Status))
 	b = append(b, `,"priority":`...)
 	b = AppendJSONString(b, string(e.Priority))
-	if !summary {
+	if view != execViewSummary {
 		b = append(b, `,"input":`...)
 		b = AppendRawJSON(b, e.Input)
+	}
+	if view == execViewFull {
 		b = append(b, `,"logs":`...)
 		b = appendJSONStringPtr(b, e.Logs)
 	}

@@ -20,6 +20,12 @@ type plainSummary struct {
 	Logs  *string         `json:"logs,omitempty"`
 }
 
+// plainEvent is an execution as events show it: every field but logs.
+type plainEvent struct {
+	*plainExecution
+	Logs *string `json:"logs,omitempty"`
+}
+
 // reference is e as encoding/json writes it, with runnerLabels an array
 // even when nil (reads always show one).
 func reference(t testing.TB, e *Execution) []byte {
@@ -47,6 +53,13 @@ func checkSame(t testing.TB, e *Execution) {
 	}
 	if got := e.AppendSummaryJSON(nil); !bytes.Equal(got, sum) {
 		t.Fatalf("AppendSummaryJSON differs from encoding/json:\n got %s\nwant %s", got, sum)
+	}
+	ev, err := json.Marshal(plainEvent{plainExecution: (*plainExecution)(&c)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.AppendEventJSON(nil); !bytes.Equal(got, ev) {
+		t.Fatalf("AppendEventJSON differs from encoding/json without logs:\n got %s\nwant %s", got, ev)
 	}
 	// Through json.Marshal (the MarshalJSON method) as well.
 	if got, err := json.Marshal(e); err != nil || !bytes.Equal(got, want) {

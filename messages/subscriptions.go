@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -92,7 +93,8 @@ const MaxSubscriptionURL = 2048
 // CheckSubscriptionURL refuses what a subscription may not target: other
 // schemes than http and https, URLs without a host, credentials in the URL,
 // and — unless allowLoopback — loopback and link-local addresses
-// (127.0.0.0/8, ::1, 169.254.0.0/16, fe80::/10, and the name localhost).
+// (127.0.0.0/8, ::1, 169.254.0.0/16, fe80::/10, and the name localhost),
+// in the numeric forms resolvers also read (127.1, 2130706433).
 // A host name is checked again when it is resolved for each delivery.
 func CheckSubscriptionURL(raw string, allowLoopback bool) error {
 	if raw == "" {
@@ -127,7 +129,49 @@ func LoopbackHost(host string) bool {
 	if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
 		return LoopbackAddr(net.IP(a.Unmap().AsSlice()))
 	}
+	if ip := numericIPv4(h); ip != nil {
+		return LoopbackAddr(ip)
+	}
 	return false
+}
+
+// numericIPv4 reads the numeric IPv4 forms that resolvers (inet_aton)
+// accept besides the dotted quad: one to four parts, each decimal, octal
+// (leading 0) or hex (0x), the last filling the remaining bytes (127.1,
+// 0x7f000001, 2130706433, 0177.0.0.1). nil when h is not one.
+func numericIPv4(h string) net.IP {
+	parts := strings.Split(h, ".")
+	if len(parts) > 4 {
+		return nil
+	}
+	vals := make([]uint64, len(parts))
+	for i, p := range parts {
+		base := 10
+		switch {
+		case len(p) > 2 && (p[:2] == "0x" || p[:2] == "0X"):
+			base, p = 16, p[2:]
+		case len(p) > 1 && p[0] == '0':
+			base, p = 8, p[1:]
+		}
+		v, err := strconv.ParseUint(p, base, 32)
+		if err != nil || p == "" {
+			return nil
+		}
+		vals[i] = v
+	}
+	var n uint64
+	for i, v := range vals[:len(vals)-1] {
+		if v > 255 {
+			return nil
+		}
+		n |= v << (24 - 8*i)
+	}
+	last := vals[len(vals)-1]
+	if last >= 1<<(8*(5-len(vals))) {
+		return nil
+	}
+	n |= last
+	return net.IPv4(byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 }
 
 // LoopbackAddr reports whether ip is loopback or link-local.

@@ -61,7 +61,7 @@ func TestConsoleScreenshots(t *testing.T) {
 	h.expect(h.admin, "POST", "/api/assets", map[string]any{"name": "erp-login", "type": "CREDENTIAL", "username": "robot", "password": "not-shown", "description": "the ERP's robot account"}, 201)
 	h.expect(h.admin, "POST", "/api/assets", map[string]any{"name": "inbox-folder", "type": "TEXT", "value": "Invoices/Incoming"}, 201)
 	h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "SCHEDULE", "config": `{"cron":"0 7 * * 1-5","timezone":"Europe/Berlin"}`, "enabled": true}, 201)
-	h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK", "config": `{"secret":"not-shown"}`, "enabled": true}, 201)
+	hook := h.expect(h.admin, "POST", "/api/triggers", map[string]any{"workflowId": wf, "type": "WEBHOOK", "config": `{"secret":"not-shown"}`, "enabled": true}, 201).str("trigger.id")
 	h.expect(h.admin, "POST", "/api/auth/api-keys", map[string]any{"name": "ci-deploy", "role": "DEVELOPER"}, 201)
 	h.expect(h.admin, "POST", "/api/auth/api-keys", map[string]any{"name": "nightly-report"}, 201)
 	h.expect(h.admin, "PATCH", "/api/workflows/"+wf, map[string]any{"runnerLabels": []string{"finance"}}, 200)
@@ -75,6 +75,9 @@ func TestConsoleScreenshots(t *testing.T) {
 	}
 	failed := h.expect(h.admin, "POST", "/api/executions", map[string]any{"workflowId": bad, "priority": "HIGH"}, 201).str("execution.id")
 	h.waitExecution(failed)
+	// The webhook fired once: the Triggers page shows its last run.
+	body := `{"invoice":"INV-2000"}`
+	h.waitExecution(h.expect(anon, "POST", "/api/triggers/webhook/"+hook, body, 200, "X-Exekra-Signature", sign("not-shown", body)).str("executionId"))
 
 	p := newPage(t, h.base)
 	p.open("/login")
@@ -122,6 +125,15 @@ func TestConsoleScreenshots(t *testing.T) {
 	p.open("/executions/" + last)
 	p.waitFor("heading", "Log")
 	shot(p, "execution-dark")
+	for _, pg := range []struct{ path, heading, file string }{
+		{"/", "Dashboard", "dashboard-dark"},
+		{"/triggers", "Triggers", "triggers-dark"},
+	} {
+		p.open(pg.path)
+		p.waitFor("heading", pg.heading)
+		p.waitJS("page settled", `!document.querySelector("main").innerText.includes("…")`)
+		shot(p, pg.file)
+	}
 }
 
 // consoleLogGraph logs a few lines (one of them a warning) and ends.

@@ -112,7 +112,7 @@ func TestE2EEventsExecutionLifecycle(t *testing.T) {
 	h := newHarness(t)
 	wf := h.publishedWorkflow(h.admin, "events-wf")
 	all := h.openEvents(h.admin, "")
-	if ct := all.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") ||
+	if ct := all.header.Get("Content-Type"); ct != "text/event-stream" ||
 		all.header.Get("Cache-Control") != "no-cache" || all.header.Get("X-Accel-Buffering") != "no" {
 		t.Fatalf("headers: %v", all.header)
 	}
@@ -124,7 +124,7 @@ func TestE2EEventsExecutionLifecycle(t *testing.T) {
 	id := h.createExecution(h.admin, map[string]any{"workflowId": wf, "input": map[string]any{"k": "v"}}, 201).str("execution.id")
 	one := h.openEvents(h.admin, "?executionId="+id)
 	queued := all.next(t, "QUEUED", execStatus(id, "QUEUED"))
-	if queued.data["workflow"].(map[string]any)["name"] != "events-wf" || queued.data["logs"] != nil || queued.data["input"] == nil {
+	if queued.data["workflow"].(map[string]any)["name"] != "events-wf" || queued.data["input"] == nil {
 		t.Fatalf("queued event: %v", queued.data)
 	}
 	if got := h.pollID(rn.c); got != id {
@@ -260,5 +260,61 @@ func TestE2EEventsEndWithTheirAPIKey(t *testing.T) {
 	case <-other.ended:
 		t.Fatal("the admin's own session stream ended too")
 	default:
+	}
+}
+
+// A reset is an event like the others: it carries an id (the newest event's),
+// so a client that reloads and reconnects with it resumes instead of being
+// reset again.
+func TestE2EEventsResetCarriesAnID(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "reset-id-wf")
+	s := h.openEvents(h.admin, "?types=execution")
+	a := h.createExecution(h.admin, map[string]any{"workflowId": wf}, 201).str("execution.id")
+	seen := s.next(t, "QUEUED", execStatus(a, "QUEUED"))
+	s.close()
+
+	r := h.openEvents(h.admin, "?types=execution", "Last-Event-ID", "999999999999")
+	reset := r.next(t, "reset", func(sseEvent) bool { return true })
+	if reset.typ != "reset" || reset.id < seen.id {
+		t.Fatalf("reset: type %s id %d, want reset with an id ≥ %d", reset.typ, reset.id, seen.id)
+	}
+	r.close()
+
+	b := h.createExecution(h.admin, map[string]any{"workflowId": wf}, 201).str("execution.id")
+	again := h.openEvents(h.admin, "?types=execution", "Last-Event-ID", strconv.FormatUint(reset.id, 10))
+	if ev := again.next(t, "after the reset's id", func(sseEvent) bool { return true }); ev.typ != "execution" || ev.data["id"] != b {
+		t.Fatalf("resuming at the reset's id: got %s %v, want execution %s", ev.typ, ev.data["id"], b)
+	}
+}
+
+// An execution event is the execution as GET /api/executions/:id shows it,
+// without logs: the same fields and values, and no logs field at all.
+func TestE2EEventsExecutionIsTheReadWithoutLogs(t *testing.T) {
+	h := newHarness(t)
+	wf := h.publishedWorkflow(h.admin, "event-view-wf")
+	rn := h.rnOnline("event-view-runner", "")
+	s := h.openEvents(h.admin, "?types=execution")
+	id := h.createExecution(h.admin, map[string]any{"workflowId": wf, "input": map[string]any{"k": "v"}}, 201).str("execution.id")
+	if got := h.pollID(rn.c); got != id {
+		t.Fatalf("poll: %q", got)
+	}
+	h.expect(rn.c, "POST", "/api/executions/"+id+"/status", map[string]any{"status": "RUNNING", "logs": "step 1\n"}, 200)
+	h.expect(rn.c, "POST", "/api/executions/"+id+"/status", map[string]any{"status": "COMPLETED", "logs": "done\n",
+		"metrics": map[string]any{"cpuAvg": 1.5, "cpuPeak": 2, "memAvgMB": 10, "memPeakMB": 20}}, 200)
+	done := s.next(t, "COMPLETED", execStatus(id, "COMPLETED"))
+
+	read := dig(h.expect(h.admin, "GET", "/api/executions/"+id, nil, 200).json, "execution").(map[string]any)
+	if read["logs"] != "step 1\ndone\n" {
+		t.Fatalf("read logs: %v", read["logs"])
+	}
+	if _, ok := done.data["logs"]; ok {
+		t.Fatalf("the execution event carries a logs field: %v", done.data["logs"])
+	}
+	delete(read, "logs")
+	want, _ := json.Marshal(read)
+	got, _ := json.Marshal(done.data)
+	if string(got) != string(want) {
+		t.Fatalf("execution event differs from the read without logs:\n got %s\nwant %s", got, want)
 	}
 }
