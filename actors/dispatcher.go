@@ -21,7 +21,9 @@ import (
 // *messages.CancelClaim, *execEnqueued (one
 // execution re-entered the queue), *execsCreated (a durable batch of
 // creations: enqueued, then its creators answered), *execDequeued,
-// *workClaimExpired, *queueStaleTick, *expireDone. Sends: *assignExecution
+// *workClaimExpired, *queueStaleTick, *expireDone, *licenseRenewed (it
+// assigns nothing while the license is EXPIRED or INVALID: claims wait,
+// and a renewal serves them). Sends: *assignExecution
 // to the executions registry (as a future continued with ReenterAfter,
 // never waited on), which activates the execution's actor; *expireQueued
 // for executions past the queue timeout (at most maxExpiring in flight);
@@ -121,6 +123,10 @@ func (d *dispatcherActor) Receive(ctx actor.Context) {
 		d.sys.gauges.WaitingClaims.Store(0)
 	case *messages.ClaimWork:
 		d.claimWork(ctx, msg)
+	case *licenseRenewed:
+		// Work held back while the license was EXPIRED or INVALID goes
+		// to the claims that wait for it.
+		d.serve(ctx)
 	case *messages.RelabelClaim:
 		// A parked claim takes the runner's new labels at once: it may now
 		// match work that waits.
@@ -289,6 +295,10 @@ func (d *dispatcherActor) unpark(c *workClaim) {
 // each): the walk ends when the queue is empty, costing at most one look
 // per parked claim while entries wait that none of them may take.
 func (d *dispatcherActor) serve(ctx actor.Context) {
+	if !d.mayAssign() {
+		d.publish()
+		return
+	}
 	var none map[string]struct{} // label sets that found nothing in this pass
 	for el := d.parked.Front(); el != nil && d.queue.Len() > 0; {
 		c := el.Value.(*workClaim)
@@ -312,7 +322,7 @@ func (d *dispatcherActor) serve(ctx actor.Context) {
 
 // serveOne matches one parked claim with the best entry it may take.
 func (d *dispatcherActor) serveOne(ctx actor.Context, c *workClaim) {
-	if d.queue.Len() == 0 {
+	if d.queue.Len() == 0 || !d.mayAssign() {
 		return
 	}
 	if id, ok := d.queue.PopFor(c.labels); ok {
@@ -320,6 +330,27 @@ func (d *dispatcherActor) serveOne(ctx actor.Context, c *workClaim) {
 		d.assign(ctx, c, id)
 	}
 }
+
+// mayAssign reports whether queued work may be handed out: not while the
+// license is EXPIRED or INVALID (docs/api.md, "Conventions": runners report
+// on work already started, and a QUEUED execution's waiting reason says
+// the license holds it). Claims wait as usual; a renewal
+// (*licenseRenewed) serves them.
+func (d *dispatcherActor) mayAssign() bool {
+	v := d.sys.license.Load()
+	if v == nil { // no license actor (a dispatcher alone, in tests)
+		return true
+	}
+	switch d.sys.licenseStateOf(v) {
+	case messages.LicenseExpired, messages.LicenseInvalid:
+		return false
+	}
+	return true
+}
+
+// licenseRenewed tells the dispatcher that a new license view was
+// published (a renewal or a validation): work it held back may go out.
+type licenseRenewed struct{}
 
 // pendingAssign is an assignment whose answer the dispatcher awaits.
 type pendingAssign struct {

@@ -20,7 +20,9 @@ type licenseView struct {
 // licenseActor owns the license.
 //
 // Handles: *messages.ActivateLicense, *messages.ReplaceLicense,
-// *messages.ValidateLicense, *ping. Sends: replies only. State: the license
+// *messages.ValidateLicense, *ping. Sends: replies; *licenseRenewed to the
+// dispatcher after a renewal or validation (work held back while the
+// license was EXPIRED or INVALID may go out). State: the license
 // (published as licenseView). Timers: none — the standing (ACTIVE, GRACE,
 // EXPIRED) is computed from the clock whenever it is read.
 type licenseActor struct {
@@ -39,8 +41,10 @@ func (a *licenseActor) Receive(ctx actor.Context) {
 		ctx.Respond(a.activate(msg))
 	case *messages.ReplaceLicense:
 		ctx.Respond(a.replace(msg))
+		a.wakeDispatcher(ctx)
 	case *messages.ValidateLicense:
 		ctx.Respond(a.validate(msg))
+		a.wakeDispatcher(ctx)
 	}
 }
 
@@ -68,6 +72,15 @@ func (a *licenseActor) publish(text string) {
 		}
 	}
 	a.sys.license.Store(view)
+}
+
+// wakeDispatcher tells the dispatcher that a new license view is
+// published: work it held back while the license was EXPIRED or INVALID
+// may go out now.
+func (a *licenseActor) wakeDispatcher(ctx actor.Context) {
+	if pid, ok := a.sys.pids[childDispatcher]; ok {
+		ctx.Send(pid, &licenseRenewed{})
+	}
 }
 
 // unverifiedClaims keeps what a stored but no longer verifiable license

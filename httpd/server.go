@@ -125,6 +125,7 @@ func New(cfg Config, core Core, store Store) *Server {
 	for _, rt := range s.routes {
 		r.Handle(rt.Method, rt.Path, s.wrap(rt))
 	}
+	s.shadowedMethods(r)
 	s.router = r
 	s.srv = &fasthttp.Server{
 		Handler:            s.outer(r.Handler),
@@ -179,14 +180,22 @@ func (s *Server) Serve(ln net.Listener) error {
 // Parked long polls are answered (Connection: close) as the core releases
 // them; those still parked when ctx ends have their connections closed.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.parked.mu.Lock() // an answer then either sees the close or is seen
-	s.closingOnce.Do(func() { close(s.closing) })
-	s.parked.mu.Unlock()
+	s.BeginShutdown()
 	err := s.srv.ShutdownWithContext(ctx)
 	if perr := s.releaseParked(ctx); err == nil {
 		err = perr
 	}
 	return err
+}
+
+// BeginShutdown marks the server as closing without waiting: every parked
+// poll answered from now on carries Connection: close. Shutdown does it
+// first; a caller that releases parked polls while Shutdown runs in another
+// goroutine calls it before (else an answer could precede the mark).
+func (s *Server) BeginShutdown() {
+	s.parked.mu.Lock() // an answer then either sees the close or is seen
+	s.closingOnce.Do(func() { close(s.closing) })
+	s.parked.mu.Unlock()
 }
 
 // transportError answers errors fasthttp meets before a handler runs: a body

@@ -339,6 +339,9 @@ func (m *Main) Close() error {
 		m.stop.step("in-flight requests")
 		ctx, cancel := context.WithTimeout(context.Background(), m.stop.drain())
 		done := make(chan error, 1)
+		// Marked closing before the first release: a poll released before
+		// Shutdown's goroutine ran was answered without Connection: close.
+		m.http.BeginShutdown()
 		go func() { done <- m.http.Shutdown(ctx) }()
 		tick := time.NewTicker(100 * time.Millisecond)
 	drain:
