@@ -207,6 +207,11 @@ func (a *deliveryActor) Receive(ctx actor.Context) {
 		a.bell = a.sys.outboxBells.add(a.id, ctx.Self())
 		a.load(ctx)
 	case *actor.Stopping:
+		// Deleted: a ping or a retry still waiting for its outcome is
+		// answered now (its subscription is gone), not left to time out.
+		for id := range a.wait {
+			a.answer(ctx, id, messages.NotFound("subscription"))
+		}
 		a.sys.outboxFigures.drop(a.id)
 		a.sys.outboxBells.remove(a.id, a.bell)
 		if a.stop != nil {

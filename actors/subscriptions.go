@@ -62,7 +62,9 @@ func (a *subscriptionsActor) Receive(ctx actor.Context) {
 		res := a.delete(msg)
 		if _, ok := res.(*messages.Ack); ok {
 			if pid := a.kids[msg.ID]; pid != nil {
-				ctx.Stop(pid)
+				// Poison, not Stop: a ping or a retry already forwarded
+				// to it is handled (and answered) before it stops.
+				ctx.Poison(pid)
 			}
 			delete(a.kids, msg.ID)
 			delete(a.cursors, msg.ID)
