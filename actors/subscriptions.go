@@ -129,11 +129,14 @@ func (a *subscriptionsActor) floor() {
 	a.sys.store.SetEventsFloor(low)
 }
 
+// checkDescription checks a subscription's description: at most
+// maxSubscriptionDescription characters, and free text as every
+// description is (messages.CheckDescription).
 func checkDescription(d string) error {
 	if len([]rune(d)) > maxSubscriptionDescription {
 		return messages.Invalid("description is longer than %d characters", maxSubscriptionDescription)
 	}
-	return nil
+	return messages.CheckDescription("description", d)
 }
 
 func (a *subscriptionsActor) create(msg *messages.CreateSubscription) any {

@@ -157,12 +157,13 @@ func CheckAssetUsername(v string) error {
 	return nil
 }
 
-// CheckAssetDescription checks a description: at most MaxAssetDescription characters.
+// CheckAssetDescription checks a description: at most MaxAssetDescription
+// characters, and free text as every description is (CheckDescription).
 func CheckAssetDescription(v string) error {
 	if utf8.RuneCountInString(v) > MaxAssetDescription {
 		return Invalid("description must be at most %d characters", MaxAssetDescription)
 	}
-	return nil
+	return CheckDescription("description", v)
 }
 
 func clip(s string, n int) string {

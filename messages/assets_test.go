@@ -45,3 +45,16 @@ func TestAssetRefs(t *testing.T) {
 		t.Fatalf("none: %v %v", refs, err)
 	}
 }
+
+func TestCheckAssetDescription(t *testing.T) {
+	for _, ok := range []string{"", "line one\r\nline two\tand a tab", "\u05e9\u05dc\u05d5\u05dd \u200f", strings.Repeat("é", MaxAssetDescription)} {
+		if err := CheckAssetDescription(ok); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"a\x00b", "red \x1b[31m", "bell\x07", "del\x7f", "c1\u0085", strings.Repeat("a", MaxAssetDescription+1)} {
+		if err := CheckAssetDescription(bad); ErrorCode(err) != CodeValidation {
+			t.Errorf("%q: %v, want VALIDATION_ERROR", bad, err)
+		}
+	}
+}
