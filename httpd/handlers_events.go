@@ -38,10 +38,13 @@ type EventSource interface {
 }
 
 // streamFilterOf reads ?types= and ?executionId= (400 on unknown types).
+// types=a&types=b is read as types=a,b (as ?label= is on runners).
 func streamFilterOf(ctx *fasthttp.RequestCtx) (messages.EventFilter, error) {
 	var f messages.EventFilter
-	if v := ctx.QueryArgs().Peek("types"); len(v) > 0 {
-		f.Types = map[string]bool{}
+	for _, v := range ctx.QueryArgs().PeekMulti("types") {
+		if f.Types == nil {
+			f.Types = map[string]bool{}
+		}
 		for _, t := range strings.Split(string(v), ",") {
 			t = strings.TrimSpace(t)
 			if t == "" {
