@@ -68,7 +68,7 @@ func (a *triggersActor) Receive(ctx actor.Context) {
 	case *triggersRemoved:
 		for _, id := range msg.ids {
 			if pid := a.children[id]; pid != nil {
-				ctx.Stop(pid)
+				ctx.Poison(pid) // after the requests already in its mailbox
 				delete(a.children, id)
 			}
 		}
@@ -144,7 +144,10 @@ func (a *triggersActor) delete(ctx actor.Context, msg *messages.DeleteTrigger) a
 		return err
 	}
 	if pid := a.children[msg.ID]; pid != nil {
-		ctx.Stop(pid)
+		// Poison, not Stop: the updates and webhook calls already
+		// forwarded to it are answered (404 once the record is gone, or
+		// the execution a call made) instead of dropped unanswered.
+		ctx.Poison(pid)
 		delete(a.children, msg.ID)
 	}
 	return &messages.Ack{}
