@@ -103,3 +103,83 @@ func TestREADMEQuickstart(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// readmeSection is the text of the README's "## title" section, up to the
+// next "## " heading.
+func readmeSection(t *testing.T, title string) string {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	i := strings.Index(text, "\n## "+title+"\n")
+	if i < 0 {
+		t.Fatalf("README.md has no %q section", title)
+	}
+	text = text[i+len("\n## "+title+"\n"):]
+	if j := strings.Index(text, "\n## "); j >= 0 {
+		text = text[:j]
+	}
+	return text
+}
+
+// TestREADMEDependencies checks that the README's dependency table names
+// every direct requirement of go.mod, each in a row with its reason, and
+// that the table is one table (a blank line inside splits it in two).
+func TestREADMEDependencies(t *testing.T) {
+	gomod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var direct []string
+	inRequire := false
+	for _, line := range strings.Split(string(gomod), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "require (":
+			inRequire = true
+			continue
+		case line == ")":
+			inRequire = false
+			continue
+		case strings.HasPrefix(line, "require "):
+			line = strings.TrimPrefix(line, "require ")
+		case !inRequire:
+			continue
+		}
+		if f := strings.Fields(line); len(f) >= 2 && !strings.Contains(line, "// indirect") {
+			direct = append(direct, f[0])
+		}
+	}
+	if len(direct) == 0 {
+		t.Fatal("go.mod lists no direct requirement")
+	}
+	// The table: the first run of lines starting with "|".
+	var rows []string
+	for _, line := range strings.Split(readmeSection(t, "Dependencies and why"), "\n") {
+		if strings.HasPrefix(line, "|") {
+			rows = append(rows, line)
+		} else if len(rows) > 0 {
+			break
+		}
+	}
+	if len(rows) < 3 {
+		t.Fatalf("the dependency table has %d lines", len(rows))
+	}
+	for _, mod := range direct {
+		found := false
+		for _, row := range rows[2:] {
+			cells := strings.Split(strings.Trim(row, "|"), "|")
+			if strings.Contains(cells[0], "`"+mod+"`") {
+				found = true
+				if len(cells) < 2 || strings.TrimSpace(cells[1]) == "" {
+					t.Errorf("README: %s has no reason: %s", mod, row)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("README's dependency table does not name %s (a direct requirement in go.mod)", mod)
+		}
+	}
+}
