@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// quickstartScript is the README's Quickstart: the ```sh blocks between
-// the quickstart markers, in order.
+// quickstartScript is the README's walkthrough: the ```sh blocks between
+// each pair of quickstart markers (the Quickstart itself, then its
+// continuation in "Credentials for robots" and "Labels"), in order.
 func quickstartScript(t *testing.T) string {
 	t.Helper()
 	readme, err := os.ReadFile("../../README.md")
@@ -22,24 +23,36 @@ func quickstartScript(t *testing.T) string {
 		t.Fatal(err)
 	}
 	text := string(readme)
-	begin, end := strings.Index(text, "<!-- quickstart:begin -->"), strings.Index(text, "<!-- quickstart:end -->")
-	if begin < 0 || end < begin {
-		t.Fatal("README.md has no quickstart section between its markers")
-	}
-	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(text[begin:end], -1)
-	if len(blocks) < 3 {
-		t.Fatalf("the quickstart has %d shell blocks", len(blocks))
-	}
 	var script strings.Builder
-	for _, b := range blocks {
-		script.WriteString(b[1])
+	regions, blocks := 0, 0
+	for {
+		begin := strings.Index(text, "<!-- quickstart:begin -->")
+		if begin < 0 {
+			break
+		}
+		end := strings.Index(text[begin:], "<!-- quickstart:end -->")
+		if end < 0 {
+			t.Fatal("README.md: a quickstart:begin marker without its end")
+		}
+		regions++
+		for _, b := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(text[begin:begin+end], -1) {
+			script.WriteString(b[1])
+			blocks++
+		}
+		text = text[begin+end:]
+	}
+	if regions < 3 || blocks < 6 {
+		t.Fatalf("the walkthrough has %d marked regions and %d shell blocks", regions, blocks)
 	}
 	return script.String()
 }
 
-// TestREADMEQuickstart runs the README's Quickstart as written, with bash,
+// TestREADMEQuickstart runs the README's walkthrough as written, with bash,
 // against the built binary on a free 127.0.0.1 port: it must reach a
-// completed execution and a signed webhook, and stop its processes.
+// completed execution and a signed webhook, run a workflow with a
+// credential whose password reaches no output and no log, hold a labelled
+// workflow's execution until a runner with the label starts, and stop its
+// processes.
 func TestREADMEQuickstart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs the README")
@@ -61,7 +74,7 @@ func TestREADMEQuickstart(t *testing.T) {
 	qs := filepath.Join(work, "quickstart")
 	// Whatever happens, the processes the script started stop with the test.
 	t.Cleanup(func() {
-		for _, f := range []string{"runner.pid", "serve.pid"} {
+		for _, f := range []string{"fin.pid", "runner.pid", "serve.pid"} {
 			if b, err := os.ReadFile(filepath.Join(qs, f)); err == nil {
 				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 					if p, err := os.FindProcess(pid); err == nil {
@@ -80,7 +93,7 @@ func TestREADMEQuickstart(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	logs := func() string {
 		var b strings.Builder
-		for _, f := range []string{"serve.log", "runner.log"} {
+		for _, f := range []string{"serve.log", "runner.log", "fin.log"} {
 			data, _ := os.ReadFile(filepath.Join(qs, f))
 			fmt.Fprintf(&b, "--- %s\n%s", f, data)
 		}
@@ -89,10 +102,23 @@ func TestREADMEQuickstart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the Quickstart failed: %v\n%s\n%s", err, out, logs())
 	}
-	for _, want := range []string{`"state":"UNACTIVATED"`, "logged in to", "version 1 saved and published", "hello", "COMPLETED", `"success":true`} {
+	for _, want := range []string{`"state":"UNACTIVATED"`, "logged in to", "version 1 saved and published", "hello", "COMPLETED", `"success":true`,
+		`"erp-robot"`, "logging in as robot-7 with ***", "All matching runners with labels [finance] are offline (1 offline).", "payroll done"} {
 		if !strings.Contains(string(out), want) {
-			t.Errorf("the Quickstart's output lacks %q:\n%s", want, out)
+			t.Errorf("the walkthrough's output lacks %q:\n%s", want, out)
 		}
+	}
+	// Both Payroll executions ran, on fin-01 (not on runner-01, idle all along).
+	fin, err := os.ReadFile(filepath.Join(qs, "fin.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	finID := regexp.MustCompile(`"id": "([^"]+)"`).FindSubmatch(fin)
+	if finID == nil {
+		t.Fatalf("fin.json: %s", fin)
+	}
+	if n := len(regexp.MustCompile(`(?m)^\S+\s+Payroll\s+COMPLETED\s+\S+\s+`+regexp.QuoteMeta(string(finID[1]))).FindAll(out, -1)); n != 2 {
+		t.Errorf("executions list --workflow Payroll shows %d COMPLETED by fin-01, want 2:\n%s", n, out)
 	}
 	// The last block stopped the server: it logs a clean stop.
 	deadline := time.Now().Add(20 * time.Second)
@@ -101,6 +127,10 @@ func TestREADMEQuickstart(t *testing.T) {
 			t.Fatalf("the server did not stop cleanly:\n%s", logs())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The asset's password went to the runner only: no output, no log.
+	if strings.Contains(string(out), "Tr0ub4dor-3x") || strings.Contains(logs(), "Tr0ub4dor-3x") {
+		t.Errorf("the asset's password reached the output or a log:\n%s\n%s", out, logs())
 	}
 }
 
