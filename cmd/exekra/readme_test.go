@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 // quickstartScript is the README's walkthrough: the ```sh blocks between
@@ -210,6 +211,94 @@ func TestREADMEDependencies(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("README's dependency table does not name %s (a direct requirement in go.mod)", mod)
+		}
+	}
+}
+
+// headingSlug is the anchor a Markdown heading gets: lower case, letters,
+// digits, spaces, hyphens and underscores kept, spaces made hyphens.
+func headingSlug(h string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(h)) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// headings are the heading texts of a Markdown file.
+func headings(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hs []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if m := regexp.MustCompile(`^#{1,6} (.+)$`).FindStringSubmatch(line); m != nil {
+			hs = append(hs, strings.TrimSpace(m[1]))
+		}
+	}
+	return hs
+}
+
+// TestREADMEReferences checks what the README points a reader to: every
+// relative link's file exists and its #anchor is a heading there, every
+// docs/ path it names exists, every `docs/x.md, "Section"` names a heading
+// of that file, and it cites only the repository's own documents.
+func TestREADMEReferences(t *testing.T) {
+	const root = "../../"
+	readme, err := os.ReadFile(root + "README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	// Fenced blocks are commands, not references.
+	prose := regexp.MustCompile("(?s)```.*?```").ReplaceAllString(text, "")
+	for _, m := range regexp.MustCompile(`\]\(([^)#\s]*)(#[^)\s]*)?\)`).FindAllStringSubmatch(prose, -1) {
+		file, anchor := m[1], strings.TrimPrefix(m[2], "#")
+		if strings.Contains(file, "://") {
+			continue
+		}
+		if file == "" {
+			file = "README.md"
+		}
+		if _, err := os.Stat(root + file); err != nil {
+			t.Errorf("README links to %s, which does not exist", m[0])
+			continue
+		}
+		if anchor == "" {
+			continue
+		}
+		found := false
+		for _, h := range headings(t, root+file) {
+			found = found || headingSlug(h) == anchor
+		}
+		if !found {
+			t.Errorf("README links to %s: %s has no such heading", m[0], file)
+		}
+	}
+	for _, p := range regexp.MustCompile(`docs/[\w/.-]*\w`).FindAllString(prose, -1) {
+		if _, err := os.Stat(root + p); err != nil {
+			t.Errorf("README names %s, which does not exist", p)
+		}
+	}
+	for _, m := range regexp.MustCompile(`(docs/[\w/.-]+\.md), "([^"]+)"`).FindAllStringSubmatch(prose, -1) {
+		found := false
+		for _, h := range headings(t, root+m[1]) {
+			found = found || strings.EqualFold(h, m[2])
+		}
+		if !found {
+			t.Errorf("README refers to %s, %q: no such heading there", m[1], m[2])
+		}
+	}
+	for _, outside := range []string{"SPEC", "STYLE"} {
+		if regexp.MustCompile(`\b` + outside + `\b`).MatchString(text) {
+			t.Errorf("README cites %s, a document outside the repository", outside)
 		}
 	}
 }
