@@ -177,5 +177,9 @@ func TestFirstStepsFollowTheKeySetup(t *testing.T) {
 		if !strings.Contains(out.String(), c.want) || strings.Contains(out.String(), c.not) {
 			t.Errorf("key %q:\n%s", c.key, out.String())
 		}
+		// The cookie jar is the README's, which .gitignore keeps out.
+		if !strings.Contains(out.String(), "-c cookies.txt ") {
+			t.Errorf("the bootstrap step keeps its cookie elsewhere than cookies.txt:\n%s", out.String())
+		}
 	}
 }

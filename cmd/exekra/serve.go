@@ -302,7 +302,7 @@ func (m *Main) printFirstSteps(scheme string) {
 This server has no license yet (state UNACTIVATED). To get a development admin session:
 %s
   3. curl %s-X POST %s/api/license/activate -H 'Content-Type: application/json' -d "{\"license\": \"$(cat dev.lic)\"}"
-  4. curl %s-c cookies -X POST %s/api/auth/bootstrap -H 'Content-Type: application/json' -d '{"email":"admin@example.com","password":"change-me-now","name":"Admin"}'
+  4. curl %s-c cookies.txt -X POST %s/api/auth/bootstrap -H 'Content-Type: application/json' -d '{"email":"admin@example.com","password":"change-me-now","name":"Admin"}'
 Or steps 3 and 4 with the client: exekra activate --server %s %s--license dev.lic
   and EXEKRA_PASSWORD=change-me-now exekra bootstrap --server %s %s--email admin@example.com
 (make run does all of this for ./data by itself.)

@@ -85,7 +85,7 @@ var resources = []Resource{
 				{JSON: "name", Usage: "workflow name (required)"},
 				{JSON: "description", Usage: "description"},
 				{JSON: "runnerLabels", Flag: "runner-labels", Type: fieldList, Usage: "labels a runner must have to take its executions (comma-separated)"}}},
-			{Name: "update", Short: "Change a workflow's name or description", Method: "PATCH", Path: "/api/workflows/" + wfArg, Answer: "workflow", Body: []Field{
+			{Name: "update", Short: "Change a workflow's name, description or runner labels", Method: "PATCH", Path: "/api/workflows/" + wfArg, Answer: "workflow", Body: []Field{
 				{JSON: "name", Usage: "new name"},
 				{JSON: "description", Usage: "new description"},
 				{JSON: "runnerLabels", Flag: "runner-labels", Type: fieldList, Usage: "labels a runner must have to take its executions (comma-separated)"}}},
@@ -120,7 +120,7 @@ var resources = []Resource{
 		},
 	},
 	{
-		Name: "runners", Short: "Runners: list, show, register, regenerate a secret, delete",
+		Name: "runners", Short: "Runners: list, show, register, relabel, regenerate a secret, delete",
 		Columns: []Column{{"ID", "id"}, {"NAME", "name"}, {"TYPE", "type"}, {"STATUS", "status"}, {"LAST HEARTBEAT", "lastHeartbeatAt"}, {"EXECUTION", "currentExecutionId"}},
 		Actions: []Action{
 			{Name: "list", Short: "List runners", Method: "GET", Path: "/api/runners", List: true, Answer: "runners", Query: []Field{
