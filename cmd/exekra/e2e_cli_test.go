@@ -60,10 +60,17 @@ func TestCLIClientAgainstAServer(t *testing.T) {
 	if _, stderr := cli(1, "workflows", "list"); !strings.Contains(stderr, "exekra login") {
 		t.Fatalf("before login: %q", stderr)
 	}
-	// The self-signed certificate is refused unless trusted.
-	cli(1, "login", "--server", h.base, "--email", adminEmail)
+	// The self-signed certificate is refused unless trusted, with the way
+	// to trust it named; once trusted for this server, a later login to it
+	// trusts it again.
+	if _, stderr := cli(1, "login", "--server", h.base, "--email", adminEmail); !strings.Contains(stderr, "pass --ca-cert") {
+		t.Fatalf("untrusted login: %q", stderr)
+	}
 	if out, _ := cli(0, "login", "--server", h.base, "--email", adminEmail, "--ca-cert", caCert); !strings.Contains(out, "logged in") {
 		t.Fatalf("login: %q", out)
+	}
+	if out, _ := cli(0, "login", "--server", h.base, "--email", adminEmail); !strings.Contains(out, "logged in") {
+		t.Fatalf("a second login without --ca-cert: %q", out)
 	}
 	saved := filepath.Join(home, "exekra", "credentials.json")
 	if fi, err := os.Stat(saved); err != nil || fi.Mode().Perm() != 0o600 {

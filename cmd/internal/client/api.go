@@ -102,7 +102,7 @@ func (a *API) Do(method, path string, body any) (json.RawMessage, *http.Response
 	}
 	resp, err := a.HTTP.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s %s: %w", method, a.Base+path, err)
+		return nil, nil, fmt.Errorf("%s %s: %w%s", method, a.Base+path, err, tlsHint(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -138,4 +138,15 @@ func (a *API) Get(path string, v any) error {
 func isNotFound(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+}
+
+// tlsHint says what to do when the server's certificate is not trusted
+// (the self-signed one a server makes in its data dir, typically).
+func tlsHint(err error) string {
+	var unknown x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &unknown) || (errors.As(err, &verify) && errors.As(verify.Err, &unknown)) {
+		return " (the server's certificate is not trusted here: pass --ca-cert with it, e.g. <data dir>/tls.crt of a server that made its own, or set EXEKRA_CA_CERT)"
+	}
+	return ""
 }

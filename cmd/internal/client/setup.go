@@ -31,6 +31,14 @@ func (c *cli) anonymous(cmdName string) (*API, string, string, error) {
 		return nil, "", "", usagef("%s: %v", cmdName, err)
 	}
 	caCert := firstOf(c.g.caCert, c.env.Getenv("EXEKRA_CA_CERT"))
+	if caCert == "" && !c.g.insecure {
+		// The certificate trusted at the last login or bootstrap of this
+		// same server is trusted again (logging in once more after the
+		// session expired needs no --ca-cert).
+		if saved, err := loadSaved(c.env.Getenv); err == nil && saved != nil && saved.Server == server {
+			caCert = saved.CACert
+		}
+	}
 	if caCert != "" {
 		if caCert, err = filepath.Abs(caCert); err != nil {
 			return nil, "", "", err
