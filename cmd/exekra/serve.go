@@ -305,7 +305,7 @@ This server has no license yet (state UNACTIVATED). To get a development admin s
   4. curl %s-c cookies.txt -X POST %s/api/auth/bootstrap -H 'Content-Type: application/json' -d '{"email":"admin@example.com","password":"change-me-now","name":"Admin"}'
 Or steps 3 and 4 with the client: exekra activate --server %s %s--license dev.lic
   and EXEKRA_PASSWORD=change-me-now exekra bootstrap --server %s %s--email admin@example.com
-(make run does all of this for ./data by itself.)
+(In a checkout of the source, make run does all of this by itself.)
 `, "\n"), keySteps, k, url, k, url, url, ca, url, ca)
 }
 
