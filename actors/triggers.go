@@ -430,8 +430,16 @@ func (a *triggerActor) Receive(ctx actor.Context) {
 			a.fire(ctx)
 		}
 	case *messages.UpdateTrigger:
+		if a.t == nil {
+			ctx.Respond(messages.NotFound("trigger")) // deleted: the actor is on its way out
+			return
+		}
 		ctx.Respond(a.update(ctx, msg))
 	case *messages.FireWebhook:
+		if a.t == nil {
+			ctx.Respond(messages.NotFound("trigger"))
+			return
+		}
 		a.webhook(ctx, msg)
 	case *messages.ExecutionCreated:
 		a.fired(ctx, msg, nil)
@@ -452,7 +460,10 @@ func (a *triggerActor) start(ctx actor.Context) {
 		}
 	}
 	if rec == nil {
-		ctx.Stop(ctx.Self()) // deleted meanwhile
+		// Deleted meanwhile (found on a restart): the requests already in
+		// the mailbox are answered NOT_FOUND, then the actor stops (Stop
+		// would leave them to dead letters: a 500 after the ask's timeout).
+		ctx.Poison(ctx.Self())
 		return
 	}
 	a.load(rec)

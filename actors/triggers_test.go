@@ -550,3 +550,38 @@ func TestTriggerConfigUpdateKeepsPriority(t *testing.T) {
 		t.Fatalf("schedule fired with priority %s, want HIGH", p)
 	}
 }
+
+// gatedDispatcher runs an actor's mailbox only once open is closed, so a
+// test can queue messages before the actor handles Started.
+type gatedDispatcher struct{ open chan struct{} }
+
+func (d gatedDispatcher) Schedule(fn func()) { go func() { <-d.open; fn() }() }
+func (d gatedDispatcher) Throughput() int    { return 300 }
+
+// A trigger actor that finds its record gone when it starts (a restart
+// after a delete) answers the requests already in its mailbox NOT_FOUND
+// and stops; it stopped at once before, leaving them to dead letters (a
+// 500 for an HTTP caller).
+func TestTriggerActorOfADeletedTriggerAnswersItsMailbox(t *testing.T) {
+	e := newTrigEnv(t)
+	gate := gatedDispatcher{open: make(chan struct{})}
+	root := e.sys.actors.Root
+	pid := root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &triggerActor{sys: e.sys, id: "deleted-trigger"} },
+		actor.WithDispatcher(gate)))
+	on := true
+	update := root.RequestFuture(pid, &messages.UpdateTrigger{ID: "deleted-trigger", Enabled: &on}, 5*time.Second)
+	fire := root.RequestFuture(pid, &messages.FireWebhook{TriggerID: "deleted-trigger", Body: []byte(`{}`)}, 5*time.Second)
+	close(gate.open)
+	for name, f := range map[string]*actor.Future{"update": update, "webhook": fire} {
+		res, err := f.Result()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if e, ok := res.(error); !ok || messages.ErrorCode(e) != messages.CodeNotFound {
+			t.Fatalf("%s answered %T %v, want NOT_FOUND", name, res, res)
+		}
+	}
+	if err := root.StopFuture(pid).Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
