@@ -24,12 +24,20 @@ type countingStore struct {
 	*storage.Store
 	mu     sync.Mutex
 	writes []int
+	// hold, when set, keeps every write from the store until it is closed
+	// (a test looks at the state while a write is outstanding).
+	hold chan struct{}
 }
 
 func (c *countingStore) SaveDeliveriesAsync(subID string, ds []*messages.Delivery, ch messages.OutboxChange, done func(error)) {
 	c.mu.Lock()
 	c.writes = append(c.writes, len(ds))
+	hold := c.hold
 	c.mu.Unlock()
+	if hold != nil {
+		go func() { <-hold; c.Store.SaveDeliveriesAsync(subID, ds, ch, done) }()
+		return
+	}
 	c.Store.SaveDeliveriesAsync(subID, ds, ch, done)
 }
 
@@ -270,6 +278,10 @@ func TestDeliveryWindowSendsInOrderOneMoreAtATimePerSuccess(t *testing.T) {
 func TestDeliveryWindowWritesTheAnswersOfAWriteInTheNext(t *testing.T) {
 	r := newWindowRig(t)
 	r.appendEvents(30)
+	// The first write stays outstanding until released (it committed
+	// before the checks below when the machine was busy).
+	release := make(chan struct{})
+	r.store.hold = release
 	r.start()
 	// Answer everything at once while the first write is outstanding.
 	for len(r.open) > 0 {
@@ -283,6 +295,10 @@ func TestDeliveryWindowWritesTheAnswersOfAWriteInTheNext(t *testing.T) {
 	if o := r.stored(); o.Cursor >= r.events[0] {
 		t.Fatalf("cursor %d passed event %d before its outcome was written", o.Cursor, r.events[0])
 	}
+	r.store.mu.Lock()
+	r.store.hold = nil
+	r.store.mu.Unlock()
+	close(release)
 	r.settle()
 	if got := r.store.writeSizes(); !slices.Equal(got, []int{1, 29}) {
 		t.Fatalf("writes: %v, want the first answer, then the 29 others in one", got)
