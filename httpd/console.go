@@ -12,6 +12,7 @@ import (
 	"path"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -242,11 +243,40 @@ func (s *Server) serveConsole(ctx *fasthttp.RequestCtx) bool {
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType(a.ctype)
 	h.Set("Vary", "Accept-Encoding")
-	if a.gz != nil && bytes.Contains(ctx.Request.Header.Peek("Accept-Encoding"), []byte("gzip")) {
+	if a.gz != nil && acceptsGzip(ctx.Request.Header.Peek("Accept-Encoding")) {
 		h.Set("Content-Encoding", "gzip")
 		ctx.Response.SetBodyRaw(a.gz)
 	} else {
 		ctx.Response.SetBodyRaw(a.body)
 	}
 	return true
+}
+
+// acceptsGzip reads an Accept-Encoding header: gzip named with a weight
+// above 0, or "*" above 0 when gzip is not named ("gzip;q=0" refuses it).
+func acceptsGzip(header []byte) bool {
+	gzipQ, starQ := -1.0, -1.0
+	for _, part := range bytes.Split(header, []byte(",")) {
+		coding, params, _ := bytes.Cut(part, []byte(";"))
+		coding = bytes.TrimSpace(coding)
+		q := 1.0
+		for _, p := range bytes.Split(params, []byte(";")) {
+			k, v, ok := bytes.Cut(bytes.TrimSpace(p), []byte("="))
+			if ok && bytes.EqualFold(bytes.TrimSpace(k), []byte("q")) {
+				if f, err := strconv.ParseFloat(string(bytes.TrimSpace(v)), 64); err == nil {
+					q = f
+				}
+			}
+		}
+		switch {
+		case bytes.EqualFold(coding, []byte("gzip")):
+			gzipQ = q
+		case bytes.Equal(coding, []byte("*")):
+			starQ = q
+		}
+	}
+	if gzipQ >= 0 {
+		return gzipQ > 0
+	}
+	return starQ > 0
 }

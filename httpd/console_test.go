@@ -182,3 +182,16 @@ func TestConsoleBudgetAndSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Accept-Encoding is read with its weights: gzip;q=0 refuses gzip.
+func TestAcceptsGzip(t *testing.T) {
+	for h, want := range map[string]bool{
+		"": false, "gzip": true, "gzip, deflate, br": true, "deflate, GZIP;q=0.5": true, "br": false,
+		"gzip;q=0": false, "gzip; q=0.0, br": false, "*": true, "*;q=0": false, "x-gzip": false,
+		"*;q=0, gzip": true, "gzip;q=0, *": false,
+	} {
+		if got := acceptsGzip([]byte(h)); got != want {
+			t.Errorf("Accept-Encoding %q: gzip %v, want %v", h, got, want)
+		}
+	}
+}
