@@ -107,12 +107,8 @@ func compactCmd(stdout io.Writer, getenv func(string) string) *cobra.Command {
 			if err != nil {
 				return explainLocked(err, "stop the server before compacting")
 			}
-			saved := 0.0
-			if before > 0 {
-				saved = 100 * float64(before-after) / float64(before)
-			}
-			fmt.Fprintf(stdout, "compacted %s: %d bytes before, %d bytes after (%.1f%% smaller)\n",
-				storage.DatabasePath(dataDir), before, after, saved)
+			fmt.Fprintf(stdout, "compacted %s: %d bytes before, %d bytes after (%s)\n",
+				storage.DatabasePath(dataDir), before, after, sizeChange(before, after))
 			return nil
 		},
 	}
@@ -200,4 +196,17 @@ func deliveriesOf(x *actors.OutboxFigures, last uint64, now time.Time) *httpd.De
 	pending, oldest := x.Backlog(last, now)
 	d.Pending, d.OldestPendingSeconds = pending, oldest.Seconds()
 	return d
+}
+
+// sizeChange says how compaction changed a file's size: a tiny database
+// can grow (bbolt's minimum file holds a few pages).
+func sizeChange(before, after int64) string {
+	switch {
+	case before <= 0 || before == after:
+		return "same size"
+	case after < before:
+		return fmt.Sprintf("%.1f%% smaller", 100*float64(before-after)/float64(before))
+	default:
+		return fmt.Sprintf("%.1f%% larger", 100*float64(after-before)/float64(before))
+	}
 }

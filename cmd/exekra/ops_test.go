@@ -139,3 +139,15 @@ func TestOpsCommandsRefuseARunningServer(t *testing.T) {
 		t.Errorf("backup of an empty dir: %d %q", code, stderr)
 	}
 }
+
+// compact says "larger" when a tiny file grows (it printed "-60.0% smaller").
+func TestCompactSizeChange(t *testing.T) {
+	for _, c := range []struct {
+		before, after int64
+		want          string
+	}{{1000, 250, "75.0% smaller"}, {20480, 32768, "60.0% larger"}, {4096, 4096, "same size"}} {
+		if got := sizeChange(c.before, c.after); got != c.want {
+			t.Errorf("%d → %d: %q, want %q", c.before, c.after, got, c.want)
+		}
+	}
+}
