@@ -108,14 +108,13 @@ func New(cfg Config, core Core, store Store) *Server {
 			return
 		}
 		if isConsolePath(ctx.Path()) { // a console path exists for GET and HEAD only
-			ctx.Response.Header.Set("Allow", "GET, HEAD")
-			s.writeError(ctx, messages.Errorf(messages.CodeMethodNotAllowed, "method %s is not allowed here", ctx.Method()))
+			s.writeMethodNotAllowed(ctx, "GET, HEAD")
 			return
 		}
 		s.writeError(ctx, messages.Errorf(messages.CodeNotFound, "no such endpoint: %s %s", ctx.Method(), ctx.Path()))
 	}
 	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
-		s.writeError(ctx, messages.Errorf(messages.CodeMethodNotAllowed, "method %s is not allowed here", ctx.Method()))
+		s.writeMethodNotAllowed(ctx, "") // the router has set Allow
 	}
 	r.PanicHandler = func(ctx *fasthttp.RequestCtx, v any) {
 		s.log.Error("panic in handler", append(logAttrs(ctx), "panic", v)...)

@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -40,8 +41,8 @@ func (s *Server) shadowedMethods(r *router.Router) {
 		sort.Strings(allow)
 		allowed := strings.Join(allow, ", ")
 		for _, m := range []string{fasthttp.MethodGet, fasthttp.MethodPost, fasthttp.MethodPut, fasthttp.MethodPatch, fasthttp.MethodDelete} {
-			if !contains(have, m) {
-				r.Handle(m, path, s.methodNotAllowed(allowed))
+			if !slices.Contains(have, m) {
+				r.Handle(m, path, func(ctx *fasthttp.RequestCtx) { s.writeMethodNotAllowed(ctx, allowed) })
 			}
 		}
 		r.Handle(fasthttp.MethodOptions, path, func(ctx *fasthttp.RequestCtx) {
@@ -51,12 +52,13 @@ func (s *Server) shadowedMethods(r *router.Router) {
 	}
 }
 
-// methodNotAllowed answers 405 METHOD_NOT_ALLOWED with the Allow header.
-func (s *Server) methodNotAllowed(allow string) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
+// writeMethodNotAllowed answers 405 METHOD_NOT_ALLOWED, with allow as the
+// Allow header unless it is "" (the router has set it).
+func (s *Server) writeMethodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
+	if allow != "" {
 		ctx.Response.Header.Set("Allow", allow)
-		s.writeError(ctx, messages.Errorf(messages.CodeMethodNotAllowed, "method %s is not allowed here", ctx.Method()))
 	}
+	s.writeError(ctx, messages.Errorf(messages.CodeMethodNotAllowed, "method %s is not allowed here", ctx.Method()))
 }
 
 // patternMatches reports whether a route pattern with {parameters} matches
@@ -72,13 +74,4 @@ func patternMatches(pattern, path string) bool {
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
