@@ -233,18 +233,18 @@ func TestWebhookFiresRecordedOncePerBatch(t *testing.T) {
 			es = append(es, e)
 		}
 		newest := es[3].ID
-		done := make(chan error, 1)
 		if prepared {
+			done := make(chan error, 1)
 			ps := make([]messages.PreparedCreation, len(es))
 			for i, e := range es {
 				ps[i] = s.PrepareCreation(e, "")
 			}
 			s.CreatePreparedAsync(ps, func(out []messages.CreateOutcome, err error) { done <- err })
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
 		} else {
-			s.CreateExecutionsAsync(es, nil, func(out []messages.CreateOutcome, err error) { done <- err })
-		}
-		if err := <-done; err != nil {
-			t.Fatal(err)
+			createStored(t, s, es)
 		}
 		var trig []messages.Event
 		execs := 0

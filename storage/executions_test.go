@@ -43,6 +43,25 @@ func newExec(wfID string, at time.Time, p messages.Priority) *messages.Execution
 		Attempt: 1, EnqueuedAt: ts, CreatedAt: ts, UpdatedAt: ts}
 }
 
+// createStored creates es in one write and replaces each with the record
+// as stored (bound to its workflow and version, as the execution's owner
+// holds it); a refused creation leaves its entry as it was.
+func createStored(tb testing.TB, s *Store, es []*messages.Execution) {
+	tb.Helper()
+	done := make(chan error, 1)
+	s.CreateExecutionsAsync(es, nil, func(out []messages.CreateOutcome, err error) {
+		for i, o := range out {
+			if o.Execution != nil {
+				es[i] = o.Execution
+			}
+		}
+		done <- err
+	})
+	if err := <-done; err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func openTestStore(t *testing.T, dir string) *Store {
 	t.Helper()
 	s, err := Open(dir, Options{})

@@ -54,20 +54,7 @@ func BenchmarkLifecycleWrites(b *testing.B) {
 		for i := range es {
 			es[i] = newExec(wf, time.Now(), prio[(len(ids)+i)%3])
 		}
-		done := make(chan error, 1)
-		s.CreateExecutionsAsync(es, nil, func(out []messages.CreateOutcome, err error) {
-			// The records as stored (bound to the workflow), as the
-			// execution's owner holds them.
-			for i, o := range out {
-				if o.Execution != nil {
-					es[i] = o.Execution
-				}
-			}
-			done <- err
-		})
-		if err := <-done; err != nil {
-			b.Fatal(err)
-		}
+		createStored(b, s, es) // the records as the execution's owner holds them
 		ids = append(ids, es...)
 	}
 	runnerEvent := func(r *messages.Runner) messages.Effects {

@@ -289,16 +289,7 @@ func BenchmarkTransitionTxBody(b *testing.B) {
 				for i := range es {
 					es[i] = newExec(wf, time.Now(), prio[(len(cur)+i)%3])
 				}
-				done := make(chan error, 1)
-				s.CreateExecutionsAsync(es, nil, func(out []messages.CreateOutcome, err error) {
-					for i, o := range out {
-						es[i] = o.Execution
-					}
-					done <- err
-				})
-				if err := <-done; err != nil {
-					b.Fatal(err)
-				}
+				createStored(b, s, es)
 				cur = append(cur, es...)
 			}
 			runner := "r1"
@@ -465,16 +456,7 @@ func TestTransitionCountersMatchRecount(t *testing.T) {
 	for i := range es {
 		es[i] = newExec([]string{"wfa", "wfb"}[i%2], time.Now(), messages.PriorityNormal)
 	}
-	done := make(chan error, 1)
-	s.CreateExecutionsAsync(es, nil, func(out []messages.CreateOutcome, err error) {
-		for i, o := range out {
-			es[i] = o.Execution
-		}
-		done <- err
-	})
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	createStored(t, s, es)
 	errs := make(chan error, n)
 	for i, e := range es {
 		go func() {
