@@ -309,6 +309,17 @@ func TestDeliveryWindowWritesTheAnswersOfAWriteInTheNext(t *testing.T) {
 	r.checkSentInOrder()
 }
 
+// deliverAll answers every attempt 200, round after round (each write
+// settled), until none is in flight.
+func (r *windowRig) deliverAll() {
+	for len(r.open) > 0 {
+		for _, req := range r.openInOrder() {
+			r.answer(req, 200)
+		}
+		r.settle()
+	}
+}
+
 // ramp answers until limit attempts may be in flight.
 func (r *windowRig) ramp(limit int) {
 	for r.a.limit < limit {
@@ -411,12 +422,7 @@ func TestDeliveryWindowCursorWaitsForTheOldestAndAFailureStallsIt(t *testing.T) 
 	if d := r.deliveries()[held.eventID]; d.Status != messages.DeliveryDelivered || d.Attempts != 2 {
 		t.Fatalf("the held one: %+v", d)
 	}
-	for len(r.open) > 0 {
-		for _, req := range r.openInOrder() {
-			r.answer(req, 200)
-		}
-		r.settle()
-	}
+	r.deliverAll()
 	r.checkSentInOrder()
 	if o := r.stored(); o.Cursor != r.events[149]+1 {
 		t.Fatalf("cursor %d at the end", o.Cursor)
@@ -456,12 +462,7 @@ func TestDeliveryWindowRestartSendsOnlyWhatIsUnfinished(t *testing.T) {
 	if len(r.sent) != 1 || r.sent[0].eventID != failing.eventID || r.sent[0].id != failing.id {
 		t.Fatalf("after the backoff: %d sent, want the failing delivery alone", len(r.sent))
 	}
-	for len(r.open) > 0 {
-		for _, req := range r.openInOrder() {
-			r.answer(req, 200)
-		}
-		r.settle()
-	}
+	r.deliverAll()
 	resent := map[string]bool{}
 	for _, req := range r.sent {
 		if delivered[req.eventID] {
