@@ -17,7 +17,7 @@ import (
 func TestConsoleExecutionsUnderLiveLoad(t *testing.T) {
 	t.Parallel() // after the serial tests, two browser tests at a time (-parallel = GOMAXPROCS)
 	if testing.Short() {
-		t.Skip("load")
+		skipUnlessCI(t, "live load in a browser: not with -short")
 	}
 	h := newHarness(t)
 	wf := h.consoleWorkflow("Busy flow", helloGraph)

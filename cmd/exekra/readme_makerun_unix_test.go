@@ -23,11 +23,11 @@ import (
 // with exit 0.
 func TestMakeRunScript(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs scripts/dev-run.sh with the built binary")
+		skipUnlessCI(t, "runs scripts/dev-run.sh with the built binary: not with -short")
 	}
 	for _, tool := range []string{"bash", "curl", "base64"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("make run needs %s", tool)
+			skipUnlessCI(t, "make run needs "+tool)
 		}
 	}
 	// The script works from the repository root (bin/exekra, ./data): a

@@ -56,11 +56,11 @@ func quickstartScript(t *testing.T) string {
 // processes.
 func TestREADMEQuickstart(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary and runs the README")
+		skipUnlessCI(t, "builds the binary and runs the README: not with -short")
 	}
 	for _, tool := range []string{"bash", "curl", "openssl", "sed"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("the Quickstart needs %s", tool)
+			skipUnlessCI(t, "the Quickstart needs "+tool)
 		}
 	}
 	script := quickstartScript(t)
