@@ -393,7 +393,10 @@ func withoutMember(text, name string) (string, error) {
 // with itself as the sender; webhook calls with the HTTP caller as the
 // sender, so the durable write is not serialised here). State: the record,
 // the parsed schedule, the last execution it queued, the webhook token
-// bucket. Timers: one (Config.AfterFunc) until the next activation, tagged
+// bucket. A webhook's lastFiredAt/lastResult are not this actor's: they
+// are written with the executions it forwards, in their creation batch
+// (storage's recordWebhookFiresTx), and never read here (its copy keeps
+// what it loaded; reads and events come from storage). Timers: one (Config.AfterFunc) until the next activation, tagged
 // with a generation and cancelled in Stopping/Restarting.
 type triggerActor struct {
 	sys     *System
