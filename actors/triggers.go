@@ -395,8 +395,10 @@ func withoutMember(text, name string) (string, error) {
 // the parsed schedule, the last execution it queued, the webhook token
 // bucket. A webhook's lastFiredAt/lastResult are not this actor's: they
 // are written with the executions it forwards, in their creation batch
-// (storage's recordWebhookFiresTx), and never read here (its copy keeps
-// what it loaded; reads and events come from storage). Timers: one (Config.AfterFunc) until the next activation, tagged
+// (storage's recordWebhookFiresTx); the actor reads lastResult only for a
+// schedule's duplicate check (its copy of a webhook's keeps what it
+// loaded; reads and events come from storage). Timers: one
+// (Config.AfterFunc) until the next activation, tagged
 // with a generation and cancelled in Stopping/Restarting.
 type triggerActor struct {
 	sys     *System
